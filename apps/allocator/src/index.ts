@@ -1,0 +1,2 @@
+// Public API of @svcnet/allocator: named exports only.
+export {};

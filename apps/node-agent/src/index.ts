@@ -1,0 +1,2 @@
+// Public API of @svcnet/node-agent: named exports only.
+export {};

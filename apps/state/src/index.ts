@@ -1,0 +1,2 @@
+// Public API of @svcnet/state: named exports only.
+export {};

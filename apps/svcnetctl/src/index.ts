@@ -1,0 +1,2 @@
+// Public API of @svcnet/svcnetctl: named exports only.
+export {};

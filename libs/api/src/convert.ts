@@ -1,0 +1,219 @@
+/**
+ * Converters between the wire types (ts-proto) and the domain types of
+ * @svcnet/model. Enum "unspecified" values map to Kubernetes' defaults.
+ */
+import type * as m from '@svcnet/model';
+import * as t from './gen/svcnet/v1/types.pb.js';
+
+const protocolFromWire: Record<number, m.Protocol> = {
+  [t.Protocol.PROTOCOL_UNSPECIFIED]: 'TCP',
+  [t.Protocol.PROTOCOL_TCP]: 'TCP',
+  [t.Protocol.PROTOCOL_UDP]: 'UDP',
+  [t.Protocol.PROTOCOL_SCTP]: 'SCTP',
+};
+const protocolToWire: Record<m.Protocol, t.Protocol> = {
+  TCP: t.Protocol.PROTOCOL_TCP,
+  UDP: t.Protocol.PROTOCOL_UDP,
+  SCTP: t.Protocol.PROTOCOL_SCTP,
+};
+
+export function protocolFromProto(p: t.Protocol): m.Protocol {
+  return protocolFromWire[p] ?? 'TCP';
+}
+export function protocolToProto(p: m.Protocol): t.Protocol {
+  return protocolToWire[p];
+}
+
+export function ipFamilyFromProto(f: t.IPFamily): m.IpFamily | undefined {
+  if (f === t.IPFamily.IP_FAMILY_IPV4) return 'IPv4';
+  if (f === t.IPFamily.IP_FAMILY_IPV6) return 'IPv6';
+  return undefined;
+}
+export function ipFamilyToProto(f: m.IpFamily | undefined): t.IPFamily {
+  if (f === 'IPv4') return t.IPFamily.IP_FAMILY_IPV4;
+  if (f === 'IPv6') return t.IPFamily.IP_FAMILY_IPV6;
+  return t.IPFamily.IP_FAMILY_UNSPECIFIED;
+}
+
+function metaFromProto(meta: t.ObjectMeta | undefined): m.ObjectMeta {
+  return {
+    namespace: meta?.namespace ?? '',
+    name: meta?.name ?? '',
+    uid: meta?.uid ?? '',
+    labels: { ...(meta?.labels ?? {}) },
+    annotations: { ...(meta?.annotations ?? {}) },
+    resourceVersion: meta?.resourceVersion ?? 0,
+    ...(meta?.creationTimestamp ? { creationTimestamp: meta.creationTimestamp } : {}),
+    ...(meta?.changeTimestamp ? { changeTimestamp: meta.changeTimestamp } : {}),
+  };
+}
+
+function metaToProto(meta: m.ObjectMeta): t.ObjectMeta {
+  return {
+    namespace: meta.namespace,
+    name: meta.name,
+    uid: meta.uid,
+    labels: { ...meta.labels },
+    annotations: { ...meta.annotations },
+    resourceVersion: meta.resourceVersion,
+    creationTimestamp: meta.creationTimestamp,
+    changeTimestamp: meta.changeTimestamp,
+  };
+}
+
+function intOrStringFromProto(v: t.IntOrString | undefined): m.IntOrString {
+  const value = v?.value;
+  if (!value) return 0;
+  return value.$case === 'intValue' ? value.value : value.value;
+}
+
+function intOrStringToProto(v: m.IntOrString): t.IntOrString | undefined {
+  if (v === 0 || v === '') return undefined;
+  return typeof v === 'number'
+    ? { value: { $case: 'intValue', value: v } }
+    : { value: { $case: 'strValue', value: v } };
+}
+
+export function serviceFromProto(s: t.Service): m.Service {
+  const spec = s.spec;
+  const affinity = spec?.sessionAffinity === t.SessionAffinity.SESSION_AFFINITY_CLIENT_IP ? 'ClientIP' : 'None';
+  return {
+    metadata: metaFromProto(s.metadata),
+    spec: {
+      type: spec?.type === t.ServiceType.SERVICE_TYPE_NODE_PORT ? 'NodePort' : 'ClusterIP',
+      clusterIP: spec?.clusterIp ?? '',
+      clusterIPs: [...(spec?.clusterIps ?? [])],
+      ipFamilies: (spec?.ipFamilies ?? []).map(ipFamilyFromProto).filter((f): f is m.IpFamily => f !== undefined),
+      ports: (spec?.ports ?? []).map((p) => ({
+        name: p.name,
+        protocol: protocolFromProto(p.protocol),
+        port: p.port,
+        targetPort: intOrStringFromProto(p.targetPort),
+        nodePort: p.nodePort,
+      })),
+      selector: { ...(spec?.selector ?? {}) },
+      sessionAffinity: affinity,
+      sessionAffinityTimeoutSeconds: spec?.sessionAffinityConfig?.timeoutSeconds ?? 0,
+      externalTrafficPolicy:
+        spec?.externalTrafficPolicy === t.TrafficPolicy.TRAFFIC_POLICY_LOCAL ? 'Local' : 'Cluster',
+      internalTrafficPolicy:
+        spec?.internalTrafficPolicy === t.TrafficPolicy.TRAFFIC_POLICY_LOCAL ? 'Local' : 'Cluster',
+      externalIPs: [...(spec?.externalIps ?? [])],
+    },
+  };
+}
+
+export function serviceToProto(s: m.Service): t.Service {
+  const spec = s.spec;
+  return {
+    metadata: metaToProto(s.metadata),
+    spec: {
+      type: spec.type === 'NodePort' ? t.ServiceType.SERVICE_TYPE_NODE_PORT : t.ServiceType.SERVICE_TYPE_CLUSTER_IP,
+      clusterIp: spec.clusterIP,
+      clusterIps: [...spec.clusterIPs],
+      ipFamilies: spec.ipFamilies.map(ipFamilyToProto),
+      ports: spec.ports.map((p) => ({
+        name: p.name,
+        protocol: protocolToProto(p.protocol),
+        port: p.port,
+        targetPort: intOrStringToProto(p.targetPort),
+        nodePort: p.nodePort,
+      })),
+      selector: { ...spec.selector },
+      sessionAffinity:
+        spec.sessionAffinity === 'ClientIP'
+          ? t.SessionAffinity.SESSION_AFFINITY_CLIENT_IP
+          : t.SessionAffinity.SESSION_AFFINITY_NONE,
+      sessionAffinityConfig: spec.sessionAffinityTimeoutSeconds
+        ? { timeoutSeconds: spec.sessionAffinityTimeoutSeconds }
+        : undefined,
+      externalTrafficPolicy:
+        spec.externalTrafficPolicy === 'Local'
+          ? t.TrafficPolicy.TRAFFIC_POLICY_LOCAL
+          : t.TrafficPolicy.TRAFFIC_POLICY_CLUSTER,
+      internalTrafficPolicy:
+        spec.internalTrafficPolicy === 'Local'
+          ? t.TrafficPolicy.TRAFFIC_POLICY_LOCAL
+          : t.TrafficPolicy.TRAFFIC_POLICY_CLUSTER,
+      externalIps: [...spec.externalIPs],
+    },
+  };
+}
+
+export function podFromProto(p: t.Pod): m.Pod {
+  return {
+    metadata: metaFromProto(p.metadata),
+    nodeName: p.nodeName,
+    ip: p.ip,
+    ready: p.ready,
+    terminating: p.terminating,
+    containerPorts: p.containerPorts.map((c) => ({
+      name: c.name,
+      containerPort: c.containerPort,
+      protocol: protocolFromProto(c.protocol),
+    })),
+  };
+}
+
+export function podToProto(p: m.Pod): t.Pod {
+  return {
+    metadata: metaToProto(p.metadata),
+    nodeName: p.nodeName,
+    ip: p.ip,
+    ready: p.ready,
+    terminating: p.terminating,
+    containerPorts: p.containerPorts.map((c) => ({
+      name: c.name,
+      containerPort: c.containerPort,
+      protocol: protocolToProto(c.protocol),
+    })),
+  };
+}
+
+export function endpointsFromProto(e: t.Endpoints): m.Endpoints {
+  return {
+    metadata: metaFromProto(e.metadata),
+    subsets: e.subsets.map((s) => ({
+      addresses: s.addresses.map((a) => ({
+        ip: a.ip,
+        nodeName: a.nodeName,
+        ready: a.ready,
+        serving: a.serving,
+        terminating: a.terminating,
+        ...(a.podRef ? { podRef: { ...a.podRef } } : {}),
+      })),
+      ports: s.ports.map((p) => ({ name: p.name, port: p.port, protocol: protocolFromProto(p.protocol) })),
+    })),
+  };
+}
+
+export function endpointsToProto(e: m.Endpoints): t.Endpoints {
+  return {
+    metadata: metaToProto(e.metadata),
+    subsets: e.subsets.map((s) => ({
+      addresses: s.addresses.map((a) => ({
+        ip: a.ip,
+        nodeName: a.nodeName,
+        ready: a.ready,
+        serving: a.serving,
+        terminating: a.terminating,
+        podRef: a.podRef ? { ...a.podRef } : undefined,
+      })),
+      ports: s.ports.map((p) => ({ name: p.name, port: p.port, protocol: protocolToProto(p.protocol) })),
+    })),
+  };
+}
+
+/** Binary codecs for the objects stored in the state bucket. */
+export const serviceCodec = {
+  encode: (s: m.Service): Uint8Array => t.Service.encode(serviceToProto(s)).finish(),
+  decode: (b: Uint8Array): m.Service => serviceFromProto(t.Service.decode(b)),
+};
+export const podCodec = {
+  encode: (p: m.Pod): Uint8Array => t.Pod.encode(podToProto(p)).finish(),
+  decode: (b: Uint8Array): m.Pod => podFromProto(t.Pod.decode(b)),
+};
+export const endpointsCodec = {
+  encode: (e: m.Endpoints): Uint8Array => t.Endpoints.encode(endpointsToProto(e)).finish(),
+  decode: (b: Uint8Array): m.Endpoints => endpointsFromProto(t.Endpoints.decode(b)),
+};

@@ -1,0 +1,2 @@
+// Public API of @svcnet/backend-iptables: named exports only.
+export {};

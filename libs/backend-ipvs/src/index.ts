@@ -1,0 +1,2 @@
+// Public API of @svcnet/backend-ipvs: named exports only.
+export {};

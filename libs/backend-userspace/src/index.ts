@@ -1,0 +1,2 @@
+// Public API of @svcnet/backend-userspace: named exports only.
+export {};

@@ -1,0 +1,2 @@
+// Public API of @svcnet/ipam: named exports only.
+export {};

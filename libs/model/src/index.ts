@@ -1,0 +1,29 @@
+// Public API of @svcnet/model: named exports only.
+export {
+  Protocol,
+  ServiceType,
+  SessionAffinity,
+  TrafficPolicy,
+  IpFamily,
+  ObjectKind,
+  CLUSTER_IP_NONE,
+  DEFAULT_AFFINITY_TIMEOUT_SECONDS,
+} from './types.js';
+export type {
+  ObjectMeta,
+  IntOrString,
+  ServicePort,
+  ServiceSpec,
+  Service,
+  ContainerPort,
+  Pod,
+  ObjectReference,
+  EndpointAddress,
+  EndpointPort,
+  EndpointSubset,
+  Endpoints,
+} from './types.js';
+export { STATE_BUCKET, objectKey, kindKeyFilter, parseObjectKey, namespacedName } from './keys.js';
+export type { ObjectKey } from './keys.js';
+export { ErrorCode, SvcnetError, invalidField } from './errors.js';
+export type { SvcnetErrorOptions } from './errors.js';

@@ -1,0 +1,2 @@
+// Public API of @svcnet/store: named exports only.
+export {};

@@ -1,0 +1,2 @@
+// Public API of @svcnet/cluster: named exports only.
+export {};
