@@ -1,2 +1,3 @@
 // Public API of @svcnet/store: named exports only.
-export {};
+export { connectStore } from './connection.js';
+export type { StoreConnectOptions, StoreConnection } from './connection.js';
