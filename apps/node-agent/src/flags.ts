@@ -1,0 +1,193 @@
+import { hostname, networkInterfaces } from 'node:os';
+import { isIP } from 'node:net';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ProxyMode } from '@svcnet/proxy-core';
+import { SvcnetError, ErrorCode, invalidField } from '@svcnet/model';
+import { parseDuration } from './duration.js';
+
+/** Which iptables binaries to drive: kube-proxy auto-detects, a flag may force one. */
+export const IptablesVariantFlag = { auto: 'auto', legacy: 'legacy', nft: 'nft' } as const;
+export type IptablesVariantFlag = (typeof IptablesVariantFlag)[keyof typeof IptablesVariantFlag];
+
+/** `host:port` for an HTTP listener; undefined when the flag is empty (disabled). */
+export interface BindAddress {
+  host: string;
+  port: number;
+}
+
+/** Everything svcnet-agent was asked to do, validated. */
+export interface AgentOptions {
+  natsUrl: string;
+  nodeName: string;
+  nodeIPs: string[];
+  proxyMode: ProxyMode;
+  iptablesBackend: IptablesVariantFlag;
+  clusterCIDR: string;
+  masqueradeAll: boolean;
+  nodePortAddresses: string[];
+  syncPeriodMs: number;
+  minSyncPeriodMs: number;
+  healthzBindAddress: BindAddress | undefined;
+  metricsBindAddress: BindAddress | undefined;
+  cleanup: boolean;
+  dumpRules: boolean;
+  ipvsScheduler: string;
+  /** `first-last` or `first+count` as kube-proxy's userspace mode took it; empty = any. */
+  proxyPortRange: string;
+  verbosity: number;
+}
+
+/** Parses `host:port` / `[v6]:port`; empty means "disabled", as in kube-proxy. */
+export function parseBindAddress(text: string, field: string): BindAddress | undefined {
+  if (text.trim() === '') return undefined;
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text.trim());
+  const host = m ? (m[1] ?? m[2] ?? '') : '';
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535 || (host !== '' && isIP(host) === 0)) {
+    throw invalidField(field, text, 'expected <ip>:<port>, e.g. 0.0.0.0:10256');
+  }
+  return { host: host === '' ? '0.0.0.0' : host, port };
+}
+
+function splitList(text: string): string[] {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function validCidr(text: string): boolean {
+  const [ip, bits, extra] = text.split('/');
+  if (extra !== undefined || !ip || bits === undefined || !/^\d+$/.test(bits)) return false;
+  const family = isIP(ip);
+  return family !== 0 && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/** The addresses this host would use as a node IP when none is given (non-internal IPv4 first). */
+export function detectNodeIPs(): string[] {
+  const all = Object.values(networkInterfaces()).flatMap((list) => list ?? []);
+  const external = all.filter((a) => !a.internal && !a.address.startsWith('fe80:'));
+  return [...external.filter((a) => a.family === 'IPv4'), ...external.filter((a) => a.family === 'IPv6')].map(
+    (a) => a.address,
+  );
+}
+
+function durationOption(field: string) {
+  return (value: string): number => {
+    try {
+      const ms = parseDuration(value, field);
+      if (ms < 0) throw invalidField(field, value, 'must not be negative');
+      return ms;
+    } catch (err) {
+      throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
+    }
+  };
+}
+
+/** The commander program with kube-proxy's flags (exported for --help and tests). */
+export function buildCommand(): Command {
+  return new Command('svcnet-agent')
+    .description("svcnet's kube-proxy: watches services and endpoints, programs this node's data plane")
+    .option('--nats-url <url>', 'NATS server URL(s), comma separated', 'nats://127.0.0.1:4222')
+    .option('--node-name <name>', 'name of this node (endpoints with this nodeName are local)', hostname())
+    .option('--node-ip <ips>', "this node's IP addresses, comma separated (default: detected)", '')
+    .addOption(
+      new Option('--proxy-mode <mode>', 'which proxy mode to use').choices(Object.values(ProxyMode)).default('iptables'),
+    )
+    .addOption(
+      new Option('--iptables-backend <variant>', 'iptables binaries to use (auto detects like kube-proxy)')
+        .choices(Object.values(IptablesVariantFlag))
+        .default('auto'),
+    )
+    .option('--cluster-cidr <cidr>', 'pod network; traffic from outside it to a ClusterIP is masqueraded', '')
+    .option('--masquerade-all', 'SNAT all traffic sent via service cluster IPs', false)
+    .option('--nodeport-addresses <cidrs>', 'CIDRs whose local addresses accept NodePorts (default: all)', '')
+    .option('--sync-period <duration>', 'maximum interval between full syncs', durationOption('sync-period'), 30_000)
+    .option('--min-sync-period <duration>', 'minimum interval between syncs', durationOption('min-sync-period'), 100)
+    .option('--healthz-bind-address <addr>', 'ip:port for /healthz and /livez (empty disables)', '0.0.0.0:10256')
+    .option('--metrics-bind-address <addr>', 'ip:port for /metrics and /debug (empty disables)', '127.0.0.1:10249')
+    .option('--cleanup', "remove every rule any svcnet proxy mode created, then exit", false)
+    .option('--dump-rules', 'print the plan rendered from the current state, then exit', false)
+    .option('--ipvs-scheduler <name>', 'IPVS scheduler (rr, lc, sh, ...)', 'rr')
+    .option('--proxy-port-range <range>', 'host port range for the userspace proxy (first-last)', '')
+    .option('-v, --v <level>', 'log verbosity (0 info, 1-3 debug, 4+ trace)', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer');
+      return n;
+    }, 0)
+    .allowExcessArguments(false);
+}
+
+interface RawFlags {
+  natsUrl: string;
+  nodeName: string;
+  nodeIp: string;
+  proxyMode: ProxyMode;
+  iptablesBackend: IptablesVariantFlag;
+  clusterCidr: string;
+  masqueradeAll: boolean;
+  nodeportAddresses: string;
+  syncPeriod: number;
+  minSyncPeriod: number;
+  healthzBindAddress: string;
+  metricsBindAddress: string;
+  cleanup: boolean;
+  dumpRules: boolean;
+  ipvsScheduler: string;
+  proxyPortRange: string;
+  v: number;
+}
+
+/** Turns parsed flags into validated options; throws SvcnetError(INVALID_ARGUMENT, field). */
+export function optionsFromFlags(raw: RawFlags, detect: () => string[] = detectNodeIPs): AgentOptions {
+  const nodeIPs = raw.nodeIp ? splitList(raw.nodeIp) : detect();
+  for (const ip of nodeIPs) if (isIP(ip) === 0) throw invalidField('node-ip', ip, 'not an IP address');
+  if (raw.clusterCidr && !splitList(raw.clusterCidr).every(validCidr)) {
+    throw invalidField('cluster-cidr', raw.clusterCidr, 'expected a CIDR such as 10.244.0.0/16');
+  }
+  const nodePortAddresses = splitList(raw.nodeportAddresses);
+  for (const c of nodePortAddresses) if (!validCidr(c)) throw invalidField('nodeport-addresses', c, 'not a CIDR');
+  if (raw.syncPeriod <= 0) throw invalidField('sync-period', raw.syncPeriod, 'must be greater than 0');
+  if (raw.minSyncPeriod > raw.syncPeriod) {
+    throw invalidField('min-sync-period', raw.minSyncPeriod, 'must not exceed --sync-period');
+  }
+  if (raw.proxyPortRange && !/^\d+[-+]\d+$/.test(raw.proxyPortRange)) {
+    throw invalidField('proxy-port-range', raw.proxyPortRange, 'expected first-last, e.g. 30000-30100');
+  }
+  if (!raw.nodeName.trim()) throw invalidField('node-name', raw.nodeName, 'must not be empty');
+  return {
+    natsUrl: raw.natsUrl,
+    nodeName: raw.nodeName.trim(),
+    nodeIPs,
+    proxyMode: raw.proxyMode,
+    iptablesBackend: raw.iptablesBackend,
+    clusterCIDR: raw.clusterCidr,
+    masqueradeAll: raw.masqueradeAll,
+    nodePortAddresses,
+    syncPeriodMs: raw.syncPeriod,
+    minSyncPeriodMs: raw.minSyncPeriod,
+    healthzBindAddress: parseBindAddress(raw.healthzBindAddress, 'healthz-bind-address'),
+    metricsBindAddress: parseBindAddress(raw.metricsBindAddress, 'metrics-bind-address'),
+    cleanup: raw.cleanup,
+    dumpRules: raw.dumpRules,
+    ipvsScheduler: raw.ipvsScheduler,
+    proxyPortRange: raw.proxyPortRange,
+    verbosity: raw.v,
+  };
+}
+
+/**
+ * Parses argv (without node and script) into options. Usage errors throw
+ * SvcnetError(INVALID_ARGUMENT); `--help` throws with code `help` handled by main.
+ */
+export function parseAgentArgs(argv: readonly string[], detect?: () => string[]): AgentOptions {
+  const cmd = buildCommand().exitOverride().configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+  try {
+    cmd.parse([...argv], { from: 'user' });
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? '';
+    if (code === 'commander.helpDisplayed' || code === 'commander.version') throw err;
+    throw new SvcnetError(ErrorCode.InvalidArgument, err instanceof Error ? err.message : String(err), { cause: err });
+  }
+  return optionsFromFlags(cmd.opts<RawFlags>(), detect);
+}
