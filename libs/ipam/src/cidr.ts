@@ -1,4 +1,4 @@
-import { IpFamily, invalidField } from '@svcnet/model';
+import { invalidField, type IpFamily } from '@svcnet/model';
 import { familyBits, formatIp, parseIp } from './address.js';
 
 /** A CIDR block normalised to its network address. */
