@@ -1,0 +1,266 @@
+import type { NetExec } from '@svcnet/netexec';
+import { BackendApplyError, ProxyMode, type ApplyResult, type ProxyBackend, type RenderInput } from '@svcnet/proxy-core';
+import { pino, type Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { RoundRobinBalancer } from './balancer.js';
+import type { Clock } from './clock.js';
+import { ProxyMetrics } from './metrics.js';
+import { renderUserspacePlan, type ProxyPlan, type UserspacePlan } from './plan.js';
+import { ProxyPortAllocator } from './port-allocator.js';
+import { parseProxyPortRange, type PortRange } from './port-range.js';
+import {
+  PORTAL_JUMPS,
+  ownedLines,
+  renderPortalCleanup,
+  renderPortalRestore,
+  renderPortalRuleLines,
+} from './portal-rules.js';
+import { TcpProxySocket } from './tcp-proxy.js';
+import { UdpProxySocket } from './udp-proxy.js';
+
+/** Construction parameters of the userspace backend (the agent maps its flags onto these). */
+export interface UserspaceBackendParams {
+  exec: NetExec;
+  /** `--proxy-port-range`: `{min,max}` or `"a-b"`; undefined, `""` or `"0"` = kernel-chosen ports. */
+  proxyPortRange?: PortRange | string;
+  /** Address proxy sockets bind to (default 0.0.0.0: pods reach them through REDIRECT). */
+  bindAddress?: string;
+  /**
+   * Namespace for the iptables calls. Sockets always open in this process's own
+   * namespace, so this is only right when the process already runs there.
+   */
+  netns?: string;
+  clock?: Clock;
+  logger?: Logger;
+  metricsRegistry?: Registry;
+  /** Idle timeout of a UDP client's upstream socket (default 250 ms, kube-proxy's `--udp-timeout`). */
+  udpIdleTimeoutMs?: number;
+  /** Dial timeouts per attempt (default 250, 500, 1000, 2000 ms). */
+  dialTimeoutsMs?: readonly number[];
+}
+
+type ProxySocket = TcpProxySocket | UdpProxySocket;
+
+interface Listener {
+  id: string;
+  protocol: 'TCP' | 'UDP';
+  port: number;
+  socket: ProxySocket;
+}
+
+const AFFINITY_PRUNE_MS = 60_000;
+
+/** Same multiset of lines, order ignored (iptables-save sorts chains its own way). */
+function sameLines(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const x = [...a].sort();
+  const y = [...b].sort();
+  return x.every((line, i) => line === y[i]);
+}
+
+/**
+ * `--proxy-mode userspace`: the agent itself proxies each service port through
+ * a socket, and portal rules in `KUBE-PORTALS-*` / `KUBE-NODEPORT-*` steer
+ * service traffic to it. `apply` reconciles the sockets, then rewrites the
+ * portal chains with one `iptables-restore --noflush`.
+ */
+export class UserspaceBackend implements ProxyBackend<UserspacePlan> {
+  readonly mode = ProxyMode.userspace;
+  readonly metrics: ProxyMetrics;
+  private readonly exec: NetExec;
+  private readonly netns: string | undefined;
+  private readonly bindAddress: string;
+  private readonly logger: Logger;
+  private readonly balancer: RoundRobinBalancer;
+  private readonly ports: ProxyPortAllocator;
+  private readonly listeners = new Map<string, Listener>();
+  private readonly draining = new Set<ProxySocket>();
+  private readonly udpIdleTimeoutMs: number | undefined;
+  private readonly dialTimeoutsMs: readonly number[] | undefined;
+  /** Rules text of the last successful restore; undefined forces the next one. */
+  private appliedRules: string | undefined;
+  private pruneTimer: NodeJS.Timeout | undefined;
+
+  constructor(params: UserspaceBackendParams) {
+    this.exec = params.exec;
+    this.netns = params.netns;
+    this.bindAddress = params.bindAddress || '0.0.0.0';
+    this.logger = params.logger ?? pino({ level: 'silent' });
+    this.balancer = new RoundRobinBalancer(params.clock ? { clock: params.clock } : {});
+    this.ports = new ProxyPortAllocator(parseProxyPortRange(params.proxyPortRange));
+    this.metrics = new ProxyMetrics(params.metricsRegistry);
+    this.udpIdleTimeoutMs = params.udpIdleTimeoutMs;
+    this.dialTimeoutsMs = params.dialTimeoutsMs;
+  }
+
+  render(input: RenderInput<UserspacePlan>): UserspacePlan {
+    return renderUserspacePlan(input, this.bindAddress);
+  }
+
+  async apply(plan: UserspacePlan): Promise<ApplyResult> {
+    const started = performance.now();
+    const failures = await this.reconcileSockets(plan);
+    this.startPruning();
+    let calls = 0;
+    const rules = renderPortalRuleLines({
+      proxies: plan.proxies,
+      proxyPorts: this.proxyPorts(),
+      bindAddress: plan.bindAddress,
+      hostPortalIP: plan.hostPortalIP,
+    });
+    const rulesText = rules.join('\n');
+    const first = this.appliedRules === undefined;
+    if (plan.full || first || rulesText !== this.appliedRules) {
+      let missing: readonly string[] = PORTAL_JUMPS;
+      if (plan.full || first) {
+        // Only full syncs read the table: jumps are ensured once, chains rewritten every time.
+        const save = await this.run('iptables-save', ['-t', 'nat'], undefined);
+        calls++;
+        const present = new Set(ownedLines(save).jumps);
+        missing = PORTAL_JUMPS.filter((j) => !present.has(j));
+      } else {
+        missing = [];
+      }
+      this.appliedRules = undefined;
+      await this.run('iptables-restore', ['--noflush'], renderPortalRestore(rules, missing));
+      calls++;
+      this.appliedRules = rulesText;
+    }
+    if (failures.length > 0) {
+      throw new BackendApplyError(this.mode, `could not open proxy sockets: ${failures.join('; ')}`);
+    }
+    return { calls, durationMs: performance.now() - started };
+  }
+
+  describe(plan: UserspacePlan): string {
+    const ports = this.proxyPorts();
+    const out = [`# userspace proxy: bind ${plan.bindAddress}, node portal ${plan.hostPortalIP}`];
+    for (const p of plan.proxies) {
+      const port = ports.get(p.id);
+      const eps = p.endpoints.map((e) => `${e.host}:${e.port}`).join(',') || '(none)';
+      const aff = p.affinity.kind === 'ClientIP' ? ` affinity=ClientIP/${p.affinity.timeoutSeconds}s` : '';
+      out.push(`# proxy ${p.id} ${p.protocol} port=${port ?? '(not open)'} -> ${eps}${aff}`);
+    }
+    for (const s of plan.skipped) out.push(`# skipped ${s.id}: ${s.reason}`);
+    const rules = renderPortalRuleLines({ proxies: plan.proxies, proxyPorts: ports, bindAddress: plan.bindAddress, hostPortalIP: plan.hostPortalIP });
+    out.push(renderPortalRestore(rules).trimEnd());
+    return out.join('\n') + '\n';
+  }
+
+  async readKernelState(): Promise<string> {
+    const save = await this.run('iptables-save', ['-t', 'nat'], undefined);
+    const { chains, jumps, rules } = ownedLines(save);
+    const out = [...[...chains].sort().map((c) => `:${c}`), ...jumps, ...rules];
+    for (const l of [...this.listeners.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+      const state = l.socket.listening ? 'listening' : 'closed';
+      out.push(`# socket ${l.id} ${l.protocol} ${this.bindAddress}:${l.port} ${state} active=${l.socket.activeConnections}`);
+    }
+    return out.join('\n') + '\n';
+  }
+
+  async detectDrift(lastApplied: UserspacePlan): Promise<boolean> {
+    for (const p of lastApplied.proxies) {
+      const l = this.listeners.get(p.id);
+      if (!l || !l.socket.listening) return true;
+    }
+    const expected = renderPortalRuleLines({
+      proxies: lastApplied.proxies,
+      proxyPorts: this.proxyPorts(),
+      bindAddress: lastApplied.bindAddress,
+      hostPortalIP: lastApplied.hostPortalIP,
+    });
+    const save = await this.run('iptables-save', ['-t', 'nat'], undefined);
+    const { jumps, rules } = ownedLines(save);
+    return !sameLines(rules, expected) || !sameLines(jumps, PORTAL_JUMPS);
+  }
+
+  async cleanup(): Promise<void> {
+    this.stopPruning();
+    const sockets = [...this.listeners.values()].map((l) => l.socket).concat([...this.draining]);
+    this.listeners.clear();
+    this.draining.clear();
+    await Promise.all(sockets.map((s) => s.destroy()));
+    this.appliedRules = undefined;
+    const save = await this.run('iptables-save', ['-t', 'nat'], undefined);
+    const text = renderPortalCleanup(save);
+    if (text) await this.run('iptables-restore', ['--noflush'], text);
+  }
+
+  /** Proxy port of every open listener, by service port id. */
+  proxyPorts(): Map<string, number> {
+    return new Map([...this.listeners.values()].map((l) => [l.id, l.port]));
+  }
+
+  /** Closes sockets of removed service ports, opens new ones, updates endpoints. Returns open failures. */
+  private async reconcileSockets(plan: UserspacePlan): Promise<string[]> {
+    const wanted = new Map<string, ProxyPlan>(plan.proxies.map((p) => [p.id, p]));
+    for (const [id, l] of this.listeners) {
+      const p = wanted.get(id);
+      if (p && p.protocol === l.protocol) continue;
+      this.listeners.delete(id);
+      this.ports.release(l.port);
+      if (!p) this.balancer.remove(id);
+      await this.retire(l);
+    }
+    const failures: string[] = [];
+    for (const p of plan.proxies) {
+      this.balancer.update(p.id, p.endpoints, p.affinity);
+      if (this.listeners.has(p.id)) continue;
+      try {
+        this.listeners.set(p.id, await this.open(p));
+      } catch (err) {
+        this.logger.error({ err, service: p.id }, 'cannot open proxy socket');
+        failures.push(`${p.id}: ${(err as Error).message}`);
+      }
+    }
+    return failures;
+  }
+
+  private async open(p: ProxyPlan): Promise<Listener> {
+    const common = { id: p.id, balancer: this.balancer, metrics: this.metrics, logger: this.logger };
+    let socket: ProxySocket | undefined;
+    const port = await this.ports.open(async (candidate) => {
+      socket =
+        p.protocol === 'TCP'
+          ? new TcpProxySocket({ ...common, ...(this.dialTimeoutsMs ? { dialTimeoutsMs: this.dialTimeoutsMs } : {}) })
+          : new UdpProxySocket({ ...common, ...(this.udpIdleTimeoutMs ? { idleTimeoutMs: this.udpIdleTimeoutMs } : {}) });
+      return socket.listen(this.bindAddress, candidate);
+    });
+    this.logger.info({ service: p.id, protocol: p.protocol, port }, 'opened proxy socket');
+    return { id: p.id, protocol: p.protocol, port, socket: socket! };
+  }
+
+  /** Stops a listener; its TCP connections drain on their own (existing connections continue). */
+  private async retire(l: Listener): Promise<void> {
+    await l.socket.closeListener();
+    this.logger.info({ service: l.id, port: l.port }, 'closed proxy socket');
+    if (l.socket.activeConnections === 0) return;
+    this.draining.add(l.socket);
+    const check = setInterval(() => {
+      if (l.socket.activeConnections > 0) return;
+      clearInterval(check);
+      this.draining.delete(l.socket);
+    }, 1000);
+    check.unref();
+  }
+
+  private startPruning(): void {
+    if (this.pruneTimer) return;
+    this.pruneTimer = setInterval(() => this.balancer.pruneExpired(), AFFINITY_PRUNE_MS);
+    this.pruneTimer.unref();
+  }
+
+  private stopPruning(): void {
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    this.pruneTimer = undefined;
+  }
+
+  private async run(file: string, args: string[], input: string | undefined): Promise<string> {
+    try {
+      const r = await this.exec.run({ file, args, ...(input !== undefined ? { input } : {}), ...(this.netns ? { netns: this.netns } : {}) });
+      return r.stdout;
+    } catch (err) {
+      throw new BackendApplyError(this.mode, `${file}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}

@@ -1,0 +1,114 @@
+import type { SessionAffinityInfo } from '@svcnet/proxy-core';
+import { systemClock, type Clock } from './clock.js';
+
+/** A backend address as the proxy dials it. */
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+interface Affinity {
+  endpoint: string;
+  lastUsedMs: number;
+}
+
+interface ServiceBalance {
+  endpoints: Endpoint[];
+  keys: string[];
+  index: number;
+  affinity: SessionAffinityInfo;
+  byClient: Map<string, Affinity>;
+}
+
+export function endpointKey(e: Endpoint): string {
+  return e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
+}
+
+/**
+ * Round-robin over ready endpoints with optional ClientIP affinity, like
+ * kube-proxy's userspace LoadBalancerRR. One instance serves every service port.
+ */
+export class RoundRobinBalancer {
+  private readonly services = new Map<string, ServiceBalance>();
+  private readonly clock: Clock;
+
+  constructor(params: { clock?: Clock } = {}) {
+    this.clock = params.clock ?? systemClock;
+  }
+
+  /**
+   * Sets the endpoints of one service port. An unchanged list keeps the
+   * round-robin position; a changed one restarts it and forgets affinities to
+   * endpoints that are gone (existing connections are not touched).
+   */
+  update(id: string, endpoints: readonly Endpoint[], affinity: SessionAffinityInfo): void {
+    const keys = endpoints.map(endpointKey);
+    const current = this.services.get(id);
+    if (!current) {
+      this.services.set(id, { endpoints: [...endpoints], keys, index: 0, affinity, byClient: new Map() });
+      return;
+    }
+    if (affinity.kind !== current.affinity.kind) current.byClient.clear();
+    current.affinity = affinity;
+    if (keys.length === current.keys.length && keys.every((k, i) => k === current.keys[i])) return;
+    const live = new Set(keys);
+    for (const [client, a] of current.byClient) if (!live.has(a.endpoint)) current.byClient.delete(client);
+    current.endpoints = [...endpoints];
+    current.keys = keys;
+    current.index = 0;
+  }
+
+  /** Forgets a service port (deleted service). */
+  remove(id: string): void {
+    this.services.delete(id);
+  }
+
+  /**
+   * The endpoint for a new connection from `clientIP`, or undefined when the
+   * service has none. `resetAffinity` is set when retrying after a failed dial,
+   * so a dead sticky endpoint is not chosen again.
+   */
+  next(id: string, clientIP: string, resetAffinity = false): Endpoint | undefined {
+    const s = this.services.get(id);
+    if (!s || s.endpoints.length === 0) return undefined;
+    const sticky = s.affinity.kind === 'ClientIP' ? s.affinity : undefined;
+    const now = this.clock.now();
+    if (sticky && !resetAffinity) {
+      const a = s.byClient.get(clientIP);
+      if (a && now - a.lastUsedMs < sticky.timeoutSeconds * 1000) {
+        const i = s.keys.indexOf(a.endpoint);
+        if (i >= 0) {
+          a.lastUsedMs = now;
+          return s.endpoints[i];
+        }
+      }
+    }
+    const i = s.index % s.endpoints.length;
+    s.index = (i + 1) % s.endpoints.length;
+    const chosen = s.endpoints[i]!;
+    if (sticky) s.byClient.set(clientIP, { endpoint: s.keys[i]!, lastUsedMs: now });
+    return chosen;
+  }
+
+  /** Drops expired affinity records (called periodically; bounds memory). */
+  pruneExpired(): number {
+    const now = this.clock.now();
+    let dropped = 0;
+    for (const s of this.services.values()) {
+      if (s.affinity.kind !== 'ClientIP') continue;
+      const ttl = s.affinity.timeoutSeconds * 1000;
+      for (const [client, a] of s.byClient) {
+        if (now - a.lastUsedMs >= ttl) {
+          s.byClient.delete(client);
+          dropped++;
+        }
+      }
+    }
+    return dropped;
+  }
+
+  /** Number of live affinity records of one service port (for tests and describe). */
+  affinityCount(id: string): number {
+    return this.services.get(id)?.byClient.size ?? 0;
+  }
+}
