@@ -1,0 +1,69 @@
+import type { Endpoints, EndpointAddress, Protocol, Service, ServicePort, ServiceSpec } from '@svcnet/model';
+
+/** Options of `buildService`: anything not given takes Kubernetes' default. */
+export interface BuildServiceOptions extends Partial<Omit<ServiceSpec, 'ports'>> {
+  namespace?: string;
+  name: string;
+  ports?: Partial<ServicePort>[];
+  changeTimestamp?: Date;
+}
+
+/** A Service for tests and tools (ClusterIP, one TCP port 80 unless told). */
+export function buildService(o: BuildServiceOptions): Service {
+  const { namespace = 'default', name, ports, changeTimestamp, ...spec } = o;
+  return {
+    metadata: { namespace, name, uid: `uid-${namespace}-${name}`, labels: {}, annotations: {}, resourceVersion: 0, changeTimestamp },
+    spec: {
+      type: 'ClusterIP',
+      clusterIP: '10.96.0.10',
+      clusterIPs: [],
+      ipFamilies: ['IPv4'],
+      selector: {},
+      sessionAffinity: 'None',
+      sessionAffinityTimeoutSeconds: 0,
+      externalTrafficPolicy: 'Cluster',
+      internalTrafficPolicy: 'Cluster',
+      externalIPs: [],
+      ...spec,
+      ports: (ports ?? [{}]).map((p) => ({ name: '', protocol: 'TCP' as Protocol, port: 80, targetPort: 0, nodePort: 0, ...p })),
+    },
+  };
+}
+
+/** Options of `buildEndpoints`: one subset with these addresses and ports. */
+export interface BuildEndpointsOptions {
+  namespace?: string;
+  name: string;
+  /** `ip` or `ip@node`; ready unless `notReady` lists it. */
+  addresses: string[];
+  notReady?: string[];
+  ports?: { name?: string; port: number; protocol?: Protocol }[];
+  changeTimestamp?: Date;
+}
+
+/** An Endpoints object for tests and tools. */
+export function buildEndpoints(o: BuildEndpointsOptions): Endpoints {
+  const { namespace = 'default', name } = o;
+  const addresses: EndpointAddress[] = o.addresses.map((a) => {
+    const [ip = '', nodeName = ''] = a.split('@');
+    const ready = !(o.notReady ?? []).includes(ip);
+    return { ip, nodeName, ready, serving: ready, terminating: false };
+  });
+  return {
+    metadata: {
+      namespace,
+      name,
+      uid: `uid-ep-${namespace}-${name}`,
+      labels: {},
+      annotations: {},
+      resourceVersion: 0,
+      changeTimestamp: o.changeTimestamp,
+    },
+    subsets: [
+      {
+        addresses,
+        ports: (o.ports ?? [{ port: 8080 }]).map((p) => ({ name: p.name ?? '', port: p.port, protocol: p.protocol ?? 'TCP' })),
+      },
+    ],
+  };
+}
