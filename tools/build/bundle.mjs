@@ -2,7 +2,22 @@
 // Bundles one app (src/main.ts) into a single runnable CommonJS file,
 // <app>/dist/main.cjs, with every dependency inlined so the app deploys alone.
 import { build } from 'esbuild';
-import { resolve } from 'node:path';
+import { cpSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
+
+// grpc-health-check loads its .proto at require time from `${__dirname}/../../proto`;
+// in a bundle __dirname is <app>/dist, so point it at a copy in dist/proto.
+const require = createRequire(import.meta.url);
+const grpcHealthProto = {
+  name: 'grpc-health-proto',
+  setup(b) {
+    b.onLoad({ filter: /grpc-health-check[\\/]build[\\/]src[\\/]health\.js$/ }, (args) => ({
+      contents: readFileSync(args.path, 'utf8').replace('`${__dirname}/../../proto`', '`${__dirname}/proto`'),
+      loader: 'js',
+    }));
+  },
+};
 
 const appDir = process.argv[2];
 if (!appDir) {
@@ -21,4 +36,11 @@ await build({
   // import.meta.url is used by a few ESM dependencies; map it for the CJS output.
   define: { 'import.meta.url': 'importMetaUrl' },
   banner: { js: "const importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  plugins: [grpcHealthProto],
 });
+try {
+  const healthPkg = dirname(require.resolve('grpc-health-check/package.json'));
+  cpSync(resolve(healthPkg, 'proto'), resolve(appDir, 'dist/proto'), { recursive: true });
+} catch {
+  // Not a dependency of this workspace: nothing to copy.
+}

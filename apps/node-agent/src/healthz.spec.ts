@@ -1,75 +1,103 @@
 import { describe, expect, it } from 'vitest';
-import { HealthTracker } from './healthz.js';
+import { FakeClock, FakeProxyBackend, Proxier } from '@svcnet/proxy-core';
+import type { Service } from '@svcnet/model';
+import { evaluateHealth, type ProgrammingStatus } from './healthz.js';
 
-class TestClock {
-  constructor(public t = 1_700_000_000_000) {}
-  now(): number {
-    return this.t;
-  }
-  advance(ms: number): void {
-    this.t += ms;
-  }
-}
+const T0 = 1_700_000_000_000;
 
-type Step = { op: 'queued' | 'updated' } | { op: 'advance'; ms: number };
-
-describe('HealthTracker (kube-proxy healthz semantics, timeout = 2 × sync period)', () => {
-  const syncPeriod = 1000;
-  const cases: { name: string; steps: Step[]; healthy: boolean }[] = [
-    { name: 'fresh agent, nothing queued', steps: [], healthy: true },
-    { name: 'start queued, first sync within timeout', steps: [{ op: 'queued' }, { op: 'advance', ms: 1999 }], healthy: true },
-    { name: 'start queued, no sync beyond timeout', steps: [{ op: 'queued' }, { op: 'advance', ms: 2001 }], healthy: false },
-    {
-      name: 'synced, then idle periodic syncs keep it healthy',
-      steps: [{ op: 'queued' }, { op: 'updated' }, { op: 'advance', ms: 1000 }, { op: 'updated' }, { op: 'advance', ms: 1900 }],
-      healthy: true,
-    },
-    {
-      name: 'synced, then syncs stop succeeding',
-      steps: [{ op: 'queued' }, { op: 'updated' }, { op: 'advance', ms: 2500 }],
-      healthy: false,
-    },
-    {
-      name: 'change pending longer than timeout although an older sync was fine',
-      steps: [{ op: 'updated' }, { op: 'advance', ms: 500 }, { op: 'queued' }, { op: 'advance', ms: 1000 }, { op: 'updated' }, { op: 'queued' }, { op: 'advance', ms: 2001 }],
-      healthy: false,
-    },
-    {
-      name: 'repeated queues keep the oldest pending time',
-      steps: [{ op: 'updated' }, { op: 'queued' }, { op: 'advance', ms: 1500 }, { op: 'queued' }, { op: 'advance', ms: 600 }],
-      healthy: false,
-    },
-    {
-      name: 'a sync clears the pending change',
-      steps: [{ op: 'queued' }, { op: 'advance', ms: 1900 }, { op: 'updated' }, { op: 'advance', ms: 1900 }],
-      healthy: true,
-    },
+describe('evaluateHealth (kube-proxy healthz, timeout = 2 × sync period)', () => {
+  const timeoutMs = 2000;
+  const cases: { name: string; status: ProgrammingStatus; now: number; healthy: boolean }[] = [
+    { name: 'nothing pending, never synced (no work yet)', status: { pendingSince: undefined, lastSyncAt: undefined }, now: T0, healthy: true },
+    { name: 'initial sync pending within timeout', status: { pendingSince: T0, lastSyncAt: undefined }, now: T0 + 2000, healthy: true },
+    { name: 'initial sync pending beyond timeout', status: { pendingSince: T0, lastSyncAt: undefined }, now: T0 + 2001, healthy: false },
+    { name: 'recent sync, nothing pending', status: { pendingSince: undefined, lastSyncAt: T0 }, now: T0 + 1500, healthy: true },
+    { name: 'periodic syncs stopped', status: { pendingSince: undefined, lastSyncAt: T0 }, now: T0 + 2500, healthy: false },
+    { name: 'change pending too long despite a recent sync', status: { pendingSince: T0, lastSyncAt: T0 + 1900 }, now: T0 + 2100, healthy: false },
   ];
-
-  it.each(cases)('$name', ({ steps, healthy }) => {
-    const clock = new TestClock();
-    const h = new HealthTracker({ clock, timeoutMs: 2 * syncPeriod, nodeName: 'node1' });
-    for (const s of steps) {
-      if (s.op === 'advance') clock.advance(s.ms);
-      else h[s.op]();
-    }
-    const r = h.report();
+  it.each(cases)('$name', ({ status, now, healthy }) => {
+    const r = evaluateHealth({ status, now, timeoutMs, nodeName: 'node1' });
     expect(r.healthy).toBe(healthy);
     expect(r.nodeName).toBe('node1');
-    expect(r.currentTime).toBe(new Date(clock.t).toISOString());
+    expect(r.currentTime).toBe(new Date(now).toISOString());
+    expect(r.lastUpdated).toBe(new Date(status.lastSyncAt ?? 0).toISOString());
+  });
+});
+
+function service(name: string, clusterIP: string): Service {
+  return {
+    metadata: { namespace: 'default', name, uid: name, labels: {}, annotations: {}, resourceVersion: 1 },
+    spec: {
+      type: 'ClusterIP',
+      clusterIP,
+      clusterIPs: [clusterIP],
+      ipFamilies: ['IPv4'],
+      ports: [{ name: '', protocol: 'TCP', port: 80, targetPort: 8080, nodePort: 0 }],
+      selector: { app: name },
+      sessionAffinity: 'None',
+      sessionAffinityTimeoutSeconds: 0,
+      externalTrafficPolicy: 'Cluster',
+      internalTrafficPolicy: 'Cluster',
+      externalIPs: [],
+    },
+  };
+}
+
+describe('health of a real Proxier driven by a fake clock', () => {
+  const syncPeriodMs = 1000;
+  const timeoutMs = 2 * syncPeriodMs;
+
+  function setup() {
+    const clock = new FakeClock(T0);
+    const backend = new FakeProxyBackend();
+    const proxier = new Proxier({
+      backend,
+      config: { nodeName: 'node1', nodeIPs: ['192.168.77.11'], clusterCIDR: '10.244.0.0/16', masqueradeAll: false, nodePortAddresses: [] },
+      clock,
+      minSyncPeriodMs: 100,
+      syncPeriodMs,
+    });
+    const health = () => evaluateHealth({ status: proxier.status(), now: clock.now(), timeoutMs, nodeName: 'node1' });
+    return { clock, backend, proxier, health };
+  }
+
+  const scenarios: { name: string; failApplies: number; syncedAfterMs: number; checkAtMs: number; healthy: boolean }[] = [
+    { name: 'initial lists never arrive', failApplies: 0, syncedAfterMs: Infinity, checkAtMs: 2500, healthy: false },
+    { name: 'synced promptly and idle for many periods', failApplies: 0, syncedAfterMs: 0, checkAtMs: 10_000, healthy: true },
+    { name: 'every apply fails', failApplies: 1000, syncedAfterMs: 0, checkAtMs: 2500, healthy: false },
+    { name: 'applies fail briefly, then recover', failApplies: 1, syncedAfterMs: 0, checkAtMs: 5000, healthy: true },
+  ];
+
+  it.each(scenarios)('$name', async ({ failApplies, syncedAfterMs, checkAtMs, healthy }) => {
+    const { clock, backend, proxier, health } = setup();
+    backend.failNext = failApplies;
+    proxier.start();
+    proxier.onServiceUpsert(service('web', '10.96.0.10'));
+    if (syncedAfterMs !== Infinity) {
+      await clock.advance(syncedAfterMs);
+      proxier.onSynced();
+    }
+    await clock.advance(checkAtMs - (syncedAfterMs === Infinity ? 0 : syncedAfterMs));
+    expect(health().healthy).toBe(healthy);
+    await proxier.stop();
   });
 
-  it('reports lastUpdated as the time of the last successful sync', () => {
-    const clock = new TestClock();
-    const h = new HealthTracker({ clock, timeoutMs: 2000, nodeName: 'n' });
-    expect(h.report().lastUpdated).toBe(new Date(0).toISOString());
-    clock.advance(123);
-    h.updated();
-    const at = clock.t;
-    clock.advance(500);
-    expect(h.report().lastUpdated).toBe(new Date(at).toISOString());
-    expect(h.report().oldestPendingChange).toBeUndefined();
-    h.queued();
-    expect(h.report().oldestPendingChange).toBe(new Date(clock.t).toISOString());
+  it('a change stuck behind failing applies turns unhealthy after 2× sync period, healthy again once programmed', async () => {
+    const { clock, backend, proxier, health } = setup();
+    proxier.start();
+    proxier.onSynced();
+    await clock.advance(200);
+    expect(health().healthy).toBe(true);
+    backend.failNext = 1000;
+    proxier.onServiceUpsert(service('api', '10.96.0.11'));
+    await clock.advance(1500);
+    expect(health().healthy).toBe(true);
+    await clock.advance(1000);
+    expect(health().healthy).toBe(false);
+    backend.failNext = 0;
+    await clock.advance(1500);
+    expect(health().healthy).toBe(true);
+    expect(backend.applied.at(-1)?.services.map((s) => s.id)).toContain('default/api:');
+    await proxier.stop();
   });
 });

@@ -1,6 +1,9 @@
-/** Milliseconds since the epoch; injected so tests drive time. */
-export interface HealthClock {
-  now(): number;
+/** The part of the proxier's status that health is judged on (times in ms since the epoch). */
+export interface ProgrammingStatus {
+  /** Since when some wanted state (or the initial sync) has not been programmed. */
+  pendingSince: number | undefined;
+  /** The last successful sync (including a periodic check that found nothing to do). */
+  lastSyncAt: number | undefined;
 }
 
 /** What /healthz answers: kube-proxy's shape plus the node name. */
@@ -13,43 +16,30 @@ export interface HealthReport {
   oldestPendingChange?: string;
 }
 
+/** Parameters of {@link evaluateHealth}. */
+export interface HealthInput {
+  status: ProgrammingStatus;
+  now: number;
+  /** kube-proxy uses 2× --sync-period. */
+  timeoutMs: number;
+  nodeName: string;
+}
+
 /**
- * kube-proxy's ProxierHealthServer semantics: a change queued for programming
- * that has not been programmed within `timeoutMs` (2× --sync-period) makes the
- * node unhealthy, and so does a data plane whose periodic syncs stopped
- * succeeding. A successful sync clears the pending mark.
+ * kube-proxy's ProxierHealthServer semantics: a change (or the initial sync)
+ * waiting to be programmed for longer than the timeout makes the node
+ * unhealthy. We also fail when periodic syncs stopped succeeding altogether
+ * (a hung apply leaves nothing "pending" yet programs nothing).
  */
-export class HealthTracker {
-  private lastUpdatedMs: number | undefined;
-  private oldestPendingMs: number | undefined;
-
-  constructor(
-    private readonly params: { clock: HealthClock; timeoutMs: number; nodeName: string },
-  ) {}
-
-  /** A change was queued (or the agent started): programming is now owed. */
-  queued(): void {
-    this.oldestPendingMs ??= this.params.clock.now();
-  }
-
-  /** A sync succeeded: everything queued so far is programmed. */
-  updated(): void {
-    this.lastUpdatedMs = this.params.clock.now();
-    this.oldestPendingMs = undefined;
-  }
-
-  report(): HealthReport {
-    const now = this.params.clock.now();
-    const { timeoutMs } = this.params;
-    const pendingTooLong = this.oldestPendingMs !== undefined && now - this.oldestPendingMs > timeoutMs;
-    // Periodic full syncs must keep succeeding even when nothing changes.
-    const syncsStopped = this.lastUpdatedMs !== undefined && now - this.lastUpdatedMs > timeoutMs;
-    return {
-      healthy: !pendingTooLong && !syncsStopped,
-      lastUpdated: new Date(this.lastUpdatedMs ?? 0).toISOString(),
-      currentTime: new Date(now).toISOString(),
-      nodeName: this.params.nodeName,
-      ...(this.oldestPendingMs !== undefined ? { oldestPendingChange: new Date(this.oldestPendingMs).toISOString() } : {}),
-    };
-  }
+export function evaluateHealth(input: HealthInput): HealthReport {
+  const { status, now, timeoutMs } = input;
+  const pendingTooLong = status.pendingSince !== undefined && now - status.pendingSince > timeoutMs;
+  const syncsStopped = status.lastSyncAt !== undefined && now - status.lastSyncAt > timeoutMs;
+  return {
+    healthy: !pendingTooLong && !syncsStopped,
+    lastUpdated: new Date(status.lastSyncAt ?? 0).toISOString(),
+    currentTime: new Date(now).toISOString(),
+    nodeName: input.nodeName,
+    ...(status.pendingSince !== undefined ? { oldestPendingChange: new Date(status.pendingSince).toISOString() } : {}),
+  };
 }

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
-import type { HealthTracker } from './healthz.js';
+import type { HealthReport } from './healthz.js';
 import type { BindAddress } from './flags.js';
 
 /** What the debug endpoints show; the agent supplies it. */
@@ -13,7 +13,7 @@ export interface DebugSource {
 
 /** Which routes a listener serves. */
 export interface RouteSet {
-  health: HealthTracker;
+  health: () => HealthReport;
   registry?: Registry;
   debug?: DebugSource;
 }
@@ -31,7 +31,7 @@ export function createHandler(routes: RouteSet) {
     switch (path) {
       case '/healthz':
       case '/livez': {
-        const { healthy, ...report } = routes.health.report();
+        const { healthy, ...report } = routes.health();
         return send(res, healthy ? 200 : 503, 'application/json', `${JSON.stringify(report)}\n`);
       }
       case '/metrics':

@@ -1,0 +1,291 @@
+import type { Server } from 'node:http';
+import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import { endpointsCodec, serviceCodec } from '@svcnet/api';
+import type { Endpoints, Service } from '@svcnet/model';
+import { ProcessNetExec, type NetExec } from '@svcnet/netexec';
+import { Proxier, SystemClock, type Clock, type NodeConfig, type ProxyBackend } from '@svcnet/proxy-core';
+import { connectStore, KindWatcher, type StoreConnection } from '@svcnet/store';
+import { createBackend, otherBackends, type BackendParams } from './backends.js';
+import { checkEndpoints, checkService } from './feed-guard.js';
+import type { AgentOptions } from './flags.js';
+import { evaluateHealth, type HealthReport } from './healthz.js';
+import { closeServer, listen } from './http-server.js';
+import { ObservedBackend } from './observed-backend.js';
+
+/** Parameters of a {@link NodeAgent}. */
+export interface NodeAgentParams {
+  options: AgentOptions;
+  logger: Logger;
+  exec?: NetExec;
+  clock?: Clock;
+  /** Render only, never touch the kernel (`--dump-rules`). */
+  dryRun?: boolean;
+}
+
+/** The node's settings every backend sees, from the flags. */
+export function nodeConfigFrom(options: AgentOptions): NodeConfig {
+  return {
+    nodeName: options.nodeName,
+    nodeIPs: options.nodeIPs,
+    clusterCIDR: options.clusterCIDR,
+    masqueradeAll: options.masqueradeAll,
+    nodePortAddresses: options.nodePortAddresses,
+  };
+}
+
+/**
+ * svcnet's kube-proxy: list+watch of Services and Endpoints from the state
+ * bucket → Proxier (change trackers + bounded-frequency sync) → one backend.
+ */
+export class NodeAgent {
+  readonly registry = new Registry();
+  private readonly options: AgentOptions;
+  private readonly log: Logger;
+  private readonly exec: NetExec;
+  private readonly clock: Clock;
+  private readonly dryRun: boolean;
+  private readonly feedRejected: Counter<'kind'>;
+  private backend: ObservedBackend<unknown> | undefined;
+  private proxier: Proxier<unknown> | undefined;
+  private store: StoreConnection | undefined;
+  private watchers: { services: KindWatcher<Service>; endpoints: KindWatcher<Endpoints> } | undefined;
+  private servers: Server[] = [];
+  private listsDone = { services: false, endpoints: false };
+  private rejected = new Map<string, string>();
+
+  constructor(params: NodeAgentParams) {
+    this.options = params.options;
+    this.log = params.logger;
+    this.exec = params.exec ?? new ProcessNetExec();
+    this.clock = params.clock ?? new SystemClock();
+    this.dryRun = params.dryRun ?? false;
+    this.feedRejected = new Counter({
+      name: 'svcnet_agent_feed_objects_rejected_total',
+      help: 'Objects from the change feed refused as unusable (the last good version stays programmed)',
+      labelNames: ['kind'],
+      registers: [this.registry],
+    });
+  }
+
+  private backendParams(): BackendParams {
+    return { exec: this.exec, options: this.options, config: nodeConfigFrom(this.options), logger: this.log };
+  }
+
+  /**
+   * Builds the backend, removes other modes' leftovers, opens the HTTP
+   * endpoints and starts watching. Resolves once the watch is started (the
+   * initial lists arrive in the background; /healthz tells when programmed).
+   */
+  async start(): Promise<void> {
+    const { options } = this;
+    const inner = (await createBackend(options.proxyMode, this.backendParams())) as ProxyBackend<unknown>;
+    this.backend = new ObservedBackend(inner, {
+      onApplied: (_plan, result) => this.log.debug({ calls: result.calls, durationMs: result.durationMs }, 'applied plan'),
+      onFailed: () => undefined, // the proxier logs, counts and retries with a full sync
+    }, { dryRun: this.dryRun, now: () => this.clock.now() });
+    if (!this.dryRun) await this.removeOtherModesLeftovers();
+
+    if (!this.dryRun) collectDefaultMetrics({ register: this.registry });
+    this.proxier = new Proxier<unknown>({
+      backend: this.backend,
+      config: nodeConfigFrom(options),
+      clock: this.clock,
+      minSyncPeriodMs: options.minSyncPeriodMs,
+      syncPeriodMs: options.syncPeriodMs,
+      metrics: this.registry,
+      logger: this.log.child({ component: 'proxier' }),
+    });
+    this.proxier.start();
+    if (!this.dryRun) await this.startHttp();
+
+    this.store = await connectStore({
+      url: options.natsUrl,
+      name: `svcnet-agent ${options.nodeName}`,
+      reconnectForever: !this.dryRun,
+    });
+    this.watchers = { services: this.serviceWatcher(this.store), endpoints: this.endpointsWatcher(this.store) };
+    void this.watchers.services.start();
+    void this.watchers.endpoints.start();
+    this.log.info(
+      { mode: options.proxyMode, nodeIPs: options.nodeIPs, syncPeriodMs: options.syncPeriodMs, minSyncPeriodMs: options.minSyncPeriodMs },
+      'svcnet-agent started',
+    );
+  }
+
+  /** Resolves when both initial lists have been delivered (or rejects after `timeoutMs`). */
+  async waitForInitialLists(timeoutMs: number): Promise<void> {
+    const w = this.watchers;
+    if (!w) throw new Error('agent not started');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no initial list from ${this.options.natsUrl} within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([Promise.all([w.services.start(), w.endpoints.start()]), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Runs one sync now and returns the plan it produced, as text (for `--dump-rules`). */
+  async renderNow(): Promise<string> {
+    if (!this.proxier || !this.backend) throw new Error('agent not started');
+    this.proxier.onSynced();
+    await this.proxier.syncNow();
+    const plan = this.backend.lastApplied();
+    const status = this.proxier.status();
+    if (plan === undefined) throw new Error(`rendering failed: ${status.lastError ?? 'no plan'}`);
+    return this.backend.describe(plan);
+  }
+
+  /** Stops watching and syncing; programmed rules stay (as kube-proxy leaves them). */
+  async stop(): Promise<void> {
+    await Promise.all([this.watchers?.services.stop(), this.watchers?.endpoints.stop()]);
+    await this.proxier?.stop();
+    await Promise.all(this.servers.map((s) => closeServer(s)));
+    this.servers = [];
+    await this.store?.close();
+  }
+
+  /** The /healthz answer now. */
+  health(): HealthReport {
+    const status = this.proxier?.status() ?? { pendingSince: this.clock.now(), lastSyncAt: undefined };
+    return evaluateHealth({
+      status,
+      now: this.clock.now(),
+      timeoutMs: 2 * this.options.syncPeriodMs,
+      nodeName: this.options.nodeName,
+    });
+  }
+
+  private plan(): string | undefined {
+    const plan = this.proxier?.lastPlan();
+    return plan === undefined || !this.backend ? undefined : this.backend.describe(plan);
+  }
+
+  private debugState(): unknown {
+    const state = this.proxier?.state();
+    return {
+      nodeName: this.options.nodeName,
+      proxyMode: this.options.proxyMode,
+      config: nodeConfigFrom(this.options),
+      status: this.proxier?.status(),
+      health: this.health(),
+      watch: this.watchers && {
+        services: { revision: this.watchers.services.revision, decodeErrors: this.watchers.services.decodeErrors },
+        endpoints: { revision: this.watchers.endpoints.revision, decodeErrors: this.watchers.endpoints.decodeErrors },
+      },
+      rejectedObjects: Object.fromEntries(this.rejected),
+      services: state ? [...state.services.values()] : [],
+      endpoints: state ? Object.fromEntries(state.endpoints) : {},
+    };
+  }
+
+  private async startHttp(): Promise<void> {
+    const { healthzBindAddress: healthz, metricsBindAddress: metrics } = this.options;
+    const health = () => this.health();
+    const debug = { plan: () => this.plan(), state: () => this.debugState() };
+    if (healthz && metrics && healthz.host === metrics.host && healthz.port === metrics.port) {
+      this.servers.push(await listen(healthz, { health, registry: this.registry, debug }));
+      return;
+    }
+    if (healthz) this.servers.push(await listen(healthz, { health }));
+    if (metrics) this.servers.push(await listen(metrics, { health, registry: this.registry, debug }));
+  }
+
+  /**
+   * kube-proxy removes the other modes' rules when it starts, so switching
+   * modes never leaves two data planes fighting. A mode whose kernel support
+   * is missing (IPVS here) fails its cleanup: that is reported, not fatal.
+   */
+  private async removeOtherModesLeftovers(): Promise<void> {
+    for (const backend of await otherBackends(this.options.proxyMode, this.backendParams())) {
+      try {
+        await backend.cleanup();
+      } catch (err) {
+        this.log.warn({ err, mode: backend.mode }, 'could not remove leftovers of another proxy mode');
+      }
+    }
+  }
+
+  private reject(kind: 'Service' | 'Endpoints', key: string, problem: string): void {
+    this.feedRejected.inc({ kind });
+    this.rejected.set(key, problem);
+    this.log.error({ key, problem }, 'refusing an unusable object from the change feed; keeping the last good version');
+  }
+
+  private onListed(which: 'services' | 'endpoints'): void {
+    this.listsDone[which] = true;
+    // Like kube-proxy, the first sync waits for both informers to have synced.
+    if (this.listsDone.services && this.listsDone.endpoints) this.proxier?.onSynced();
+  }
+
+  private serviceWatcher(connection: StoreConnection): KindWatcher<Service> {
+    return new KindWatcher<Service>({
+      connection,
+      kind: 'Service',
+      codec: serviceCodec,
+      logger: this.log,
+      handlers: {
+        onUpsert: (svc, meta) => {
+          const problem = checkService(svc, meta.key);
+          if (problem) return this.reject('Service', meta.key, problem);
+          this.rejected.delete(meta.key);
+          this.proxier?.onServiceUpsert(svc);
+        },
+        onDelete: (key, meta) => {
+          this.rejected.delete(meta.key);
+          this.proxier?.onServiceDelete(key.namespace, key.name);
+        },
+        onSynced: () => this.onListed('services'),
+      },
+    });
+  }
+
+  private endpointsWatcher(connection: StoreConnection): KindWatcher<Endpoints> {
+    return new KindWatcher<Endpoints>({
+      connection,
+      kind: 'Endpoints',
+      codec: endpointsCodec,
+      logger: this.log,
+      handlers: {
+        onUpsert: (ep, meta) => {
+          const problem = checkEndpoints(ep, meta.key);
+          if (problem) return this.reject('Endpoints', meta.key, problem);
+          this.rejected.delete(meta.key);
+          this.proxier?.onEndpointsUpsert(ep);
+        },
+        onDelete: (key, meta) => {
+          this.rejected.delete(meta.key);
+          this.proxier?.onEndpointsDelete(key.namespace, key.name);
+        },
+        onSynced: () => this.onListed('endpoints'),
+      },
+    });
+  }
+}
+
+/**
+ * `--cleanup`: every available backend (both iptables variants) removes what
+ * it ever created. Returns the failures, one line each.
+ */
+export async function cleanupEverything(params: { options: AgentOptions; logger: Logger; exec?: NetExec }): Promise<string[]> {
+  const backendParams: BackendParams = {
+    exec: params.exec ?? new ProcessNetExec(),
+    options: params.options,
+    config: nodeConfigFrom(params.options),
+    logger: params.logger,
+  };
+  const failures: string[] = [];
+  for (const backend of await otherBackends(undefined, backendParams)) {
+    try {
+      await backend.cleanup();
+      params.logger.info({ mode: backend.mode }, 'cleaned up');
+    } catch (err) {
+      failures.push(`${backend.mode}: ${err instanceof Error ? err.message : String(err)}`);
+      params.logger.error({ err, mode: backend.mode }, 'cleanup failed');
+    }
+  }
+  return failures;
+}
