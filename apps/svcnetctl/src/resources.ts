@@ -1,0 +1,66 @@
+/**
+ * Resource names and aliases as kubectl spells them (`svc`, `po`, `ep`), and
+ * the `kind/name` forms used by `-o name` and `apply`.
+ */
+import type { Endpoints, Pod, Service } from '@svcnet/model';
+import { UsageError } from './cli-errors.js';
+
+export type Kind = 'Service' | 'Pod' | 'Endpoints';
+
+/** The object type of each kind. */
+export interface KindObjects {
+  Service: Service;
+  Pod: Pod;
+  Endpoints: Endpoints;
+}
+
+export type AnyObject = KindObjects[Kind];
+
+const aliases: Record<string, Kind> = {
+  services: 'Service',
+  service: 'Service',
+  svc: 'Service',
+  pods: 'Pod',
+  pod: 'Pod',
+  po: 'Pod',
+  endpoints: 'Endpoints',
+  endpoint: 'Endpoints',
+  ep: 'Endpoints',
+};
+
+/** The singular lower-case name kubectl prints (`service/redis`, `pod "x" deleted`). */
+export const SINGULAR: Record<Kind, string> = { Service: 'service', Pod: 'pod', Endpoints: 'endpoints' };
+/** The plural used in messages such as `services "x" not found`. */
+export const PLURAL: Record<Kind, string> = { Service: 'services', Pod: 'pods', Endpoints: 'endpoints' };
+
+/** Resolves a resource argument (`svc`, `pods`, `Service`…); unknown types are usage errors. */
+export function resolveKind(type: string): Kind {
+  const kind = aliases[type.toLowerCase()];
+  if (!kind) throw new UsageError(`the server doesn't have a resource type "${type}"`);
+  return kind;
+}
+
+/**
+ * kubectl accepts `get svc a b` as well as `get svc/a pod/b`: this turns the
+ * positional arguments into (kind, name) pairs. `names` is empty for "all".
+ */
+export function resolveTargets(args: readonly string[]): { kind: Kind; names: string[] }[] {
+  if (args.length === 0) throw new UsageError('you must specify the type of resource to get');
+  if (args[0]!.includes('/')) {
+    const byKind = new Map<Kind, string[]>();
+    for (const arg of args) {
+      const [type, name, ...rest] = arg.split('/');
+      if (!type || !name || rest.length > 0) {
+        throw new UsageError(`there is no need to specify a resource type as a separate argument when passing arguments in resource/name form (e.g. 'svcnetctl get resource/<resource_name>' instead of 'svcnetctl get resource resource/<resource_name>'`);
+      }
+      const kind = resolveKind(type);
+      byKind.set(kind, [...(byKind.get(kind) ?? []), name]);
+    }
+    return [...byKind].map(([kind, names]) => ({ kind, names }));
+  }
+  const [type, ...names] = args;
+  if (names.some((n) => n.includes('/'))) {
+    throw new UsageError(`there is no need to specify a resource type as a separate argument when passing arguments in resource/name form (e.g. 'svcnetctl get resource/<resource_name>' instead of 'svcnetctl get resource resource/<resource_name>'`);
+  }
+  return [{ kind: resolveKind(type!), names }];
+}

@@ -1,0 +1,132 @@
+/**
+ * The CLI's view of the state service: promise-based, domain types in and
+ * out, errors as SvcnetError. `GrpcStateApi` is the real one; tests pass fakes.
+ */
+import { credentials, Metadata, status, type CallOptions, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import {
+  endpointsFromProto,
+  endpointsToProto,
+  fromGrpcError,
+  podFromProto,
+  podToProto,
+  serviceFromProto,
+  serviceToProto,
+  statev1,
+} from '@svcnet/api';
+import type { Endpoints, Pod, Service } from '@svcnet/model';
+import type { Logger } from 'pino';
+import { ServerUnreachableError } from './cli-errors.js';
+import type { Kind, KindObjects } from './resources.js';
+
+export interface ListQuery {
+  namespace: string;
+  allNamespaces: boolean;
+  /** Equality-based `k=v,k2=v2`; empty for all. */
+  labelSelector: string;
+}
+
+/** CRUD on the three kinds of object the state service keeps. */
+export interface StateApi {
+  get<K extends Kind>(kind: K, namespace: string, name: string): Promise<KindObjects[K]>;
+  list<K extends Kind>(kind: K, query: ListQuery): Promise<KindObjects[K][]>;
+  create<K extends Kind>(kind: K, object: KindObjects[K]): Promise<KindObjects[K]>;
+  update<K extends Kind>(kind: K, object: KindObjects[K]): Promise<KindObjects[K]>;
+  delete<K extends Kind>(kind: K, namespace: string, name: string): Promise<void>;
+  close(): void;
+}
+
+type Callback<Res> = (err: ServiceError | null, res: Res) => void;
+type UnaryMethod<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: Callback<Res>) => ClientUnaryCall;
+
+export interface GrpcStateApiOptions {
+  /** host:port of the state service. */
+  server: string;
+  /** Per-call deadline. */
+  timeoutMs: number;
+  /** Each call is logged at debug level (`-v 6`). */
+  logger?: Logger;
+}
+
+/** StateApi over gRPC (`svcnet.v1.State`), plaintext as the rest of svcnet. */
+export class GrpcStateApi implements StateApi {
+  private readonly client: statev1.StateClient;
+
+  constructor(private readonly options: GrpcStateApiOptions) {
+    this.client = new statev1.StateClient(options.server, credentials.createInsecure());
+  }
+
+  private call<Req, Res>(method: UnaryMethod<Req, Res>, req: Req): Promise<Res> {
+    const started = Date.now();
+    return new Promise((resolve, reject) => {
+      method.call(this.client, req, new Metadata(), { deadline: started + this.options.timeoutMs }, (err, res) => {
+        this.options.logger?.debug(
+          { method: method.name, server: this.options.server, ms: Date.now() - started, code: err?.code ?? 0 },
+          'state rpc',
+        );
+        if (!err) return resolve(res);
+        // grpc-js reports a refused or unresolvable address as UNAVAILABLE before any
+        // server answered; that is kubectl's "connection refused", not a server error.
+        if (err.code === status.UNAVAILABLE && /No connection established|ECONNREFUSED|Name resolution failed/.test(err.details)) {
+          return reject(new ServerUnreachableError(this.options.server, undefined, { cause: err }));
+        }
+        if (err.code === status.DEADLINE_EXCEEDED) {
+          const message = `Unable to connect to the server ${this.options.server}: ${err.details}`;
+          return reject(new ServerUnreachableError(this.options.server, message, { cause: err }));
+        }
+        reject(fromGrpcError(err));
+      });
+    });
+  }
+
+  async get<K extends Kind>(kind: K, namespace: string, name: string): Promise<KindObjects[K]> {
+    const req = { namespace, name };
+    const c = this.client;
+    if (kind === 'Service') return serviceFromProto(await this.call(c.getService, req)) as KindObjects[K];
+    if (kind === 'Pod') return podFromProto(await this.call(c.getPod, req)) as KindObjects[K];
+    return endpointsFromProto(await this.call(c.getEndpoints, req)) as KindObjects[K];
+  }
+
+  async list<K extends Kind>(kind: K, query: ListQuery): Promise<KindObjects[K][]> {
+    const req: statev1.ListObjectsRequest = {
+      namespace: query.allNamespaces ? '' : query.namespace,
+      allNamespaces: query.allNamespaces,
+      labelSelector: query.labelSelector,
+    };
+    const c = this.client;
+    if (kind === 'Service') return (await this.call(c.listServices, req)).items.map(serviceFromProto) as KindObjects[K][];
+    if (kind === 'Pod') return (await this.call(c.listPods, req)).items.map(podFromProto) as KindObjects[K][];
+    return (await this.call(c.listEndpoints, req)).items.map(endpointsFromProto) as KindObjects[K][];
+  }
+
+  async create<K extends Kind>(kind: K, object: KindObjects[K]): Promise<KindObjects[K]> {
+    const c = this.client;
+    if (kind === 'Service') {
+      return serviceFromProto(await this.call(c.createService, { service: serviceToProto(object as Service) })) as KindObjects[K];
+    }
+    if (kind === 'Pod') return podFromProto(await this.call(c.createPod, { pod: podToProto(object as Pod) })) as KindObjects[K];
+    const endpoints = endpointsToProto(object as Endpoints);
+    return endpointsFromProto(await this.call(c.createEndpoints, { endpoints })) as KindObjects[K];
+  }
+
+  async update<K extends Kind>(kind: K, object: KindObjects[K]): Promise<KindObjects[K]> {
+    const c = this.client;
+    if (kind === 'Service') {
+      return serviceFromProto(await this.call(c.updateService, { service: serviceToProto(object as Service) })) as KindObjects[K];
+    }
+    if (kind === 'Pod') return podFromProto(await this.call(c.updatePod, { pod: podToProto(object as Pod) })) as KindObjects[K];
+    const endpoints = endpointsToProto(object as Endpoints);
+    return endpointsFromProto(await this.call(c.updateEndpoints, { endpoints })) as KindObjects[K];
+  }
+
+  async delete<K extends Kind>(kind: K, namespace: string, name: string): Promise<void> {
+    const req = { namespace, name };
+    const c = this.client;
+    if (kind === 'Service') await this.call(c.deleteService, req);
+    else if (kind === 'Pod') await this.call(c.deletePod, req);
+    else await this.call(c.deleteEndpoints, req);
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
