@@ -27,3 +27,22 @@ export { STATE_BUCKET, objectKey, kindKeyFilter, parseObjectKey, namespacedName 
 export type { ObjectKey } from './keys.js';
 export { ErrorCode, SvcnetError, invalidField } from './errors.js';
 export type { SvcnetErrorOptions } from './errors.js';
+export {
+  validateService,
+  validateServiceUpdate,
+  validatePod,
+  validateEndpoints,
+  invalidObjectError,
+} from './validation.js';
+export type { PodValidationOptions } from './validation.js';
+export { ipInCidrs, isValidIp, isValidPortNumber } from './validation-rules.js';
+export type { FieldError } from './validation-rules.js';
+export {
+  selectorMatches,
+  labelsMatch,
+  parseLabelSelector,
+  resolveTargetPort,
+  computeEndpointSubsets,
+  endpointSubsetsEqual,
+  endpointsForService,
+} from './endpoints.js';
