@@ -1,3 +1,54 @@
-// placeholder: replaced by the app
-console.log('not yet implemented');
-process.exit(1);
+import { Command } from 'commander';
+import { SvcnetError } from '@svcnet/model';
+import { configFromFlags, type AllocatorFlags } from './config.js';
+import { createLogger } from './logger.js';
+import { runAllocator } from './server.js';
+
+const program = new Command()
+  .name('svcnet-allocator')
+  .description(
+    'Hands out ClusterIPs and NodePorts over gRPC (svcnet.v1.Allocator), one key per allocation in the NATS JetStream KV buckets svcnet-alloc-ips and svcnet-alloc-ports. Run several replicas against one NATS: the store decides every race.',
+  )
+  .option('--listen <host:port>', 'gRPC listen address', '127.0.0.1:9401')
+  .option('--nats-url <url>', 'NATS server URL(s), comma-separated', 'nats://127.0.0.1:4222')
+  .option('--service-cluster-ip-range <cidr[,cidr]>', 'ClusterIP range: one CIDR or an IPv4,IPv6 pair (first = primary family)', '10.96.0.0/12')
+  .option('--service-node-port-range <first-last>', 'NodePort range', '30000-32767')
+  .option('--pod-network-cidr <cidr[,cidr]>', 'pod network; refused when it overlaps the service range')
+  .option('--store-timeout-ms <ms>', 'JetStream request timeout; requests fail with UNAVAILABLE after it', '2000')
+  .option('--kv-replicas <n>', 'replicas of the allocation buckets (3 on a NATS cluster)', '1')
+  .option('-v, --v <level>', 'log verbosity (0 info, 1-3 debug, 4+ trace)', '0')
+  .showHelpAfterError();
+
+async function main(): Promise<void> {
+  program.parse();
+  const o = program.opts<Omit<AllocatorFlags, 'storeTimeout'> & { storeTimeoutMs: string }>();
+  let config;
+  try {
+    config = configFromFlags({ ...o, storeTimeout: o.storeTimeoutMs });
+  } catch (err) {
+    if (err instanceof SvcnetError) {
+      process.stderr.write(`svcnet-allocator: invalid flags: --${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const log = createLogger(config.verbosity);
+  const running = await runAllocator(config, log);
+  const shutdown = (signal: string) => {
+    log.info({ signal }, 'shutting down');
+    running.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`svcnet-allocator: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

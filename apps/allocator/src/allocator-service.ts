@@ -1,0 +1,144 @@
+import type { IpFamily} from '@svcnet/model';
+import { ErrorCode, SvcnetError, invalidField } from '@svcnet/model';
+import { allocatorv1, ipFamilyFromProto, ipFamilyToProto, v1 } from '@svcnet/api';
+import { formatIp, parseIp } from '@svcnet/ipam';
+import type { AllocationRecord, AllocationStore } from '@svcnet/store';
+import { validateOwner } from './owner.js';
+import type { RangeAllocator } from './range-allocator.js';
+
+/** The allocators once the store is open. */
+export interface ReadyAllocators {
+  ipStore: AllocationStore;
+  portStore: AllocationStore;
+  /** One per family; the first is the primary. */
+  clusterIps: RangeAllocator[];
+  nodePorts: RangeAllocator;
+}
+
+
+/**
+ * svcnet.v1.Allocator, transport-free: requests in, responses out, every
+ * failure a SvcnetError (the gRPC edge maps it once).
+ */
+export class AllocatorService {
+  private ready: ReadyAllocators | undefined;
+
+  /** Starts serving once the store is open. */
+  attach(ready: ReadyAllocators): void {
+    this.ready = ready;
+  }
+
+  /** True when the store is open and connected. */
+  get serving(): boolean {
+    return !!this.ready && this.ready.ipStore.available && this.ready.portStore.available;
+  }
+
+  async allocateClusterIp(req: allocatorv1.AllocateClusterIPRequest): Promise<allocatorv1.AllocateClusterIPResponse> {
+    validateOwner(req.owner);
+    const ready = this.requireReady();
+    const family = this.requestedFamily(req.ipFamily, ready);
+    let allocator: RangeAllocator | undefined;
+    let requested: string | undefined;
+    if (req.requestedIp !== '') {
+      const address = parseIp(req.requestedIp, 'requested_ip');
+      if (family && address.family !== family) {
+        throw invalidField('requested_ip', req.requestedIp, `is not an ${family} address but ip_family is ${family}`);
+      }
+      allocator = ready.clusterIps.find((a) => a.range.family === address.family);
+      if (!allocator) {
+        const valid = ready.clusterIps.map((a) => a.range.text).join(',');
+        throw invalidField(
+          'requested_ip',
+          req.requestedIp,
+          `the provided IP (${req.requestedIp}) is not in the valid range. The range of valid IPs is ${valid}`,
+        );
+      }
+      requested = formatIp(address);
+    } else {
+      allocator = family ? ready.clusterIps.find((a) => a.range.family === family) : ready.clusterIps[0];
+    }
+    const record = await allocator!.allocate({ owner: req.owner, requested, field: 'requested_ip' });
+    return { ip: record.value, ipFamily: ipFamilyToProto(allocator!.range.family) };
+  }
+
+  async releaseClusterIp(req: allocatorv1.ReleaseClusterIPRequest): Promise<allocatorv1.ReleaseClusterIPResponse> {
+    validateOwner(req.owner);
+    const ip = formatIp(parseIp(req.ip, 'ip'));
+    const ready = this.requireReady();
+    return { released: await ready.ipStore.release(ip, req.owner, 'ip') };
+  }
+
+  async allocateNodePort(req: allocatorv1.AllocateNodePortRequest): Promise<allocatorv1.AllocateNodePortResponse> {
+    validateOwner(req.owner);
+    const ready = this.requireReady();
+    const requested = req.requestedPort === 0 ? undefined : String(req.requestedPort);
+    const record = await ready.nodePorts.allocate({ owner: req.owner, requested, field: 'requested_port' });
+    return { port: Number(record.value) };
+  }
+
+  async releaseNodePort(req: allocatorv1.ReleaseNodePortRequest): Promise<allocatorv1.ReleaseNodePortResponse> {
+    validateOwner(req.owner);
+    if (!Number.isInteger(req.port) || req.port < 1 || req.port > 65535) {
+      throw invalidField('port', req.port, 'must be between 1 and 65535, inclusive');
+    }
+    const ready = this.requireReady();
+    return { released: await ready.portStore.release(String(req.port), req.owner, 'port') };
+  }
+
+  async getStatus(_req: allocatorv1.GetStatusRequest): Promise<allocatorv1.GetStatusResponse> {
+    const ready = this.requireReady();
+    const ranges = [...ready.clusterIps, ready.nodePorts].map((a) => {
+      const usage = a.usage();
+      return {
+        kind: a.range.kind === 'ClusterIP' ? allocatorv1.RangeKind.RANGE_KIND_CLUSTER_IP : allocatorv1.RangeKind.RANGE_KIND_NODE_PORT,
+        range: a.range.text,
+        ipFamily: ipFamilyToProto(a.range.family),
+        size: String(usage.size),
+        used: String(usage.used),
+        free: String(usage.free),
+      };
+    });
+    return { ranges };
+  }
+
+  async listAllocations(req: allocatorv1.ListAllocationsRequest): Promise<allocatorv1.ListAllocationsResponse> {
+    const ready = this.requireReady();
+    if (req.owner !== '') validateOwner(req.owner);
+    const kinds: Array<[allocatorv1.RangeKind, AllocationStore]> = [
+      [allocatorv1.RangeKind.RANGE_KIND_CLUSTER_IP, ready.ipStore],
+      [allocatorv1.RangeKind.RANGE_KIND_NODE_PORT, ready.portStore],
+    ];
+    const known = new Set<number>([allocatorv1.RangeKind.RANGE_KIND_UNSPECIFIED, ...kinds.map(([k]) => k)]);
+    if (!known.has(req.kind)) throw invalidField('kind', req.kind, 'supported values: "RANGE_KIND_CLUSTER_IP", "RANGE_KIND_NODE_PORT"');
+    const allocations: allocatorv1.Allocation[] = [];
+    for (const [kind, store] of kinds) {
+      if (req.kind !== allocatorv1.RangeKind.RANGE_KIND_UNSPECIFIED && req.kind !== kind) continue;
+      const records = [...store.records()].filter((r) => req.owner === '' || r.owner === req.owner);
+      records.sort(byValue);
+      for (const r of records) allocations.push({ kind, value: r.value, owner: r.owner, allocatedAt: r.allocatedAt });
+    }
+    return { allocations };
+  }
+
+  private requireReady(): ReadyAllocators {
+    if (!this.ready) throw new SvcnetError(ErrorCode.Unavailable, 'allocator is starting: the allocation store is not open yet');
+    return this.ready;
+  }
+
+  private requestedFamily(f: v1.IPFamily, ready: ReadyAllocators): IpFamily | undefined {
+    const configured = ready.clusterIps.map((a) => a.range.family);
+    const allowed = `supported values: ${configured.map((c) => `"${c}"`).join(', ')} (or unset for ${configured[0]})`;
+    if (f === v1.IPFamily.IP_FAMILY_UNSPECIFIED) return undefined;
+    const family = ipFamilyFromProto(f);
+    if (!family || !configured.includes(family)) throw invalidField('ip_family', family ?? f, allowed);
+    return family;
+  }
+}
+
+function byValue(a: AllocationRecord, b: AllocationRecord): number {
+  const na = Number(a.value);
+  const nb = Number(b.value);
+  if (!Number.isNaN(na) && !Number.isNaN(nb)) return na - nb;
+  return a.value < b.value ? -1 : a.value > b.value ? 1 : 0;
+}
+

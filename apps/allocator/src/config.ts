@@ -1,0 +1,72 @@
+import { ErrorCode, SvcnetError, invalidField } from '@svcnet/model';
+import { NodePortRange, ServiceIpRange, cidrsOverlap, parseCidrList } from '@svcnet/ipam';
+
+/** Validated allocator settings. */
+export interface AllocatorConfig {
+  listen: string;
+  natsUrl: string;
+  /** One range, or two (dual stack); the first is the primary family. */
+  serviceIpRanges: ServiceIpRange[];
+  nodePortRange: NodePortRange;
+  verbosity: number;
+  storeTimeoutMs: number;
+  kvReplicas: number;
+}
+
+/** The raw flag values. */
+export interface AllocatorFlags {
+  listen: string;
+  natsUrl: string;
+  serviceClusterIpRange: string;
+  serviceNodePortRange: string;
+  podNetworkCidr?: string;
+  v: string;
+  storeTimeout: string;
+  kvReplicas: string;
+}
+
+function positiveInt(text: string, field: string, max: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > max) throw invalidField(field, text, `must be an integer between 1 and ${max}`);
+  return n;
+}
+
+/**
+ * Turns flags into a config. Refuses (with the flag named) a bad range, and a
+ * pod network that overlaps the service range: a ClusterIP equal to a pod IP
+ * would make the proxy rules capture pod traffic.
+ */
+export function configFromFlags(flags: AllocatorFlags): AllocatorConfig {
+  if (!/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(flags.listen)) {
+    throw invalidField('listen', flags.listen, 'must be HOST:PORT (e.g. 127.0.0.1:9401)');
+  }
+  const serviceIpRanges = parseCidrList(flags.serviceClusterIpRange, 'service-cluster-ip-range').map(
+    (block) => new ServiceIpRange(block, 'service-cluster-ip-range'),
+  );
+  const nodePortRange = NodePortRange.parse(flags.serviceNodePortRange, 'service-node-port-range');
+  if (flags.podNetworkCidr) {
+    const podBlocks = parseCidrList(flags.podNetworkCidr, 'pod-network-cidr');
+    for (const service of serviceIpRanges) {
+      for (const pod of podBlocks) {
+        if (cidrsOverlap(service.block, pod)) {
+          throw new SvcnetError(
+            ErrorCode.InvalidArgument,
+            `the service range ${service.text} overlaps the pod network ${pod.cidr}: they must be disjoint`,
+            { field: 'pod-network-cidr' },
+          );
+        }
+      }
+    }
+  }
+  const verbosity = Number(flags.v);
+  if (!Number.isInteger(verbosity) || verbosity < 0) throw invalidField('v', flags.v, 'must be a non-negative integer');
+  return {
+    listen: flags.listen,
+    natsUrl: flags.natsUrl,
+    serviceIpRanges,
+    nodePortRange,
+    verbosity,
+    storeTimeoutMs: positiveInt(flags.storeTimeout, 'store-timeout-ms', 60_000),
+    kvReplicas: positiveInt(flags.kvReplicas, 'kv-replicas', 5),
+  };
+}

@@ -1,0 +1,97 @@
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { addHealthAndReflection, allocatorv1 } from '@svcnet/api';
+import { ALLOCATION_BUCKETS, AllocationStore, connectStore, type StoreConnection } from '@svcnet/store';
+import type { Logger } from 'pino';
+import { AllocatorService } from './allocator-service.js';
+import type { AllocatorConfig } from './config.js';
+import { allocatorHandlers } from './grpc-edge.js';
+import { RangeAllocator } from './range-allocator.js';
+
+const SERVICE_NAME = 'svcnet.v1.Allocator';
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A running allocator: the gRPC port it listens on and a way to stop it. */
+export interface RunningAllocator {
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Serves gRPC at once (UNAVAILABLE until the store is open, health
+ * NOT_SERVING while NATS is away) and opens the allocation buckets in the
+ * background, retrying until NATS answers.
+ */
+export async function runAllocator(config: AllocatorConfig, log: Logger): Promise<RunningAllocator> {
+  const service = new AllocatorService();
+  const server = new Server();
+  server.addService(allocatorv1.AllocatorService, allocatorHandlers(service, log));
+  const health = addHealthAndReflection(server, [SERVICE_NAME]);
+  const setServing = (serving: boolean) => {
+    const s = serving ? 'SERVING' : 'NOT_SERVING';
+    health.setStatus('', s);
+    health.setStatus(SERVICE_NAME, s);
+  };
+  setServing(false);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(config.listen, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  log.info({ listen: config.listen, port, ranges: config.serviceIpRanges.map((r) => r.text), nodePorts: config.nodePortRange.text }, 'gRPC listening');
+
+  let stopped = false;
+  let connection: StoreConnection | undefined;
+  const stores: AllocationStore[] = [];
+  const opened = (async () => {
+    connection = await connectStore({ url: config.natsUrl, name: 'svcnet-allocator' });
+    if (stopped) return;
+    log.info({ nats: config.natsUrl }, 'connected to NATS');
+    void (async () => {
+      for await (const s of connection.nc.status()) {
+        if (s.type === 'disconnect' || s.type === 'reconnect') log.warn({ nats: s.type }, 'NATS connection changed');
+        if (s.type === 'disconnect') setServing(false);
+        if (s.type === 'reconnect' && service.serving) setServing(true);
+      }
+    })();
+    const open = async (bucket: string) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await AllocationStore.open({
+            connection: connection!,
+            bucket,
+            timeoutMs: config.storeTimeoutMs,
+            replicas: config.kvReplicas,
+            onWatchError: (err) => log.warn({ bucket, err }, 'allocation watch restarting'),
+          });
+        } catch (err) {
+          if (stopped) throw err;
+          log.warn({ bucket, attempt, err }, 'cannot open allocation bucket yet; retrying');
+          await sleep(Math.min(2000, 100 * attempt));
+        }
+      }
+    };
+    const ipStore = await open(ALLOCATION_BUCKETS.clusterIps);
+    stores.push(ipStore);
+    const portStore = await open(ALLOCATION_BUCKETS.nodePorts);
+    stores.push(portStore);
+    service.attach({
+      ipStore,
+      portStore,
+      clusterIps: config.serviceIpRanges.map((r) => new RangeAllocator(r, ipStore)),
+      nodePorts: new RangeAllocator(config.nodePortRange, portStore),
+    });
+    setServing(service.serving);
+    log.info({ buckets: Object.values(ALLOCATION_BUCKETS) }, 'allocation store open: serving');
+  })().catch((err: unknown) => {
+    if (!stopped) log.error({ err }, 'allocation store failed to open');
+  });
+
+  return {
+    port,
+    stop: async () => {
+      stopped = true;
+      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      for (const s of stores) s.close();
+      await connection?.close();
+      void opened;
+    },
+  };
+}
