@@ -1,3 +1,15 @@
 // Public API of @svcnet/testing: named exports only.
 export { startNatsServer, freePort, waitForPort } from './nats-server.js';
 export type { NatsServerHandle, StartNatsOptions } from './nats-server.js';
+export {
+  NetnsLab,
+  NetnsNameError,
+  listNetns,
+  netnsPids,
+  killPids,
+  deleteNetns,
+  deleteNetnsByPrefix,
+} from './netns.js';
+export type { NetnsLabOptions, VethParams } from './netns.js';
+export { startIpvsVm, buildIpvsVm, VmNetExec, VmChannel, IPVS_VM_CACHE } from './ipvs-vm.js';
+export type { IpvsVmHandle, StartIpvsVmOptions } from './ipvs-vm.js';

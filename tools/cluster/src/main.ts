@@ -1,3 +1,166 @@
-// placeholder: replaced by the app
-console.log('not yet implemented');
-process.exit(1);
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { Cluster } from './cluster.js';
+import { bundlePath, svcnetctlArgv } from './components.js';
+import { parseLabels, parsePortSpec, type PodPort } from './pods.js';
+import { toolPath } from './processes.js';
+import { IptablesVariant, ProxyModeName } from './state-file.js';
+
+// svcnet-cluster: a local multi-node cluster in network namespaces (see README.md).
+
+interface Where {
+  name: string;
+  stateDir?: string;
+}
+
+function say(message: string): void {
+  process.stderr.write(`svcnet-cluster: ${message}\n`);
+}
+
+function withWhere(cmd: Command): Command {
+  return cmd
+    .option('--name <prefix>', 'cluster name: prefix of every namespace', process.env.SVCNET_CLUSTER ?? 'svcnet')
+    .option('--state-dir <dir>', 'where the state file and logs live (default /tmp/svcnet-cluster-<name>)');
+}
+
+function where(o: { name: string; stateDir?: string }): Where {
+  return { name: o.name, ...(o.stateDir ? { stateDir: o.stateDir } : {}) };
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+/** Runs a program inside a namespace with the terminal attached; returns its exit code. */
+function runAttached(ns: string, argv: readonly string[]): number {
+  const r = spawnSync('ip', ['netns', 'exec', ns, ...argv], { stdio: 'inherit', env: { ...process.env, PATH: toolPath() } });
+  if (r.error) throw r.error;
+  return r.status ?? 128;
+}
+
+/** With passThroughOptions commander keeps a `--` that follows the first operand: drop it. */
+function operands(args: string[]): string[] {
+  return args[0] === '--' ? args.slice(1) : args;
+}
+
+function buildProgram(): Command {
+  const program = new Command('svcnet-cluster')
+    .description('A local multi-node svcnet cluster built from network namespaces (root only; never touches the root namespace)')
+    .enablePositionalOptions();
+
+  withWhere(program.command('up').description('create the namespaces and start nats, allocator, state and one agent per node'))
+    .option('--nodes <n>', 'number of nodes', positiveInt, 2)
+    .addOption(new Option('--proxy-mode <mode>', 'agents\u2019 proxy mode').choices(Object.values(ProxyModeName)).default('iptables'))
+    .addOption(new Option('--iptables <variant>', 'iptables binaries the agents use').choices(Object.values(IptablesVariant)).default('auto'))
+    .option('--no-agents', 'do not start node agents')
+    .option('--agent-arg <arg...>', 'extra flags for every agent (e.g. --agent-arg=--sync-period=5s)')
+    .action(async (o: Where & { nodes: number; proxyMode: ProxyModeName; iptables: IptablesVariant; agents: boolean; agentArg?: string[] }) => {
+      const cluster = await Cluster.up({
+        ...where(o),
+        nodes: o.nodes,
+        proxyMode: o.proxyMode,
+        iptables: o.iptables,
+        agents: o.agents,
+        ...(o.agentArg ? { extraArgs: { agent: o.agentArg } } : {}),
+        log: say,
+      });
+      for (const s of cluster.skipped) say(`not started: ${s}`);
+      say(`cluster ${cluster.name} is up; state in ${cluster.state.stateDir}`);
+      printStatus(cluster);
+    });
+
+  withWhere(program.command('down').description('stop every process and delete every namespace of the cluster (idempotent)')).action(
+    async (o: Where) => {
+      await Cluster.down(where(o));
+      say(`cluster ${o.name} is down`);
+    },
+  );
+
+  withWhere(program.command('status').description('nodes, pods and processes of the cluster')).action((o: Where) => {
+    printStatus(Cluster.open(where(o)));
+  });
+
+  withWhere(program.command('logs').description('print a component\u2019s log (nats, allocator, state, agent-node1, pod-<name>…)'))
+    .argument('<component>')
+    .action((component: string, o: Where) => {
+      const path = Cluster.open(where(o)).logPath(component);
+      if (!existsSync(path)) throw new Error(`no log ${path}`);
+      process.stdout.write(readFileSync(path));
+    });
+
+  withWhere(program.command('exec').description('run a command in a node, pod, cp, ext or net namespace'))
+    .argument('<target>')
+    .argument('<command...>')
+    .passThroughOptions()
+    .action((target: string, command: string[], o: Where) => {
+      process.exitCode = runAttached(Cluster.open(where(o)).resolveNs(target), operands(command));
+    });
+
+  withWhere(program.command('ctl').description('run svcnetctl against the cluster (inside the control-plane namespace)'))
+    .argument('[args...]')
+    .passThroughOptions()
+    .allowUnknownOption()
+    .action((args: string[], o: Where) => {
+      const cluster = Cluster.open(where(o));
+      const bundle = bundlePath(cluster.state.repoRoot, 'svcnetctl');
+      if (!bundle) throw new Error('svcnetctl is not built (npx nx run svcnetctl:build)');
+      process.exitCode = runAttached(cluster.state.plan.controlPlane.ns, svcnetctlArgv(bundle, operands(args)));
+    });
+
+  const pod = program.command('pod').description('pods: namespaces on a node\u2019s bridge, registered with the state service');
+  withWhere(pod.command('add').description('create a pod running a command: pod add web --node 1 --port http:8080 -- socat …'))
+    .argument('<name>')
+    .argument('[command...]')
+    .requiredOption('--node <node>', 'node name or index')
+    .option('--namespace <ns>', 'namespace the pod is registered in', 'default')
+    .option('--labels <k=v,...>', 'labels', '')
+    .option('--port <spec...>', 'container ports [name:]port[/TCP|UDP|SCTP]')
+    .option('--not-ready', 'register the pod as not ready')
+    .action(async (name: string, command: string[], o: Where & { node: string; namespace: string; labels: string; port?: string[]; notReady?: boolean }) => {
+      const cluster = Cluster.open(where(o));
+      const ports: PodPort[] = (o.port ?? []).map(parsePortSpec);
+      const node = /^\d+$/.test(o.node) ? Number(o.node) : o.node;
+      const rec = await cluster.addPod({ name, node, namespace: o.namespace, labels: parseLabels(o.labels), ports, ready: !o.notReady, command: operands(command) });
+      say(`pod ${rec.name} on ${rec.node}: ${rec.ip}${rec.registered ? '' : ' (not registered: no state service)'}`);
+    });
+  withWhere(pod.command('del').description('delete a pod (unregister, kill, delete its namespace)'))
+    .argument('<name>')
+    .action(async (name: string, o: Where) => {
+      await Cluster.open(where(o)).deletePod(name);
+    });
+  withWhere(pod.command('ready').description('set a pod\u2019s readiness'))
+    .argument('<name>')
+    .argument('<ready>', 'true or false')
+    .action(async (name: string, ready: string, o: Where) => {
+      if (ready !== 'true' && ready !== 'false') throw new InvalidArgumentError('ready must be true or false');
+      await Cluster.open(where(o)).setPodReady(name, ready === 'true');
+    });
+  return program;
+}
+
+function printStatus(cluster: Cluster): void {
+  const { plan, pods } = cluster.state;
+  const running = new Map(cluster.status().map((p) => [p.component, p]));
+  const mark = (component: string): string => {
+    const p = running.get(component);
+    return p ? `${component}(pid ${p.pid}, ${p.running ? 'running' : 'DEAD'})` : `${component}(not started)`;
+  };
+  const lines = [
+    `cluster ${cluster.name}: proxy mode ${cluster.state.proxyMode}, iptables ${cluster.state.iptables}`,
+    `  control plane ${plan.controlPlane.ns} ${plan.controlPlane.ip}: ${['nats', 'allocator', 'state'].map(mark).join(' ')}`,
+    `  external      ${plan.external.ns} ${plan.external.ip}`,
+    ...plan.nodes.map((n) => `  ${n.name.padEnd(13)} ${n.ns} ${n.ip} pods ${n.podCidr}: ${mark(`agent-${n.name}`)}`),
+    ...pods.map((p) => `  pod ${p.namespace}/${p.name} on ${p.node} ${p.ip} ready=${p.ready} ${mark(`pod-${p.name}`)}`),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+buildProgram()
+  .parseAsync(process.argv)
+  .catch((err: unknown) => {
+    say(err instanceof Error ? err.message : String(err));
+    process.exitCode = 1;
+  });

@@ -1,0 +1,352 @@
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ProcessNetExec, type ExecResult } from '@svcnet/netexec';
+import { NetnsLab } from '@svcnet/testing';
+import type { statev1 } from '@svcnet/api';
+import {
+  agentArgv,
+  allocatorArgv,
+  bundlePath,
+  natsArgv,
+  socketBridgeArgv,
+  stateArgv,
+  svcnetctlArgv,
+  type ExtraArgs,
+} from './components.js';
+import { buildNetwork } from './network.js';
+import { addPod, deletePod, setPodReady, type AddPodOptions } from './pods.js';
+import { isRunning, startInNetns, stopRecorded, tail } from './processes.js';
+import { connectStateClient } from './state-client.js';
+import {
+  defaultStateDir,
+  readState,
+  stateFilePath,
+  writeState,
+  type ClusterState,
+  type IptablesVariant,
+  type PodRecord,
+  type ProcessRecord,
+  type ProxyModeName,
+} from './state-file.js';
+import { AgentPorts, ControlPlanePorts, planCluster } from './topology.js';
+
+/** Options of {@link Cluster.up}. */
+export interface ClusterUpOptions {
+  /** Prefix of every namespace (default `svcnet`). */
+  name?: string;
+  nodes?: number;
+  proxyMode?: ProxyModeName;
+  iptables?: IptablesVariant;
+  /** Default /tmp/svcnet-cluster-<name>. */
+  stateDir?: string;
+  /** Where the built bundles are (default: this checkout). */
+  repoRoot?: string;
+  extraArgs?: ExtraArgs;
+  /** Start the allocator and state service (when built). Default true. */
+  controlPlane?: boolean;
+  /** Start one agent per node (when built). Default true. */
+  agents?: boolean;
+  /** Progress messages (default: none). */
+  log?: (message: string) => void;
+}
+
+/** Options of {@link Cluster.exec}. */
+export interface ClusterExecOptions {
+  timeoutMs?: number;
+  allowFailure?: boolean;
+  input?: string;
+}
+
+/** This checkout's root: three levels above src/cluster.ts and dist/main.cjs alike. */
+export function defaultRepoRoot(): string {
+  return process.env.SVCNET_ROOT ?? fileURLToPath(new URL('../../../', import.meta.url));
+}
+
+/**
+ * A local multi-node cluster in network namespaces. `Cluster.up` builds it and
+ * records everything in a state file; `Cluster.open` finds it again from
+ * another process; `down` removes it, also after a crash.
+ */
+export class Cluster {
+  readonly lab: NetnsLab;
+  private readonly exec_ = new ProcessNetExec();
+  private client: statev1.StateClient | undefined;
+
+  private constructor(public state: ClusterState) {
+    this.lab = new NetnsLab({ prefix: state.name });
+  }
+
+  /** Builds a cluster; on failure removes whatever it made and rethrows. */
+  static async up(opts: ClusterUpOptions = {}): Promise<Cluster> {
+    const name = opts.name ?? 'svcnet';
+    const plan = planCluster(name, opts.nodes ?? 2);
+    const stateDir = opts.stateDir ?? defaultStateDir(name);
+    const log = opts.log ?? (() => undefined);
+    // A previous cluster of this name (maybe crashed) goes first.
+    await Cluster.down({ name, stateDir });
+    rmSync(join(stateDir, 'logs'), { recursive: true, force: true });
+    const cluster = new Cluster({
+      version: 1,
+      name,
+      stateDir,
+      repoRoot: opts.repoRoot ?? defaultRepoRoot(),
+      createdAt: new Date().toISOString(),
+      proxyMode: opts.proxyMode ?? 'iptables',
+      iptables: opts.iptables ?? 'auto',
+      plan,
+      sockets: {},
+      skipped: [],
+      processes: [],
+      pods: [],
+      nextVethId: 1,
+    });
+    cluster.save();
+    try {
+      log(`namespaces: ${plan.wireNs}, ${plan.controlPlane.ns}, ${plan.external.ns}, ${plan.nodes.map((n) => n.ns).join(', ')}`);
+      await buildNetwork(cluster.lab, plan);
+      await cluster.startControlPlane(opts, log);
+      if (opts.agents ?? true) await cluster.startAgents(opts, log);
+      else cluster.state.skipped.push('agents (not requested)');
+      cluster.save();
+      return cluster;
+    } catch (err) {
+      await cluster.down();
+      throw err;
+    }
+  }
+
+  /** Opens a cluster recorded in `stateDir` (or the default one for `name`). */
+  static open(where: { name?: string; stateDir?: string }): Cluster {
+    const stateDir = where.stateDir ?? defaultStateDir(where.name ?? 'svcnet');
+    const state = readState(stateDir);
+    if (!state) throw new Error(`no cluster recorded in ${stateFilePath(stateDir)} (run svcnet-cluster up)`);
+    return new Cluster(state);
+  }
+
+  /**
+   * Removes a cluster by name even without a usable state file: stops recorded
+   * processes, then deletes every `<name>-…` namespace (killing what runs there).
+   */
+  static async down(where: { name: string; stateDir?: string }): Promise<void> {
+    const stateDir = where.stateDir ?? defaultStateDir(where.name);
+    let state: ClusterState | undefined;
+    try {
+      state = readState(stateDir);
+    } catch {
+      state = undefined; // A corrupt file must not block cleanup: the prefix sweep below still runs.
+    }
+    if (state) {
+      await new Cluster(state).down();
+      return;
+    }
+    await new NetnsLab({ prefix: where.name }).cleanup();
+    rmSync(join(stateDir, 'nats'), { recursive: true, force: true });
+  }
+
+  save(): void {
+    writeState(this.state);
+  }
+
+  get name(): string {
+    return this.state.name;
+  }
+
+  /** Progress of the last start: components not running and why. */
+  get skipped(): readonly string[] {
+    return this.state.skipped;
+  }
+
+  private logFile(component: string): string {
+    return join(this.state.stateDir, 'logs', `${component}.log`);
+  }
+
+  /** Starts a component in a namespace and records it at once. */
+  startProcess(component: string, ns: string, argv: string[], env?: Record<string, string>): ProcessRecord {
+    const rec = startInNetns({ component, ns, argv, log: this.logFile(component), ...(env ? { env } : {}) });
+    this.state.processes = [...this.state.processes.filter((p) => p.component !== component), rec];
+    this.save();
+    return rec;
+  }
+
+  /** Waits for a TCP listener of a component; fails fast if it exits, with its log tail. */
+  async waitListening(rec: ProcessRecord, port: number, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await this.exec_.run({ file: 'ss', args: ['-H', '-l', '-t', '-n', `sport = :${port}`], netns: rec.ns, allowFailure: true });
+      if (r.exitCode === 0 && r.stdout.trim().length > 0) return;
+      const dead = !isRunning(rec);
+      if (dead || Date.now() > deadline) {
+        const why = dead ? 'exited' : `not listening after ${timeoutMs} ms`;
+        throw new Error(`${rec.component} ${why} (port ${port} in ${rec.ns}); ${rec.log}:\n${tail(rec.log)}`);
+      }
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
+
+  private async startControlPlane(opts: ClusterUpOptions, log: (m: string) => void): Promise<void> {
+    const cp = this.state.plan.controlPlane.ns;
+    const nats = this.startProcess('nats', cp, natsArgv(join(this.state.stateDir, 'nats')));
+    await this.waitListening(nats, ControlPlanePorts.nats);
+    this.startBridge('nats', ControlPlanePorts.nats);
+    log(`nats-server: nats://${this.state.plan.controlPlane.ip}:${ControlPlanePorts.nats}`);
+    if (!(opts.controlPlane ?? true)) {
+      this.state.skipped.push('allocator, state (not requested)');
+      return;
+    }
+    const allocator = bundlePath(this.state.repoRoot, 'allocator');
+    const stateApp = bundlePath(this.state.repoRoot, 'state');
+    if (!allocator || !stateApp) {
+      const missing = [!allocator && 'allocator', !stateApp && 'state'].filter(Boolean).join(', ');
+      this.state.skipped.push(`${missing} (bundle not built: npx nx run-many -t build)`);
+      log(`control plane NOT started: ${missing} not built`);
+      return;
+    }
+    const a = this.startProcess('allocator', cp, allocatorArgv(allocator, opts.extraArgs?.allocator));
+    await this.waitListening(a, ControlPlanePorts.allocator);
+    const s = this.startProcess('state', cp, stateArgv(stateApp, opts.extraArgs?.state));
+    await this.waitListening(s, ControlPlanePorts.state);
+    this.startBridge('state', ControlPlanePorts.state);
+    log(`allocator and state: ${this.state.plan.controlPlane.ip}:${ControlPlanePorts.state} (gRPC)`);
+  }
+
+  /** A Unix socket in the state dir relayed to a control-plane port, so root-namespace code can talk to it. */
+  private startBridge(which: 'state' | 'nats', port: number): void {
+    const socket = join(this.state.stateDir, `${which}.sock`);
+    this.startProcess(`bridge-${which}`, this.state.plan.controlPlane.ns, socketBridgeArgv(socket, port));
+    this.state.sockets[which] = socket;
+    this.save();
+  }
+
+  private async startAgents(opts: ClusterUpOptions, log: (m: string) => void): Promise<void> {
+    const bundle = bundlePath(this.state.repoRoot, 'agent');
+    if (!bundle) {
+      this.state.skipped.push('agents (bundle not built: npx nx run node-agent:build)');
+      log('node agents NOT started: apps/node-agent not built');
+      return;
+    }
+    const started = this.state.plan.nodes.map((node) =>
+      this.startProcess(
+        `agent-${node.name}`,
+        node.ns,
+        agentArgv({
+          bundle,
+          plan: this.state.plan,
+          node,
+          proxyMode: this.state.proxyMode,
+          iptables: this.state.iptables,
+          ...(opts.extraArgs?.agent ? { extra: opts.extraArgs.agent } : {}),
+        }),
+      ),
+    );
+    for (const rec of started) await this.waitListening(rec, AgentPorts.healthz);
+    log(`agents (${this.state.proxyMode}): ${this.state.plan.nodes.map((n) => `${n.name}=${n.ip}`).join(' ')}`);
+  }
+
+  /** Restarts one node's agent with the same command line (e.g. to test a restart). */
+  async restartAgent(node: string): Promise<ProcessRecord> {
+    const rec = this.state.processes.find((p) => p.component === `agent-${node}`);
+    if (!rec) throw new Error(`no agent recorded for ${node}`);
+    await stopRecorded([rec]);
+    const fresh = this.startProcess(rec.component, rec.ns, rec.argv);
+    await this.waitListening(fresh, AgentPorts.healthz);
+    return fresh;
+  }
+
+  /** The namespace for a name: a namespace itself, a node (`node1`), a pod, or cp / ext / net. */
+  resolveNs(target: string): string {
+    const { plan } = this.state;
+    const aliases: Record<string, string> = {
+      cp: plan.controlPlane.ns,
+      'control-plane': plan.controlPlane.ns,
+      ext: plan.external.ns,
+      external: plan.external.ns,
+      net: plan.wireNs,
+      wire: plan.wireNs,
+    };
+    const alias = aliases[target];
+    if (alias) return alias;
+    const node = plan.nodes.find((n) => n.name === target || n.ns === target);
+    if (node) return node.ns;
+    const pod = this.state.pods.find((p) => p.name === target || p.ns === target);
+    if (pod) return pod.ns;
+    const all = [plan.wireNs, plan.controlPlane.ns, plan.external.ns];
+    if (all.includes(target)) return target;
+    throw new Error(`unknown target ${JSON.stringify(target)}: use a node (node1…), a pod, cp, ext, net or a namespace name`);
+  }
+
+  /** Runs a command inside a node, pod or other namespace of the cluster. */
+  async exec(target: string, argv: readonly string[], opts: ClusterExecOptions = {}): Promise<ExecResult> {
+    const [file, ...args] = argv;
+    if (!file) throw new Error('exec: empty command');
+    return this.exec_.run({ file, args, netns: this.resolveNs(target), ...opts });
+  }
+
+  /** Runs svcnetctl inside the control-plane namespace against the state service. */
+  async ctl(args: readonly string[], opts: ClusterExecOptions = {}): Promise<ExecResult> {
+    const bundle = bundlePath(this.state.repoRoot, 'svcnetctl');
+    if (!bundle) throw new Error('svcnetctl is not built (npx nx run svcnetctl:build)');
+    const [file, ...rest] = svcnetctlArgv(bundle, args);
+    return this.exec_.run({ file: file!, args: rest, netns: this.state.plan.controlPlane.ns, ...opts });
+  }
+
+  /** A State gRPC client (through the Unix-socket bridge); undefined when no state service runs. */
+  stateClient(): statev1.StateClient | undefined {
+    const socket = this.state.sockets.state;
+    if (!socket || !existsSync(socket)) return undefined;
+    this.client ??= connectStateClient(socket);
+    return this.client;
+  }
+
+  /** Creates a pod namespace running a command and registers it. */
+  async addPod(opts: AddPodOptions): Promise<PodRecord> {
+    return addPod(this, opts);
+  }
+
+  async deletePod(name: string): Promise<void> {
+    await deletePod(this, name);
+  }
+
+  async setPodReady(name: string, ready: boolean): Promise<void> {
+    await setPodReady(this, name, ready);
+  }
+
+  pod(name: string): PodRecord {
+    const pod = this.state.pods.find((p) => p.name === name);
+    if (!pod) throw new Error(`no pod ${name}`);
+    return pod;
+  }
+
+  /** The wire address of a node (its --node-ip and NodePort address). */
+  nodeIp(node: string | number): string {
+    const n = this.state.plan.nodes.find((x) => x.name === node || x.index === node);
+    if (!n) throw new Error(`no node ${String(node)}`);
+    return n.ip;
+  }
+
+  /** The log file of a component (`nats`, `state`, `agent-node1`, `pod-web`…). */
+  logPath(component: string): string {
+    const rec = this.state.processes.find((p) => p.component === component);
+    return rec?.log ?? this.logFile(component);
+  }
+
+  /** Which recorded processes still run. */
+  status(): { component: string; pid: number; ns: string; running: boolean }[] {
+    return this.state.processes.map((p) => ({ component: p.component, pid: p.pid, ns: p.ns, running: isRunning(p) }));
+  }
+
+  /** Stops every recorded process and deletes every namespace of the cluster. Idempotent. */
+  async down(): Promise<void> {
+    this.client?.close();
+    this.client = undefined;
+    await stopRecorded(this.state.processes);
+    for (const pod of this.state.pods) this.lab.adopt(pod.ns);
+    await this.lab.cleanup();
+    for (const socket of Object.values(this.state.sockets)) rmSync(socket, { force: true });
+    // The JetStream store belonged to this cluster only; a new `up` starts empty. Logs stay for post-mortems.
+    rmSync(join(this.state.stateDir, 'nats'), { recursive: true, force: true });
+    rmSync(stateFilePath(this.state.stateDir), { force: true });
+    this.state.processes = [];
+    this.state.pods = [];
+  }
+}

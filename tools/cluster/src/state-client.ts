@@ -1,0 +1,76 @@
+import { credentials, status, type ServiceError } from '@grpc/grpc-js';
+import { statev1, v1 } from '@svcnet/api';
+import type { PodRecord } from './state-file.js';
+
+/** A State client through the Unix-socket bridge into the control-plane namespace. */
+export function connectStateClient(socket: string): statev1.StateClient {
+  return new statev1.StateClient(`unix:${socket}`, credentials.createInsecure());
+}
+
+type Unary<Req, Res> = (req: Req, cb: (err: ServiceError | null, res: Res) => void) => unknown;
+
+/** Calls a unary method, retrying UNAVAILABLE (the state service may still be connecting to NATS). */
+export async function callWithRetry<Req, Res>(fn: Unary<Req, Res>, req: Req, timeoutMs = 15_000): Promise<Res> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await new Promise<Res>((resolve, reject) => {
+        fn(req, (err, res) => (err ? reject(err) : resolve(res)));
+      });
+    } catch (err) {
+      const code = (err as Partial<ServiceError>).code;
+      if (code !== status.UNAVAILABLE || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+function protocolToProto(p: PodRecord['ports'][number]['protocol']): v1.Protocol {
+  if (p === 'UDP') return v1.Protocol.PROTOCOL_UDP;
+  if (p === 'SCTP') return v1.Protocol.PROTOCOL_SCTP;
+  return v1.Protocol.PROTOCOL_TCP;
+}
+
+/** The Pod object registered for a cluster pod. */
+export function podObject(pod: PodRecord): v1.Pod {
+  return {
+    metadata: {
+      namespace: pod.namespace,
+      name: pod.name,
+      uid: '',
+      labels: { ...pod.labels },
+      annotations: {},
+      resourceVersion: 0,
+    },
+    nodeName: pod.node,
+    ip: pod.ip,
+    ready: pod.ready,
+    terminating: false,
+    containerPorts: pod.ports.map((p) => ({ name: p.name, containerPort: p.port, protocol: protocolToProto(p.protocol) })),
+  };
+}
+
+/** Registers a pod (create, or update when it already exists). */
+export async function registerPod(client: statev1.StateClient, pod: PodRecord): Promise<void> {
+  try {
+    await callWithRetry(client.createPod.bind(client), { pod: podObject(pod) });
+  } catch (err) {
+    if ((err as Partial<ServiceError>).code !== status.ALREADY_EXISTS) throw err;
+    await callWithRetry(client.updatePod.bind(client), { pod: podObject(pod) });
+  }
+}
+
+/** Sets a registered pod's readiness (read, modify, compare-and-set). */
+export async function setPodReadiness(client: statev1.StateClient, pod: PodRecord, ready: boolean): Promise<void> {
+  const current = await callWithRetry<statev1.GetObjectRequest, v1.Pod>(client.getPod.bind(client), { namespace: pod.namespace, name: pod.name });
+  await callWithRetry(client.updatePod.bind(client), { pod: { ...current, ready } });
+}
+
+/** Deletes a pod's registration; a pod the service does not know is fine. */
+export async function unregisterPod(client: statev1.StateClient, pod: PodRecord): Promise<void> {
+  try {
+    await callWithRetry(client.deletePod.bind(client), { namespace: pod.namespace, name: pod.name });
+  } catch (err) {
+    if ((err as Partial<ServiceError>).code !== status.NOT_FOUND) throw err;
+  }
+}

@@ -1,0 +1,86 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ClusterPlan } from './topology.js';
+
+/** The proxy modes svcnet-agent offers (kept as strings: the agent validates them). */
+export const ProxyModeName = { iptables: 'iptables', ipvs: 'ipvs', userspace: 'userspace', nftables: 'nftables' } as const;
+export type ProxyModeName = (typeof ProxyModeName)[keyof typeof ProxyModeName];
+
+/** Which iptables binaries agents use: `auto` lets the agent detect, like kube-proxy. */
+export const IptablesVariant = { auto: 'auto', legacy: 'legacy', nft: 'nft' } as const;
+export type IptablesVariant = (typeof IptablesVariant)[keyof typeof IptablesVariant];
+
+/** A process the cluster started; identified by PID plus kernel start time so a reused PID is never killed. */
+export interface ProcessRecord {
+  /** `nats`, `allocator`, `state`, `agent-node1`, `pod-web`, `bridge-state`… */
+  component: string;
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat (clock ticks since boot). */
+  startTime: string;
+  ns: string;
+  log: string;
+  argv: string[];
+}
+
+/** A pod made by `pod add`. */
+export interface PodRecord {
+  name: string;
+  /** The Kubernetes-style namespace the pod is registered in. */
+  namespace: string;
+  node: string;
+  ns: string;
+  ip: string;
+  hostVeth: string;
+  labels: Record<string, string>;
+  ports: { name: string; port: number; protocol: 'TCP' | 'UDP' | 'SCTP' }[];
+  ready: boolean;
+  /** Whether the state service accepted it (false when no state service runs). */
+  registered: boolean;
+  command: string[];
+}
+
+/** Everything `up` made, so later commands (and `down`, even after a crash) find it. */
+export interface ClusterState {
+  version: 1;
+  name: string;
+  stateDir: string;
+  repoRoot: string;
+  createdAt: string;
+  proxyMode: ProxyModeName;
+  iptables: IptablesVariant;
+  plan: ClusterPlan;
+  /** Unix sockets (in stateDir) bridged by socat to the control plane's TCP ports. */
+  sockets: { state?: string; nats?: string };
+  /** Components not started, with why (e.g. a bundle not built yet). */
+  skipped: string[];
+  processes: ProcessRecord[];
+  pods: PodRecord[];
+  nextVethId: number;
+}
+
+/** The default state directory of a cluster. */
+export function defaultStateDir(name: string): string {
+  return `/tmp/svcnet-cluster-${name}`;
+}
+
+export function stateFilePath(stateDir: string): string {
+  return join(stateDir, 'cluster.json');
+}
+
+/** Reads the state file; undefined when there is none. */
+export function readState(stateDir: string): ClusterState | undefined {
+  const path = stateFilePath(stateDir);
+  if (!existsSync(path)) return undefined;
+  const parsed = JSON.parse(readFileSync(path, 'utf8')) as ClusterState;
+  if (parsed.version !== 1) throw new Error(`${path}: unsupported state version ${String(parsed.version)}`);
+  return parsed;
+}
+
+/** Writes the state file atomically (write + rename), so a crash never leaves half a file. */
+export function writeState(state: ClusterState): void {
+  mkdirSync(state.stateDir, { recursive: true });
+  const path = stateFilePath(state.stateDir);
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
+  renameSync(tmp, path);
+}
