@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-APT_PACKAGES=(iptables nftables ipvsadm ipset conntrack iproute2 socat nats-server redis-server redis-tools curl netcat-openbsd procps)
+APT_PACKAGES=(iptables nftables ipvsadm ipset conntrack iproute2 socat nats-server redis-server redis-tools curl netcat-openbsd procps iputils-ping)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
