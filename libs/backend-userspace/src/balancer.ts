@@ -65,15 +65,18 @@ export class RoundRobinBalancer {
 
   /**
    * The endpoint for a new connection from `clientIP`, or undefined when the
-   * service has none. `resetAffinity` is set when retrying after a failed dial,
-   * so a dead sticky endpoint is not chosen again.
+   * service has none. A retry after a failed dial passes the endpoints already
+   * tried in `exclude`: the sticky endpoint is then ignored and round-robin
+   * skips them (unless every endpoint was tried), so concurrent retries cannot
+   * keep landing on the same dead endpoint.
    */
-  next(id: string, clientIP: string, resetAffinity = false): Endpoint | undefined {
+  next(id: string, clientIP: string, exclude?: ReadonlySet<string>): Endpoint | undefined {
     const s = this.services.get(id);
     if (!s || s.endpoints.length === 0) return undefined;
     const sticky = s.affinity.kind === 'ClientIP' ? s.affinity : undefined;
+    const retry = exclude !== undefined && exclude.size > 0;
     const now = this.clock.now();
-    if (sticky && !resetAffinity) {
+    if (sticky && !retry) {
       const a = s.byClient.get(clientIP);
       if (a && now - a.lastUsedMs < sticky.timeoutSeconds * 1000) {
         const i = s.keys.indexOf(a.endpoint);
@@ -83,8 +86,19 @@ export class RoundRobinBalancer {
         }
       }
     }
-    const i = s.index % s.endpoints.length;
-    s.index = (i + 1) % s.endpoints.length;
+    const n = s.endpoints.length;
+    let i = s.index % n;
+    if (retry) {
+      // First endpoint from the cursor on that was not tried; none left = plain round-robin.
+      for (let k = 0; k < n; k++) {
+        const j = (s.index + k) % n;
+        if (!exclude.has(s.keys[j]!)) {
+          i = j;
+          break;
+        }
+      }
+    }
+    s.index = (i + 1) % n;
     const chosen = s.endpoints[i]!;
     if (sticky) s.byClient.set(clientIP, { endpoint: s.keys[i]!, lastUsedMs: now });
     return chosen;

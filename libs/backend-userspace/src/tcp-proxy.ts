@@ -1,6 +1,6 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import type { Endpoint, RoundRobinBalancer } from './balancer.js';
+import { endpointKey, type Endpoint, type RoundRobinBalancer } from './balancer.js';
 import type { ProxyMetrics } from './metrics.js';
 
 /** kube-proxy's userspace dial timeouts: each failed try moves to the next endpoint. */
@@ -106,10 +106,12 @@ export class TcpProxySocket {
 
   private async dialAny(client: Socket, conn: Conn): Promise<Socket> {
     const clientIP = client.remoteAddress ?? '';
+    const tried = new Set<string>();
     for (let attempt = 0; attempt < this.dialTimeoutsMs.length; attempt++) {
       if (client.destroyed) throw new DialError('client went away while dialing');
-      const ep = this.params.balancer.next(this.params.id, clientIP, attempt > 0);
+      const ep = this.params.balancer.next(this.params.id, clientIP, tried);
       if (!ep) throw new DialError('service has no ready endpoints');
+      tried.add(endpointKey(ep));
       try {
         const upstream = await this.dial(ep, this.dialTimeoutsMs[attempt]!, conn);
         if (client.destroyed) {

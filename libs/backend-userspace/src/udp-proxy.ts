@@ -1,5 +1,6 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import { endpointKey } from './balancer.js';
 import type { ProxySocketParams } from './tcp-proxy.js';
 
 /** kube-proxy's `--udp-timeout` default: a client's upstream socket closes after this much silence. */
@@ -27,8 +28,8 @@ export class UdpProxySocket {
   readonly protocol = 'UDP';
   private socket: Socket | undefined;
   private readonly sessions = new Map<string, Session>();
-  /** Clients whose last endpoint refused: their next datagram skips affinity. */
-  private readonly resetAffinity = new Set<string>();
+  /** Clients whose last endpoint refused: their next datagram avoids it (and affinity). */
+  private readonly failedEndpoint = new Map<string, string>();
   private readonly params: ProxySocketParams;
   private readonly idleTimeoutMs: number;
 
@@ -90,8 +91,9 @@ export class UdpProxySocket {
 
   private openSession(key: string, client: RemoteInfo): Session | undefined {
     const { id, balancer, metrics, logger } = this.params;
-    const reset = this.resetAffinity.delete(key);
-    const ep = balancer.next(id, client.address, reset);
+    const failed = this.failedEndpoint.get(key);
+    this.failedEndpoint.delete(key);
+    const ep = balancer.next(id, client.address, failed ? new Set([failed]) : undefined);
     if (!ep) {
       logger.debug({ service: id, client: client.address }, 'dropping datagram: no ready endpoints');
       return undefined;
@@ -120,8 +122,8 @@ export class UdpProxySocket {
       // client's next datagram pick another endpoint.
       metrics.dialFailed(id);
       logger.debug({ err, service: id, endpoint: `${ep.host}:${ep.port}` }, 'udp endpoint error');
-      if (this.resetAffinity.size > 10_000) this.resetAffinity.clear(); // bound memory under a flood
-      this.resetAffinity.add(key);
+      if (this.failedEndpoint.size > 10_000) this.failedEndpoint.clear(); // bound memory under a flood
+      this.failedEndpoint.set(key, endpointKey(ep));
       this.closeSession(session);
     });
     upstream.connect(ep.port, ep.host, () => {

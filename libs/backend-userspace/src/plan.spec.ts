@@ -1,0 +1,68 @@
+import type { EndpointInfo, ProxyState, ServicePortInfo } from '@svcnet/proxy-core';
+import { describe, expect, it } from 'vitest';
+import { renderUserspacePlan } from './plan.js';
+
+function svc(over: Partial<ServicePortInfo> & { id: string }): ServicePortInfo {
+  return {
+    namespace: 'default',
+    name: 'web',
+    portName: 'http',
+    protocol: 'TCP',
+    clusterIP: '10.96.0.10',
+    port: 80,
+    nodePort: 0,
+    externalIPs: [],
+    sessionAffinity: { kind: 'None' },
+    externalPolicyLocal: false,
+    internalPolicyLocal: false,
+    ...over,
+  };
+}
+function ep(ip: string, over: Partial<EndpointInfo> = {}): EndpointInfo {
+  return { ip, port: 8080, nodeName: 'n1', isLocal: true, ready: true, serving: true, terminating: false, ...over };
+}
+const config = { nodeName: 'n1', nodeIPs: ['fd00::1', '10.0.0.1'], clusterCIDR: '', masqueradeAll: false, nodePortAddresses: [] };
+
+describe('renderUserspacePlan', () => {
+  const cases = [
+    {
+      name: 'ready endpoints only, sorted; terminating dropped',
+      services: [svc({ id: 'default/web:http' })],
+      endpoints: [['default/web:http', [ep('10.244.0.9'), ep('10.244.0.3'), ep('10.244.0.4', { ready: false }), ep('10.244.0.5', { terminating: true })]]],
+      want: { proxies: [{ id: 'default/web:http', endpoints: ['10.244.0.3', '10.244.0.9'] }], skipped: [] as string[] },
+    },
+    {
+      name: 'internalTrafficPolicy Local keeps only local endpoints',
+      services: [svc({ id: 'default/web:http', internalPolicyLocal: true })],
+      endpoints: [['default/web:http', [ep('10.244.0.3', { isLocal: false }), ep('10.244.0.9')]]],
+      want: { proxies: [{ id: 'default/web:http', endpoints: ['10.244.0.9'] }], skipped: [] },
+    },
+    {
+      name: 'SCTP and IPv6 service ports are skipped with a reason; no endpoints is still proxied',
+      services: [
+        svc({ id: 'default/s:sctp', protocol: 'SCTP' }),
+        svc({ id: 'default/v6:', clusterIP: 'fd00::10' }),
+        svc({ id: 'default/empty:', protocol: 'UDP' }),
+      ],
+      endpoints: [],
+      want: { proxies: [{ id: 'default/empty:', endpoints: [] }], skipped: ['default/s:sctp', 'default/v6:'] },
+    },
+  ] as const;
+  for (const c of cases) {
+    it(c.name, () => {
+      const state: ProxyState = {
+        services: new Map(c.services.map((s) => [s.id, s])),
+        endpoints: new Map(c.endpoints as unknown as Array<[string, EndpointInfo[]]>),
+      };
+      const plan = renderUserspacePlan({ state, config, full: true }, '0.0.0.0');
+      expect(plan.hostPortalIP).toBe('10.0.0.1');
+      expect(plan.proxies.map((p) => ({ id: p.id, endpoints: p.endpoints.map((e) => e.host) }))).toEqual(c.want.proxies);
+      expect(plan.skipped.map((s) => s.id)).toEqual(c.want.skipped);
+    });
+  }
+
+  it('falls back to 127.0.0.1 for node traffic when the node has no IPv4 address', () => {
+    const plan = renderUserspacePlan({ state: { services: new Map(), endpoints: new Map() }, config: { ...config, nodeIPs: [] }, full: false }, '0.0.0.0');
+    expect(plan.hostPortalIP).toBe('127.0.0.1');
+  });
+});
