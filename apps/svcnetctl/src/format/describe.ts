@@ -36,9 +36,6 @@ export function describeService(service: Service, endpoints: Endpoints | undefin
     out += `Endpoints:\t${formatEndpoints(endpoints, new Set([p.name]))}\n`;
   }
   out += `Session Affinity:\t${spec.sessionAffinity}\n`;
-  if (spec.sessionAffinity === 'ClientIP' && spec.sessionAffinityTimeoutSeconds) {
-    out += `Session Affinity Timeout:\t${spec.sessionAffinityTimeoutSeconds}s\n`;
-  }
   // Like the API server, kubectl only shows externalTrafficPolicy for services reachable from outside.
   if (spec.type === 'NodePort' || spec.externalIPs.length > 0) {
     out += `External Traffic Policy:\t${spec.externalTrafficPolicy}\n`;
@@ -69,10 +66,11 @@ export function describePod(pod: Pod): string {
   out += labelLines('Labels', meta.labels);
   out += labelLines('Annotations', meta.annotations);
   out += `Status:\t${pod.terminating ? 'Terminating' : 'Running'}\n`;
-  out += `IP:\t${pod.ip || NONE}\n`;
-  out += pod.ip ? `IPs:\n  IP:\t${pod.ip}\n` : `IPs:\t${NONE}\n`;
+  // svcnet pods have no containers to list; their named ports are what services use.
   const ports = pod.containerPorts.map((c) => `${c.containerPort}/${c.protocol}${c.name ? ` (${c.name})` : ''}`);
   out += `Ports:\t${ports.length > 0 ? ports.join(', ') : NONE}\n`;
+  out += `IP:\t${pod.ip || NONE}\n`;
+  out += pod.ip ? `IPs:\n  IP:\t${pod.ip}\n` : `IPs:\t${NONE}\n`;
   out += `Conditions:\n`;
   out += `  Type\tStatus\n`;
   out += `  Ready\t${pod.ready ? 'True' : 'False'}\n`;

@@ -5,8 +5,8 @@
  * consecutive lines that all have a cell in that column.
  */
 
-/** kubectl's `get` printer: tabwriter.NewWriter(out, 10, 4, 3, ' ', 0). */
-export const TABLE_LAYOUT: TabLayout = { minWidth: 10, padding: 3 };
+/** kubectl's `get` printer (printers.GetNewTabWriter): min width 6, padding 3. */
+export const TABLE_LAYOUT: TabLayout = { minWidth: 6, padding: 3 };
 /** kubectl's `describe` printer: tabwriter.NewWriter(out, 0, 8, 2, ' ', 0). */
 export const DESCRIBE_LAYOUT: TabLayout = { minWidth: 0, padding: 2 };
 
