@@ -1,0 +1,64 @@
+import type { RestoreSection } from './render.js';
+import type { ServiceFragment } from './service-rules.js';
+
+/** One `conntrack -D` the apply runs after the restore (UDP only: stale flows would keep going to a removed pod). */
+export interface ConntrackDeletion {
+  protocol: 'udp';
+  /** Original destination (cluster or external IP). */
+  origDst?: string;
+  /** Original destination port (node ports). */
+  origPortDst?: number;
+  /** The endpoint the flow was DNATed to; absent = any (flows that were not DNATed). */
+  dstNat?: string;
+}
+
+/** Tables the backend owns chains in. */
+export type IptablesTable = 'nat' | 'filter';
+
+/** A service port the renderer refused, and why (bad name, address or port). */
+export interface RejectedService {
+  id: string;
+  reason: string;
+}
+
+/**
+ * The iptables plan: the complete desired KUBE-* chains per table (for
+ * describe, the packet tracer and drift checks), plus the exact
+ * `iptables-restore --noflush` input that moves the kernel from the last
+ * applied plan to this one.
+ */
+export interface IptablesPlan {
+  full: boolean;
+  /** Rendered against a last applied plan (so its stale chains are known without reading the kernel). */
+  basedOnLast: boolean;
+  /** Per service port id; reused by reference when unchanged. */
+  fragments: ReadonlyMap<string, ServiceFragment>;
+  nat: ReadonlyMap<string, readonly string[]>;
+  filter: ReadonlyMap<string, readonly string[]>;
+  /** The restore input per table, before apply adds what it learnt from the kernel. */
+  sections: Readonly<Record<IptablesTable, RestoreSection>>;
+  /** iptables-restore input (both tables). */
+  restore: string;
+  /** Chains written (declared and refilled) by `restore`. */
+  writtenChains: number;
+  /** Chains `restore` deletes, as `table/chain`. */
+  deletedChains: readonly string[];
+  conntrack: readonly ConntrackDeletion[];
+  rejected: readonly RejectedService[];
+}
+
+/** The plan as `iptables-save`-style text of the desired state (deterministic order). */
+export function describePlan(plan: Pick<IptablesPlan, 'nat' | 'filter'>): string {
+  const out: string[] = [];
+  for (const [table, chains] of [
+    ['nat', plan.nat],
+    ['filter', plan.filter],
+  ] as const) {
+    out.push(`*${table}`);
+    const names = [...chains.keys()].sort();
+    for (const n of names) out.push(`:${n} - [0:0]`);
+    for (const n of names) out.push(...chains.get(n)!);
+    out.push('COMMIT');
+  }
+  return out.join('\n') + '\n';
+}
