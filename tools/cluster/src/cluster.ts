@@ -218,10 +218,12 @@ export class Cluster {
     this.save();
   }
 
-  private async startAgents(opts: ClusterUpOptions, log: (m: string) => void): Promise<void> {
+  /** Starts one agent per node (when built); `up` calls it unless `agents: false`. */
+  async startAgents(opts: Pick<ClusterUpOptions, 'extraArgs'> = {}, log: (m: string) => void = () => undefined): Promise<void> {
     const bundle = bundlePath(this.state.repoRoot, 'agent');
     if (!bundle) {
       this.state.skipped.push('agents (bundle not built: npx nx run node-agent:build)');
+      this.save();
       log('node agents NOT started: apps/node-agent not built');
       return;
     }
@@ -239,6 +241,8 @@ export class Cluster {
         }),
       ),
     );
+    this.state.skipped = this.state.skipped.filter((s) => !s.startsWith('agents'));
+    this.save();
     for (const rec of started) await this.waitListening(rec, AgentPorts.healthz);
     log(`agents (${this.state.proxyMode}): ${this.state.plan.nodes.map((n) => `${n.name}=${n.ip}`).join(' ')}`);
   }
