@@ -18,6 +18,16 @@ const grpcHealthProto = {
     }));
   },
 };
+// @grpc/reflection does the same with path.join(__dirname, '../../proto/grpc/reflection/...').
+const grpcReflectionProto = {
+  name: 'grpc-reflection-proto',
+  setup(b) {
+    b.onLoad({ filter: /@grpc[\\/]reflection[\\/]build[\\/]src[\\/]implementations[\\/]reflection-v1(alpha)?\.js$/ }, (args) => ({
+      contents: readFileSync(args.path, 'utf8').replace("'../../proto/grpc/reflection/", "'proto/grpc/reflection/"),
+      loader: 'js',
+    }));
+  },
+};
 
 const appDir = process.argv[2];
 if (!appDir) {
@@ -36,11 +46,17 @@ await build({
   // import.meta.url is used by a few ESM dependencies; map it for the CJS output.
   define: { 'import.meta.url': 'importMetaUrl' },
   banner: { js: "const importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
-  plugins: [grpcHealthProto],
+  plugins: [grpcHealthProto, grpcReflectionProto],
 });
 try {
   const healthPkg = dirname(require.resolve('grpc-health-check/package.json'));
   cpSync(resolve(healthPkg, 'proto'), resolve(appDir, 'dist/proto'), { recursive: true });
+} catch {
+  // Not a dependency of this workspace: nothing to copy.
+}
+try {
+  const reflectionPkg = dirname(require.resolve('@grpc/reflection/package.json'));
+  cpSync(resolve(reflectionPkg, 'build/proto/grpc'), resolve(appDir, 'dist/proto/grpc'), { recursive: true });
 } catch {
   // Not a dependency of this workspace: nothing to copy.
 }
