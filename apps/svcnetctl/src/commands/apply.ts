@@ -21,14 +21,14 @@ export function mergeServerFields(desired: Service, existing: Service): Service 
   }
   if (spec.clusterIPs.length === 0 && spec.clusterIP === existing.spec.clusterIP) spec.clusterIPs = [...existing.spec.clusterIPs];
   if (spec.ipFamilies.length === 0) spec.ipFamilies = [...existing.spec.ipFamilies];
-  if (spec.type === 'NodePort') {
+  if (spec.type === 'NodePort' && existing.spec.type === 'NodePort') {
+    // The API server's patchAllocatedValues: node ports by port name (also the empty
+    // name), unless the new spec already uses that node port elsewhere.
+    const used = new Set(spec.ports.map((p) => p.nodePort).filter((n) => n !== 0));
+    const byName = new Map(existing.spec.ports.map((p) => [p.name, p.nodePort]));
     for (const port of spec.ports) {
-      if (port.nodePort) continue;
-      // Same matching as the API server's: by name when named, else by port and protocol.
-      const match = existing.spec.ports.find((e) =>
-        port.name ? e.name === port.name : e.port === port.port && e.protocol === port.protocol,
-      );
-      if (match?.nodePort) port.nodePort = match.nodePort;
+      const old = byName.get(port.name);
+      if (port.nodePort === 0 && old && !used.has(old)) port.nodePort = old;
     }
   }
   return { metadata: desired.metadata, spec };
