@@ -79,7 +79,10 @@ export class NodeAgent {
    */
   async start(): Promise<void> {
     const { options } = this;
-    const inner = (await createBackend(options.proxyMode, this.backendParams())) as ProxyBackend<unknown>;
+    const inner = (await createBackend(options.proxyMode, {
+      ...this.backendParams(),
+      ...(this.dryRun ? {} : { registry: this.registry }),
+    })) as ProxyBackend<unknown>;
     this.backend = new ObservedBackend(inner, {
       onApplied: (_plan, result) => this.log.debug({ calls: result.calls, durationMs: result.durationMs }, 'applied plan'),
       onFailed: () => undefined, // the proxier logs, counts and retries with a full sync

@@ -5,6 +5,7 @@ import type { NetExec } from '@svcnet/netexec';
 import { ProxyMode, type NodeConfig, type ProxyBackend } from '@svcnet/proxy-core';
 import { ErrorCode, SvcnetError } from '@svcnet/model';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { AgentOptions } from './flags.js';
 
 /** What every backend constructor may need; each takes the fields it knows. */
@@ -13,6 +14,8 @@ export interface BackendParams {
   options: AgentOptions;
   config: NodeConfig;
   logger: Logger;
+  /** The agent's Prometheus registry; only the active backend registers metrics on it. */
+  registry?: Registry;
 }
 
 type BackendCtor = new (params: Record<string, unknown>) => ProxyBackend;
@@ -78,8 +81,9 @@ export async function createBackend(mode: ProxyMode, params: BackendParams): Pro
     config,
     nodeConfig: config,
     scheduler: options.ipvsScheduler,
-    portRange: options.proxyPortRange || undefined,
+    proxyPortRange: options.proxyPortRange || undefined,
     logger: logger.child({ backend: mode }),
+    ...(params.registry ? { metricsRegistry: params.registry, registry: params.registry } : {}),
   });
 }
 
@@ -89,6 +93,8 @@ export async function createBackend(mode: ProxyMode, params: BackendParams): Pro
  */
 export async function otherBackends(keep: ProxyMode | undefined, params: BackendParams): Promise<ProxyBackend[]> {
   const out: ProxyBackend[] = [];
+  // Only the active backend registers metrics; these exist just to clean up.
+  params = { ...params, registry: undefined };
   for (const mode of availableModes()) {
     if (mode === keep) continue;
     if (mode === 'iptables') {

@@ -1,0 +1,361 @@
+/**
+ * THE proof of the product: one table of data-plane cases, run with real
+ * traffic on a 2-node cluster in network namespaces, parameterized by proxy
+ * mode. iptables.e2e.ts runs it for both iptables variants; the IPVS,
+ * userspace and nftables modes call `runDataplaneSuite` with their own mode
+ * and inspector (and may skip a case they cannot do, saying why).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serviceCodec } from '@svcnet/api';
+import type { Service } from '@svcnet/model';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- e2e tests drive the local cluster tool
+import { Cluster, PodCommands, type IptablesVariant, type ProxyModeName } from '@svcnet/cluster';
+import {
+  agentHttp,
+  createService,
+  deleteService,
+  eventually,
+  nodePortOf,
+  podsSeen,
+  probeOnce,
+  rawKvPut,
+  requests,
+  sleep,
+  summarize,
+  SERVICE_PORT,
+  TARGET_PORT,
+  waitReachable,
+} from './harness.js';
+import type { ModeInspector } from './mode-inspectors.js';
+
+/** Everything a case can use; one cluster shared by every case of a suite. */
+export interface CaseContext {
+  cluster: Cluster;
+  inspector: ModeInspector;
+  syncPeriodMs: number;
+  /** The `web` service (pods web-1 on node1, web-2 on node2), created before the cases. */
+  web: Service;
+  externalIp: string;
+  podIp(name: string): string;
+}
+
+/** One row of the table. */
+export interface DataplaneCase {
+  name: string;
+  /** Generous per-case timeout (ms). */
+  timeoutMs?: number;
+  run(ctx: CaseContext): Promise<void>;
+}
+
+/** Options of {@link runDataplaneSuite}. */
+export interface DataplaneSuiteOptions {
+  mode: ProxyModeName;
+  /** Cluster name: the namespace prefix (`[a-z][a-z0-9]{0,11}`, unique per suite). */
+  clusterName: string;
+  inspector: ModeInspector;
+  iptables?: IptablesVariant;
+  /** The agents' --sync-period in ms (short, so drift repair is quick to prove). Default 2000. */
+  syncPeriodMs?: number;
+  /** Cases this mode cannot do: case name → reason (shown as a skipped test). */
+  skip?: Readonly<Record<string, string>>;
+  /** Extra agent flags. */
+  agentArgs?: readonly string[];
+  /** A reason to skip the whole suite (e.g. not root); undefined runs it. */
+  skipAll?: string;
+}
+
+const WHO = PodCommands.tcpWho(TARGET_PORT);
+const PORTS = [{ port: TARGET_PORT }];
+
+async function clientsReach(ctx: CaseContext, from: string, ip: string, port: number, count: number) {
+  const replies = await requests(ctx.cluster, from, ip, port, count);
+  expect(replies.filter((r) => !r.ok), `${from} → ${ip}:${port}: ${summarize(replies)}`).toEqual([]);
+  expect(replies).toHaveLength(count);
+  return replies;
+}
+
+function agentPid(cluster: Cluster, node: string): number {
+  const rec = cluster.status().find((p) => p.component === `agent-${node}`);
+  if (!rec?.running) throw new Error(`agent on ${node} is not running`);
+  return rec.pid;
+}
+
+/** The table. Order matters only in that the last cases disturb agents. */
+export const dataplaneCases: readonly DataplaneCase[] = [
+  {
+    name: 'ClusterIP from a pod on each node reaches pods on both nodes',
+    async run(ctx) {
+      const ip = ctx.web.spec.clusterIP;
+      const [a, b] = await Promise.all([
+        clientsReach(ctx, 'client-1', ip, SERVICE_PORT, 50),
+        clientsReach(ctx, 'client-2', ip, SERVICE_PORT, 50),
+      ]);
+      expect(podsSeen(a), summarize(a)).toEqual(['web-1', 'web-2']);
+      expect(podsSeen(b), summarize(b)).toEqual(['web-1', 'web-2']);
+    },
+  },
+  {
+    name: 'NodePort from an external namespace to either node reaches a pod on the other node, source masqueraded',
+    async run(ctx) {
+      const svc = await createService(ctx.cluster, { name: 'web-np', type: 'NodePort', selector: { app: 'web' } });
+      const np = nodePortOf(svc);
+      const n1 = ctx.cluster.nodeIp('node1');
+      const n2 = ctx.cluster.nodeIp('node2');
+      await waitReachable(ctx.cluster, 'ext', n1, np);
+      await waitReachable(ctx.cluster, 'ext', n2, np);
+      const [via1, via2] = await Promise.all([
+        clientsReach(ctx, 'ext', n1, np, 40),
+        clientsReach(ctx, 'ext', n2, np, 40),
+      ]);
+      expect(podsSeen(via1), `via node1: ${summarize(via1)}`).toContain('web-2');
+      expect(podsSeen(via2), `via node2: ${summarize(via2)}`).toContain('web-1');
+      for (const r of [...via1, ...via2]) expect(r.peer, 'the pod must not see the external client IP').not.toBe(ctx.externalIp);
+    },
+  },
+  {
+    name: 'hairpin: a pod reaches itself through its own service',
+    async run(ctx) {
+      const svc = await createService(ctx.cluster, { name: 'hairpin', selector: { hairpin: 'yes' } });
+      await waitReachable(ctx.cluster, 'client-1', svc.spec.clusterIP, SERVICE_PORT);
+      const replies = await clientsReach(ctx, 'web-1', svc.spec.clusterIP, SERVICE_PORT, 20);
+      expect(podsSeen(replies)).toEqual(['web-1']);
+      // Hairpin traffic is masqueraded, or the pod's reply would bypass un-DNAT.
+      for (const r of replies) expect(r.peer).not.toBe(ctx.podIp('web-1'));
+    },
+  },
+  {
+    name: 'externalTrafficPolicy Local keeps the client IP and uses only local endpoints',
+    async run(ctx) {
+      const svc = await createService(ctx.cluster, {
+        name: 'web-local',
+        type: 'NodePort',
+        selector: { app: 'web' },
+        externalTrafficPolicy: 'Local',
+      });
+      const np = nodePortOf(svc);
+      for (const [node, local] of [['node1', 'web-1'], ['node2', 'web-2']] as const) {
+        const ip = ctx.cluster.nodeIp(node);
+        await waitReachable(ctx.cluster, 'ext', ip, np);
+        const replies = await clientsReach(ctx, 'ext', ip, np, 30);
+        expect(podsSeen(replies), `via ${node}: ${summarize(replies)}`).toEqual([local]);
+        for (const r of replies) expect(r.peer, `via ${node}`).toBe(ctx.externalIp);
+      }
+    },
+  },
+  {
+    name: 'ClientIP session affinity pins a client to one endpoint',
+    async run(ctx) {
+      const svc = await createService(ctx.cluster, { name: 'web-aff', selector: { app: 'web' }, affinity: 'ClientIP' });
+      await waitReachable(ctx.cluster, 'client-1', svc.spec.clusterIP, SERVICE_PORT);
+      await waitReachable(ctx.cluster, 'client-2', svc.spec.clusterIP, SERVICE_PORT);
+      const [a, b] = await Promise.all([
+        clientsReach(ctx, 'client-1', svc.spec.clusterIP, SERVICE_PORT, 30),
+        clientsReach(ctx, 'client-2', svc.spec.clusterIP, SERVICE_PORT, 30),
+      ]);
+      expect(podsSeen(a), summarize(a)).toHaveLength(1);
+      expect(podsSeen(b), summarize(b)).toHaveLength(1);
+    },
+  },
+  {
+    name: 'removing an endpoint stops traffic to it within 1 s',
+    async run(ctx) {
+      const svc = await createService(ctx.cluster, { name: 'rm', selector: { app: 'rm' } });
+      const ip = svc.spec.clusterIP;
+      await waitReachable(ctx.cluster, 'client-1', ip, SERVICE_PORT);
+      const before = await clientsReach(ctx, 'client-1', ip, SERVICE_PORT, 30);
+      expect(podsSeen(before), summarize(before)).toEqual(['rm-1', 'rm-2']);
+      // Traffic keeps flowing while the endpoint goes away; rm-2 keeps serving, so only the rules can stop it.
+      const until = Date.now() + 3500;
+      const flowing = requests(ctx.cluster, 'client-1', ip, SERVICE_PORT, 100_000, 1, until);
+      await sleep(500);
+      await ctx.cluster.setPodReady('rm-2', false);
+      const removedAt = Date.now();
+      const replies = await flowing;
+      const late = replies.filter((r) => r.ok && r.pod === 'rm-2' && r.at > removedAt + 1000);
+      const after = replies.filter((r) => r.at > removedAt + 1000);
+      const lastToRemoved = Math.max(...replies.filter((r) => r.ok && r.pod === 'rm-2').map((r) => r.at)) - removedAt;
+      expect(after.length, 'requests sent more than 1 s after the removal (the proof needs some)').toBeGreaterThan(10);
+      expect(late, `rm-2 still reached ${lastToRemoved} ms after removal: ${summarize(replies)}`).toEqual([]);
+      expect(after.filter((r) => !r.ok), summarize(after)).toEqual([]);
+      console.info(`[${ctx.cluster.name}] last request to the removed endpoint: ${lastToRemoved} ms after removal`);
+    },
+  },
+  {
+    name: 'a service without endpoints refuses connections at once',
+    async run(ctx) {
+      const svc = await createService(ctx.cluster, { name: 'empty', selector: { app: 'nothing' } });
+      const ip = svc.spec.clusterIP;
+      await eventually('connection refused from the empty service', 15_000, async () => {
+        const { reply } = await probeOnce(ctx.cluster, 'client-1', ip, SERVICE_PORT, 1);
+        return /refused/i.test(reply.error) ? true : undefined;
+      });
+      for (const from of ['client-1', 'client-2']) {
+        const { ms, reply } = await probeOnce(ctx.cluster, from, ip, SERVICE_PORT, 5);
+        expect(reply.ok).toBe(false);
+        expect(reply.error, from).toMatch(/refused/i);
+        expect(ms, `${from}: refusal took ${Math.round(ms)} ms`).toBeLessThan(1000);
+      }
+    },
+  },
+  {
+    name: 'deleting a service removes every rule',
+    async run(ctx) {
+      const svc = await createService(ctx.cluster, { name: 'gone', type: 'NodePort', selector: { app: 'web' } });
+      await waitReachable(ctx.cluster, 'client-1', svc.spec.clusterIP, SERVICE_PORT);
+      await waitReachable(ctx.cluster, 'client-2', svc.spec.clusterIP, SERVICE_PORT);
+      for (const node of ['node1', 'node2']) {
+        expect((await ctx.inspector.serviceRules(ctx.cluster, node, svc)).length, `${node} has rules for gone`).toBeGreaterThan(0);
+      }
+      await deleteService(ctx.cluster, 'default', 'gone');
+      for (const node of ['node1', 'node2']) {
+        await eventually(`${node}: no rule of default/gone left`, 10_000, async () =>
+          (await ctx.inspector.serviceRules(ctx.cluster, node, svc)).length === 0 ? true : undefined,
+        );
+      }
+      const { reply } = await probeOnce(ctx.cluster, 'client-1', svc.spec.clusterIP, SERVICE_PORT, 1);
+      expect(reply.ok).toBe(false);
+    },
+  },
+  {
+    name: 'restarting the agent leaves no stale rule',
+    timeoutMs: 90_000,
+    async run(ctx) {
+      const svc = await createService(ctx.cluster, { name: 'stale', selector: { app: 'web' } });
+      await waitReachable(ctx.cluster, 'client-1', svc.spec.clusterIP, SERVICE_PORT);
+      await waitReachable(ctx.cluster, 'client-2', svc.spec.clusterIP, SERVICE_PORT);
+      const pid = agentPid(ctx.cluster, 'node1');
+      process.kill(pid, 'SIGTERM');
+      await eventually('agent on node1 stopped', 10_000, async () =>
+        ctx.cluster.status().find((p) => p.component === 'agent-node1')?.running ? undefined : true,
+      );
+      // While node1's agent is down the service goes away; node2 follows at once, node1 keeps the old rules.
+      await deleteService(ctx.cluster, 'default', 'stale');
+      await eventually('node2 dropped default/stale', 10_000, async () =>
+        (await ctx.inspector.serviceRules(ctx.cluster, 'node2', svc)).length === 0 ? true : undefined,
+      );
+      expect((await ctx.inspector.serviceRules(ctx.cluster, 'node1', svc)).length, 'node1 still holds the old rules').toBeGreaterThan(0);
+      await ctx.cluster.restartAgent('node1');
+      await eventually('node1 dropped default/stale after the restart', 15_000, async () =>
+        (await ctx.inspector.serviceRules(ctx.cluster, 'node1', svc)).length === 0 ? true : undefined,
+      );
+      // Nothing else stale either: node1 owns exactly what node2 (never restarted) owns.
+      await eventually('node1 and node2 own the same objects', 10_000, async () => {
+        const [a, b] = await Promise.all([ctx.inspector.ownedObjects(ctx.cluster, 'node1'), ctx.inspector.ownedObjects(ctx.cluster, 'node2')]);
+        return JSON.stringify(a) === JSON.stringify(b) ? true : undefined;
+      });
+      await clientsReach(ctx, 'client-1', ctx.web.spec.clusterIP, SERVICE_PORT, 10);
+    },
+  },
+  {
+    name: 'rules deleted by hand are restored within 2× sync period',
+    async run(ctx) {
+      const ip = ctx.web.spec.clusterIP;
+      await clientsReach(ctx, 'client-1', ip, SERVICE_PORT, 5);
+      const owned = await ctx.inspector.ownedObjects(ctx.cluster, 'node1');
+      await ctx.inspector.sabotage(ctx.cluster, 'node1');
+      const sabotagedAt = Date.now();
+      const [broken] = await requests(ctx.cluster, 'client-1', ip, SERVICE_PORT, 1, 0.5);
+      await eventually('traffic through node1 restored', 4 * ctx.syncPeriodMs + 5000, async () => {
+        const [r] = await requests(ctx.cluster, 'client-1', ip, SERVICE_PORT, 1, 0.3);
+        return r?.ok ? true : undefined;
+      }, 50);
+      const restoredMs = Date.now() - sabotagedAt;
+      console.info(`[${ctx.cluster.name}] rules restored ${restoredMs} ms after deletion (sync period ${ctx.syncPeriodMs} ms; first probe after sabotage ok=${broken?.ok})`);
+      expect(restoredMs).toBeLessThanOrEqual(2 * ctx.syncPeriodMs);
+      expect(await ctx.inspector.ownedObjects(ctx.cluster, 'node1')).toEqual(owned);
+      await clientsReach(ctx, 'client-1', ip, SERVICE_PORT, 20);
+    },
+  },
+  {
+    name: 'garbage on the feed does not crash the agent',
+    async run(ctx) {
+      const undecodable = Uint8Array.from({ length: 64 }, (_, i) => (i % 2 ? 0xff : 0x0a));
+      const nonsense = serviceCodec.encode({
+        ...ctx.web,
+        metadata: { ...ctx.web.metadata, name: 'someone-else' },
+        spec: { ...ctx.web.spec, clusterIP: 'not-an-ip', clusterIPs: ['not-an-ip'] },
+      });
+      const junk: [string, Uint8Array][] = [
+        ['services.default.junk', undecodable],
+        ['services.default.junk2', nonsense],
+        ['endpoints.default.junk', undecodable],
+        ['services.default.junk3', new Uint8Array()],
+      ];
+      try {
+        for (const [key, value] of junk) await rawKvPut(ctx.cluster, key, value);
+        // The feed still flows and syncs still succeed: a new service gets programmed.
+        const fresh = await createService(ctx.cluster, { name: 'after-junk', selector: { app: 'web' } });
+        await waitReachable(ctx.cluster, 'client-1', fresh.spec.clusterIP, SERVICE_PORT);
+        await waitReachable(ctx.cluster, 'client-2', fresh.spec.clusterIP, SERVICE_PORT);
+        await clientsReach(ctx, 'client-2', ctx.web.spec.clusterIP, SERVICE_PORT, 10);
+        for (const node of ['node1', 'node2']) {
+          agentPid(ctx.cluster, node);
+          const h = await agentHttp(ctx.cluster, node, '/healthz');
+          expect(h.status, `${node} /healthz: ${h.body}`).toBe(200);
+        }
+      } finally {
+        for (const [key] of junk) await rawKvPut(ctx.cluster, key, undefined);
+      }
+    },
+  },
+];
+
+/** Registers the table as a vitest suite for one proxy mode. */
+export function runDataplaneSuite(options: DataplaneSuiteOptions): void {
+  const syncPeriodMs = options.syncPeriodMs ?? 2000;
+  const title = `data plane, ${options.mode}${options.iptables ? ` (${options.iptables})` : ''}, 2 nodes`;
+  describe.skipIf(options.skipAll !== undefined)(`${title}${options.skipAll ? ` — skipped: ${options.skipAll}` : ''}`, () => {
+    let cluster: Cluster | undefined;
+    let ctx: CaseContext | undefined;
+
+    beforeAll(async () => {
+      cluster = await Cluster.up({
+        name: options.clusterName,
+        nodes: 2,
+        proxyMode: options.mode,
+        ...(options.iptables ? { iptables: options.iptables } : {}),
+        extraArgs: { agent: ['--sync-period', `${syncPeriodMs}ms`, '--min-sync-period', '50ms', ...(options.agentArgs ?? [])] },
+      });
+      if (cluster.skipped.length > 0) throw new Error(`cluster incomplete: ${cluster.skipped.join('; ')}`);
+      const c = cluster;
+      const who = (name: string, node: string, labels: Record<string, string>) =>
+        c.addPod({ name, node, labels, ports: PORTS, command: WHO });
+      await Promise.all([
+        who('web-1', 'node1', { app: 'web', hairpin: 'yes' }),
+        who('web-2', 'node2', { app: 'web' }),
+      ]);
+      await who('rm-1', 'node1', { app: 'rm' });
+      await who('rm-2', 'node2', { app: 'rm' });
+      await c.addPod({ name: 'client-1', node: 'node1', command: [] });
+      await c.addPod({ name: 'client-2', node: 'node2', command: [] });
+      const web = await createService(c, { name: 'web', selector: { app: 'web' } });
+      await waitReachable(c, 'client-1', web.spec.clusterIP, SERVICE_PORT, 30_000);
+      await waitReachable(c, 'client-2', web.spec.clusterIP, SERVICE_PORT, 30_000);
+      ctx = {
+        cluster: c,
+        inspector: options.inspector,
+        syncPeriodMs,
+        web,
+        externalIp: c.state.plan.external.ip,
+        podIp: (name) => c.pod(name).ip,
+      };
+    });
+
+    afterAll(async () => {
+      if (cluster) await cluster.down();
+      else await Cluster.down({ name: options.clusterName });
+    });
+
+    for (const c of dataplaneCases) {
+      const reason = options.skip?.[c.name];
+      if (reason) {
+        it.skip(`${c.name} — skipped in ${options.mode} mode: ${reason}`, () => undefined);
+        continue;
+      }
+      it(c.name, async () => {
+        if (!ctx) throw new Error('cluster setup failed (see beforeAll)');
+        await c.run(ctx);
+      }, c.timeoutMs ?? 60_000);
+    }
+  });
+}

@@ -1,0 +1,199 @@
+/**
+ * Helpers of the data-plane e2e table: services through the State API,
+ * traffic from inside namespaces, polling, and raw writes to the KV bucket.
+ * Everything runs inside the cluster's namespaces; the root namespace only
+ * hosts this test process.
+ */
+import { createRequire } from 'node:module';
+import type { ServiceError } from '@grpc/grpc-js';
+import { serviceFromProto, serviceToProto, type v1 } from '@svcnet/api';
+import type { Service, ServicePort, SessionAffinity, TrafficPolicy } from '@svcnet/model';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- e2e tests drive the local cluster tool; the agent itself never imports it
+import { ControlPlanePorts, type Cluster } from '@svcnet/cluster';
+
+export const SERVICE_PORT = 80;
+export const TARGET_PORT = 8080;
+
+/** What a client saw for one request to a "who" pod (`<peer> <pod>`), or why it failed. */
+export interface Reply {
+  /** Client-side wall clock, ms since the epoch. */
+  at: number;
+  ok: boolean;
+  /** The source address the pod saw (masqueraded or not). */
+  peer: string;
+  pod: string;
+  error: string;
+}
+
+/** Parameters of a service the cases create. */
+export interface ServiceParams {
+  name: string;
+  selector: Record<string, string>;
+  type?: 'ClusterIP' | 'NodePort';
+  affinity?: SessionAffinity;
+  externalTrafficPolicy?: TrafficPolicy;
+  namespace?: string;
+}
+
+function settle<T>(resolve: (v: T) => void, reject: (e: unknown) => void) {
+  return (err: ServiceError | null, res: T): void => (err ? reject(err) : resolve(res));
+}
+
+function stateClient(cluster: Cluster) {
+  const client = cluster.stateClient();
+  if (!client) throw new Error(`no state service in cluster ${cluster.name}: ${cluster.skipped.join('; ')}`);
+  return client;
+}
+
+/** Creates a service through the State API (ClusterIP and node ports allocated); returns it as stored. */
+export async function createService(cluster: Cluster, p: ServiceParams): Promise<Service> {
+  const client = stateClient(cluster);
+  const port: ServicePort = { name: '', protocol: 'TCP', port: SERVICE_PORT, targetPort: TARGET_PORT, nodePort: 0 };
+  const svc: Service = {
+    metadata: { namespace: p.namespace ?? 'default', name: p.name, uid: '', labels: {}, annotations: {}, resourceVersion: 0 },
+    spec: {
+      type: p.type ?? 'ClusterIP',
+      clusterIP: '',
+      clusterIPs: [],
+      ipFamilies: [],
+      ports: [port],
+      selector: p.selector,
+      sessionAffinity: p.affinity ?? 'None',
+      sessionAffinityTimeoutSeconds: p.affinity === 'ClientIP' ? 600 : 0,
+      externalTrafficPolicy: p.externalTrafficPolicy ?? 'Cluster',
+      internalTrafficPolicy: 'Cluster',
+      externalIPs: [],
+    },
+  };
+  const created = await new Promise<v1.Service>((resolve, reject) =>
+    client.createService({ service: serviceToProto(svc) }, settle(resolve, reject)),
+  );
+  return serviceFromProto(created);
+}
+
+export async function deleteService(cluster: Cluster, namespace: string, name: string): Promise<void> {
+  const client = stateClient(cluster);
+  await new Promise<v1.Service>((resolve, reject) => client.deleteService({ namespace, name }, settle(resolve, reject)));
+}
+
+/** The node port of a NodePort service's only port. */
+export function nodePortOf(svc: Service): number {
+  const np = svc.spec.ports[0]?.nodePort ?? 0;
+  if (!np) throw new Error(`service ${svc.metadata.name} has no node port`);
+  return np;
+}
+
+/**
+ * Sends `count` requests, one TCP connection each, from inside `from` (a pod,
+ * node, `ext`…) to ip:port, in one shell loop so 50 requests cost one exec.
+ */
+export async function requests(
+  cluster: Cluster,
+  from: string,
+  ip: string,
+  port: number,
+  count: number,
+  timeoutS = 1,
+  untilMs = 0,
+): Promise<Reply[]> {
+  // $5: stop at this wall-clock time (ms) even before $3 requests (0 = no limit).
+  const script =
+    'i=0; while [ $i -lt "$3" ]; do i=$((i+1)); ' +
+    'if [ "$5" -gt 0 ] && [ "$(date +%s%3N)" -ge "$5" ]; then break; fi; ' +
+    'out=$(socat -T "$4" -u TCP:"$1":"$2",connect-timeout="$4" STDOUT 2>&1) && st=OK || st=FAIL; ' +
+    'echo "$(date +%s%3N) $st $out" | tr "\\n" " "; echo; done';
+  const r = await cluster.exec(from, ['sh', '-c', script, 'sh', ip, String(port), String(count), String(timeoutS), String(untilMs)], {
+    timeoutMs: untilMs ? untilMs - Date.now() + 30_000 : 30_000 + count * (timeoutS * 2000 + 100),
+  });
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.trim().length > 0)
+    .map((line) => {
+      const [at, st, ...rest] = line.trim().split(/\s+/);
+      const ok = st === 'OK' && rest.length >= 2;
+      return { at: Number(at), ok, peer: ok ? (rest[0] ?? '') : '', pod: ok ? (rest[1] ?? '') : '', error: ok ? '' : rest.join(' ') };
+    });
+}
+
+/** One connection attempt; how long it took to fail or succeed, and the error text. */
+export async function probeOnce(cluster: Cluster, from: string, ip: string, port: number, timeoutS = 3): Promise<{ ms: number; reply: Reply }> {
+  const started = performance.now();
+  const [reply] = await requests(cluster, from, ip, port, 1, timeoutS);
+  return { ms: performance.now() - started, reply: reply ?? { at: Date.now(), ok: false, peer: '', pod: '', error: 'no output' } };
+}
+
+export async function sleep(ms: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls `check` until it returns a value (not undefined) or the time is up; then throws with the last state. */
+export async function eventually<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${what}: not true after ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
+    }
+    await sleep(everyMs);
+  }
+}
+
+/** Waits until a request from `from` reaches one of `pods` (rules programmed). */
+export async function waitReachable(cluster: Cluster, from: string, ip: string, port: number, timeoutMs = 15_000): Promise<void> {
+  await eventually(`${from} → ${ip}:${port} answers`, timeoutMs, async () => {
+    const [r] = await requests(cluster, from, ip, port, 1, 1);
+    return r?.ok ? true : undefined;
+  });
+}
+
+/** GET on an agent's HTTP endpoint from inside its node namespace: status code and body. */
+export async function agentHttp(cluster: Cluster, node: string, path: string, port = 10256): Promise<{ status: number; body: string }> {
+  const r = await cluster.exec(node, ['curl', '-s', '-m', '3', '-w', '\n%{http_code}', `http://127.0.0.1:${port}${path}`], { allowFailure: true });
+  const lines = r.stdout.trimEnd().split('\n');
+  const status = Number(lines.pop() ?? 0);
+  return { status, body: lines.join('\n') };
+}
+
+const requireHere = createRequire(import.meta.url);
+
+/**
+ * Writes raw bytes to a key of the state bucket, from inside the control-plane
+ * namespace (nats-server listens there), bypassing the State API on purpose.
+ * `value` undefined deletes the key.
+ */
+export async function rawKvPut(cluster: Cluster, key: string, value: Uint8Array | undefined): Promise<void> {
+  const transport = requireHere.resolve('@nats-io/transport-node');
+  const kvLib = requireHere.resolve('@nats-io/kv');
+  const script = `
+    const { connect } = require(${JSON.stringify(transport)});
+    const { Kvm } = require(${JSON.stringify(kvLib)});
+    (async () => {
+      const nc = await connect({ servers: '127.0.0.1:${ControlPlanePorts.nats}' });
+      const kv = await new Kvm(nc).open('svcnet-state');
+      const [key, hex] = process.argv.slice(1);
+      if (hex === '-') await kv.delete(key); else await kv.put(key, Buffer.from(hex, 'hex'));
+      await nc.drain();
+    })().catch((e) => { console.error(e); process.exit(1); });`;
+  const hex = value === undefined ? '-' : Buffer.from(value).toString('hex');
+  await cluster.exec('cp', [process.execPath, '-e', script, key, hex], { timeoutMs: 15_000 });
+}
+
+/** Distinct pod names among successful replies. */
+export function podsSeen(replies: readonly Reply[]): string[] {
+  return [...new Set(replies.filter((r) => r.ok).map((r) => r.pod))].sort();
+}
+
+/** A compact summary for assertion messages. */
+export function summarize(replies: readonly Reply[]): string {
+  const ok = replies.filter((r) => r.ok).length;
+  const byPod = new Map<string, number>();
+  for (const r of replies) if (r.ok) byPod.set(r.pod, (byPod.get(r.pod) ?? 0) + 1);
+  const errors = [...new Set(replies.filter((r) => !r.ok).map((r) => r.error))].slice(0, 3);
+  return `${ok}/${replies.length} ok; pods ${JSON.stringify(Object.fromEntries(byPod))}; peers ${JSON.stringify([...new Set(replies.map((r) => r.peer))])}${errors.length ? `; errors ${JSON.stringify(errors)}` : ''}`;
+}
