@@ -13,3 +13,7 @@ export { JUMP_RULES, jumpInsertLine } from './jump-rules.js';
 export type { JumpRule } from './jump-rules.js';
 export { parseSave, hasJump } from './save-parser.js';
 export type { SavedTable } from './save-parser.js';
+export { tracePacket } from './packet-tracer.js';
+export type { TracePacket, TraceOutcome, TraceResult } from './packet-tracer.js';
+export { parseRule, inCidr } from './rule-parser.js';
+export type { ParsedRule } from './rule-parser.js';
