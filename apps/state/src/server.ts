@@ -1,0 +1,74 @@
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { addHealthAndReflection, statev1 } from '@svcnet/api';
+import { connectStore, openStateStores, type StoreConnection } from '@svcnet/store';
+import { GrpcAllocations, type Allocations } from './allocations.js';
+import { EndpointsController } from './endpoints-controller.js';
+import { EndpointsManager, PodManager } from './object-managers.js';
+import { RepairLoop } from './repair-loop.js';
+import { ServiceManager } from './service-manager.js';
+import { stateHandlers } from './state-edge.js';
+
+export interface StateConfig {
+  listen: string;
+  natsUrl: string;
+  allocatorUrl: string;
+  podNetworkCidr?: string;
+  repairIntervalMs: number;
+  allocatorTimeoutMs: number;
+}
+
+export interface RunningState {
+  /** The bound address (host:port), useful with port 0. */
+  address: string;
+  stop(): Promise<void>;
+}
+
+function bind(server: Server, address: string): Promise<number> {
+  return new Promise((resolve, reject) =>
+    server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+  );
+}
+
+/**
+ * Starts the state service: NATS, the gRPC API, the endpoints controller and
+ * the allocation repair loop. Serving starts once the controller's informers
+ * have listed, so the first answers already see a consistent store.
+ */
+export async function runState(config: StateConfig, logger: Logger): Promise<RunningState> {
+  const connection: StoreConnection = await connectStore({ url: config.natsUrl, name: 'svcnet-state' });
+  const stores = await openStateStores(connection);
+  const allocations: Allocations = new GrpcAllocations(config.allocatorUrl, config.allocatorTimeoutMs);
+  const controller = new EndpointsController({ connection, endpoints: stores.endpoints, logger });
+  await controller.start();
+  const repair = new RepairLoop({ services: stores.services, allocations, logger, intervalMs: config.repairIntervalMs });
+  repair.start();
+
+  const server = new Server();
+  server.addService(
+    statev1.StateService,
+    stateHandlers({
+      stores,
+      connection,
+      services: new ServiceManager({ store: stores.services, allocations, logger }),
+      pods: new PodManager({ store: stores.pods, ...(config.podNetworkCidr ? { podCidr: config.podNetworkCidr } : {}) }),
+      endpoints: new EndpointsManager({ store: stores.endpoints, services: stores.services }),
+      logger,
+    }),
+  );
+  addHealthAndReflection(server, ['svcnet.v1.State']);
+  const port = await bind(server, config.listen);
+  const host = config.listen.slice(0, config.listen.lastIndexOf(':'));
+  const address = `${host}:${port}`;
+  logger.info({ listen: address, nats: config.natsUrl, allocator: config.allocatorUrl }, 'svcnet-state serving');
+  return {
+    address,
+    stop: async () => {
+      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      await repair.stop();
+      await controller.stop();
+      allocations.close();
+      await connection.close();
+    },
+  };
+}

@@ -1,0 +1,190 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import {
+  CLUSTER_IP_NONE,
+  ErrorCode,
+  namespacedName,
+  SvcnetError,
+  validateService,
+  validateServiceUpdate,
+} from '@svcnet/model';
+import type { Service, ServicePort } from '@svcnet/model';
+import type { ObjectStore } from '@svcnet/store';
+import type { Allocations } from './allocations.js';
+
+/** Something to undo if a later step fails. */
+type Undo = () => Promise<void>;
+
+function defaultPorts(ports: ServicePort[]): ServicePort[] {
+  // Kubernetes defaults targetPort to port; TCP is already the wire default.
+  return ports.map((p) => ({ ...p, targetPort: p.targetPort === 0 || p.targetPort === '' ? p.port : p.targetPort }));
+}
+
+function specKey(s: Service): string {
+  return JSON.stringify(s.spec);
+}
+
+/**
+ * Services: validation, ClusterIP and NodePort allocation through the
+ * allocator, and the store write, as one step that leaves nothing behind when
+ * it fails half-way (what could not be released is left to the repair loop).
+ */
+export class ServiceManager {
+  constructor(
+    private readonly params: {
+      store: ObjectStore<Service>;
+      allocations: Allocations;
+      logger: Logger;
+      clock?: () => Date;
+    },
+  ) {}
+
+  private now(): Date {
+    return this.params.clock?.() ?? new Date();
+  }
+
+  /** Runs undo steps newest first; a failing release is logged for the repair loop, never hidden. */
+  private async rollback(undos: Undo[], owner: string, cause: unknown): Promise<void> {
+    for (const undo of undos.reverse()) {
+      try {
+        await undo();
+      } catch (err) {
+        this.params.logger.warn({ owner, err, cause }, 'could not release an allocation after a failed write; the repair loop will');
+      }
+    }
+  }
+
+  async create(input: Service): Promise<Service> {
+    const now = this.now();
+    const svc: Service = {
+      metadata: {
+        ...input.metadata,
+        namespace: input.metadata.namespace || 'default',
+        uid: randomUUID(),
+        resourceVersion: 0,
+        creationTimestamp: now,
+        changeTimestamp: now,
+      },
+      spec: { ...input.spec, ports: defaultPorts(input.spec.ports) },
+    };
+    if (svc.spec.clusterIPs.length > 0 && !svc.spec.clusterIP) svc.spec.clusterIP = svc.spec.clusterIPs[0]!;
+    validateService(svc);
+    const { namespace, name } = svc.metadata;
+    if (await this.params.store.tryGet(namespace, name)) {
+      throw new SvcnetError(ErrorCode.AlreadyExists, `services "${name}" already exists`);
+    }
+    const owner = namespacedName(namespace, name);
+    const undos: Undo[] = [];
+    const alloc = this.params.allocations;
+    try {
+      if (svc.spec.clusterIP !== CLUSTER_IP_NONE) {
+        const got = await alloc.allocateClusterIp(owner, svc.spec.clusterIP);
+        undos.push(() => alloc.releaseClusterIp(got.ip, owner));
+        svc.spec.clusterIP = got.ip;
+        svc.spec.clusterIPs = [got.ip];
+        svc.spec.ipFamilies = got.family ? [got.family] : [];
+      } else {
+        svc.spec.clusterIPs = [CLUSTER_IP_NONE];
+      }
+      if (svc.spec.type === 'NodePort') {
+        for (const p of svc.spec.ports) {
+          const port = await alloc.allocateNodePort(owner, p.nodePort);
+          undos.push(() => alloc.releaseNodePort(port, owner));
+          p.nodePort = port;
+        }
+      }
+      return await this.params.store.create(svc);
+    } catch (err) {
+      await this.rollback(undos, owner, err);
+      throw err;
+    }
+  }
+
+  async update(input: Service): Promise<Service> {
+    const namespace = input.metadata.namespace || 'default';
+    const { name } = input.metadata;
+    const old = await this.params.store.get(namespace, name);
+    const expected = input.metadata.resourceVersion || old.metadata.resourceVersion;
+    if (expected !== old.metadata.resourceVersion) {
+      throw new SvcnetError(
+        ErrorCode.Aborted,
+        `Operation cannot be fulfilled on services "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+      );
+    }
+    const svc: Service = {
+      metadata: {
+        ...input.metadata,
+        namespace,
+        uid: old.metadata.uid,
+        resourceVersion: old.metadata.resourceVersion,
+        ...(old.metadata.creationTimestamp ? { creationTimestamp: old.metadata.creationTimestamp } : {}),
+      },
+      spec: { ...input.spec, ports: defaultPorts(input.spec.ports) },
+    };
+    // Unset fields keep their allocated values, as `kubectl apply` expects.
+    if (!svc.spec.clusterIP) svc.spec.clusterIP = old.spec.clusterIP;
+    if (svc.spec.clusterIPs.length === 0) svc.spec.clusterIPs = [...old.spec.clusterIPs];
+    if (svc.spec.ipFamilies.length === 0) svc.spec.ipFamilies = [...old.spec.ipFamilies];
+    // Kubernetes drops node ports when a service stops being NodePort.
+    if (svc.spec.type !== 'NodePort') for (const p of svc.spec.ports) p.nodePort = 0;
+    validateService(svc);
+    validateServiceUpdate(old, svc);
+
+    const owner = namespacedName(namespace, name);
+    const alloc = this.params.allocations;
+    const oldPorts = old.spec.type === 'NodePort' ? old.spec.ports.map((p) => p.nodePort).filter((p) => p > 0) : [];
+    const kept = new Set<number>();
+    const undos: Undo[] = [];
+    try {
+      if (svc.spec.type === 'NodePort') {
+        for (const p of svc.spec.ports) {
+          if (p.nodePort === 0) {
+            // Keep the node port of the same port across updates (by name, else number/protocol).
+            const same = old.spec.ports.find((o) => (p.name && o.name === p.name) || (o.port === p.port && o.protocol === p.protocol));
+            if (same && same.nodePort > 0 && oldPorts.includes(same.nodePort) && !kept.has(same.nodePort)) p.nodePort = same.nodePort;
+          }
+          if (p.nodePort > 0 && oldPorts.includes(p.nodePort) && !kept.has(p.nodePort)) {
+            kept.add(p.nodePort);
+            continue;
+          }
+          const port = await alloc.allocateNodePort(owner, p.nodePort);
+          undos.push(() => alloc.releaseNodePort(port, owner));
+          p.nodePort = port;
+        }
+      }
+      const changed = specKey(svc) !== specKey(old);
+      svc.metadata.changeTimestamp = changed ? this.now() : (old.metadata.changeTimestamp ?? this.now());
+      const saved = await this.params.store.update(svc, old.metadata.resourceVersion);
+      for (const port of oldPorts.filter((p) => !kept.has(p))) {
+        await alloc.releaseNodePort(port, owner).catch((err: unknown) => {
+          this.params.logger.warn({ owner, port, err }, 'could not release a node port no longer used; the repair loop will');
+        });
+      }
+      return saved;
+    } catch (err) {
+      await this.rollback(undos, owner, err);
+      throw err;
+    }
+  }
+
+  async delete(namespace: string, name: string): Promise<Service> {
+    const ns = namespace || 'default';
+    const deleted = await this.params.store.delete(ns, name);
+    const owner = namespacedName(ns, name);
+    const alloc = this.params.allocations;
+    const releases: Promise<void>[] = [];
+    for (const ip of deleted.spec.clusterIPs.filter((ip) => ip && ip !== CLUSTER_IP_NONE)) {
+      releases.push(alloc.releaseClusterIp(ip, owner));
+    }
+    if (deleted.spec.type === 'NodePort') {
+      for (const p of deleted.spec.ports) if (p.nodePort > 0) releases.push(alloc.releaseNodePort(p.nodePort, owner));
+    }
+    const results = await Promise.allSettled(releases);
+    for (const r of results) {
+      if (r.status === 'rejected') {
+        this.params.logger.warn({ owner, err: r.reason as unknown }, 'could not release after delete; the repair loop will');
+      }
+    }
+    return deleted;
+  }
+}
