@@ -12,6 +12,18 @@ const isRoot = process.getuid?.() === 0;
 const repoRoot = defaultRepoRoot();
 const controlPlaneBuilt = Boolean(bundlePath(repoRoot, 'allocator') && bundlePath(repoRoot, 'state'));
 const agentBuilt = Boolean(bundlePath(repoRoot, 'agent'));
+const stackBuilt = controlPlaneBuilt && agentBuilt && Boolean(bundlePath(repoRoot, 'svcnetctl'));
+
+/** Retries a command in the cluster until `ok(stdout)` or the deadline (rules take a moment to land). */
+async function eventually(cluster: Cluster, target: string, argv: string[], ok: (out: string) => boolean, timeoutMs = 10_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await cluster.exec(target, argv, { allowFailure: true, timeoutMs: 5000 });
+    if (r.exitCode === 0 && ok(r.stdout)) return r.stdout;
+    if (Date.now() > deadline) throw new Error(`${target}: ${argv.join(' ')} → exit ${r.exitCode}: ${r.stdout}${r.stderr}`);
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
 
 /** What the root namespace looks like: links, addresses, routes. None of it may change. */
 function rootNetworkSnapshot(): string {
@@ -147,6 +159,21 @@ describe.skipIf(!isRoot)('svcnet-cluster: 2 nodes in network namespaces (needs r
       });
       expect(['200', '503'], `${node} healthz`).toContain(r.stdout.trim());
     }
+  });
+
+  it.skipIf(!stackBuilt)('ctl: a service exposed with svcnetctl answers on its ClusterIP from both nodes and on a NodePort from outside', async () => {
+    const exposed = await cluster.ctl(['expose', 'pod', 'a', '--port', '80', '--target-port', '8080', '--name', 'who', '--type', 'NodePort']);
+    expect(exposed.stdout).toContain('service/who');
+    const svc = JSON.parse((await cluster.ctl(['get', 'service', 'who', '-o', 'json'])).stdout) as {
+      spec: { clusterIP: string; ports: { nodePort: number }[] };
+    };
+    expect(svc.spec.clusterIP).toMatch(/^10\.96\./);
+    const viaClusterIp = ['socat', '-T', '2', '-', `TCP:${svc.spec.clusterIP}:80`];
+    expect(await eventually(cluster, 'c', viaClusterIp, (o) => o.includes(' a'))).toBe(`${pods.c!.ip} a\n`);
+    expect(await eventually(cluster, 'b', viaClusterIp, (o) => o.includes(' a'))).toBe(`${pods.b!.ip} a\n`);
+    const viaNodePort = ['socat', '-T', '2', '-', `TCP:${cluster.nodeIp(2)}:${svc.spec.ports[0]!.nodePort}`];
+    // From outside through node2 to a pod on node1: the source is masqueraded to node2's address.
+    expect(await eventually(cluster, 'ext', viaNodePort, (o) => o.includes(' a'))).toBe(`${cluster.nodeIp(2)} a\n`);
   });
 
   it('never changed the root namespace\u2019s links, addresses or routes', () => {
