@@ -112,6 +112,16 @@ describe('svcnetctl apply / get / describe / delete', () => {
         '',
       ].join('\n'),
     );
+    expect((await h.run('get', 'svc,po')).stdout).toBe(
+      [
+        'NAME                    TYPE       CLUSTER-IP   EXTERNAL-IP   PORT(S)          AGE',
+        'service/redis-service   NodePort   10.96.0.10   <none>        6379:30000/TCP   65s',
+        '',
+        'NAME        READY   STATUS    IP           NODE     AGE',
+        'pod/redis   1/1     Running   10.244.1.5   node-1   65s',
+        '',
+      ].join('\n'),
+    );
     expect((await h.run('get', 'svc', '-o', 'name')).stdout).toBe('service/redis-service\n');
     expect((await h.run('get', 'service/redis-service', 'pod/redis', '-o', 'name')).stdout).toBe('service/redis-service\npod/redis\n');
   });

@@ -58,9 +58,12 @@ export function resolveTargets(args: readonly string[]): { kind: Kind; names: st
     }
     return [...byKind].map(([kind, names]) => ({ kind, names }));
   }
-  const [type, ...names] = args;
+  const [types, ...names] = args;
   if (names.some((n) => n.includes('/'))) {
     throw new UsageError(`there is no need to specify a resource type as a separate argument when passing arguments in resource/name form (e.g. 'svcnetctl get resource/<resource_name>' instead of 'svcnetctl get resource resource/<resource_name>'`);
   }
-  return [{ kind: resolveKind(type!), names }];
+  // `svc,pods`: several types at once, each with the same names.
+  const kinds = [...new Set(types!.split(',').filter((t) => t !== '').map(resolveKind))];
+  if (kinds.length === 0) throw new UsageError(`the server doesn't have a resource type "${types}"`);
+  return kinds.map((kind) => ({ kind, names: [...names] }));
 }

@@ -3,7 +3,7 @@
  */
 import { endpointsTable, podsTable, servicesTable, type TableOptions } from '../format/tables.js';
 import { formatObjects, parseOutputFormat } from '../output.js';
-import { resolveTargets, type AnyObject, type Kind, type KindObjects } from '../resources.js';
+import { SINGULAR, resolveTargets, type AnyObject, type Kind, type KindObjects } from '../resources.js';
 import type { CommandContext } from './context.js';
 import { isNotFound } from './not-found.js';
 import { ExitCode, UsageError, describeFailure } from '../cli-errors.js';
@@ -81,7 +81,10 @@ export async function runGet(ctx: CommandContext, args: string[], options: GetOp
     now: ctx.io.now(),
   };
   // Several kinds (`get svc/a pod/b`) print one table each, separated by a blank line.
-  const tables = found.filter((f) => f.objects.length > 0).map((f) => renderTable(f.kind, f.objects, tableOptions));
+  const several = found.length > 1;
+  const tables = found
+    .filter((f) => f.objects.length > 0)
+    .map((f) => renderTable(f.kind, f.objects, { ...tableOptions, ...(several ? { namePrefix: `${SINGULAR[f.kind]}/` } : {}) }));
   ctx.io.stdout(tables.join('\n'));
   return exitCode;
 }

@@ -14,6 +14,8 @@ export interface TableOptions {
   /** `--show-labels`: a LABELS column last. */
   showLabels: boolean;
   now: Date;
+  /** Printed before each NAME, e.g. `service/` when several kinds are listed (as kubectl does). */
+  namePrefix?: string;
 }
 
 interface Column<T> {
@@ -58,7 +60,10 @@ function table<T extends { metadata: ObjectMeta }>(
   wide: Column<T>[],
   options: TableOptions,
 ): string {
-  const columns: Column<T>[] = [...base, ...(options.wide ? wide : [])];
+  const prefix = options.namePrefix ?? '';
+  const columns: Column<T>[] = [...base, ...(options.wide ? wide : [])].map((c) =>
+    c.header === 'NAME' && prefix ? { header: c.header, cell: (o: T, now: Date) => prefix + c.cell(o, now) } : c,
+  );
   if (options.allNamespaces) columns.unshift({ header: 'NAMESPACE', cell: (o) => o.metadata.namespace });
   if (options.showLabels && !columns.some((c) => c.header === 'LABELS')) {
     columns.push({ header: 'LABELS', cell: (o) => formatLabels(o.metadata.labels) });
