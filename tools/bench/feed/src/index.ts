@@ -1,0 +1,2 @@
+// Public API of @svcnet/bench-feed: named exports only.
+export { percentile, summarize } from './stats.js';
