@@ -80,6 +80,8 @@ mkdir -p root/usr/lib/x86_64-linux-gnu/xtables
 cp /usr/lib/x86_64-linux-gnu/xtables/libxt_*.so /usr/lib/x86_64-linux-gnu/xtables/libipt_*.so root/usr/lib/x86_64-linux-gnu/xtables/
 libs=$( { ldd "${bins[@]}"; ldd root/usr/lib/x86_64-linux-gnu/xtables/*.so; } 2>/dev/null | awk '/=>/ {print $3} /^\t\/lib/ {print $1}' | grep '^/' | sort -u)
 for l in $libs; do mkdir -p "root$(dirname "$l")"; cp -L "$l" "root$l"; done
+# ipset and iptables resolve protocol names (tcp, udp) through /etc/protocols.
+mkdir -p root/etc; cp /etc/protocols /etc/services root/etc/
 cp "$here/init" root/init; chmod +x root/init
 cp "kpkg/boot/vmlinuz-$KV" vmlinuz
 (cd root && find . | cpio -o -H newc --quiet | gzip -1) > initrd.cpio.gz

@@ -1,0 +1,198 @@
+/**
+ * IPVS mode against a real IPVS kernel: a qemu VM (tools/ipvs-vm) whose
+ * command channel backs a NetExec, so the production IpvsBackend drives the
+ * VM's kernel. Real HTTP requests go from a client namespace through IPVS to
+ * pod namespaces. The cases mirror the shared per-mode data-plane table.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ProxyState, ServicePortInfo, EndpointInfo } from '@svcnet/proxy-core';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- test-only: the VM harness lives in the testing lib
+import { startIpvsVm, type IpvsVmHandle } from '@svcnet/testing';
+import { IpvsBackend, type IpvsPlan } from '../src/index.js';
+import { CLIENT_NS, NODE_IP, endpoint, nodeConfig, pods, request, servicePort, setUpLab, tally } from './vm-lab.js';
+
+const [podA, podB, podC] = pods as [(typeof pods)[0], (typeof pods)[0], (typeof pods)[0]];
+
+let vm: IpvsVmHandle;
+const clock = { t: 1_000_000, now() { return this.t; } };
+let backend: IpvsBackend;
+let lastApplied: IpvsPlan | undefined;
+const services = new Map<string, ServicePortInfo>();
+const endpoints = new Map<string, EndpointInfo[]>();
+
+function state(): ProxyState {
+  return { services: new Map(services), endpoints: new Map(endpoints) };
+}
+
+async function sync(full = false, b: IpvsBackend = backend): Promise<{ calls: number }> {
+  const plan = b.render({ state: state(), config: nodeConfig, full, changed: new Set(), lastApplied: b === backend ? lastApplied : undefined });
+  const r = await b.apply(plan);
+  lastApplied = plan;
+  return r;
+}
+
+function put(svc: ServicePortInfo, eps: EndpointInfo[]): void {
+  services.set(svc.id, svc);
+  if (eps.length > 0) endpoints.set(svc.id, eps);
+  else endpoints.delete(svc.id);
+}
+
+async function sh(script: string): Promise<string> {
+  return (await vm.exec.run({ file: 'sh', args: ['-s'], input: script + '\n', allowFailure: true })).stdout;
+}
+
+const web = servicePort({ name: 'web', clusterIP: '10.96.0.10', port: 80, nodePort: 30080 });
+const sticky = servicePort({ name: 'sticky', clusterIP: '10.96.0.11', port: 80, sessionAffinity: { kind: 'ClientIP', timeoutSeconds: 60 } });
+const empty = servicePort({ name: 'empty', clusterIP: '10.96.0.12', port: 80 });
+const dns = servicePort({ name: 'dns', clusterIP: '10.96.0.53', port: 53, protocol: 'UDP' });
+
+describe('IPVS mode in a VM with a real IPVS kernel', () => {
+  beforeAll(async () => {
+    vm = await startIpvsVm();
+    await setUpLab(vm.exec);
+    backend = new IpvsBackend({ exec: vm.exec, scheduler: 'rr', clock, gracefulTerminationTimeoutMs: 30_000, config: nodeConfig });
+    // Short FIN timeout so closed connections leave the IPVS table quickly.
+    await vm.exec.run({ file: 'ipvsadm', args: ['--set', '900', '2', '300'] });
+  }, 300_000);
+
+  afterAll(async () => {
+    await vm?.stop();
+  });
+
+  it('ClusterIP: round-robin across pods, address on kube-ipvs0, masquerading real servers', async () => {
+    put(web, [endpoint(podA.ip), endpoint(podB.ip)]);
+    await sync(true);
+    expect(await sh('ip -o addr show dev kube-ipvs0')).toContain('10.96.0.10/32');
+    const save = await sh('ipvsadm -Sn');
+    expect(save).toContain('-A -t 10.96.0.10:80 -s rr');
+    expect(save).toContain(`-a -t 10.96.0.10:80 -r ${podA.ip}:8080 -m -w 1`);
+    expect(tally(await request(vm.exec, '10.96.0.10', 80, 6))).toEqual({ 'pod-a': 3, 'pod-b': 3 });
+    // From the node itself too (OUTPUT path).
+    expect(tally(await request(vm.exec, '10.96.0.10', 80, 2, undefined))).toEqual({ 'pod-a': 1, 'pod-b': 1 });
+  });
+
+  it('NodePort: node address:nodePort balances across pods', async () => {
+    expect(await sh('ipvsadm -Sn')).toContain(`-A -t ${NODE_IP}:30080 -s rr`);
+    expect(tally(await request(vm.exec, NODE_IP, 30080, 4))).toEqual({ 'pod-a': 2, 'pod-b': 2 });
+    expect(await sh('ipset list KUBE-NODE-PORT-TCP')).toMatch(/^30080$/m);
+  });
+
+  it('ClientIP affinity: persistence pins one client to one pod', async () => {
+    put(sticky, [endpoint(podA.ip), endpoint(podB.ip), endpoint(podC.ip)]);
+    await sync();
+    expect(await sh('ipvsadm -Sn')).toContain('-A -t 10.96.0.11:80 -s rr -p 60');
+    const answers = await request(vm.exec, '10.96.0.11', 80, 5);
+    expect(Object.keys(tally(answers))).toHaveLength(1);
+    expect(answers[0]).toMatch(/^pod-/);
+  });
+
+  it('no endpoints: the connection is refused at once', async () => {
+    put(empty, []);
+    await sync();
+    // "refused" needs an active reject (ICMP/RST); a dropped SYN would end in nc's 3 s timeout instead.
+    const [answer] = await request(vm.exec, '10.96.0.12', 80, 1);
+    expect(answer).toMatch(/refused/i);
+    expect(await sh('ipset list KUBE-NO-ENDPOINTS')).toContain('10.96.0.12,tcp:80');
+  });
+
+  it('endpoint removal: weight 0 while a connection drains, deleted after the bound; new requests avoid it', async () => {
+    // Hold one connection open to the ClusterIP (httpd waits for the request line).
+    await sh(`ip netns exec ${CLIENT_NS} sh -c '(sleep 60) | nc 10.96.0.10 80 >/dev/null 2>&1 &'`);
+    let conns = '';
+    let busy: typeof podA | undefined;
+    for (let i = 0; i < 40 && !busy; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      conns = await sh('ipvsadm -Ln -t 10.96.0.10:80');
+      busy = [podA, podB].find((p) => new RegExp(`${p.ip.replace(/\./g, '\\.')}:8080\\s+Masq\\s+1\\s+[1-9]`).test(conns));
+    }
+    expect(busy, conns).toBeDefined();
+    const other = busy === podA ? podB : podA;
+    put(web, [endpoint(other.ip)]);
+    await sync();
+    const save = await sh('ipvsadm -Sn');
+    expect(save).toContain(`-a -t 10.96.0.10:80 -r ${busy!.ip}:8080 -m -w 0`);
+    // The NodePort service had no connection to it: deleted at once.
+    expect(save).not.toContain(`-a -t ${NODE_IP}:30080 -r ${busy!.ip}:8080`);
+    expect(backend.pendingDrains).toBe(1);
+    expect(tally(await request(vm.exec, '10.96.0.10', 80, 3))).toEqual({ [other.name]: 3 });
+    // Still connected, before the bound: kept.
+    await sync();
+    expect(await sh('ipvsadm -Sn')).toContain(`-r ${busy!.ip}:8080 -m -w 0`);
+    clock.t += 31_000;
+    await sync();
+    expect(await sh('ipvsadm -Sn')).not.toContain(`-r ${busy!.ip}:8080`);
+    expect(backend.pendingDrains).toBe(0);
+    await sh(`kill $(pidof sleep) 2>/dev/null; true`);
+  });
+
+  it('UDP endpoint removal: the real server goes at once', async () => {
+    put(dns, [endpoint(podA.ip, 5353), endpoint(podB.ip, 5353)]);
+    await sync();
+    expect(await sh('ipvsadm -Sn')).toContain(`-a -u 10.96.0.53:53 -r ${podB.ip}:5353 -m -w 1`);
+    put(dns, [endpoint(podA.ip, 5353)]);
+    await sync();
+    const save = await sh('ipvsadm -Sn');
+    expect(save).toContain(`-a -u 10.96.0.53:53 -r ${podA.ip}:5353`);
+    expect(save).not.toContain(`${podB.ip}:5353`);
+  });
+
+  it('service deletion removes its virtual service, its address and its ipset entries', async () => {
+    services.delete(empty.id);
+    await sync();
+    expect(await sh('ipvsadm -Sn')).not.toContain('10.96.0.12:80');
+    expect(await sh('ip -o addr show dev kube-ipvs0')).not.toContain('10.96.0.12/32');
+    expect(await sh('ipset save')).not.toContain('10.96.0.12');
+    expect(await request(vm.exec, '10.96.0.12', 80, 1)).toEqual([expect.stringMatching(/^ERR/)]);
+  });
+
+  it('restart: a fresh backend syncing the same state changes nothing and removes what went stale meanwhile', async () => {
+    put(web, [endpoint(podA.ip), endpoint(podB.ip)]);
+    await sync();
+    const before = await backend.readKernelState();
+    const fresh = new IpvsBackend({ exec: vm.exec, clock, config: nodeConfig });
+    const plan = fresh.render({ state: state(), config: nodeConfig, full: true, changed: new Set(), lastApplied: undefined });
+    const r = await fresh.apply(plan);
+    expect(r.calls).toBe(5); // sysctl + 4 reads, no writes
+    expect(await fresh.readKernelState()).toBe(before);
+    // A service deleted while the agent was down: the next start removes it.
+    services.delete(sticky.id);
+    const again = new IpvsBackend({ exec: vm.exec, clock, config: nodeConfig });
+    await again.apply(again.render({ state: state(), config: nodeConfig, full: true, changed: new Set(), lastApplied: undefined }));
+    expect(await sh('ipvsadm -Sn')).not.toContain('10.96.0.11');
+    expect(await sh('ip -o addr show dev kube-ipvs0')).not.toContain('10.96.0.11/32');
+    expect(await sh('ipset save')).not.toContain('10.96.0.11');
+    backend = again;
+    lastApplied = undefined;
+    await sync(true);
+  });
+
+  it('drift: a virtual service, an address, an ipset entry and a chain changed by hand are detected and repaired', async () => {
+    expect(await backend.detectDrift(lastApplied!)).toBe(false);
+    await sh('ipvsadm -D -t 10.96.0.10:80; ip addr del 10.96.0.10/32 dev kube-ipvs0; ipset del KUBE-CLUSTER-IP 10.96.0.10,tcp:80; iptables -t nat -F KUBE-POSTROUTING');
+    expect(await backend.detectDrift(lastApplied!)).toBe(true);
+    await sync(true);
+    expect(await backend.detectDrift(lastApplied!)).toBe(false);
+    expect(tally(await request(vm.exec, '10.96.0.10', 80, 2))).toEqual({ 'pod-a': 1, 'pod-b': 1 });
+  });
+
+  it('every accepted scheduler is accepted by the kernel', async () => {
+    for (const scheduler of ['lc', 'wrr', 'sh', 'dh', 'sed', 'nq', 'mh', 'rr']) {
+      const b = new IpvsBackend({ exec: vm.exec, scheduler, clock, config: nodeConfig });
+      await b.apply(b.render({ state: state(), config: nodeConfig, full: true, changed: new Set(), lastApplied: undefined }));
+      expect(await sh('ipvsadm -Sn')).toContain(`-A -t 10.96.0.10:80 -s ${scheduler}`);
+    }
+    expect(tally(await request(vm.exec, '10.96.0.10', 80, 2))).toEqual({ 'pod-a': 1, 'pod-b': 1 });
+  });
+
+  it('cleanup removes kube-ipvs0, our virtual services, ipsets and chains, and nothing else', async () => {
+    await sh('ipvsadm -A -t 192.0.2.1:9999 -s rr; iptables -t nat -N OTHER-CHAIN; ipset create OTHER-SET hash:ip');
+    await backend.cleanup();
+    expect(await sh('ip link show kube-ipvs0 2>&1')).toMatch(/not exist|can't find/);
+    const save = await sh('ipvsadm -Sn');
+    expect(save.trim()).toBe('-A -t 192.0.2.1:9999 -s rr');
+    expect(await sh('ipset list -n')).toBe('OTHER-SET\n');
+    const ipt = await sh('iptables-save');
+    expect(ipt).not.toMatch(/KUBE-/);
+    expect(ipt).toContain(':OTHER-CHAIN');
+  });
+});
