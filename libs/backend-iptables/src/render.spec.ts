@@ -4,7 +4,7 @@ import type { Endpoints, Service } from '@svcnet/model';
 import { describe, expect, it } from 'vitest';
 import { serviceChainNames } from './names.js';
 import type { IptablesPlan } from './plan.js';
-import { masqueradeMark, renderIptablesPlan } from './render.js';
+import { masqueradeMark, renderIptablesPlan, sectionText } from './render.js';
 import { NODE, stateOf } from './test-fixtures.js';
 
 function render(state: ProxyState, last?: IptablesPlan, changed: string[] = [], full = false): IptablesPlan {
@@ -125,5 +125,13 @@ describe('renderIptablesPlan', () => {
     { bit: 31, mark: '0x80000000' },
   ])('masquerade bit $bit → mark $mark', ({ bit, mark }) => {
     expect(masqueradeMark(bit)).toBe(mark);
+  });
+});
+
+describe('sectionText', () => {
+  it('handles a full sync of ~300k rule lines (no argument-spread limits)', () => {
+    const rules = Array.from({ length: 300_000 }, (_, i) => `-A KUBE-SEP-X -j KUBE-MARK-MASQ ${i}`);
+    const text = sectionText('nat', { declare: ['KUBE-SEP-X'], rules, edits: [], deleteChains: [] });
+    expect(text.split('\n')).toHaveLength(300_000 + 4);
   });
 });

@@ -45,8 +45,18 @@ export function sectionText(table: IptablesTable, s: RestoreSection, extras: Res
   const deleteChains = [...new Set([...s.deleteChains, ...(extras.deleteChains ?? [])])];
   const jumps = extras.jumps ?? [];
   if (s.declare.length + s.edits.length + deleteChains.length + jumps.length === 0) return '';
-  const out = [`*${table}`, ...s.declare.map((c) => `:${c} - [0:0]`), ...deleteChains.map((c) => `:${c} - [0:0]`)];
-  out.push(...s.rules, ...s.edits, ...deleteChains.map((c) => `-X ${c}`), ...jumps, 'COMMIT', '');
+  // Array literals, not push(...x): a full sync has ~170k rule lines, too many for call arguments.
+  const out = [
+    `*${table}`,
+    ...s.declare.map((c) => `:${c} - [0:0]`),
+    ...deleteChains.map((c) => `:${c} - [0:0]`),
+    ...s.rules,
+    ...s.edits,
+    ...deleteChains.map((c) => `-X ${c}`),
+    ...jumps,
+    'COMMIT',
+    '',
+  ];
   return out.join('\n');
 }
 
@@ -220,7 +230,7 @@ function tableSection(
       continue;
     }
     declare.push(chain);
-    rules.push(...lines);
+    for (const l of lines) rules.push(l);
   }
   return { declare, rules, edits: [...deletes, ...inserts], deleteChains: stale };
 }

@@ -1,0 +1,191 @@
+/**
+ * iptables backend benchmark (root; everything happens in throw-away network
+ * namespaces named ipt-bench-*). Prints render time, full sync vs a bare
+ * iptables-restore of the same text, one added service vs a bare restore of
+ * the minimal change, and the RSS of a process holding a Proxier at scale.
+ *
+ *   node tools/bench/iptables/dist/main.cjs [--services 10000] [--endpoints 5] [--variant legacy|nft|both]
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { ProcessNetExec } from '@svcnet/netexec';
+import { Proxier, endpointsOf, servicePortsOf } from '@svcnet/proxy-core';
+import type { EndpointInfo, NodeConfig, ProxyState, ServicePortInfo } from '@svcnet/proxy-core';
+import { IptablesBackend } from '@svcnet/backend-iptables';
+import type { IptablesPlan, IptablesVariant } from '@svcnet/backend-iptables';
+import { Registry } from 'prom-client';
+import { workload } from './workload.js';
+
+const exec = new ProcessNetExec();
+const CONFIG: NodeConfig = { nodeName: 'node-0', nodeIPs: ['192.168.77.1'], clusterCIDR: '10.64.0.0/10', masqueradeAll: false, nodePortAddresses: [] };
+const created: string[] = [];
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+
+async function newNs(tag: string): Promise<string> {
+  const ns = `ipt-bench-${tag}-${randomBytes(3).toString('hex')}`;
+  await exec.run({ file: 'ip', args: ['netns', 'add', ns] });
+  created.push(ns);
+  return ns;
+}
+
+async function dropNs(ns: string): Promise<void> {
+  await exec.run({ file: 'ip', args: ['netns', 'del', ns], allowFailure: true });
+  created.splice(created.indexOf(ns), 1);
+}
+
+function stateOf(count: number, perService: number, offset = 0): ProxyState {
+  const { services, endpoints } = workload(count, perService, offset);
+  const s = new Map<string, ServicePortInfo>();
+  const e = new Map<string, readonly EndpointInfo[]>();
+  for (const x of services) for (const [k, v] of servicePortsOf(x)) s.set(k, v);
+  for (const x of endpoints) for (const [k, v] of endpointsOf(x, CONFIG.nodeName)) e.set(k, v);
+  return { services: s, endpoints: e };
+}
+
+function ms(t0: number): number {
+  return performance.now() - t0;
+}
+
+const fmt = (x: number) => `${(x / 1000).toFixed(2)} s`;
+
+async function bareRestore(ns: string, variant: IptablesVariant, text: string): Promise<number> {
+  const t0 = performance.now();
+  await exec.run({ file: `iptables-${variant}-restore`, args: ['-w', '--noflush'], input: text, netns: ns, timeoutMs: 600_000 });
+  return ms(t0);
+}
+
+function countRules(plan: IptablesPlan): { chains: number; rules: number; bytes: number } {
+  let chains = 0;
+  let rules = 0;
+  for (const t of [plan.nat, plan.filter]) {
+    for (const lines of t.values()) {
+      chains++;
+      rules += lines.length;
+    }
+  }
+  return { chains, rules, bytes: Buffer.byteLength(plan.restore) };
+}
+
+async function benchVariant(variant: IptablesVariant, count: number, perService: number): Promise<void> {
+  console.log(`\n== iptables-${variant}: ${count} services x ${perService} endpoints ==`);
+  const state = stateOf(count, perService);
+  const backend = new IptablesBackend({ exec, variant, netns: await newNs('ours'), conntrack: false });
+  const nsOurs = created.at(-1)!;
+  const nsBare = await newNs('bare');
+  try {
+    const renders: number[] = [];
+    let plan: IptablesPlan | undefined;
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      plan = backend.render({ state, config: CONFIG, full: true, changed: new Set(), lastApplied: undefined });
+      renders.push(ms(t0));
+    }
+    const size = countRules(plan!);
+    console.log(`rules: ${size.chains} chains, ${size.rules} rules, ${(size.bytes / 1e6).toFixed(1)} MB restore input`);
+    console.log(`render (full): ${renders.map((r) => r.toFixed(0)).join(' / ')} ms`);
+
+    const bare = await bareRestore(nsBare, variant, plan!.restore);
+    const t0 = performance.now();
+    const full = backend.render({ state, config: CONFIG, full: true, changed: new Set(), lastApplied: undefined });
+    const renderMs = ms(t0);
+    const applied = await backend.apply(full);
+    const ours = renderMs + applied.durationMs;
+    console.log(`full sync: bare restore ${fmt(bare)} | ours ${fmt(ours)} (render ${renderMs.toFixed(0)} ms + apply ${fmt(applied.durationMs)}, ${applied.calls} calls) | ratio ${(ours / bare).toFixed(2)}x (target <= 1.3x)`);
+
+    // One more service with its endpoints.
+    const extra = stateOf(1, perService, count);
+    const grown: ProxyState = {
+      services: new Map([...state.services, ...extra.services]),
+      endpoints: new Map([...state.endpoints, ...extra.endpoints]),
+    };
+    const id = [...extra.services.keys()][0]!;
+    const t1 = performance.now();
+    const partial = backend.render({ state: grown, config: CONFIG, full: false, changed: new Set([id]), lastApplied: full });
+    const partialRender = ms(t1);
+    const partialApply = await backend.apply(partial);
+    const oursAdd = partialRender + partialApply.durationMs;
+    // The minimal change by hand: the new service's chains plus one KUBE-SERVICES rule.
+    const frag = partial.fragments.get(id)!;
+    const minimal = [
+      '*nat',
+      ...[...frag.chains.keys()].map((c) => `:${c} - [0:0]`),
+      ...[...frag.chains.values()].flat(),
+      ...frag.natServices.map((l) => `-I KUBE-SERVICES 1${l.slice('-A KUBE-SERVICES'.length)}`),
+      'COMMIT',
+      '',
+    ].join('\n');
+    const bareAdd = await bareRestore(nsBare, variant, minimal);
+    console.log(
+      `add 1 service at ${count}: bare minimal restore ${fmt(bareAdd)} | ours ${fmt(oursAdd)} (render ${partialRender.toFixed(0)} ms + apply ${fmt(partialApply.durationMs)}, ${partial.writtenChains} chains written) | ratio ${(oursAdd / bareAdd).toFixed(2)}x (target <= 1.2x)`,
+    );
+    const t2 = performance.now();
+    const drift = await backend.detectDrift(partial);
+    console.log(`drift check (iptables-save + compare): ${fmt(ms(t2))}, drift=${drift}`);
+  } finally {
+    await dropNs(nsOurs);
+    await dropNs(nsBare);
+  }
+}
+
+/** Child mode: a process that only holds a Proxier at scale, to measure its RSS. */
+async function rssChild(variant: IptablesVariant, count: number, perService: number): Promise<void> {
+  const ns = await newNs('rss');
+  try {
+    const backend = new IptablesBackend({ exec, variant, netns: ns, conntrack: false });
+    const proxier = new Proxier({ backend, config: CONFIG, minSyncPeriodMs: 100, syncPeriodMs: 30_000, metrics: new Registry() });
+    // Objects arrive one by one, as from the watch; only the proxier keeps them.
+    for (let k = 0; k < count; k += 1000) {
+      const { services, endpoints } = workload(Math.min(1000, count - k), perService, k);
+      for (const s of services) proxier.onServiceUpsert(s);
+      for (const e of endpoints) proxier.onEndpointsUpsert(e);
+    }
+    proxier.onSynced();
+    await proxier.syncNow();
+    const { services, endpoints } = workload(1, perService, count);
+    proxier.onServiceUpsert(services[0]!);
+    proxier.onEndpointsUpsert(endpoints[0]!);
+    await proxier.syncNow();
+    if (proxier.status().lastError) throw new Error(proxier.status().lastError);
+    (globalThis as { gc?: () => void }).gc?.();
+    const m = process.memoryUsage();
+    console.log(JSON.stringify({ rssMiB: m.rss / 2 ** 20, heapUsedMiB: m.heapUsed / 2 ** 20, syncs: proxier.status().syncs }));
+  } finally {
+    await dropNs(ns);
+  }
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('run as root (it creates network namespaces)');
+  const count = Number(arg('services', '10000'));
+  const perService = Number(arg('endpoints', '5'));
+  const v = arg('variant', 'both');
+  const variants: IptablesVariant[] = v === 'both' ? ['legacy', 'nft'] : [v as IptablesVariant];
+  if (process.argv.includes('--rss-child')) return rssChild(variants[0]!, count, perService);
+  for (const variant of variants) await benchVariant(variant, count, perService);
+  // RSS in a fresh process so the bench's own plans do not count.
+  const child = spawnSync(process.execPath, ['--expose-gc', process.argv[1]!, '--rss-child', '--variant', variants[0]!, '--services', String(count), '--endpoints', String(perService)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const line = child.stdout.trim().split('\n').at(-1) ?? '';
+  const r = JSON.parse(line) as { rssMiB: number; heapUsedMiB: number };
+  console.log(`\nRSS of a process holding the Proxier with ${count} services after full + partial sync: ${r.rssMiB.toFixed(0)} MiB (heap ${r.heapUsedMiB.toFixed(0)} MiB; target < 200 MiB)`);
+}
+
+async function cleanupAll(): Promise<void> {
+  for (const ns of [...created]) await dropNs(ns);
+}
+
+process.on('SIGINT', () => void cleanupAll().finally(() => process.exit(130)));
+main().then(
+  () => cleanupAll(),
+  async (err: unknown) => {
+    console.error(err);
+    await cleanupAll();
+    process.exitCode = 1;
+  },
+);
