@@ -176,6 +176,12 @@ describe('svcnetctl end to end (nats-server + allocator + state)', () => {
     expect(describe.stdout).toContain('Selector:                 app=redis\n');
     expect(describe.stdout).toContain('TargetPort:               redis/TCP\n');
     expect(describe.stdout).toContain('Endpoints:                10.244.1.5:6379\n');
+
+    const trace = await ctl('trace', `${clusterIP}:6379`);
+    expect(trace.code).toBe(0);
+    expect(trace.stdout).toContain('Service:                  default/redis-service (ClusterIP, via cluster IP)\n');
+    expect(trace.stdout).toMatch(/\n {2}10\.244\.1\.5:6379 +ready +default\/redis +node-1\n/);
+    expect((await ctl('trace', `${clusterIP}:6380`)).code).toBe(1);
   });
 
   it("exposes the pod as a NodePort service selecting the pod's labels", async () => {

@@ -10,6 +10,7 @@ import { runDelete, type DeleteOptions } from './commands/delete.js';
 import { runDescribe } from './commands/describe.js';
 import { runExpose, type ExposeOptions } from './commands/expose.js';
 import { runGet, type GetOptions } from './commands/get.js';
+import { runTrace, type TraceOptions } from './commands/trace.js';
 import type { StateApi } from './state-api.js';
 
 /** Default address of the state service (apps/state's default `--listen`). */
@@ -122,6 +123,16 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<Ex
     .option('--dry-run <mode>', 'none or client (print the service without creating it)')
     .action(async (type: string, name: string, opts: ExposeOptions) => {
       exitCode = await runExpose(context(), type, name, opts);
+    });
+
+  program
+    .command('trace')
+    .description('Show the service and endpoints a destination (cluster IP:port or node IP:nodePort) reaches, from the state')
+    .argument('<destination>', 'IP:PORT[/PROTOCOL]')
+    .addOption(new Option('--protocol <protocol>', 'protocol when the destination names none').choices(['TCP', 'UDP', 'SCTP']))
+    .option('--node <name>', 'the node the traffic enters on (Local traffic policies)')
+    .action(async (destination: string, opts: TraceOptions) => {
+      exitCode = await runTrace(context(), destination, opts);
     });
 
   try {
