@@ -5,7 +5,7 @@ import { Cluster } from './cluster.js';
 import { bundlePath, svcnetctlArgv } from './components.js';
 import { parseLabels, parsePortSpec, type PodPort } from './pods.js';
 import { toolPath } from './processes.js';
-import { IptablesVariant, ProxyModeName } from './state-file.js';
+import { IptablesVariant, ProxyModeName, defaultStateDir, withStateLock } from './state-file.js';
 
 // svcnet-cluster: a local multi-node cluster in network namespaces (see README.md).
 
@@ -22,6 +22,11 @@ function withWhere(cmd: Command): Command {
   return cmd
     .option('--name <prefix>', 'cluster name: prefix of every namespace', process.env.SVCNET_CLUSTER ?? 'svcnet')
     .option('--state-dir <dir>', 'where the state file and logs live (default /tmp/svcnet-cluster-<name>)');
+}
+
+/** Opens the cluster under the state lock (fresh state), for commands that change it. */
+async function locked(w: Where, fn: (cluster: Cluster) => Promise<void>): Promise<void> {
+  await withStateLock(w.stateDir ?? defaultStateDir(w.name), async () => fn(Cluster.open(w)));
 }
 
 function where(o: { name: string; stateDir?: string }): Where {
@@ -120,23 +125,25 @@ function buildProgram(): Command {
     .option('--port <spec...>', 'container ports [name:]port[/TCP|UDP|SCTP]')
     .option('--not-ready', 'register the pod as not ready')
     .action(async (name: string, command: string[], o: Where & { node: string; namespace: string; labels: string; port?: string[]; notReady?: boolean }) => {
-      const cluster = Cluster.open(where(o));
       const ports: PodPort[] = (o.port ?? []).map(parsePortSpec);
       const node = /^\d+$/.test(o.node) ? Number(o.node) : o.node;
-      const rec = await cluster.addPod({ name, node, namespace: o.namespace, labels: parseLabels(o.labels), ports, ready: !o.notReady, command: operands(command) });
-      say(`pod ${rec.name} on ${rec.node}: ${rec.ip}${rec.registered ? '' : ' (not registered: no state service)'}`);
+      const labels = parseLabels(o.labels);
+      await locked(where(o), async (cluster) => {
+        const rec = await cluster.addPod({ name, node, namespace: o.namespace, labels, ports, ready: !o.notReady, command: operands(command) });
+        say(`pod ${rec.name} on ${rec.node}: ${rec.ip}${rec.registered ? '' : ' (not registered: no state service)'}`);
+      });
     });
   withWhere(pod.command('del').description('delete a pod (unregister, kill, delete its namespace)'))
     .argument('<name>')
     .action(async (name: string, o: Where) => {
-      await Cluster.open(where(o)).deletePod(name);
+      await locked(where(o), (cluster) => cluster.deletePod(name));
     });
   withWhere(pod.command('ready').description('set a pod\u2019s readiness'))
     .argument('<name>')
     .argument('<ready>', 'true or false')
     .action(async (name: string, ready: string, o: Where) => {
       if (ready !== 'true' && ready !== 'false') throw new InvalidArgumentError('ready must be true or false');
-      await Cluster.open(where(o)).setPodReady(name, ready === 'true');
+      await locked(where(o), (cluster) => cluster.setPodReady(name, ready === 'true'));
     });
   return program;
 }

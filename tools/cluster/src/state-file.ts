@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterPlan } from './topology.js';
 
@@ -83,4 +83,48 @@ export function writeState(state: ClusterState): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
   renameSync(tmp, path);
+}
+
+/**
+ * A lock is stale when its holder is gone and it is not brand new: a file just
+ * created with O_EXCL may not hold its PID yet, and must not be taken over.
+ */
+function lockIsStale(lockPath: string): boolean {
+  try {
+    if (Date.now() - statSync(lockPath).mtimeMs < 2000) return false;
+    const pid = Number(readFileSync(lockPath, 'utf8').trim());
+    if (!Number.isInteger(pid) || pid <= 0) return true;
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    // ESRCH: the holder died; ENOENT: released meanwhile (retrying is right either way).
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * Runs `fn` holding `<stateDir>/cluster.lock` (O_EXCL file with the holder's PID),
+ * so concurrent `svcnet-cluster pod …` processes do not lose each other's writes.
+ * A lock whose holder died is taken over.
+ */
+export async function withStateLock<T>(stateDir: string, fn: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
+  mkdirSync(stateDir, { recursive: true });
+  const lockPath = join(stateDir, 'cluster.lock');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      writeFileSync(lockPath, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (lockIsStale(lockPath)) rmSync(lockPath, { force: true });
+      else if (Date.now() > deadline) throw new Error(`${lockPath} held by another svcnet-cluster for ${timeoutMs} ms`);
+      else await new Promise((r) => setTimeout(r, 25 + Math.random() * 50));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lockPath, { force: true });
+  }
 }
