@@ -40,6 +40,8 @@ export class UspLab {
     // A real node has a default route; without one, the node's own connects to a
     // ClusterIP fail with ENETUNREACH before OUTPUT's DNAT can run.
     await this.ip(['route', 'add', 'default', 'dev', 'cbr0'], this.node);
+    // A node forwards (pod traffic to a ClusterIP without endpoints must reach FORWARD's REJECT).
+    await exec.run({ file: 'sysctl', args: ['-q', '-w', 'net.ipv4.ip_forward=1'], netns: this.node });
     let n = 10;
     for (const name of podNames) {
       const ns = `usp-${this.id}-${name}`;

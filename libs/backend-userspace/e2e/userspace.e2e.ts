@@ -64,7 +64,7 @@ async function startDriver(): Promise<DriverClient> {
 }
 
 async function natRules(): Promise<string[]> {
-  const save = await lab.run(lab.node, 'iptables-save', ['-t', 'nat']);
+  const save = await lab.run(lab.node, 'iptables-save', []);
   return save.split('\n').filter((l) => /KUBE-(PORTALS|NODEPORT)/.test(l));
 }
 
@@ -145,6 +145,22 @@ describe.skipIf(!canRun)('userspace mode in network namespaces (needs root)', ()
     await driver.send({ cmd: 'apply', ...services([ep(lab.pod('p1').ip, 8080), ep(lab.pod('p2').ip, 8080)]) });
   });
 
+  it('a service without endpoints refuses connections at once (REJECT), and serves once it has one', async () => {
+    await driver.send({ cmd: 'apply', ...services([]) });
+    for (const [from, target] of [
+      [lab.pod('cl').ns, '10.96.0.10:80'],
+      [lab.pod('cl').ns, `${lab.nodeIP}:30080`],
+      [lab.node, '10.96.0.10:80'],
+    ] as const) {
+      const started = Date.now();
+      const err = await tcpRequest(from, target, 'x', 3).then(() => undefined, (e: Error) => e.message);
+      expect(err, `${from} → ${target}: ${err}`).toMatch(/refused/i);
+      expect(Date.now() - started).toBeLessThan(1500);
+    }
+    await driver.send({ cmd: 'apply', ...services([ep(lab.pod('p1').ip, 8080), ep(lab.pod('p2').ip, 8080)]) });
+    expect(await tcpRequest(lab.pod('cl').ns, '10.96.0.10:80', 'back')).toMatch(/^p[12]-back$/);
+  });
+
   it('detects drift and repairs it with a full sync', async () => {
     expect((await driver.send<{ drift: boolean }>({ cmd: 'drift' })).drift).toBe(false);
     await lab.run(lab.node, 'iptables', ['-t', 'nat', '-D', 'KUBE-PORTALS-CONTAINER', '1']);
@@ -191,7 +207,7 @@ describe.skipIf(!canRun)('userspace mode in network namespaces (needs root)', ()
     const targets = rules.flatMap((l) => [...l.matchAll(/(?:--to-ports |--to-destination [\d.]+:)(\d+)/g)].map((m) => Number(m[1])));
     expect(targets.length).toBeGreaterThan(0);
     expect(new Set(targets)).toEqual(new Set(Object.values(r.ports)));
-    expect(rules.filter((l) => l.startsWith('-A PREROUTING') || l.startsWith('-A OUTPUT'))).toHaveLength(4);
+    expect(rules.filter((l) => /^-A (PREROUTING|OUTPUT|INPUT|FORWARD) /.test(l))).toHaveLength(7);
     expect(await tcpRequest(lab.pod('cl').ns, '10.96.0.10:80', 'again')).toMatch(/^p[12]-again$/);
   });
 

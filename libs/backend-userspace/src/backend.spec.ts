@@ -62,7 +62,7 @@ describe('UserspaceBackend', () => {
     const restore = String(fake.callsTo('iptables-restore')[0]!.input);
     const port = backend.proxyPorts().get('default/web:http')!;
     expect(fake.callsTo('iptables-restore')[0]!.args).toEqual(['--noflush']);
-    for (const j of PORTAL_JUMPS) expect(restore).toContain(j.replace('-A ', '-I '));
+    for (const j of PORTAL_JUMPS) expect(restore).toContain(j.line.replace('-A ', '-I '));
     // bound to a specific address, so pods are DNATed to it rather than REDIRECTed
     expect(restore).toContain(`-A KUBE-PORTALS-CONTAINER -d 10.96.0.10/32 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp --dport 80 -j DNAT --to-destination 127.0.0.1:${port}`);
     expect(restore).toContain(`-A KUBE-NODEPORT-HOST -p tcp -m comment --comment "default/web:http node port" -m tcp --dport 30080 -j DNAT --to-destination 127.0.0.1:${port}`);
@@ -84,7 +84,7 @@ describe('UserspaceBackend', () => {
   });
 
   it('jumps already present are not inserted again on a full sync', async () => {
-    const save = ['*nat', ...PORTAL_JUMPS, 'COMMIT'].join('\n');
+    const save = ['*nat', ...PORTAL_JUMPS.filter((j) => j.table === 'nat').map((j) => j.line), 'COMMIT', '*filter', ...PORTAL_JUMPS.filter((j) => j.table === 'filter').map((j) => j.line), 'COMMIT'].join('\n');
     const { backend, fake } = makeBackend(new FakeNetExec().on({ file: 'iptables-save', result: { stdout: save } }));
     await sync(backend, state([]), true);
     expect(String(fake.callsTo('iptables-restore')[0]!.input)).not.toContain('-I ');
@@ -126,18 +126,20 @@ describe('UserspaceBackend', () => {
     const fake = new FakeNetExec();
     const { backend } = makeBackend(fake);
     const { plan } = await sync(backend, state([[svc('default/web:http'), []]]));
-    const rulesWritten = String(fake.callsTo('iptables-restore')[0]!.input)
+    // What the kernel would print back: the restore input with inserts shown as appends.
+    const asSaved = String(fake.callsTo('iptables-restore')[0]!.input)
       .split('\n')
-      .filter((l) => l.startsWith('-'))
+      .filter((l) => !l.startsWith(':'))
       .map((l) => l.replace(/^-I /, '-A '));
-    fake.on({ file: 'iptables-save', result: { stdout: ['*nat', ...rulesWritten, 'COMMIT'].join('\n') } });
+    fake.on({ file: 'iptables-save', result: { stdout: asSaved.join('\n') } });
     expect(await backend.detectDrift(plan)).toBe(false);
-    fake.on({ file: 'iptables-save', result: { stdout: ['*nat', ...rulesWritten.slice(0, -1), 'COMMIT'].join('\n') } });
+    const lastRule = asSaved.findLastIndex((l) => l.startsWith('-A KUBE-PORTALS-REJECT'));
+    fake.on({ file: 'iptables-save', result: { stdout: asSaved.filter((_, i) => i !== lastRule).join('\n') } });
     expect(await backend.detectDrift(plan)).toBe(true);
   });
 
   it('cleanup closes sockets and removes only existing chains and jumps', async () => {
-    const save = ['*nat', ':KUBE-PORTALS-HOST - [0:0]', PORTAL_JUMPS[2]!, 'COMMIT'].join('\n');
+    const save = ['*nat', ':KUBE-PORTALS-HOST - [0:0]', PORTAL_JUMPS[2]!.line, 'COMMIT'].join('\n');
     const fake = new FakeNetExec().on({ file: 'iptables-save', result: { stdout: save } });
     const { backend } = makeBackend(fake);
     await sync(backend, state([[svc('default/web:http'), []]]));
@@ -146,7 +148,7 @@ describe('UserspaceBackend', () => {
     expect(String(fake.callsTo('iptables-restore').at(-1)!.input).split('\n')).toEqual([
       '*nat',
       ':KUBE-PORTALS-HOST - [0:0]',
-      `-D ${PORTAL_JUMPS[2]!.slice(3)}`,
+      `-D ${PORTAL_JUMPS[2]!.line.slice(3)}`,
       '-X KUBE-PORTALS-HOST',
       'COMMIT',
       '',

@@ -10,10 +10,12 @@ import { ProxyPortAllocator } from './port-allocator.js';
 import { parseProxyPortRange, type PortRange } from './port-range.js';
 import {
   PORTAL_JUMPS,
+  lineKey,
   ownedLines,
   renderPortalCleanup,
   renderPortalRestore,
   renderPortalRuleLines,
+  type TableLine,
 } from './portal-rules.js';
 import { TcpProxySocket } from './tcp-proxy.js';
 import { UdpProxySocket } from './udp-proxy.js';
@@ -51,10 +53,10 @@ interface Listener {
 const AFFINITY_PRUNE_MS = 60_000;
 
 /** Same multiset of lines, order ignored (iptables-save sorts chains its own way). */
-function sameLines(a: readonly string[], b: readonly string[]): boolean {
+function sameLines(a: readonly TableLine[], b: readonly TableLine[]): boolean {
   if (a.length !== b.length) return false;
-  const x = [...a].sort();
-  const y = [...b].sort();
+  const x = a.map(lineKey).sort();
+  const y = b.map(lineKey).sort();
   return x.every((line, i) => line === y[i]);
 }
 
@@ -108,18 +110,16 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan> {
       bindAddress: plan.bindAddress,
       hostPortalIP: plan.hostPortalIP,
     });
-    const rulesText = rules.join('\n');
+    const rulesText = rules.map(lineKey).join('\n');
     const first = this.appliedRules === undefined;
     if (plan.full || first || rulesText !== this.appliedRules) {
-      let missing: readonly string[] = PORTAL_JUMPS;
+      let missing: readonly TableLine[] = [];
       if (plan.full || first) {
-        // Only full syncs read the table: jumps are ensured once, chains rewritten every time.
-        const save = await this.run('iptables-save', ['-t', 'nat'], undefined);
+        // Only full syncs read the tables: jumps are ensured then, chains are rewritten every time.
+        const save = await this.run('iptables-save', [], undefined);
         calls++;
-        const present = new Set(ownedLines(save).jumps);
-        missing = PORTAL_JUMPS.filter((j) => !present.has(j));
-      } else {
-        missing = [];
+        const present = new Set(ownedLines(save).jumps.map(lineKey));
+        missing = PORTAL_JUMPS.filter((j) => !present.has(lineKey(j)));
       }
       this.appliedRules = undefined;
       await this.run('iptables-restore', ['--noflush'], renderPortalRestore(rules, missing));
@@ -148,9 +148,9 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan> {
   }
 
   async readKernelState(): Promise<string> {
-    const save = await this.run('iptables-save', ['-t', 'nat'], undefined);
+    const save = await this.run('iptables-save', [], undefined);
     const { chains, jumps, rules } = ownedLines(save);
-    const out = [...[...chains].sort().map((c) => `:${c}`), ...jumps, ...rules];
+    const out = [...[...chains].sort().map((c) => `# chain ${c}`), ...[...jumps, ...rules].map(lineKey)];
     for (const l of [...this.listeners.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
       const state = l.socket.listening ? 'listening' : 'closed';
       out.push(`# socket ${l.id} ${l.protocol} ${this.bindAddress}:${l.port} ${state} active=${l.socket.activeConnections}`);
@@ -169,7 +169,7 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan> {
       bindAddress: lastApplied.bindAddress,
       hostPortalIP: lastApplied.hostPortalIP,
     });
-    const save = await this.run('iptables-save', ['-t', 'nat'], undefined);
+    const save = await this.run('iptables-save', [], undefined);
     const { jumps, rules } = ownedLines(save);
     return !sameLines(rules, expected) || !sameLines(jumps, PORTAL_JUMPS);
   }
@@ -181,7 +181,7 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan> {
     this.draining.clear();
     await Promise.all(sockets.map((s) => s.destroy()));
     this.appliedRules = undefined;
-    const save = await this.run('iptables-save', ['-t', 'nat'], undefined);
+    const save = await this.run('iptables-save', [], undefined);
     const text = renderPortalCleanup(save);
     if (text) await this.run('iptables-restore', ['--noflush'], text);
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ProxyPlan } from './plan.js';
-import { PORTAL_JUMPS, renderPortalCleanup, renderPortalRestore, renderPortalRuleLines } from './portal-rules.js';
+import { PORTAL_JUMPS, lineKey, renderPortalCleanup, renderPortalRestore, renderPortalRuleLines } from './portal-rules.js';
 
 const web: ProxyPlan = {
   id: 'default/web:http',
@@ -20,7 +20,7 @@ const dns: ProxyPlan = {
   nodePort: 0,
   externalIPs: [],
   affinity: { kind: 'None' },
-  endpoints: [],
+  endpoints: [{ host: '10.244.1.3', port: 53 }],
 };
 
 const sorted = (lines: string[]) => [...lines].sort();
@@ -36,14 +36,14 @@ describe('renderPortalRuleLines (golden, compared sorted)', () => {
         ['kube-system/dns:dns', 36001],
       ]),
       want: [
-        '-A KUBE-PORTALS-CONTAINER -d 10.96.0.10/32 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp --dport 80 -j REDIRECT --to-ports 36000',
-        '-A KUBE-PORTALS-HOST -d 10.96.0.10/32 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp --dport 80 -j DNAT --to-destination 10.0.0.1:36000',
-        '-A KUBE-PORTALS-CONTAINER -d 192.0.2.7/32 -p tcp -m comment --comment "default/web:http external IP" -m tcp --dport 80 -j REDIRECT --to-ports 36000',
-        '-A KUBE-PORTALS-HOST -d 192.0.2.7/32 -p tcp -m comment --comment "default/web:http external IP" -m tcp --dport 80 -j DNAT --to-destination 10.0.0.1:36000',
-        '-A KUBE-NODEPORT-CONTAINER -p tcp -m comment --comment "default/web:http node port" -m tcp --dport 30080 -j REDIRECT --to-ports 36000',
-        '-A KUBE-NODEPORT-HOST -p tcp -m comment --comment "default/web:http node port" -m tcp --dport 30080 -j DNAT --to-destination 10.0.0.1:36000',
-        '-A KUBE-PORTALS-CONTAINER -d 10.96.0.53/32 -p udp -m comment --comment "kube-system/dns:dns cluster IP" -m udp --dport 53 -j REDIRECT --to-ports 36001',
-        '-A KUBE-PORTALS-HOST -d 10.96.0.53/32 -p udp -m comment --comment "kube-system/dns:dns cluster IP" -m udp --dport 53 -j DNAT --to-destination 10.0.0.1:36001',
+        'nat -A KUBE-PORTALS-CONTAINER -d 10.96.0.10/32 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp --dport 80 -j REDIRECT --to-ports 36000',
+        'nat -A KUBE-PORTALS-HOST -d 10.96.0.10/32 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp --dport 80 -j DNAT --to-destination 10.0.0.1:36000',
+        'nat -A KUBE-PORTALS-CONTAINER -d 192.0.2.7/32 -p tcp -m comment --comment "default/web:http external IP" -m tcp --dport 80 -j REDIRECT --to-ports 36000',
+        'nat -A KUBE-PORTALS-HOST -d 192.0.2.7/32 -p tcp -m comment --comment "default/web:http external IP" -m tcp --dport 80 -j DNAT --to-destination 10.0.0.1:36000',
+        'nat -A KUBE-NODEPORT-CONTAINER -p tcp -m comment --comment "default/web:http node port" -m tcp --dport 30080 -j REDIRECT --to-ports 36000',
+        'nat -A KUBE-NODEPORT-HOST -p tcp -m comment --comment "default/web:http node port" -m tcp --dport 30080 -j DNAT --to-destination 10.0.0.1:36000',
+        'nat -A KUBE-PORTALS-CONTAINER -d 10.96.0.53/32 -p udp -m comment --comment "kube-system/dns:dns cluster IP" -m udp --dport 53 -j REDIRECT --to-ports 36001',
+        'nat -A KUBE-PORTALS-HOST -d 10.96.0.53/32 -p udp -m comment --comment "kube-system/dns:dns cluster IP" -m udp --dport 53 -j DNAT --to-destination 10.0.0.1:36001',
       ],
     },
     {
@@ -52,8 +52,8 @@ describe('renderPortalRuleLines (golden, compared sorted)', () => {
       proxies: [dns],
       ports: new Map([['kube-system/dns:dns', 40000]]),
       want: [
-        '-A KUBE-PORTALS-CONTAINER -d 10.96.0.53/32 -p udp -m comment --comment "kube-system/dns:dns cluster IP" -m udp --dport 53 -j DNAT --to-destination 10.0.0.5:40000',
-        '-A KUBE-PORTALS-HOST -d 10.96.0.53/32 -p udp -m comment --comment "kube-system/dns:dns cluster IP" -m udp --dport 53 -j DNAT --to-destination 10.0.0.5:40000',
+        'nat -A KUBE-PORTALS-CONTAINER -d 10.96.0.53/32 -p udp -m comment --comment "kube-system/dns:dns cluster IP" -m udp --dport 53 -j DNAT --to-destination 10.0.0.5:40000',
+        'nat -A KUBE-PORTALS-HOST -d 10.96.0.53/32 -p udp -m comment --comment "kube-system/dns:dns cluster IP" -m udp --dport 53 -j DNAT --to-destination 10.0.0.5:40000',
       ],
     },
     {
@@ -62,22 +62,39 @@ describe('renderPortalRuleLines (golden, compared sorted)', () => {
       proxies: [web, dns],
       ports: new Map([['kube-system/dns:dns', 36001]]),
       want: [
-        '-A KUBE-PORTALS-CONTAINER -d 10.96.0.53/32 -p udp -m comment --comment "kube-system/dns:dns cluster IP" -m udp --dport 53 -j REDIRECT --to-ports 36001',
-        '-A KUBE-PORTALS-HOST -d 10.96.0.53/32 -p udp -m comment --comment "kube-system/dns:dns cluster IP" -m udp --dport 53 -j DNAT --to-destination 10.0.0.1:36001',
+        'nat -A KUBE-PORTALS-CONTAINER -d 10.96.0.53/32 -p udp -m comment --comment "kube-system/dns:dns cluster IP" -m udp --dport 53 -j REDIRECT --to-ports 36001',
+        'nat -A KUBE-PORTALS-HOST -d 10.96.0.53/32 -p udp -m comment --comment "kube-system/dns:dns cluster IP" -m udp --dport 53 -j DNAT --to-destination 10.0.0.1:36001',
+      ],
+    },
+    {
+      name: 'no endpoints: REJECT in filter (refused at once), no portal',
+      bindAddress: '0.0.0.0',
+      proxies: [{ ...web, endpoints: [] }],
+      ports: new Map([['default/web:http', 36000]]),
+      want: [
+        'filter -A KUBE-PORTALS-REJECT -d 10.96.0.10/32 -p tcp -m comment --comment "default/web:http has no endpoints" -m tcp --dport 80 -j REJECT --reject-with tcp-reset',
+        'filter -A KUBE-PORTALS-REJECT -d 192.0.2.7/32 -p tcp -m comment --comment "default/web:http has no endpoints" -m tcp --dport 80 -j REJECT --reject-with tcp-reset',
+        'filter -A KUBE-PORTALS-REJECT -p tcp -m addrtype --dst-type LOCAL -m comment --comment "default/web:http has no endpoints" -m tcp --dport 30080 -j REJECT --reject-with tcp-reset',
       ],
     },
   ];
   for (const c of cases) {
     it(c.name, () => {
       const got = renderPortalRuleLines({ proxies: c.proxies, proxyPorts: c.ports, bindAddress: c.bindAddress, hostPortalIP: '10.0.0.1' });
-      expect(sorted(got)).toEqual(sorted(c.want));
+      expect(sorted(got.map(lineKey))).toEqual(sorted(c.want));
     });
   }
 });
 
 describe('renderPortalRestore', () => {
-  it('declares (= flushes) all four chains, inserts missing jumps, one COMMIT', () => {
-    const text = renderPortalRestore(['-A KUBE-PORTALS-HOST -j ACCEPT'], [PORTAL_JUMPS[0]!]);
+  it('declares (= flushes) every owned chain, inserts missing jumps, one COMMIT per table', () => {
+    const text = renderPortalRestore(
+      [
+        { table: 'nat', line: '-A KUBE-PORTALS-HOST -j ACCEPT' },
+        { table: 'filter', line: '-A KUBE-PORTALS-REJECT -j REJECT' },
+      ],
+      [PORTAL_JUMPS[0]!, PORTAL_JUMPS[6]!],
+    );
     expect(text.split('\n')).toEqual([
       '*nat',
       ':KUBE-NODEPORT-CONTAINER - [0:0]',
@@ -86,6 +103,11 @@ describe('renderPortalRestore', () => {
       ':KUBE-PORTALS-HOST - [0:0]',
       '-I PREROUTING -m comment --comment "svcnet userspace portals" -j KUBE-PORTALS-CONTAINER',
       '-A KUBE-PORTALS-HOST -j ACCEPT',
+      'COMMIT',
+      '*filter',
+      ':KUBE-PORTALS-REJECT - [0:0]',
+      '-I OUTPUT -m comment --comment "svcnet userspace reject" -j KUBE-PORTALS-REJECT',
+      '-A KUBE-PORTALS-REJECT -j REJECT',
       'COMMIT',
       '',
     ]);
@@ -99,9 +121,13 @@ describe('renderPortalCleanup', () => {
     ':OUTPUT ACCEPT [0:0]',
     ':KUBE-PORTALS-CONTAINER - [0:0]',
     ':KUBE-SERVICES - [0:0]',
-    PORTAL_JUMPS[0]!,
+    PORTAL_JUMPS[0]!.line,
     '-A PREROUTING -j KUBE-SERVICES',
     '-A KUBE-PORTALS-CONTAINER -d 10.96.0.10/32 -p tcp -j REDIRECT --to-ports 1',
+    'COMMIT',
+    '*filter',
+    ':KUBE-PORTALS-REJECT - [0:0]',
+    PORTAL_JUMPS[0]!.line.replace('PREROUTING', 'INPUT'), // same text in another table: not ours
     'COMMIT',
   ].join('\n');
 
@@ -111,6 +137,10 @@ describe('renderPortalCleanup', () => {
       ':KUBE-PORTALS-CONTAINER - [0:0]',
       '-D PREROUTING -m comment --comment "svcnet userspace portals" -j KUBE-PORTALS-CONTAINER',
       '-X KUBE-PORTALS-CONTAINER',
+      'COMMIT',
+      '*filter',
+      ':KUBE-PORTALS-REJECT - [0:0]',
+      '-X KUBE-PORTALS-REJECT',
       'COMMIT',
       '',
     ]);

@@ -1,36 +1,55 @@
 /**
  * Portal rules of the userspace mode, as kube-proxy's userspace proxier wrote
  * them: traffic to a service is redirected (pods) or DNATed (the node itself)
- * to the proxy socket that serves it. Everything here is pure text.
+ * to the proxy socket that serves it. A service port without endpoints gets a
+ * REJECT instead, so clients are refused at once (as in iptables mode) rather
+ * than accepted and closed. Everything here is pure text.
  */
 import type { ProxyPlan } from './plan.js';
 
-/** The chains this backend owns in the nat table. */
+/** The chains this backend owns (nat, plus one in filter). */
 export const PortalChain = {
   portalsContainer: 'KUBE-PORTALS-CONTAINER',
   portalsHost: 'KUBE-PORTALS-HOST',
   nodePortContainer: 'KUBE-NODEPORT-CONTAINER',
   nodePortHost: 'KUBE-NODEPORT-HOST',
+  reject: 'KUBE-PORTALS-REJECT',
 } as const;
 export type PortalChain = (typeof PortalChain)[keyof typeof PortalChain];
 
-export const PORTAL_CHAINS: readonly PortalChain[] = [
-  PortalChain.nodePortContainer,
-  PortalChain.nodePortHost,
-  PortalChain.portalsContainer,
-  PortalChain.portalsHost,
-];
+export type PortalTable = 'nat' | 'filter';
+
+/** One rule line of one table, as `iptables-save` prints it. */
+export interface TableLine {
+  table: PortalTable;
+  line: string;
+}
+
+export const PORTAL_CHAINS: Readonly<Record<PortalTable, readonly PortalChain[]>> = {
+  nat: [PortalChain.nodePortContainer, PortalChain.nodePortHost, PortalChain.portalsContainer, PortalChain.portalsHost],
+  filter: [PortalChain.reject],
+};
+
+const TABLES: readonly PortalTable[] = ['nat', 'filter'];
 
 /**
  * Jumps from the built-in chains, written exactly as `iptables-save` prints
  * them so that presence and drift checks are plain string comparisons.
  */
-export const PORTAL_JUMPS: readonly string[] = [
-  `-A PREROUTING -m comment --comment "svcnet userspace portals" -j ${PortalChain.portalsContainer}`,
-  `-A PREROUTING -m addrtype --dst-type LOCAL -m comment --comment "svcnet userspace node ports" -j ${PortalChain.nodePortContainer}`,
-  `-A OUTPUT -m comment --comment "svcnet userspace portals" -j ${PortalChain.portalsHost}`,
-  `-A OUTPUT -m addrtype --dst-type LOCAL -m comment --comment "svcnet userspace node ports" -j ${PortalChain.nodePortHost}`,
+export const PORTAL_JUMPS: readonly TableLine[] = [
+  { table: 'nat', line: `-A PREROUTING -m comment --comment "svcnet userspace portals" -j ${PortalChain.portalsContainer}` },
+  { table: 'nat', line: `-A PREROUTING -m addrtype --dst-type LOCAL -m comment --comment "svcnet userspace node ports" -j ${PortalChain.nodePortContainer}` },
+  { table: 'nat', line: `-A OUTPUT -m comment --comment "svcnet userspace portals" -j ${PortalChain.portalsHost}` },
+  { table: 'nat', line: `-A OUTPUT -m addrtype --dst-type LOCAL -m comment --comment "svcnet userspace node ports" -j ${PortalChain.nodePortHost}` },
+  { table: 'filter', line: `-A INPUT -m comment --comment "svcnet userspace reject" -j ${PortalChain.reject}` },
+  { table: 'filter', line: `-A FORWARD -m comment --comment "svcnet userspace reject" -j ${PortalChain.reject}` },
+  { table: 'filter', line: `-A OUTPUT -m comment --comment "svcnet userspace reject" -j ${PortalChain.reject}` },
 ];
+
+/** `nat -A …` keys, for comparing sets of table lines. */
+export function lineKey(l: TableLine): string {
+  return `${l.table} ${l.line}`;
+}
 
 /** Inputs of the portal rule text. */
 export interface PortalRulesInput {
@@ -51,15 +70,38 @@ function quote(comment: string): string {
   return `"${comment.replace(/["\\]/g, '')}"`;
 }
 
-/** The `-A` rules of the four portal chains, in a stable order. */
-export function renderPortalRuleLines(input: PortalRulesInput): string[] {
+function rejectLines(p: ProxyPlan, proto: string): TableLine[] {
+  const out: TableLine[] = [];
+  const comment = quote(`${p.id} has no endpoints`);
+  // A TCP reset is refused at once wherever the client is; the ICMP error of a
+  // REJECT in FORWARD did not reach pods on the bridge in tests (timeouts).
+  const target = proto === 'tcp' ? '-j REJECT --reject-with tcp-reset' : '-j REJECT --reject-with icmp-port-unreachable';
+  for (const ip of [p.clusterIP, ...p.externalIPs]) {
+    out.push({ table: 'filter', line: `-A ${PortalChain.reject} -d ${ip}/32 -p ${proto} -m comment --comment ${comment} -m ${proto} --dport ${p.port} ${target}` });
+  }
+  if (p.nodePort > 0) {
+    out.push({
+      table: 'filter',
+      line: `-A ${PortalChain.reject} -p ${proto} -m addrtype --dst-type LOCAL -m comment --comment ${comment} -m ${proto} --dport ${p.nodePort} ${target}`,
+    });
+  }
+  return out;
+}
+
+/** The rules of the portal chains (nat) and the reject chain (filter), in a stable order. */
+export function renderPortalRuleLines(input: PortalRulesInput): TableLine[] {
   const redirect = isUnspecified(input.bindAddress);
   const hostTarget = redirect ? input.hostPortalIP : input.bindAddress;
-  const lines: string[] = [];
+  const lines: TableLine[] = [];
+  const nat = (line: string): void => void lines.push({ table: 'nat', line });
   for (const p of input.proxies) {
+    const proto = p.protocol.toLowerCase();
+    if (p.endpoints.length === 0) {
+      lines.push(...rejectLines(p, proto));
+      continue;
+    }
     const proxyPort = input.proxyPorts.get(p.id);
     if (proxyPort === undefined) continue;
-    const proto = p.protocol.toLowerCase();
     const toContainer = redirect
       ? `-j REDIRECT --to-ports ${proxyPort}`
       : `-j DNAT --to-destination ${input.bindAddress}:${proxyPort}`;
@@ -68,57 +110,76 @@ export function renderPortalRuleLines(input: PortalRulesInput): string[] {
     for (const ip of p.externalIPs) portals.push([ip, `${p.id} external IP`]);
     for (const [ip, comment] of portals) {
       const match = `-d ${ip}/32 -p ${proto} -m comment --comment ${quote(comment)} -m ${proto} --dport ${p.port}`;
-      lines.push(`-A ${PortalChain.portalsContainer} ${match} ${toContainer}`);
-      lines.push(`-A ${PortalChain.portalsHost} ${match} ${toHost}`);
+      nat(`-A ${PortalChain.portalsContainer} ${match} ${toContainer}`);
+      nat(`-A ${PortalChain.portalsHost} ${match} ${toHost}`);
     }
     if (p.nodePort > 0) {
       const match = `-p ${proto} -m comment --comment ${quote(`${p.id} node port`)} -m ${proto} --dport ${p.nodePort}`;
-      lines.push(`-A ${PortalChain.nodePortContainer} ${match} ${toContainer}`);
-      lines.push(`-A ${PortalChain.nodePortHost} ${match} ${toHost}`);
+      nat(`-A ${PortalChain.nodePortContainer} ${match} ${toContainer}`);
+      nat(`-A ${PortalChain.nodePortHost} ${match} ${toHost}`);
     }
   }
   return lines;
 }
 
 /**
- * One `iptables-restore --noflush` input that rewrites all four portal chains
- * from scratch (declaring a chain flushes it) and inserts the jumps listed in
+ * One `iptables-restore --noflush` input that rewrites every owned chain from
+ * scratch (declaring a chain flushes it) and inserts the jumps listed in
  * `missingJumps`. Rewriting everything each time means a restarted agent never
  * leaves rules pointing at ports nobody listens on.
  */
-export function renderPortalRestore(ruleLines: readonly string[], missingJumps: readonly string[] = []): string {
-  const out = ['*nat', ...PORTAL_CHAINS.map((c) => `:${c} - [0:0]`)];
-  for (const jump of missingJumps) out.push(jump.replace(/^-A /, '-I '));
-  out.push(...ruleLines, 'COMMIT', '');
+export function renderPortalRestore(rules: readonly TableLine[], missingJumps: readonly TableLine[] = []): string {
+  const out: string[] = [];
+  for (const table of TABLES) {
+    out.push(`*${table}`, ...PORTAL_CHAINS[table].map((c) => `:${c} - [0:0]`));
+    for (const j of missingJumps) if (j.table === table) out.push(j.line.replace(/^-A /, '-I '));
+    for (const r of rules) if (r.table === table) out.push(r.line);
+    out.push('COMMIT');
+  }
+  out.push('');
   return out.join('\n');
 }
 
-/** The lines of an `iptables-save -t nat` dump that belong to this backend. */
-export function ownedLines(save: string): { chains: Set<string>; jumps: string[]; rules: string[] } {
-  const chains = new Set<string>();
-  const jumps: string[] = [];
-  const rules: string[] = [];
-  const owned = new Set<string>(PORTAL_CHAINS);
-  const jumpSet = new Set(PORTAL_JUMPS);
+/** What of a full `iptables-save` dump belongs to this backend. */
+export interface OwnedLines {
+  /** `table:chain` of the owned chains that exist. */
+  chains: Set<string>;
+  jumps: TableLine[];
+  rules: TableLine[];
+}
+
+export function ownedLines(save: string): OwnedLines {
+  const owned: OwnedLines = { chains: new Set(), jumps: [], rules: [] };
+  const jumpKeys = new Set(PORTAL_JUMPS.map(lineKey));
+  let table = '';
   for (const line of save.split('\n')) {
+    if (line.startsWith('*')) table = line.slice(1).trim();
+    if (table !== 'nat' && table !== 'filter') continue;
+    const chains: readonly string[] = PORTAL_CHAINS[table];
     const decl = /^:(\S+) /.exec(line);
-    if (decl && owned.has(decl[1]!)) chains.add(decl[1]!);
+    if (decl && chains.includes(decl[1]!)) owned.chains.add(`${table}:${decl[1]!}`);
     const rule = /^-A (\S+) /.exec(line);
     if (!rule) continue;
-    if (owned.has(rule[1]!)) rules.push(line);
-    else if (jumpSet.has(line)) jumps.push(line);
+    if (chains.includes(rule[1]!)) owned.rules.push({ table, line });
+    else if (jumpKeys.has(`${table} ${line}`)) owned.jumps.push({ table, line });
   }
-  return { chains, jumps, rules };
+  return owned;
 }
 
 /** A restore input that removes this backend's jumps and chains, or undefined if none exist. */
 export function renderPortalCleanup(save: string): string | undefined {
   const { chains, jumps } = ownedLines(save);
   if (chains.size === 0 && jumps.length === 0) return undefined;
-  const present = PORTAL_CHAINS.filter((c) => chains.has(c));
-  const out = ['*nat', ...present.map((c) => `:${c} - [0:0]`)];
-  for (const jump of jumps) out.push(jump.replace(/^-A /, '-D '));
-  for (const c of present) out.push(`-X ${c}`);
-  out.push('COMMIT', '');
+  const out: string[] = [];
+  for (const table of TABLES) {
+    const present = PORTAL_CHAINS[table].filter((c) => chains.has(`${table}:${c}`));
+    const tableJumps = jumps.filter((j) => j.table === table);
+    if (present.length === 0 && tableJumps.length === 0) continue;
+    out.push(`*${table}`, ...present.map((c) => `:${c} - [0:0]`));
+    for (const j of tableJumps) out.push(j.line.replace(/^-A /, '-D '));
+    for (const c of present) out.push(`-X ${c}`);
+    out.push('COMMIT');
+  }
+  out.push('');
   return out.join('\n');
 }
