@@ -64,8 +64,9 @@ describe('IpvsBackend.apply', () => {
     await b.apply(plan([[web, [ep('10.244.1.2', 8080), ep('10.244.2.2', 8080)]]], true));
     exec.calls.length = 0;
     await b.apply(plan([[web, [ep('10.244.1.2', 8080)]]]));
-    expect(summary(exec.calls)).toEqual(['ipvsadm -Ln -t 10.96.0.10:80', 'ipvsadm -R']);
-    expect(exec.calls[1]!.input).toBe('-e -t 10.96.0.10:80 -r 10.244.2.2:8080 -m -w 0\n');
+    // Weight 0 in the same single call; connections are checked by later syncs.
+    expect(summary(exec.calls)).toEqual(['ipvsadm -R']);
+    expect(exec.calls[0]!.input).toBe('-e -t 10.96.0.10:80 -r 10.244.2.2:8080 -m -w 0\n');
     expect(b.pendingDrains).toBe(1);
     // Still busy, bound not reached: nothing to write.
     exec.calls.length = 0;
@@ -80,7 +81,7 @@ describe('IpvsBackend.apply', () => {
     expect(b.pendingDrains).toBe(0);
   });
 
-  it('a drained real server (no connections) is deleted at once; one coming back is restored to weight 1', async () => {
+  it('a drained real server (no connections) is deleted by the next sync; one coming back is restored to weight 1', async () => {
     const exec = emptyKernel().on({
       file: 'ipvsadm',
       match: (r) => r.args[0] === '-Ln',
@@ -89,6 +90,10 @@ describe('IpvsBackend.apply', () => {
     const b = new IpvsBackend({ exec });
     await b.apply(plan([[web, [ep('10.244.1.2', 8080), ep('10.244.2.2', 8080)]]], true));
     await b.apply(plan([[web, [ep('10.244.2.2', 8080)]]]));
+    exec.calls.length = 0;
+    await b.apply(plan([[web, [ep('10.244.2.2', 8080)]]]));
+    expect(summary(exec.calls)).toEqual(['ipvsadm -Ln -t 10.96.0.10:80', 'ipvsadm -R']);
+    expect(exec.calls[1]!.input).toBe('-d -t 10.96.0.10:80 -r 10.244.1.2:8080\n');
     exec.calls.length = 0;
     await b.apply(plan([[web, [ep('10.244.1.2', 8080), ep('10.244.2.2', 8080)]]]));
     expect(exec.calls.map((c) => c.input)).toEqual(['-a -t 10.96.0.10:80 -r 10.244.1.2:8080 -m -w 1\n']);

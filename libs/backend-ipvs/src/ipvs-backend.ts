@@ -134,8 +134,9 @@ export class IpvsBackend implements ProxyBackend<IpvsPlan> {
 
   /**
    * kube-proxy's graceful termination: a removed TCP real server first gets
-   * weight 0 (no new connections) and is deleted once it has no connections or
-   * its bound passed; UDP real servers go at once (their conntrack entries too).
+   * weight 0 (no new connections, in the same ipvsadm call as the rest of the
+   * change); later syncs delete it once it has no connections or its bound
+   * passed. UDP real servers go at once, with their conntrack entries.
    */
   private async gracefulRemovals(changes: IpvsChanges, plan: IpvsPlan): Promise<{ deleteLines: string[]; udpGone: RemovedReal[] }> {
     const now = this.clock.now();
@@ -153,7 +154,10 @@ export class IpvsBackend implements ProxyBackend<IpvsPlan> {
       if (r.vs.protocol === 'udp') {
         deleteLines.push(realLine('-d', r.vs, r.real));
         udpGone.push(r);
-      } else if (d && now >= d.deadline) {
+      } else if (!d) {
+        if (r.real.weight !== 0) deleteLines.push(realLine('-e', r.vs, { ...r.real, weight: 0 }));
+        this.draining.set(key, { vs: r.vs, real: { ...r.real, weight: 0 }, deadline: now + this.drainTimeoutMs });
+      } else if (now >= d.deadline) {
         deleteLines.push(realLine('-d', r.vs, r.real));
         this.draining.delete(key);
       } else {
@@ -167,11 +171,7 @@ export class IpvsBackend implements ProxyBackend<IpvsPlan> {
       if (!n || n.active + n.inactive === 0) {
         deleteLines.push(realLine('-d', c.vs, c.real));
         this.draining.delete(c.key);
-        continue;
       }
-      if (c.real.weight !== 0) deleteLines.push(realLine('-e', c.vs, { ...c.real, weight: 0 }));
-      const deadline = this.draining.get(c.key)?.deadline ?? now + this.drainTimeoutMs;
-      this.draining.set(c.key, { vs: c.vs, real: { ...c.real, weight: 0 }, deadline });
     }
     return { deleteLines, udpGone };
   }

@@ -15,8 +15,15 @@ import { NetExecError, type ExecRequest, type ExecResult, type NetExec } from '@
 /** Where tools/ipvs-vm/build.sh puts the kernel and initrd (outside the repo). */
 export const IPVS_VM_CACHE = process.env['SVCNET_IPVS_VM_CACHE'] ?? '/var/cache/svcnet-ipvs-vm';
 
+/** The repo root: the nearest folder above this file (or its bundle) holding tools/ipvs-vm, else the cwd. */
 function repoRoot(): string {
-  return resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+  const url = (import.meta as { url?: string }).url;
+  let dir = url ? dirname(fileURLToPath(url)) : process.cwd();
+  for (let i = 0; i < 8; i++) {
+    if (existsSync(join(dir, 'tools/ipvs-vm/build.sh'))) return dir;
+    dir = resolve(dir, '..');
+  }
+  return process.env['SVCNET_REPO_ROOT'] ?? process.cwd();
 }
 
 /** Builds (or finds up to date) the VM's kernel + initrd; installs qemu/cpio/busybox if missing. */
