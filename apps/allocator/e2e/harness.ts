@@ -23,7 +23,7 @@ export class AllocatorTestClient {
   constructor(readonly address: string) {
     this.raw = new allocatorv1.AllocatorClient(address, credentials.createInsecure());
   }
-  private call<Req, Res>(method: string, req: Req, timeoutMs = 10_000): Promise<Res> {
+  private call<Req, Res>(method: string, req: Req, timeoutMs = 30_000): Promise<Res> {
     const deadline = new Date(Date.now() + timeoutMs);
     return new Promise((resolvePromise, reject) => {
       const fn = (this.raw as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!.bind(this.raw);
@@ -94,9 +94,9 @@ export async function startAllocator(params: { natsUrl: string; args?: string[];
     child.once('exit', (code) => reject(new Error(`allocator exited (${code}): ${stderr.slice(-1000)}`))),
   );
   exited.catch(() => undefined);
-  await Promise.race([waitForPort(port), exited]);
+  await Promise.race([waitForPort(port, '127.0.0.1', 30_000), exited]);
   const client = new AllocatorTestClient(`127.0.0.1:${port}`);
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + 30_000;
   for (;;) {
     try {
       await Promise.race([client.getStatus(), exited]);

@@ -14,7 +14,7 @@ const program = new Command()
   .option('--service-cluster-ip-range <cidr[,cidr]>', 'ClusterIP range: one CIDR or an IPv4,IPv6 pair (first = primary family)', '10.96.0.0/12')
   .option('--service-node-port-range <first-last>', 'NodePort range', '30000-32767')
   .option('--pod-network-cidr <cidr[,cidr]>', 'pod network; refused when it overlaps the service range')
-  .option('--store-timeout-ms <ms>', 'JetStream request timeout; requests fail with UNAVAILABLE after it', '2000')
+  .option('--store-timeout-ms <ms>', 'JetStream request timeout; requests fail with UNAVAILABLE after it (a lost NATS connection fails them at once)', '5000')
   .option('--kv-replicas <n>', 'replicas of the allocation buckets (3 on a NATS cluster)', '1')
   .option('-v, --v <level>', 'log verbosity (0 info, 1-3 debug, 4+ trace)', '0')
   .showHelpAfterError();

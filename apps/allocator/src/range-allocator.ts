@@ -41,8 +41,17 @@ export class RangeAllocator {
   /** Size, used and free, from the cache. */
   usage(): RangeUsage {
     let used = 0n;
-    for (const r of this.store.records()) if (this.range.offsetOf(r.value, 'value') !== undefined) used++;
+    for (const r of this.store.records()) if (this.holds(r.value)) used++;
     return { size: this.range.size, used, free: this.range.size - used };
+  }
+
+  /** True for a value of this range; a foreign or corrupt key in the bucket is simply not ours. */
+  private holds(value: string): boolean {
+    try {
+      return this.range.offsetOf(value, 'value') !== undefined;
+    } catch {
+      return false;
+    }
   }
 
   /** Canonical text of a value inside the range, or undefined when outside. */

@@ -33,6 +33,9 @@ describe('parseIp + formatIp', () => {
     { name: 'surrounding space', input: ' 10.0.0.1' },
     { name: 'two double colons', input: 'fd00::1::2' },
     { name: 'bad hex', input: 'fd00::g' },
+    { name: 'ipv4-mapped ipv6', input: '::ffff:1.2.3.4' },
+    { name: 'zone', input: 'fe80::1%eth0' },
+    { name: 'nine groups', input: '1:2:3:4:5:6:7:8:9' },
   ];
   it.each(bad)('rejects $name with the field and an example', ({ input }) => {
     let err: unknown;

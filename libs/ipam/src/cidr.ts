@@ -1,4 +1,5 @@
-import { invalidField, type IpFamily } from '@svcnet/model';
+import { Validator } from 'ip-num';
+import { IpFamily, invalidField } from '@svcnet/model';
 import { familyBits, formatIp, parseIp } from './address.js';
 
 /** A CIDR block normalised to its network address. */
@@ -32,6 +33,10 @@ export function parseCidr(text: string, field: string): CidrBlock {
   const bits = familyBits(address.family);
   const prefixLength = Number(prefixText);
   if (!/^\d{1,3}$/.test(prefixText) || prefixLength > bits) throw invalidField(field, text, CIDR_EXAMPLE);
+  // ip-num's notation check as a second opinion (startup only: it is not fast).
+  const notationOk =
+    address.family === IpFamily.IPv4 ? Validator.isValidIPv4CidrNotation(text)[0] : Validator.isValidIPv6CidrNotation(text)[0];
+  if (!notationOk) throw invalidField(field, text, CIDR_EXAMPLE);
   const hostBits = BigInt(bits - prefixLength);
   const totalSize = 1n << hostBits;
   const base = (address.value >> hostBits) << hostBits;

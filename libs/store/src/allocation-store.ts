@@ -14,10 +14,16 @@ import {
 export interface OpenAllocationStoreParams {
   connection: StoreConnection;
   bucket: string;
-  /** JetStream request timeout: a stuck store fails a request after this, not after 30 s. Default 2000. */
+  /** JetStream request timeout: a stuck store fails a request after this, not after 30 s. Default 5000. */
   timeoutMs?: number;
   /** Stream replicas (3 on a NATS cluster). Default 1. */
   replicas?: number;
+  /**
+   * KV requests in flight at once; more wait in a queue. Keeps the store
+   * timeout about NATS, not about a burst queued behind itself; JetStream
+   * also acks faster with fewer publishes outstanding. Default 32.
+   */
+  maxInFlight?: number;
   /** Called when the watch breaks (it restarts by itself); for logging. */
   onWatchError?: (err: unknown) => void;
   /** Injected clock for allocatedAt. */
@@ -28,6 +34,25 @@ export interface OpenAllocationStoreParams {
 export type CreateResult = { created: true; record: AllocationRecord } | { created: false };
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A counting semaphore: at most `limit` holders, FIFO waiters. */
+class InFlightLimit {
+  private active = 0;
+  private readonly waiters: Array<() => void> = [];
+  constructor(private readonly limit: number) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    else this.active++;
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiters.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+}
 
 function isWrongLastSequence(err: unknown): boolean {
   return (
@@ -61,15 +86,18 @@ export class AllocationStore {
   private closed = false;
   private stopWatch: (() => void) | undefined;
   private highestRevisionSeen = 0;
+  private readonly limit: InFlightLimit;
 
   private constructor(
     private readonly kv: KV,
     private readonly params: OpenAllocationStoreParams,
-  ) {}
+  ) {
+    this.limit = new InFlightLimit(params.maxInFlight ?? 32);
+  }
 
   /** Opens (creating if needed) the bucket and resolves once the cache holds everything already stored. */
   static async open(params: OpenAllocationStoreParams): Promise<AllocationStore> {
-    const js = jetstream(params.connection.nc, { timeout: params.timeoutMs ?? 2000 });
+    const js = jetstream(params.connection.nc, { timeout: params.timeoutMs ?? 5000 });
     let kv: KV;
     try {
       kv = await new Kvm(js).create(params.bucket, { history: 1, replicas: params.replicas ?? 1 });
@@ -102,7 +130,11 @@ export class AllocationStore {
     this.assertAvailable();
     const allocatedAt = this.params.now?.() ?? new Date();
     try {
-      const revision = await this.kv.create(allocationKey(value), encodeAllocation(owner, allocatedAt));
+      const revision = await this.limit.run(() => {
+        // Checked again after the queue: NATS may have gone away meanwhile.
+        this.assertAvailable();
+        return this.kv.create(allocationKey(value), encodeAllocation(owner, allocatedAt));
+      });
       const record = { value, owner, allocatedAt, revision };
       this.remember(record);
       return { created: true, record };
@@ -117,7 +149,10 @@ export class AllocationStore {
     this.assertAvailable();
     let entry: KvEntry | null;
     try {
-      entry = await this.kv.get(allocationKey(value));
+      entry = await this.limit.run(() => {
+        this.assertAvailable();
+        return this.kv.get(allocationKey(value));
+      });
     } catch (err) {
       throw allocationStoreError(err);
     }
@@ -146,7 +181,10 @@ export class AllocationStore {
         );
       }
       try {
-        await this.kv.delete(allocationKey(value), { previousSeq: record.revision });
+        await this.limit.run(() => {
+          this.assertAvailable();
+          return this.kv.delete(allocationKey(value), { previousSeq: record.revision });
+        });
         this.forget(value, record.revision);
         return true;
       } catch (err) {

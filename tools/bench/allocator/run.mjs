@@ -1,0 +1,188 @@
+#!/usr/bin/env node
+// Allocator benchmark: starts a real nats-server and N allocator replicas
+// (apps/allocator/dist/main.cjs, build it first), drives them with C concurrent
+// gRPC clients, and prints allocations/s, p50/p99/p99.9 latency and the
+// duplicate count. Not a timed test: figures depend on the machine's load.
+//
+//   node tools/bench/allocator/run.mjs [--replicas 1,3] [--clients 64] [--requests 20000] [--range 10.0.0.0/16]
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createRequire } from 'node:module';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const require = createRequire(join(root, 'package.json'));
+const grpc = require('@grpc/grpc-js');
+const protoLoader = require('@grpc/proto-loader');
+
+const { values: opts } = parseArgs({
+  options: {
+    replicas: { type: 'string', default: '1,3' },
+    clients: { type: 'string', default: '64' },
+    requests: { type: 'string', default: '20000' },
+    range: { type: 'string', default: '10.0.0.0/16' },
+    'nats-server': { type: 'string', default: process.env.NATS_SERVER_BIN ?? 'nats-server' },
+  },
+});
+const bundle = join(root, 'apps/allocator/dist/main.cjs');
+if (!existsSync(bundle)) {
+  console.error(`missing ${bundle}: run \`npx nx run allocator:build\` first`);
+  process.exit(2);
+}
+
+const packageDefinition = protoLoader.loadSync('svcnet/v1/allocator.proto', {
+  includeDirs: [join(root, 'proto')],
+  keepCase: false,
+  longs: String,
+  enums: String,
+  defaults: true,
+});
+const AllocatorClient = grpc.loadPackageDefinition(packageDefinition).svcnet.v1.Allocator;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+async function waitForPort(port, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise((r) => {
+      const s = connect({ port, host: '127.0.0.1' });
+      s.once('connect', () => (s.destroy(), r(true)));
+      s.once('error', () => r(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing on port ${port}`);
+    await sleep(50);
+  }
+}
+function unary(client, method, req, timeoutMs = 30_000) {
+  return new Promise((res, rej) =>
+    client[method](req, { deadline: new Date(Date.now() + timeoutMs) }, (err, out) => (err ? rej(err) : res(out))),
+  );
+}
+function spawnChild(cmd, args) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (b) => (stderr = (stderr + b.toString()).slice(-4000)));
+  child.logs = () => stderr;
+  return child;
+}
+async function stopChild(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise((r) => {
+    child.once('exit', r);
+    child.kill('SIGTERM');
+  });
+}
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function runScenario(replicaCount, clients, requests, range) {
+  const natsPort = await freePort();
+  const storeDir = mkdtempSync(join(tmpdir(), 'svcnet-bench-nats-'));
+  const children = [];
+  const grpcClients = [];
+  try {
+    const nats = spawnChild(opts['nats-server'], ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', storeDir]);
+    children.push(nats);
+    await waitForPort(natsPort);
+    await sleep(300);
+    const natsUrl = `nats://127.0.0.1:${natsPort}`;
+    for (let i = 0; i < replicaCount; i++) {
+      const port = await freePort();
+      children.push(
+        spawnChild(process.execPath, [bundle, '--listen', `127.0.0.1:${port}`, '--nats-url', natsUrl, '--service-cluster-ip-range', range]),
+      );
+      const client = new AllocatorClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+      grpcClients.push(client);
+      await waitForPort(port);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await unary(client, 'getStatus', {}, 2000);
+          break;
+        } catch (err) {
+          if (attempt > 100) throw err;
+          await sleep(100);
+        }
+      }
+    }
+    // Warm-up: connections, JIT, bucket creation.
+    await Promise.all(Array.from({ length: 200 }, (_, i) => unary(grpcClients[i % replicaCount], 'allocateClusterIp', { owner: `warm/svc-${i}` })));
+
+    const latencies = new Float64Array(requests);
+    const ips = new Array(requests);
+    let next = 0;
+    let errors = 0;
+    const firstErrors = [];
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: clients }, async (_, worker) => {
+        const client = grpcClients[worker % replicaCount];
+        for (;;) {
+          const i = next++;
+          if (i >= requests) return;
+          const t0 = performance.now();
+          try {
+            const res = await unary(client, 'allocateClusterIp', { owner: `bench/svc-${i}` });
+            ips[i] = res.ip;
+          } catch (err) {
+            errors++;
+            if (firstErrors.length < 3) firstErrors.push(err.message);
+          }
+          latencies[i] = performance.now() - t0;
+        }
+      }),
+    );
+    const elapsedMs = performance.now() - started;
+    const sorted = Array.from(latencies).sort((a, b) => a - b);
+    const got = ips.filter(Boolean);
+    const duplicates = got.length - new Set(got).size;
+    return {
+      replicas: replicaCount,
+      clients,
+      requests,
+      allocationsPerSecond: Math.round((got.length / elapsedMs) * 1000),
+      p50: percentile(sorted, 50),
+      p99: percentile(sorted, 99),
+      p999: percentile(sorted, 99.9),
+      max: sorted[sorted.length - 1],
+      errors,
+      duplicates,
+      firstErrors,
+    };
+  } finally {
+    for (const c of grpcClients) c.close();
+    for (const c of children.reverse()) await stopChild(c);
+    rmSync(storeDir, { recursive: true, force: true });
+  }
+}
+
+const ms = (v) => `${v.toFixed(1)} ms`;
+const clients = Number(opts.clients);
+const requests = Number(opts.requests);
+console.log(`svcnet allocator benchmark: ${clients} concurrent clients, ${requests} AllocateClusterIP calls per run, range ${opts.range}`);
+console.log(`load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${require('node:os').cpus().length} CPUs`);
+let failed = false;
+for (const replicas of opts.replicas.split(',').map(Number)) {
+  const r = await runScenario(replicas, clients, requests, opts.range);
+  console.log(
+    `replicas=${r.replicas}  allocations/s=${r.allocationsPerSecond}  p50=${ms(r.p50)}  p99=${ms(r.p99)}  p99.9=${ms(r.p999)}  max=${ms(r.max)}  errors=${r.errors}  duplicates=${r.duplicates}`,
+  );
+  for (const e of r.firstErrors) console.log(`  error: ${e}`);
+  if (r.duplicates > 0) failed = true;
+}
+console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+process.exit(failed ? 1 : 0);
