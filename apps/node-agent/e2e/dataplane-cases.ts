@@ -5,11 +5,13 @@
  * userspace and nftables modes call `runDataplaneSuite` with their own mode
  * and inspector (and may skip a case they cannot do, saying why).
  */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serviceCodec } from '@svcnet/api';
 import type { Service } from '@svcnet/model';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- e2e tests drive the local cluster tool
-import { Cluster, PodCommands, type IptablesVariant, type ProxyModeName } from '@svcnet/cluster';
+import { Cluster, type IptablesVariant, type ProxyModeName } from '@svcnet/cluster';
 import {
   agentHttp,
   createService,
@@ -25,6 +27,7 @@ import {
   SERVICE_PORT,
   TARGET_PORT,
   waitReachable,
+  whoServer,
 } from './harness.js';
 import type { ModeInspector } from './mode-inspectors.js';
 
@@ -64,7 +67,7 @@ export interface DataplaneSuiteOptions {
   skipAll?: string;
 }
 
-const WHO = PodCommands.tcpWho(TARGET_PORT);
+const WHO = whoServer(TARGET_PORT);
 const PORTS = [{ port: TARGET_PORT }];
 
 async function clientsReach(ctx: CaseContext, from: string, ip: string, port: number, count: number) {
@@ -165,16 +168,18 @@ export const dataplaneCases: readonly DataplaneCase[] = [
       const before = await clientsReach(ctx, 'client-1', ip, SERVICE_PORT, 30);
       expect(podsSeen(before), summarize(before)).toEqual(['rm-1', 'rm-2']);
       // Traffic keeps flowing while the endpoint goes away; rm-2 keeps serving, so only the rules can stop it.
-      const until = Date.now() + 3500;
+      const until = Date.now() + 5000;
       const flowing = requests(ctx.cluster, 'client-1', ip, SERVICE_PORT, 100_000, 1, until);
-      await sleep(500);
+      await sleep(1500);
       await ctx.cluster.setPodReady('rm-2', false);
       const removedAt = Date.now();
       const replies = await flowing;
+      const earlier = replies.filter((r) => r.ok && r.pod === 'rm-2' && r.at < removedAt);
+      expect(earlier.length, `rm-2 must get traffic before its removal: ${summarize(replies)}`).toBeGreaterThan(0);
       const late = replies.filter((r) => r.ok && r.pod === 'rm-2' && r.at > removedAt + 1000);
       const after = replies.filter((r) => r.at > removedAt + 1000);
       const lastToRemoved = Math.max(...replies.filter((r) => r.ok && r.pod === 'rm-2').map((r) => r.at)) - removedAt;
-      expect(after.length, 'requests sent more than 1 s after the removal (the proof needs some)').toBeGreaterThan(10);
+      expect(after.length, 'requests sent more than 1 s after the removal (the proof needs some)').toBeGreaterThan(5);
       expect(late, `rm-2 still reached ${lastToRemoved} ms after removal: ${summarize(replies)}`).toEqual([]);
       expect(after.filter((r) => !r.ok), summarize(after)).toEqual([]);
       console.info(`[${ctx.cluster.name}] last request to the removed endpoint: ${lastToRemoved} ms after removal`);
@@ -185,9 +190,13 @@ export const dataplaneCases: readonly DataplaneCase[] = [
     async run(ctx) {
       const svc = await createService(ctx.cluster, { name: 'empty', selector: { app: 'nothing' } });
       const ip = svc.spec.clusterIP;
+      let last = '';
       await eventually('connection refused from the empty service', 15_000, async () => {
         const { reply } = await probeOnce(ctx.cluster, 'client-1', ip, SERVICE_PORT, 1);
+        last = reply.ok ? `answered by ${reply.pod}` : reply.error;
         return /refused/i.test(reply.error) ? true : undefined;
+      }).catch((err: unknown) => {
+        throw new Error(`${String(err)}; last outcome: ${last}`);
       });
       for (const from of ['client-1', 'client-2']) {
         const { ms, reply } = await probeOnce(ctx.cluster, from, ip, SERVICE_PORT, 5);
@@ -282,7 +291,7 @@ export const dataplaneCases: readonly DataplaneCase[] = [
         ['services.default.junk3', new Uint8Array()],
       ];
       try {
-        for (const [key, value] of junk) await rawKvPut(ctx.cluster, key, value);
+        await rawKvPut(ctx.cluster, junk);
         // The feed still flows and syncs still succeed: a new service gets programmed.
         const fresh = await createService(ctx.cluster, { name: 'after-junk', selector: { app: 'web' } });
         await waitReachable(ctx.cluster, 'client-1', fresh.spec.clusterIP, SERVICE_PORT);
@@ -294,7 +303,7 @@ export const dataplaneCases: readonly DataplaneCase[] = [
           expect(h.status, `${node} /healthz: ${h.body}`).toBe(200);
         }
       } finally {
-        for (const [key] of junk) await rawKvPut(ctx.cluster, key, undefined);
+        await rawKvPut(ctx.cluster, junk.map(([key]) => [key, undefined] as const));
       }
     },
   },
@@ -309,6 +318,10 @@ export function runDataplaneSuite(options: DataplaneSuiteOptions): void {
     let ctx: CaseContext | undefined;
 
     beforeAll(async () => {
+      // Each node namespace has its own tables, so one xtables lock per cluster is enough; it keeps
+      // other users of the machine-wide /run/xtables.lock (benchmarks in their own namespaces)
+      // from stalling this cluster's agents for seconds. Agents and inspectors inherit it.
+      process.env.XTABLES_LOCKFILE = join(tmpdir(), `svcnet-${options.clusterName}.xtables.lock`);
       cluster = await Cluster.up({
         name: options.clusterName,
         nodes: 2,
@@ -318,6 +331,11 @@ export function runDataplaneSuite(options: DataplaneSuiteOptions): void {
       });
       if (cluster.skipped.length > 0) throw new Error(`cluster incomplete: ${cluster.skipped.join('; ')}`);
       const c = cluster;
+      // Real nodes have a default route; without one a packet to a ClusterIP that no rule DNATs
+      // dies in routing (ENETUNREACH) before the filter-table REJECT of an empty service is reached.
+      for (const node of c.state.plan.nodes) {
+        await c.exec(node.name, ['ip', 'route', 'replace', 'default', 'via', c.state.plan.external.ip]);
+      }
       const who = (name: string, node: string, labels: Record<string, string>) =>
         c.addPod({ name, node, labels, ports: PORTS, command: WHO });
       await Promise.all([
@@ -344,6 +362,7 @@ export function runDataplaneSuite(options: DataplaneSuiteOptions): void {
     afterAll(async () => {
       if (cluster) await cluster.down();
       else await Cluster.down({ name: options.clusterName });
+      delete process.env.XTABLES_LOCKFILE;
     });
 
     for (const c of dataplaneCases) {

@@ -11,13 +11,44 @@ import type { Service, ServicePort, SessionAffinity, TrafficPolicy } from '@svcn
 // eslint-disable-next-line @nx/enforce-module-boundaries -- e2e tests drive the local cluster tool; the agent itself never imports it
 import { ControlPlanePorts, type Cluster } from '@svcnet/cluster';
 
+import { existsSync } from 'node:fs';
+
 export const SERVICE_PORT = 80;
 export const TARGET_PORT = 8080;
+
+const WHO_SERVER = `
+import os, socket, sys
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("0.0.0.0", int(sys.argv[1])))
+srv.listen(1024)
+name = os.environ.get("HOSTNAME", "?")
+while True:
+    c, a = srv.accept()
+    try:
+        c.sendall(("%s %s\\n" % (a[0], name)).encode())
+    except OSError:
+        pass
+    c.close()
+`;
+
+/**
+ * A pod command answering every TCP connection with "<peer address> <pod name>"
+ * and closing it: tells endpoints apart and shows whether the source was
+ * masqueraded. One in-process accept loop (no fork per connection) keeps it fast
+ * on a busy machine.
+ */
+export function whoServer(port: number): string[] {
+  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  return [python, '-c', WHO_SERVER, String(port)];
+}
 
 /** What a client saw for one request to a "who" pod (`<peer> <pod>`), or why it failed. */
 export interface Reply {
   /** Client-side wall clock, ms since the epoch. */
   at: number;
+  /** How long the request took, measured by the client (connect to close or error). */
+  ms: number;
   ok: boolean;
   /** The source address the pod saw (masqueraded or not). */
   peer: string;
@@ -84,8 +115,38 @@ export function nodePortOf(svc: Service): number {
 }
 
 /**
+ * The client run inside a namespace: sequential TCP connections, one line per
+ * request (`<at> <took ms> OK <reply>` or `<at> <took ms> FAIL <code>`). One node process for the
+ * whole batch keeps 50 requests well under a second.
+ */
+const CLIENT = `
+const net = require('node:net');
+const [ip, port, count, timeoutS, until] = process.argv.slice(1).map((v, i) => (i === 0 ? v : Number(v)));
+const one = () => new Promise((resolve) => {
+  const at = Date.now();
+  let data = '';
+  let done = false;
+  const finish = (line) => { if (!done) { done = true; clearTimeout(timer); s.destroy(); resolve(at + ' ' + (Date.now() - at) + ' ' + line); } };
+  const s = net.connect({ host: ip, port });
+  const timer = setTimeout(() => finish('FAIL ETIMEDOUT'), timeoutS * 1000);
+  s.setEncoding('utf8');
+  s.on('data', (d) => { data += d; });
+  s.on('end', () => finish(data.trim() ? 'OK ' + data.trim().replace(/\\s+/g, ' ') : 'FAIL EMPTY'));
+  s.on('error', (e) => finish('FAIL ' + (e.code || e.message)));
+});
+(async () => {
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    if (until > 0 && Date.now() >= until) break;
+    out.push(await one());
+  }
+  process.stdout.write(out.join('\\n') + '\\n');
+})();
+`;
+
+/**
  * Sends `count` requests, one TCP connection each, from inside `from` (a pod,
- * node, `ext`…) to ip:port, in one shell loop so 50 requests cost one exec.
+ * node, `ext`…) to ip:port; stops early at wall-clock `untilMs` when given.
  */
 export async function requests(
   cluster: Cluster,
@@ -96,30 +157,24 @@ export async function requests(
   timeoutS = 1,
   untilMs = 0,
 ): Promise<Reply[]> {
-  // $5: stop at this wall-clock time (ms) even before $3 requests (0 = no limit).
-  const script =
-    'i=0; while [ $i -lt "$3" ]; do i=$((i+1)); ' +
-    'if [ "$5" -gt 0 ] && [ "$(date +%s%3N)" -ge "$5" ]; then break; fi; ' +
-    'out=$(socat -T "$4" -u TCP:"$1":"$2",connect-timeout="$4" STDOUT 2>&1) && st=OK || st=FAIL; ' +
-    'echo "$(date +%s%3N) $st $out" | tr "\\n" " "; echo; done';
-  const r = await cluster.exec(from, ['sh', '-c', script, 'sh', ip, String(port), String(count), String(timeoutS), String(untilMs)], {
-    timeoutMs: untilMs ? untilMs - Date.now() + 30_000 : 30_000 + count * (timeoutS * 2000 + 100),
+  const r = await cluster.exec(from, [process.execPath, '-e', CLIENT, ip, String(port), String(count), String(timeoutS), String(untilMs)], {
+    timeoutMs: untilMs ? untilMs - Date.now() + 30_000 : 30_000 + count * (timeoutS * 1000 + 100),
   });
   return r.stdout
     .split('\n')
     .filter((l) => l.trim().length > 0)
     .map((line) => {
-      const [at, st, ...rest] = line.trim().split(/\s+/);
+      const [at, ms, st, ...rest] = line.trim().split(/\s+/);
       const ok = st === 'OK' && rest.length >= 2;
-      return { at: Number(at), ok, peer: ok ? (rest[0] ?? '') : '', pod: ok ? (rest[1] ?? '') : '', error: ok ? '' : rest.join(' ') };
+      return { at: Number(at), ms: Number(ms), ok, peer: ok ? (rest[0] ?? '') : '', pod: ok ? (rest[1] ?? '') : '', error: ok ? '' : rest.join(' ') };
     });
 }
 
-/** One connection attempt; how long it took to fail or succeed, and the error text. */
+/** One connection attempt; how long it took (inside the namespace) to fail or succeed, and the error text. */
 export async function probeOnce(cluster: Cluster, from: string, ip: string, port: number, timeoutS = 3): Promise<{ ms: number; reply: Reply }> {
-  const started = performance.now();
   const [reply] = await requests(cluster, from, ip, port, 1, timeoutS);
-  return { ms: performance.now() - started, reply: reply ?? { at: Date.now(), ok: false, peer: '', pod: '', error: 'no output' } };
+  if (!reply) throw new Error(`no output from the client in ${from}`);
+  return { ms: reply.ms, reply };
 }
 
 export async function sleep(ms: number): Promise<void> {
@@ -163,11 +218,11 @@ export async function agentHttp(cluster: Cluster, node: string, path: string, po
 const requireHere = createRequire(import.meta.url);
 
 /**
- * Writes raw bytes to a key of the state bucket, from inside the control-plane
- * namespace (nats-server listens there), bypassing the State API on purpose.
- * `value` undefined deletes the key.
+ * Writes raw bytes to keys of the state bucket (a value undefined deletes the
+ * key), from inside the control-plane namespace where nats-server listens,
+ * bypassing the State API on purpose. One process for every entry.
  */
-export async function rawKvPut(cluster: Cluster, key: string, value: Uint8Array | undefined): Promise<void> {
+export async function rawKvPut(cluster: Cluster, entries: readonly (readonly [string, Uint8Array | undefined])[]): Promise<void> {
   const transport = requireHere.resolve('@nats-io/transport-node');
   const kvLib = requireHere.resolve('@nats-io/kv');
   const script = `
@@ -176,12 +231,15 @@ export async function rawKvPut(cluster: Cluster, key: string, value: Uint8Array 
     (async () => {
       const nc = await connect({ servers: '127.0.0.1:${ControlPlanePorts.nats}' });
       const kv = await new Kvm(nc).open('svcnet-state');
-      const [key, hex] = process.argv.slice(1);
-      if (hex === '-') await kv.delete(key); else await kv.put(key, Buffer.from(hex, 'hex'));
+      const args = process.argv.slice(1);
+      for (let i = 0; i < args.length; i += 2) {
+        if (args[i + 1] === '-') await kv.delete(args[i]);
+        else await kv.put(args[i], Buffer.from(args[i + 1], 'hex'));
+      }
       await nc.drain();
     })().catch((e) => { console.error(e); process.exit(1); });`;
-  const hex = value === undefined ? '-' : Buffer.from(value).toString('hex');
-  await cluster.exec('cp', [process.execPath, '-e', script, key, hex], { timeoutMs: 15_000 });
+  const args = entries.flatMap(([key, value]) => [key, value === undefined ? '-' : Buffer.from(value).toString('hex')]);
+  await cluster.exec('cp', [process.execPath, '-e', script, ...args], { timeoutMs: 30_000 });
 }
 
 /** Distinct pod names among successful replies. */

@@ -8,7 +8,9 @@ import { iptablesInspector } from './mode-inspectors.js';
 
 const notRoot = process.getuid?.() === 0 ? undefined : 'needs root to create network namespaces';
 
-for (const variant of ['legacy', 'nft'] as const) {
+// SVCNET_E2E_IPTABLES=legacy (or nft) runs one variant only, for quicker iterations.
+const only = process.env.SVCNET_E2E_IPTABLES;
+for (const variant of (['legacy', 'nft'] as const).filter((v) => !only || v === only)) {
   runDataplaneSuite({
     mode: 'iptables',
     iptables: variant,

@@ -44,24 +44,6 @@ export function availableModes(): ProxyMode[] {
   return Object.values(ProxyMode).filter((m) => backendClass(m) !== undefined);
 }
 
-/**
- * The iptables variant to use. `auto` follows kube-proxy: prefer the variant
- * that already holds KUBE-* rules (so a restart keeps its tables), otherwise
- * the system's default `iptables`.
- */
-export async function resolveIptablesVariant(exec: NetExec, flag: AgentOptions['iptablesBackend']): Promise<'legacy' | 'nft'> {
-  if (flag !== 'auto') return flag;
-  const holdsKube = async (file: string): Promise<boolean> => {
-    const r = await exec.run({ file, args: ['-t', 'nat'], allowFailure: true }).catch(() => undefined);
-    return r !== undefined && r.exitCode === 0 && /^:KUBE-/m.test(r.stdout);
-  };
-  const [legacy, nft] = await Promise.all([holdsKube('iptables-legacy-save'), holdsKube('iptables-nft-save')]);
-  if (legacy && !nft) return 'legacy';
-  if (nft && !legacy) return 'nft';
-  const version = await exec.run({ file: 'iptables', args: ['--version'], allowFailure: true }).catch(() => undefined);
-  return version?.stdout.includes('legacy') ? 'legacy' : 'nft';
-}
-
 /** Builds the backend for one mode; SvcnetError(FAILED_PRECONDITION) when it is not available. */
 export async function createBackend(mode: ProxyMode, params: BackendParams): Promise<ProxyBackend> {
   const Ctor = backendClass(mode);
@@ -74,7 +56,8 @@ export async function createBackend(mode: ProxyMode, params: BackendParams): Pro
     );
   }
   const { exec, options, config, logger } = params;
-  const variant = mode === 'iptables' ? await resolveIptablesVariant(exec, options.iptablesBackend) : undefined;
+  // The iptables backend detects 'auto' itself, the way kube-proxy does.
+  const variant = mode === 'iptables' ? options.iptablesBackend : undefined;
   return new Ctor({
     exec,
     variant,
