@@ -122,6 +122,9 @@ describe.skipIf(!isRoot)('svcnet-cluster: 2 nodes in network namespaces (needs r
     if (!existsSync(bundle)) throw new Error(`${bundle} missing: run npx nx run cluster:build`);
     const cli = (args: string[]): string =>
       execFileSync(process.execPath, [bundle, ...args, '--name', NAME, '--state-dir', STATE_DIR], { encoding: 'utf8' });
+    const json = JSON.parse(cli(['status', '--json'])) as { pods: { name: string }[]; processes: { component: string; running: boolean }[] };
+    expect(json.pods.map((p) => p.name).sort()).toEqual(['a', 'b', 'c', 'u']);
+    expect(json.processes.find((p) => p.component === 'pod-a')?.running).toBe(true);
     expect(cli(['status'])).toMatch(/pod default\/a on node1 10\.244\.1\.2 ready=true pod-a\(pid \d+, running\)/);
     const out = execFileSync(process.execPath, [bundle, 'exec', '--name', NAME, '--state-dir', STATE_DIR, 'a', '--', 'ip', '-o', '-4', 'addr', 'show', 'eth0'], {
       encoding: 'utf8',

@@ -84,15 +84,25 @@ function buildProgram(): Command {
     },
   );
 
-  withWhere(program.command('status').description('nodes, pods and processes of the cluster')).action((o: Where) => {
-    printStatus(Cluster.open(where(o)));
-  });
+  withWhere(program.command('status').description('nodes, pods and processes of the cluster'))
+    .option('--json', 'print the recorded state (plan, pods, processes with a running flag) as JSON')
+    .action((o: Where & { json?: boolean }) => {
+      const cluster = Cluster.open(where(o));
+      if (!o.json) return printStatus(cluster);
+      const running = new Map(cluster.status().map((p) => [p.component, p.running]));
+      const processes = cluster.state.processes.map((p) => ({ ...p, running: running.get(p.component) ?? false }));
+      process.stdout.write(`${JSON.stringify({ ...cluster.state, processes }, null, 2)}\n`);
+    });
 
   withWhere(program.command('logs').description('print a component\u2019s log (nats, allocator, state, agent-node1, pod-<name>…)'))
     .argument('<component>')
     .action((component: string, o: Where) => {
-      const path = Cluster.open(where(o)).logPath(component);
-      if (!existsSync(path)) throw new Error(`no log ${path}`);
+      const cluster = Cluster.open(where(o));
+      const path = cluster.logPath(component);
+      if (!existsSync(path)) {
+        const known = cluster.state.processes.map((p) => p.component).join(', ');
+        throw new Error(`no log for ${JSON.stringify(component)}; components: ${known}`);
+      }
       process.stdout.write(readFileSync(path));
     });
 
