@@ -53,7 +53,17 @@ describe('NATS goes away and comes back', () => {
 
     const list = await c.listAllocations({ owner: 'default/kept' });
     expect(list.allocations.map((a) => a.value).sort()).toEqual([kept.ip, String(port.port)].sort());
-    // The watch resumed too: a release is seen and the IP can be had again.
+    // The watch resumed too: what another replica allocates now shows up in this one's cache.
+    const other = await startAllocator({ natsUrl: nats.url, args: ['--service-cluster-ip-range', '10.40.0.0/24'] });
+    try {
+      const seen = await other.client.allocateClusterIp({ owner: 'default/from-other' });
+      await expect
+        .poll(async () => (await c.listAllocations({ owner: 'default/from-other' })).allocations.map((a) => a.value), { timeout: 10_000 })
+        .toEqual([seen.ip]);
+    } finally {
+      await other.kill();
+    }
+    // A release is seen and the IP can be had again.
     expect(await c.releaseClusterIp({ owner: 'default/kept', ip: kept.ip })).toEqual({ released: true });
     expect((await c.allocateClusterIp({ owner: 'default/again', requestedIp: kept.ip })).ip).toBe(kept.ip);
   });
