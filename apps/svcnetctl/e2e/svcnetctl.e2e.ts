@@ -198,6 +198,25 @@ describe('svcnetctl end to end (nats-server + allocator + state)', () => {
     expect(wide.stdout).toMatch(new RegExp(`\\ndefault +redis-web +NodePort +[0-9.]+ +<none> +80:${nodePort}/TCP +\\d+s +app=redis,tier=cache\\n`));
   });
 
+  it('get -w streams a readiness change from State.Watch', async () => {
+    const watcher = spawn(process.execPath, [bundle('svcnetctl'), 'get', 'pods', '-w'], {
+      env: { ...process.env, SVCNET_SERVER: server },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    watcher.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      await eventually(async () => out, (o) => o.includes('redis'), 20_000);
+      const file = join(dir, 'not-ready.yaml');
+      writeFileSync(file, manifest.split('---')[0]!.replace('  podIP: 10.244.1.5', '  podIP: 10.244.1.5\n  conditions: [{type: Ready, status: "False"}]'));
+      expect((await ctl('apply', '-f', file)).stdout).toBe('pod/redis configured\n');
+      await eventually(async () => out, (o) => /\nredis +0\/1 +Running/.test(o), 20_000);
+      expect(out).toMatch(/^NAME +READY +STATUS +IP +NODE +AGE\nredis +1\/1 +Running +10\.244\.1\.5 +node-1 +\S+\nredis +0\/1 +Running/);
+    } finally {
+      watcher.kill('SIGTERM');
+    }
+  });
+
   it("fails with the server's message on an invalid port (exit 1)", async () => {
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'apiVersion: v1\nkind: Service\nmetadata: {name: bad}\nspec:\n  selector: {app: x}\n  ports:\n  - port: 70000\n');

@@ -126,6 +126,45 @@ describe('svcnetctl apply / get / describe / delete', () => {
     expect((await h.run('get', 'service/redis-service', 'pod/redis', '-o', 'name')).stdout).toBe('service/redis-service\npod/redis\n');
   });
 
+  it('get -w prints the list, then a row per change, widening columns as needed', async () => {
+    const h = harness({ 'app.yaml': podAndService });
+    await h.run('apply', '-f', 'app.yaml');
+    h.advance(5);
+    const redis = await h.api.get('Pod', 'default', 'redis');
+    h.api.watchScript.push(
+      { type: 'MODIFIED', object: { ...redis, ready: false }, namespace: 'default', name: 'redis' },
+      { type: 'ADDED', object: pod({ name: 'elsewhere', namespace: 'other', created: at(0) }), namespace: 'other', name: 'elsewhere' },
+      { type: 'ADDED', object: pod({ name: 'redis-long-name', ip: '10.244.1.9', nodeName: 'node-1', created: at(0) }), namespace: 'default', name: 'redis-long-name' },
+      { type: 'DELETED', namespace: 'default', name: 'redis' },
+    );
+    // The fake does not filter its script by namespace; the pod in "other" shows the watch filter is the server's job.
+    expect(await h.run('get', 'pods', '-w', '-l', 'app=redis')).toEqual({
+      code: 0,
+      stdout: [
+        'NAME    READY   STATUS    IP           NODE     AGE',
+        'redis   1/1     Running   10.244.1.5   node-1   5s',
+        'redis   0/1     Running   10.244.1.5   node-1   5s',
+        // The deletion arrives without a body: the last version seen is printed.
+        'redis   0/1     Running   10.244.1.5   node-1   5s',
+        '',
+      ].join('\n'),
+      stderr: '',
+    });
+    expect(await h.run('get', 'pods', '-w')).toMatchObject({
+      code: 0,
+      stdout: [
+        'NAME    READY   STATUS    IP           NODE     AGE',
+        'redis   1/1     Running   10.244.1.5   node-1   5s',
+        'redis   0/1     Running   10.244.1.5   node-1   5s',
+        'elsewhere   1/1     Running   <none>       <none>   5s',
+        'redis-long-name   1/1     Running   10.244.1.9   node-1   5s',
+        'redis             0/1     Running   10.244.1.5   node-1   5s',
+        '',
+      ].join('\n'),
+    });
+    expect(h.api.calls.filter((c) => c.startsWith('watch'))).toEqual(['watch Pod default', 'watch Pod default']);
+  });
+
   it('prints JSON and YAML: one named object bare, a list as kind: List', async () => {
     const h = harness({ 'app.yaml': podAndService });
     await h.run('apply', '-f', 'app.yaml');

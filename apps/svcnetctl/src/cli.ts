@@ -74,6 +74,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<Ex
     .option('-l, --selector <selector>', 'label selector, k=v[,k2=v2]')
     .option('--show-labels', 'show all labels as the last column')
     .option('--ignore-not-found', 'treat "resource not found" as a successful retrieval')
+    .option('-w, --watch', 'after listing, print every change (State.Watch) until interrupted')
     .action(async (args: string[], opts: GetOptions) => {
       exitCode = await runGet(context(), args, opts);
     });

@@ -6,7 +6,7 @@
 import { ErrorCode, SvcnetError, invalidField } from '@svcnet/model';
 import type { Kind, KindObjects } from './resources.js';
 import { PLURAL } from './resources.js';
-import type { ListQuery, StateApi } from './state-api.js';
+import type { ListQuery, StateApi, WatchHandle, WatchUpdate } from './state-api.js';
 
 export class FakeStateApi implements StateApi {
   readonly objects = new Map<string, KindObjects[Kind]>();
@@ -108,6 +108,20 @@ export class FakeStateApi implements StateApi {
   async delete<K extends Kind>(kind: K, namespace: string, name: string): Promise<void> {
     this.calls.push(`delete ${kind} ${namespace}/${name}`);
     if (!this.objects.delete(this.key(kind, namespace, name))) throw this.notFound(kind, name);
+  }
+
+  /** Scripted feed for `watch`: the current objects, SYNCED, then these updates, then the end. */
+  readonly watchScript: WatchUpdate<Kind>[] = [];
+
+  watch<K extends Kind>(kind: K, namespace: string, onUpdate: (u: WatchUpdate<K>) => void): WatchHandle {
+    this.calls.push(`watch ${kind} ${namespace || '*'}`);
+    const done = (async () => {
+      const current = await this.list(kind, { namespace, allNamespaces: namespace === '', labelSelector: '' });
+      for (const object of current) onUpdate({ type: 'ADDED', object, namespace: object.metadata.namespace, name: object.metadata.name });
+      onUpdate({ type: 'SYNCED', namespace: '', name: '' });
+      for (const u of this.watchScript) onUpdate(u as WatchUpdate<K>);
+    })();
+    return { done, cancel: () => undefined };
   }
 
   close(): void {

@@ -25,13 +25,30 @@ export interface ListQuery {
   labelSelector: string;
 }
 
-/** CRUD on the three kinds of object the state service keeps. */
+/** One change-feed record of `State.Watch`, as domain types. */
+export interface WatchUpdate<K extends Kind> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'SYNCED';
+  /** Absent for SYNCED, and possibly for DELETED. */
+  object?: KindObjects[K];
+  namespace: string;
+  name: string;
+}
+
+/** A running watch: `done` settles when the stream ends (or is cancelled), rejects on error. */
+export interface WatchHandle {
+  done: Promise<void>;
+  cancel(): void;
+}
+
+/** CRUD on the three kinds of object the state service keeps, and their change feed. */
 export interface StateApi {
   get<K extends Kind>(kind: K, namespace: string, name: string): Promise<KindObjects[K]>;
   list<K extends Kind>(kind: K, query: ListQuery): Promise<KindObjects[K][]>;
   create<K extends Kind>(kind: K, object: KindObjects[K]): Promise<KindObjects[K]>;
   update<K extends Kind>(kind: K, object: KindObjects[K]): Promise<KindObjects[K]>;
   delete<K extends Kind>(kind: K, namespace: string, name: string): Promise<void>;
+  /** The current objects (ADDED), then SYNCED, then every change. `namespace` '' = all. */
+  watch<K extends Kind>(kind: K, namespace: string, onUpdate: (u: WatchUpdate<K>) => void): WatchHandle;
   close(): void;
 }
 
@@ -124,6 +141,48 @@ export class GrpcStateApi implements StateApi {
     if (kind === 'Service') await this.call(c.deleteService, req);
     else if (kind === 'Pod') await this.call(c.deletePod, req);
     else await this.call(c.deleteEndpoints, req);
+  }
+
+  watch<K extends Kind>(kind: K, namespace: string, onUpdate: (u: WatchUpdate<K>) => void): WatchHandle {
+    const wireKind = { Service: statev1.ObjectKind.OBJECT_KIND_SERVICE, Pod: statev1.ObjectKind.OBJECT_KIND_POD, Endpoints: statev1.ObjectKind.OBJECT_KIND_ENDPOINTS }[kind];
+    const stream = this.client.watch({ kinds: [wireKind], namespace });
+    let cancelled = false;
+    const types: Record<number, WatchUpdate<K>['type'] | undefined> = {
+      [statev1.WatchEventType.WATCH_EVENT_TYPE_ADDED]: 'ADDED',
+      [statev1.WatchEventType.WATCH_EVENT_TYPE_MODIFIED]: 'MODIFIED',
+      [statev1.WatchEventType.WATCH_EVENT_TYPE_DELETED]: 'DELETED',
+      [statev1.WatchEventType.WATCH_EVENT_TYPE_SYNCED]: 'SYNCED',
+    };
+    const done = new Promise<void>((resolve, reject) => {
+      stream.on('data', (e: statev1.WatchEvent) => {
+        const type = types[e.type];
+        if (!type) return;
+        const o = e.object;
+        const object =
+          o?.$case === 'service' ? serviceFromProto(o.value) : o?.$case === 'pod' ? podFromProto(o.value) : o?.$case === 'endpoints' ? endpointsFromProto(o.value) : undefined;
+        onUpdate({
+          type,
+          ...(object ? { object: object as KindObjects[K] } : {}),
+          namespace: e.namespace || object?.metadata.namespace || '',
+          name: e.name || object?.metadata.name || '',
+        });
+      });
+      stream.on('end', () => resolve());
+      stream.on('error', (err: ServiceError) => {
+        if (cancelled && err.code === status.CANCELLED) return resolve();
+        if (err.code === status.UNAVAILABLE && /No connection established|ECONNREFUSED/.test(err.details)) {
+          return reject(new ServerUnreachableError(this.options.server, undefined, { cause: err }));
+        }
+        reject(fromGrpcError(err));
+      });
+    });
+    return {
+      done,
+      cancel: () => {
+        cancelled = true;
+        stream.cancel();
+      },
+    };
   }
 
   close(): void {

@@ -6,6 +6,7 @@ import { formatObjects, parseOutputFormat } from '../output.js';
 import { SINGULAR, resolveTargets, type AnyObject, type Kind, type KindObjects } from '../resources.js';
 import type { CommandContext } from './context.js';
 import { isNotFound } from './not-found.js';
+import { runGetWatch } from './get-watch.js';
 import { ExitCode, UsageError, describeFailure } from '../cli-errors.js';
 
 export interface GetOptions {
@@ -14,6 +15,7 @@ export interface GetOptions {
   selector?: string;
   showLabels?: boolean;
   ignoreNotFound?: boolean;
+  watch?: boolean;
 }
 
 function renderTable(kind: Kind, objects: AnyObject[], options: TableOptions): string {
@@ -37,6 +39,17 @@ export async function runGet(ctx: CommandContext, args: string[], options: GetOp
   }
   if (named && options.selector) throw new UsageError('selectors and the all flag cannot be used when passing resource/name arguments');
   const allNamespaces = options.allNamespaces === true;
+  if (options.watch) {
+    if (targets.length > 1) throw new UsageError('you may only specify a single resource type');
+    return runGetWatch(ctx, {
+      kind: targets[0]!.kind,
+      names: targets[0]!.names,
+      format,
+      allNamespaces,
+      showLabels: options.showLabels === true,
+      selector: options.selector ?? '',
+    });
+  }
   let exitCode: ExitCode = ExitCode.Ok;
   const found: { kind: Kind; objects: AnyObject[] }[] = [];
   for (const { kind, names } of targets) {

@@ -54,12 +54,13 @@ const endpointsColumns: Column<Endpoints>[] = [
   { header: 'AGE', cell: (e, now) => formatAge(e.metadata.creationTimestamp, now) },
 ];
 
-function table<T extends { metadata: ObjectMeta }>(
+/** Header and one row per object, cells unaligned. */
+function tableRows<T extends { metadata: ObjectMeta }>(
   objects: readonly T[],
   base: Column<T>[],
   wide: Column<T>[],
   options: TableOptions,
-): string {
+): string[][] {
   const prefix = options.namePrefix ?? '';
   const columns: Column<T>[] = [...base, ...(options.wide ? wide : [])].map((c) =>
     c.header === 'NAME' && prefix ? { header: c.header, cell: (o: T, now: Date) => prefix + c.cell(o, now) } : c,
@@ -68,21 +69,33 @@ function table<T extends { metadata: ObjectMeta }>(
   if (options.showLabels && !columns.some((c) => c.header === 'LABELS')) {
     columns.push({ header: 'LABELS', cell: (o) => formatLabels(o.metadata.labels) });
   }
-  const rows = [columns.map((c) => c.header), ...objects.map((o) => columns.map((c) => c.cell(o, options.now)))];
-  return renderTable(rows);
+  return [columns.map((c) => c.header), ...objects.map((o) => columns.map((c) => c.cell(o, options.now)))];
+}
+
+/** The cells of `get services` (header first), for streaming output such as `get -w`. */
+export function servicesRows(services: readonly Service[], options: TableOptions): string[][] {
+  return tableRows(services, serviceColumns, serviceWide, options);
+}
+
+export function podsRows(pods: readonly Pod[], options: TableOptions): string[][] {
+  return tableRows(pods, podColumns, podWide, options);
+}
+
+export function endpointsRows(endpoints: readonly Endpoints[], options: TableOptions): string[][] {
+  return tableRows(endpoints, endpointsColumns, [], options);
 }
 
 /** `get services`: NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE [SELECTOR]. */
 export function servicesTable(services: readonly Service[], options: TableOptions): string {
-  return table(services, serviceColumns, serviceWide, options);
+  return renderTable(servicesRows(services, options));
 }
 
 /** `get pods`: NAME READY STATUS IP NODE AGE [LABELS]. */
 export function podsTable(pods: readonly Pod[], options: TableOptions): string {
-  return table(pods, podColumns, podWide, options);
+  return renderTable(podsRows(pods, options));
 }
 
 /** `get endpoints`: NAME ENDPOINTS AGE. */
 export function endpointsTable(endpoints: readonly Endpoints[], options: TableOptions): string {
-  return table(endpoints, endpointsColumns, [], options);
+  return renderTable(endpointsRows(endpoints, options));
 }

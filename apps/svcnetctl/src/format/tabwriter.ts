@@ -72,3 +72,24 @@ export function alignTabs(text: string, layout: TabLayout): string {
 export function renderTable(rows: readonly (readonly string[])[]): string {
   return alignTabs(rows.map((r) => r.join('\t') + '\n').join(''), TABLE_LAYOUT);
 }
+
+/**
+ * A table printed in pieces (`get -w`): like kubectl's tabwriter with
+ * RememberWidths, a column never shrinks between pieces, so later rows line
+ * up under the header as long as they fit.
+ */
+export class StreamingTable {
+  private widths: number[] = [];
+
+  /** Renders rows (each ending in a newline), widening columns as needed. */
+  render(rows: readonly (readonly string[])[]): string {
+    for (const row of rows) {
+      row.slice(0, -1).forEach((cell, i) => {
+        this.widths[i] = Math.max(this.widths[i] ?? TABLE_LAYOUT.minWidth, textWidth(cell) + TABLE_LAYOUT.padding);
+      });
+    }
+    return rows
+      .map((row) => row.map((cell, i) => (i < row.length - 1 ? cell.padEnd(this.widths[i]!) : cell)).join('') + '\n')
+      .join('');
+  }
+}
