@@ -21,19 +21,9 @@ function base32Prefix16(bytes: Uint8Array): string {
   return out;
 }
 
-// Hashing 60k chain names per full sync is measurable; the names of a
-// service port never change, so a bounded memo is safe.
-const memo = new Map<string, string>();
-
 /** kube-proxy's portProtoHash: first 16 chars of base32(sha256(input)). */
 export function portProtoHash(input: string): string {
-  let h = memo.get(input);
-  if (h === undefined) {
-    h = base32Prefix16(createHash('sha256').update(input).digest());
-    if (memo.size > 500_000) memo.clear();
-    memo.set(input, h);
-  }
-  return h;
+  return base32Prefix16(createHash('sha256').update(input).digest());
 }
 
 /** kube-proxy's ServicePortName.String(): `ns/name:port`, or `ns/name` for an unnamed port. */
@@ -50,7 +40,19 @@ export interface ServiceChainNames {
   svl: string;
 }
 
+// The proxier keeps a ServicePortInfo object until the service changes, so
+// names are cached per object (checked against the fields they come from).
+const namesCache = new WeakMap<object, ServiceChainNames & { protocol: string }>();
+
 export function serviceChainNames(svc: Pick<ServicePortInfo, 'namespace' | 'name' | 'portName' | 'protocol'>): ServiceChainNames {
+  const cached = namesCache.get(svc);
+  if (cached && cached.protocol === svc.protocol && cached.portName === servicePortNameString(svc)) return cached;
+  const names = computeChainNames(svc);
+  namesCache.set(svc, { ...names, protocol: svc.protocol });
+  return names;
+}
+
+function computeChainNames(svc: Pick<ServicePortInfo, 'namespace' | 'name' | 'portName' | 'protocol'>): ServiceChainNames {
   const portName = servicePortNameString(svc);
   const hash = portProtoHash(portName + svc.protocol.toLowerCase());
   return { portName, svc: `KUBE-SVC-${hash}`, ext: `KUBE-EXT-${hash}`, svl: `KUBE-SVL-${hash}` };
@@ -59,6 +61,20 @@ export function serviceChainNames(svc: Pick<ServicePortInfo, 'namespace' | 'name
 /** kube-proxy's servicePortEndpointChainName: hash of port name + protocol + `ip:port`. */
 export function endpointChainName(portName: string, protocol: string, endpoint: string): string {
   return `KUBE-SEP-${portProtoHash(portName + protocol.toLowerCase() + endpoint)}`;
+}
+
+// Hashing 50k endpoint chain names per full sync is measurable; EndpointInfo
+// objects live as long as their endpoints do not change, so cache per object.
+const sepCache = new WeakMap<object, { portName: string; protocol: string; endpoint: string; name: string }>();
+
+/** endpointChainName for an endpoint object, cached on the object. */
+export function endpointChainNameOf(portName: string, protocol: string, ep: { ip: string; port: number }): string {
+  const endpoint = `${ep.ip}:${ep.port}`;
+  const c = sepCache.get(ep);
+  if (c && c.portName === portName && c.protocol === protocol && c.endpoint === endpoint) return c.name;
+  const name = endpointChainName(portName, protocol, endpoint);
+  sepCache.set(ep, { portName, protocol, endpoint, name });
+  return name;
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

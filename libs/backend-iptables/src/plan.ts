@@ -37,7 +37,7 @@ export interface IptablesPlan {
   filter: ReadonlyMap<string, readonly string[]>;
   /** The restore input per table, before apply adds what it learnt from the kernel. */
   sections: Readonly<Record<IptablesTable, RestoreSection>>;
-  /** iptables-restore input (both tables). */
+  /** iptables-restore input (both tables), computed on access (a full plan is ~25 MB of text). */
   restore: string;
   /** Chains written (declared and refilled) by `restore`. */
   writtenChains: number;

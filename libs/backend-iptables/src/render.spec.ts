@@ -131,7 +131,7 @@ describe('renderIptablesPlan', () => {
 describe('sectionText', () => {
   it('handles a full sync of ~300k rule lines (no argument-spread limits)', () => {
     const rules = Array.from({ length: 300_000 }, (_, i) => `-A KUBE-SEP-X -j KUBE-MARK-MASQ ${i}`);
-    const text = sectionText('nat', { declare: ['KUBE-SEP-X'], rules, edits: [], deleteChains: [] });
+    const text = sectionText('nat', { declare: ['KUBE-SEP-X'], rules: [rules], edits: [], deleteChains: [] });
     expect(text.split('\n')).toHaveLength(300_000 + 4);
   });
 });

@@ -27,7 +27,8 @@ const SET_LIKE: Record<IptablesTable, ReadonlyMap<string, boolean>> = {
 export interface RestoreSection {
   /** Chains declared (flushed) and refilled. */
   declare: readonly string[];
-  rules: readonly string[];
+  /** Rule lines per written chain (shared with the plan's chain map, not copied). */
+  rules: readonly (readonly string[])[];
   /** `-D` / `-I` lines for set-like chains. */
   edits: readonly string[];
   /** Chains to declare and delete (`-X`) at the end. */
@@ -45,18 +46,15 @@ export function sectionText(table: IptablesTable, s: RestoreSection, extras: Res
   const deleteChains = [...new Set([...s.deleteChains, ...(extras.deleteChains ?? [])])];
   const jumps = extras.jumps ?? [];
   if (s.declare.length + s.edits.length + deleteChains.length + jumps.length === 0) return '';
-  // Array literals, not push(...x): a full sync has ~170k rule lines, too many for call arguments.
-  const out = [
-    `*${table}`,
-    ...s.declare.map((c) => `:${c} - [0:0]`),
-    ...deleteChains.map((c) => `:${c} - [0:0]`),
-    ...s.rules,
-    ...s.edits,
-    ...deleteChains.map((c) => `-X ${c}`),
-    ...jumps,
-    'COMMIT',
-    '',
-  ];
+  // No push(...x) of whole rule sets: a full sync has ~170k lines, too many for call arguments.
+  const out: string[] = [`*${table}`];
+  for (const c of s.declare) out.push(`:${c} - [0:0]`);
+  for (const c of deleteChains) out.push(`:${c} - [0:0]`);
+  for (const lines of s.rules) for (const l of lines) out.push(l);
+  for (const l of s.edits) out.push(l);
+  for (const c of deleteChains) out.push(`-X ${c}`);
+  for (const l of jumps) out.push(l);
+  out.push('COMMIT', '');
   return out.join('\n');
 }
 
@@ -177,7 +175,10 @@ export function renderIptablesPlan(input: RenderInput<IptablesPlan>, options: { 
     nat,
     filter,
     sections,
-    restore: sectionText('nat', sections.nat) + sectionText('filter', sections.filter),
+    // Built on demand: a full plan's text is ~25 MB and the last plan stays in memory.
+    get restore() {
+      return sectionText('nat', sections.nat) + sectionText('filter', sections.filter);
+    },
     writtenChains: sections.nat.declare.length + sections.filter.declare.length,
     deletedChains: [...sections.nat.deleteChains.map((c) => `nat/${c}`), ...sections.filter.deleteChains.map((c) => `filter/${c}`)],
     conntrack: last ? conntrackDeletions(last.fragments, fragments) : [],
@@ -216,7 +217,7 @@ function tableSection(
   stale: readonly string[],
 ): RestoreSection {
   const declare: string[] = [];
-  const rules: string[] = [];
+  const rules: (readonly string[])[] = [];
   const deletes: string[] = [];
   const inserts: string[] = [];
   for (const [chain, lines] of next) {
@@ -230,7 +231,7 @@ function tableSection(
       continue;
     }
     declare.push(chain);
-    for (const l of lines) rules.push(l);
+    rules.push(lines);
   }
   return { declare, rules, edits: [...deletes, ...inserts], deleteChains: stale };
 }

@@ -1,5 +1,5 @@
 import type { EndpointInfo, NodeConfig, ServicePortInfo } from '@svcnet/proxy-core';
-import { endpointChainName, quoteComment, serviceChainNames } from './names.js';
+import { endpointChainNameOf, quoteComment, serviceChainNames } from './names.js';
 
 /** kube-proxy's chains that are always present. */
 export const Chain = {
@@ -39,6 +39,15 @@ export interface ServiceFragment {
   noLocalEndpoints: boolean;
 }
 
+/**
+ * Template literals build strings as trees of parts (V8 cons strings), ~4x
+ * the size of the text; the last plan is kept, so at 10,000 services that is
+ * ~100 MiB. Joining flattens the text once; split lines then share it.
+ */
+function compact(lines: string[]): string[] {
+  return lines.length === 0 ? lines : lines.join('\n').split('\n');
+}
+
 function usable(eps: readonly EndpointInfo[]): EndpointInfo[] {
   // kube-proxy: ready endpoints; if none, fall back to serving-but-terminating ones.
   const ready = eps.filter((e) => e.ready);
@@ -72,7 +81,12 @@ export function renderServiceFragment(params: {
   const filterServices: string[] = [];
   const filterExternal: string[] = [];
   const chains = new Map<string, string[]>();
-  const sepOf = (e: EndpointInfo) => endpointChainName(names.portName, svc.protocol, `${e.ip}:${e.port}`);
+  const seps = new Map<EndpointInfo, string>();
+  const sepOf = (e: EndpointInfo) => {
+    let n = seps.get(e);
+    if (n === undefined) seps.set(e, (n = endpointChainNameOf(names.portName, svc.protocol, e)));
+    return n;
+  };
   const affinity = svc.sessionAffinity.kind === 'ClientIP' ? svc.sessionAffinity.timeoutSeconds : 0;
 
   // Service → endpoint rules: affinity hits first, then an even random spread.
@@ -156,11 +170,11 @@ export function renderServiceFragment(params: {
 
   return {
     id: svc.id,
-    natServices,
-    natNodePorts,
-    filterServices,
-    filterExternal,
-    chains,
+    natServices: compact(natServices),
+    natNodePorts: compact(natNodePorts),
+    filterServices: compact(filterServices),
+    filterExternal: compact(filterExternal),
+    chains: new Map([...chains].map(([k, v]) => [k, compact(v)])),
     udp:
       svc.protocol === 'UDP'
         ? { clusterIP: svc.clusterIP, externalIPs: svc.externalIPs, nodePort: svc.nodePort, endpointIPs: [...new Set([...used.values()].map((e) => e.ip))] }
