@@ -98,7 +98,8 @@ describe('IPVS mode in a VM with a real IPVS kernel', { timeout: 240_000 }, () =
 
   it('endpoint removal: weight 0 while a connection drains, deleted after the bound; new requests avoid it', async () => {
     // Hold one connection open to the ClusterIP (httpd waits for the request line).
-    await sh(`ip netns exec ${CLIENT_NS} sh -c '(sleep 60) | nc 10.96.0.10 80 >/dev/null 2>&1 &'`);
+    // busybox sh would run its own `ip` applet (no netns support): use iproute2's.
+    await sh(`/usr/sbin/ip netns exec ${CLIENT_NS} sh -c '(sleep 60) | nc 10.96.0.10 80 >/dev/null 2>&1 &'`);
     let conns = '';
     let busy: typeof podA | undefined;
     for (let i = 0; i < 40 && !busy; i++) {

@@ -75,40 +75,48 @@ async function benchSize(vm: IpvsVmHandle, n: number): Promise<Record<string, nu
   const base = makeState(n);
   const k = Math.floor(n / 2);
   const changedId = `bench/s${k}:`;
-  const changed = (): ProxyState => {
-    const eps = [...base.endpoints.get(changedId)!];
-    eps[4] = { ...eps[4]!, ip: ipOf(250, 1) };
-    return { services: base.services, endpoints: new Map(base.endpoints).set(changedId, eps) };
+  // s1 = base + one service; s2 = s1 with one endpoint of one service replaced.
+  const extraId = 'bench/extra:';
+  const extra = ipOf(99, 1);
+  const s1: ProxyState = {
+    services: new Map(base.services).set(extraId, { ...base.services.get(changedId)!, id: extraId, name: 'extra', clusterIP: extra }),
+    endpoints: new Map(base.endpoints).set(extraId, base.endpoints.get(changedId)!),
   };
-  const added = (): ProxyState => {
-    const id = 'bench/extra:';
-    const svc: ServicePortInfo = { ...base.services.get(changedId)!, id, name: 'extra', clusterIP: ipOf(99, 1) };
-    return { services: new Map(base.services).set(id, svc), endpoints: new Map(base.endpoints).set(id, base.endpoints.get(changedId)!) };
-  };
+  const replaced = [...base.endpoints.get(changedId)!];
+  const oldIp = replaced[4]!.ip;
+  replaced[4] = { ...replaced[4]!, ip: ipOf(250, 1) };
+  const s2: ProxyState = { services: s1.services, endpoints: new Map(s1.endpoints).set(changedId, replaced) };
   const r: Record<string, number[]> = { oursFull: [], bareFull: [], oursChange: [], bareChange: [], oursAdd: [], bareAdd: [], fullCalls: [], changeCalls: [], addCalls: [] };
   for (let round = 0; round < ROUNDS; round++) {
     await wipe(vm);
     const b = new IpvsBackend({ exec: vm.exec, config });
-    const full = b.render({ state: base, config, full: true, changed: new Set(), lastApplied: undefined });
-    let res = { calls: 0 };
-    r['oursFull']!.push(await timed(async () => (res = await b.apply(b.render({ state: base, config, full: true, changed: new Set(), lastApplied: undefined })))));
-    r['fullCalls']!.push(res.calls);
-    r['oursChange']!.push(await timed(async () => (res = await b.apply(b.render({ state: changed(), config, full: false, changed: new Set([changedId]), lastApplied: full })))));
-    r['changeCalls']!.push(res.calls);
-    await b.apply(b.render({ state: base, config, full: false, changed: new Set([changedId]), lastApplied: full }));
-    r['oursAdd']!.push(await timed(async () => (res = await b.apply(b.render({ state: added(), config, full: false, changed: new Set(['bench/extra:']), lastApplied: full })))));
-    r['addCalls']!.push(res.calls);
+    let last: IpvsPlan | undefined;
+    const step = async (state: ProxyState, full: boolean, changed: string[]): Promise<{ ms: number; calls: number }> => {
+      const plan = b.render({ state, config, full, changed: new Set(changed), lastApplied: last });
+      let calls = 0;
+      const ms = await timed(async () => (calls = (await b.apply(plan)).calls));
+      last = plan;
+      return { ms, calls };
+    };
+    const full = await step(base, true, []);
+    const fullPlan = last!;
+    const add = await step(s1, false, [extraId]);
+    const change = await step(s2, false, [changedId]);
+    r['oursFull']!.push(full.ms);
+    r['fullCalls']!.push(full.calls);
+    r['oursAdd']!.push(add.ms);
+    r['addCalls']!.push(add.calls);
+    r['oursChange']!.push(change.ms);
+    r['changeCalls']!.push(change.calls);
 
     await wipe(vm);
-    const inputs = bareInputs(b, full);
+    const inputs = bareInputs(b, fullPlan);
     r['bareFull']!.push(await bare(vm, inputs.ipvs, inputs.ipset));
-    // The same change the backend makes: one new real server, the old one to weight 0.
-    const vs = full.virtualServers.find((v) => v.serviceId === changedId)!;
-    const old = vs.reals.find((x) => x.address === base.endpoints.get(changedId)![4]!.ip)!;
-    r['bareChange']!.push(await bare(vm, `-a -t ${vs.address}:80 -r ${ipOf(250, 1)}:8080 -m -w 1\n-e -t ${vs.address}:80 -r ${old.address}:8080 -m -w 0\n`, ''));
-    const extra = ipOf(99, 1);
     const reals = base.endpoints.get(changedId)!.map((e) => `-a -t ${extra}:80 -r ${e.ip}:8080 -m -w 1`).join('\n');
     r['bareAdd']!.push(await bare(vm, `-A -t ${extra}:80 -s rr\n${reals}\n`, `add KUBE-CLUSTER-IP ${extra},tcp:80\n`));
+    // The same change the backend makes: the new real server, the old one to weight 0.
+    const vip = base.services.get(changedId)!.clusterIP;
+    r['bareChange']!.push(await bare(vm, `-a -t ${vip}:80 -r ${ipOf(250, 1)}:8080 -m -w 1\n-e -t ${vip}:80 -r ${oldIp}:8080 -m -w 0\n`, ''));
   }
   const m = Object.fromEntries(Object.entries(r).map(([key, xs]) => [key, median(xs)]));
   return { ...m, fullRatio: m['oursFull']! / m['bareFull']!, changeRatio: m['oursChange']! / m['bareChange']!, addRatio: m['oursAdd']! / m['bareAdd']! };
