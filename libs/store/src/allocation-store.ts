@@ -225,6 +225,8 @@ export class AllocationStore {
     this.highestRevisionSeen = Math.max(this.highestRevisionSeen, entry.revision);
     const value = allocationValue(entry.key);
     if (entry.operation === 'PUT') {
+      // Our own writes come back through the watch: skip the decode when the cache already has them.
+      if ((this.cache.get(value)?.revision ?? 0) >= entry.revision) return;
       this.remember(decodeAllocation(value, entry.revision, entry.value));
       return;
     }

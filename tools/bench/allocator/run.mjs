@@ -6,7 +6,7 @@
 //
 //   node tools/bench/allocator/run.mjs [--replicas 1,3] [--clients 64] [--requests 20000] [--range 10.0.0.0/16]
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -86,6 +86,16 @@ async function stopChild(child) {
     child.kill('SIGTERM');
   });
 }
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ ticks
+  } catch {
+    return NaN;
+  }
+}
 function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
@@ -122,6 +132,8 @@ async function runScenario(replicaCount, clients, requests, range) {
     // Warm-up: connections, JIT, bucket creation.
     await Promise.all(Array.from({ length: 200 }, (_, i) => unary(grpcClients[i % replicaCount], 'allocateClusterIp', { owner: `warm/svc-${i}` })));
 
+    const cpuBefore = children.map((c) => cpuSeconds(c.pid));
+    const clientCpuBefore = process.cpuUsage();
     const latencies = new Float64Array(requests);
     const ips = new Array(requests);
     let next = 0;
@@ -147,6 +159,10 @@ async function runScenario(replicaCount, clients, requests, range) {
       }),
     );
     const elapsedMs = performance.now() - started;
+    const perChild = children.map((c, i) => cpuSeconds(c.pid) - cpuBefore[i]);
+    const serverCpu = perChild.reduce((a, b) => a + b, 0);
+    const clientUsage = process.cpuUsage(clientCpuBefore);
+    const clientCpu = (clientUsage.user + clientUsage.system) / 1e6;
     const sorted = Array.from(latencies).sort((a, b) => a - b);
     const got = ips.filter(Boolean);
     const duplicates = got.length - new Set(got).size;
@@ -162,6 +178,10 @@ async function runScenario(replicaCount, clients, requests, range) {
       errors,
       duplicates,
       firstErrors,
+      // CPU per allocation of NATS + allocators (and of this load generator): load-independent cost.
+      serverCpuMsPerAlloc: (serverCpu * 1000) / got.length,
+      natsCpuMsPerAlloc: (perChild[0] * 1000) / got.length,
+      clientCpuMsPerAlloc: (clientCpu * 1000) / got.length,
     };
   } finally {
     for (const c of grpcClients) c.close();
@@ -180,6 +200,10 @@ for (const replicas of opts.replicas.split(',').map(Number)) {
   const r = await runScenario(replicas, clients, requests, opts.range);
   console.log(
     `replicas=${r.replicas}  allocations/s=${r.allocationsPerSecond}  p50=${ms(r.p50)}  p99=${ms(r.p99)}  p99.9=${ms(r.p999)}  max=${ms(r.max)}  errors=${r.errors}  duplicates=${r.duplicates}`,
+  );
+  const capacity = Math.round(((require('node:os').cpus().length * 1000) / r.serverCpuMsPerAlloc));
+  console.log(
+    `  cpu per allocation: nats+allocators ${r.serverCpuMsPerAlloc.toFixed(3)} ms (nats-server ${r.natsCpuMsPerAlloc.toFixed(3)}), load generator ${r.clientCpuMsPerAlloc.toFixed(3)} ms  → CPU-bound ceiling with all cores for the servers ≈ ${capacity}/s`,
   );
   for (const e of r.firstErrors) console.log(`  error: ${e}`);
   if (r.duplicates > 0) failed = true;
