@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listNetns } from '@svcnet/testing';
@@ -57,6 +57,7 @@ describe.skipIf(!isRoot)('svcnet-cluster: 2 nodes in network namespaces (needs r
   afterAll(async () => {
     // Also after a failed test: remove everything by name, state file or not.
     await Cluster.down({ name: NAME, stateDir: STATE_DIR });
+    rmSync(STATE_DIR, { recursive: true, force: true });
   });
 
   it('creates the wire, control-plane, external and node namespaces and records them', async () => {
@@ -201,5 +202,6 @@ describe.skipIf(!isRoot)('svcnet-cluster: 2 nodes in network namespaces (needs r
     await Cluster.down({ name: NAME, stateDir: STATE_DIR });
     expect(await ourNamespaces()).toEqual([]);
     for (const pid of pids) expect(() => process.kill(pid, 0), `pid ${pid}`).toThrow();
+    expect(existsSync(join(STATE_DIR, 'cluster.json')), 'corrupt state file removed').toBe(false);
   });
 });

@@ -142,6 +142,7 @@ export class Cluster {
     }
     await new NetnsLab({ prefix: where.name }).cleanup();
     rmSync(join(stateDir, 'nats'), { recursive: true, force: true });
+    rmSync(stateFilePath(stateDir), { force: true });
   }
 
   save(): void {
@@ -227,6 +228,9 @@ export class Cluster {
       log('node agents NOT started: apps/node-agent not built');
       return;
     }
+    // iptables' lock file is machine-wide, but each node namespace has its own tables:
+    // one lock per cluster keeps agents from queueing behind other users of the machine.
+    const env = { XTABLES_LOCKFILE: this.xtablesLock() };
     const started = this.state.plan.nodes.map((node) =>
       this.startProcess(
         `agent-${node.name}`,
@@ -239,6 +243,7 @@ export class Cluster {
           iptables: this.state.iptables,
           ...(opts.extraArgs?.agent ? { extra: opts.extraArgs.agent } : {}),
         }),
+        env,
       ),
     );
     this.state.skipped = this.state.skipped.filter((s) => !s.startsWith('agents'));
@@ -247,12 +252,17 @@ export class Cluster {
     log(`agents (${this.state.proxyMode}): ${this.state.plan.nodes.map((n) => `${n.name}=${n.ip}`).join(' ')}`);
   }
 
+  /** The xtables lock file the cluster's agents use (set XTABLES_LOCKFILE to it when running iptables by hand). */
+  xtablesLock(): string {
+    return join(this.state.stateDir, 'xtables.lock');
+  }
+
   /** Restarts one node's agent with the same command line (e.g. to test a restart). */
   async restartAgent(node: string): Promise<ProcessRecord> {
     const rec = this.state.processes.find((p) => p.component === `agent-${node}`);
     if (!rec) throw new Error(`no agent recorded for ${node}`);
     await stopRecorded([rec]);
-    const fresh = this.startProcess(rec.component, rec.ns, rec.argv);
+    const fresh = this.startProcess(rec.component, rec.ns, rec.argv, rec.env);
     await this.waitListening(fresh, AgentPorts.healthz);
     return fresh;
   }

@@ -40,8 +40,8 @@ function positiveInt(v: string): number {
 }
 
 /** Runs a program inside a namespace with the terminal attached; returns its exit code. */
-function runAttached(ns: string, argv: readonly string[]): number {
-  const r = spawnSync('ip', ['netns', 'exec', ns, ...argv], { stdio: 'inherit', env: { ...process.env, PATH: toolPath() } });
+function runAttached(ns: string, argv: readonly string[], env: Record<string, string> = {}): number {
+  const r = spawnSync('ip', ['netns', 'exec', ns, ...argv], { stdio: 'inherit', env: { ...process.env, PATH: toolPath(), ...env } });
   if (r.error) throw r.error;
   return r.status ?? 128;
 }
@@ -111,7 +111,9 @@ function buildProgram(): Command {
     .argument('<command...>')
     .passThroughOptions()
     .action((target: string, command: string[], o: Where) => {
-      process.exitCode = runAttached(Cluster.open(where(o)).resolveNs(target), operands(command));
+      const cluster = Cluster.open(where(o));
+      // Share the agents' xtables lock so a hand-run iptables waits for them, not for strangers.
+      process.exitCode = runAttached(cluster.resolveNs(target), operands(command), { XTABLES_LOCKFILE: cluster.xtablesLock() });
     });
 
   withWhere(program.command('ctl').description('run svcnetctl against the cluster (inside the control-plane namespace)'))

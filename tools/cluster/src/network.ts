@@ -35,6 +35,9 @@ export async function buildNetwork(lab: NetnsLab, plan: ClusterPlan): Promise<vo
     for (const other of plan.nodes) {
       if (other.index !== node.index) await lab.addRoute(node.ns, other.podCidr, other.ip);
     }
+    // Real nodes have a default route: without one, a packet to a ClusterIP that no rule
+    // DNATs fails routing before the filter table's REJECT for services without endpoints.
+    await lab.addRoute(node.ns, 'default', plan.external.ip);
   }
 }
 

@@ -56,7 +56,7 @@ export function startInNetns(p: StartParams): ProcessRecord {
     if (pid === undefined) throw new Error(`${p.component}: could not start ${file}`);
     const startTime = processStartTime(pid);
     if (startTime === undefined) throw new Error(`${p.component}: ${file} exited at once; see ${p.log}`);
-    return { component: p.component, pid, startTime, ns: p.ns, log: p.log, argv: p.argv };
+    return { component: p.component, pid, startTime, ns: p.ns, log: p.log, argv: p.argv, ...(p.env ? { env: p.env } : {}) };
   } finally {
     closeSync(fd);
   }

@@ -20,6 +20,8 @@ export interface ProcessRecord {
   ns: string;
   log: string;
   argv: string[];
+  /** Extra environment it was started with (kept so a restart is identical). */
+  env?: Record<string, string>;
 }
 
 /** A pod made by `pod add`. */
