@@ -199,8 +199,11 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan> {
       if (p && p.protocol === l.protocol) continue;
       this.listeners.delete(id);
       this.ports.release(l.port);
-      if (!p) this.balancer.remove(id);
       await this.retire(l);
+      if (!p) {
+        this.balancer.remove(id);
+        this.metrics.forget(id);
+      }
     }
     const failures: string[] = [];
     for (const p of plan.proxies) {
