@@ -109,19 +109,25 @@ describe('IPVS mode in a VM with a real IPVS kernel', { timeout: 240_000 }, () =
     }
     expect(busy, conns).toBeDefined();
     const other = busy === podA ? podB : podA;
+    // pod-c joins without traffic, so when it is removed too it has no connections at all.
+    put(web, [endpoint(podA.ip), endpoint(podB.ip), endpoint(podC.ip)]);
+    await sync();
     put(web, [endpoint(other.ip)]);
     await sync();
     const save = await sh('ipvsadm -Sn');
     expect(save).toContain(`-a -t 10.96.0.10:80 -r ${busy!.ip}:8080 -m -w 0`);
+    expect(save).toContain(`-a -t 10.96.0.10:80 -r ${podC.ip}:8080 -m -w 0`);
     expect(save).toContain(`-a -t ${NODE_IP}:30080 -r ${busy!.ip}:8080 -m -w 0`);
-    expect(backend.pendingDrains).toBe(2);
+    expect(backend.pendingDrains).toBe(4);
     expect(tally(await request(vm.exec, '10.96.0.10', 80, 3))).toEqual({ [other.name]: 3 });
-    // Next sync: the NodePort service had no connection to it (deleted); the busy one stays until the bound.
+    // Next sync: pod-c had no connection (deleted); the busy one stays until the bound.
     await sync();
     const after = await sh('ipvsadm -Sn');
     expect(after).toContain(`-a -t 10.96.0.10:80 -r ${busy!.ip}:8080 -m -w 0`);
-    expect(after).not.toContain(`-a -t ${NODE_IP}:30080 -r ${busy!.ip}:8080`);
-    expect(backend.pendingDrains).toBe(1);
+    expect(after).not.toContain(`${podC.ip}:8080`);
+    // The busy pod's NodePort real server may still hold TIME_WAIT entries from earlier requests.
+    expect(backend.pendingDrains).toBeGreaterThanOrEqual(1);
+    expect(backend.pendingDrains).toBeLessThanOrEqual(2);
     clock.t += 31_000;
     await sync();
     expect(await sh('ipvsadm -Sn')).not.toContain(`-r ${busy!.ip}:8080`);

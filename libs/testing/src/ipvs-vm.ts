@@ -147,7 +147,7 @@ export interface IpvsVmHandle {
 
 export interface StartIpvsVmOptions {
   memoryMb?: number;
-  /** Give up on boot after this long (default 120 s). */
+  /** Give up on boot after this long (default 300 s: TCG on a loaded machine is slow). */
   bootTimeoutMs?: number;
 }
 
@@ -176,7 +176,7 @@ export async function startIpvsVm(options: StartIpvsVmOptions = {}): Promise<Ipv
     if (!exited && child.pid) child.kill('SIGKILL');
   };
   try {
-    const deadline = Date.now() + (options.bootTimeoutMs ?? 120_000);
+    const deadline = Date.now() + (options.bootTimeoutMs ?? 300_000);
     while (!existsSync(sock)) {
       if (exited || Date.now() > deadline) throw new Error(`qemu did not start: ${consoleLog()}`);
       await new Promise((r) => setTimeout(r, 50));
