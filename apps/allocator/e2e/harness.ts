@@ -3,7 +3,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { credentials, makeGenericClientConstructor, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { service as healthService } from 'grpc-health-check';
 import { allocatorv1 } from '@svcnet/api';
 import { freePort, waitForPort } from '@svcnet/testing';
 
@@ -128,6 +129,24 @@ export function runAllocatorToExit(args: string[]): { code: number | null; stder
   ensureBuilt();
   const r = spawnSync(process.execPath, [bundle, ...args], { encoding: 'utf8', timeout: 10_000 });
   return { code: r.status, stderr: r.stderr };
+}
+
+/** grpc.health.v1 Check for one service: 'SERVING', 'NOT_SERVING', … */
+export async function healthStatus(address: string, serviceName: string): Promise<string> {
+  const Client = makeGenericClientConstructor(healthService, 'grpc.health.v1.Health');
+  const client = new Client(address, credentials.createInsecure()) as unknown as {
+    check(req: { service: string }, opts: { deadline: Date }, cb: (err: ServiceError | null, res: { status: string | number }) => void): void;
+    close(): void;
+  };
+  try {
+    return await new Promise((resolvePromise, reject) =>
+      client.check({ service: serviceName }, { deadline: new Date(Date.now() + 5000) }, (err, res) =>
+        err ? reject(err) : resolvePromise(String(res.status)),
+      ),
+    );
+  } finally {
+    client.close();
+  }
 }
 
 /** Awaits a call expected to fail; returns the gRPC error. */

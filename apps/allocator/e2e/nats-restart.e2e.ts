@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { startNatsServer, type NatsServerHandle } from '@svcnet/testing';
-import { grpcError, startAllocator, type AllocatorProcess } from './harness.js';
+import { grpcError, healthStatus, startAllocator, type AllocatorProcess } from './harness.js';
 
 describe('NATS goes away and comes back', () => {
   let nats: NatsServerHandle;
@@ -20,6 +20,7 @@ describe('NATS goes away and comes back', () => {
     const c = alloc.client;
     const kept = await c.allocateClusterIp({ owner: 'default/kept' });
     const port = await c.allocateNodePort({ owner: 'default/kept' });
+    expect(await healthStatus(c.address, 'svcnet.v1.Allocator')).toBe('SERVING');
 
     await nats.kill();
     const cases = [
@@ -37,6 +38,8 @@ describe('NATS goes away and comes back', () => {
       expect(elapsed, tc.name).toBeLessThan(3000);
     }
 
+    expect(await healthStatus(c.address, 'svcnet.v1.Allocator')).toBe('NOT_SERVING');
+
     await nats.restart();
     await expect
       .poll(
@@ -51,6 +54,7 @@ describe('NATS goes away and comes back', () => {
       )
       .toMatch(/^10\.40\.0\./);
 
+    await expect.poll(() => healthStatus(c.address, 'svcnet.v1.Allocator'), { timeout: 10_000 }).toBe('SERVING');
     const list = await c.listAllocations({ owner: 'default/kept' });
     expect(list.allocations.map((a) => a.value).sort()).toEqual([kept.ip, String(port.port)].sort());
     // The watch resumed too: what another replica allocates now shows up in this one's cache.

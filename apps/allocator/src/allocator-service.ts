@@ -28,6 +28,11 @@ export class AllocatorService {
     this.ready = ready;
   }
 
+  /** True once the store has been opened (connected or not). */
+  get attached(): boolean {
+    return !!this.ready;
+  }
+
   /** True when the store is open and connected. */
   get serving(): boolean {
     return !!this.ready && this.ready.ipStore.available && this.ready.portStore.available;

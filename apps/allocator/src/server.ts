@@ -48,7 +48,8 @@ export async function runAllocator(config: AllocatorConfig, log: Logger): Promis
       for await (const s of connection.nc.status()) {
         if (s.type === 'disconnect' || s.type === 'reconnect') log.warn({ nats: s.type }, 'NATS connection changed');
         if (s.type === 'disconnect') setServing(false);
-        if (s.type === 'reconnect' && service.serving) setServing(true);
+        // The stores watch the same status feed and may not have flipped yet: go by the connection.
+        if (s.type === 'reconnect' && service.attached) setServing(true);
       }
     })();
     const open = async (bucket: string) => {

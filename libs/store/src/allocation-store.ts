@@ -140,6 +140,11 @@ export class AllocationStore {
       return { created: true, record };
     } catch (err) {
       if (isWrongLastSequence(err)) return { created: false };
+      // A timed-out write may still have landed: if the key now holds exactly this write, it is ours.
+      const landed = await this.read(value).catch(() => undefined);
+      if (landed && landed.owner === owner && landed.allocatedAt.getTime() === allocatedAt.getTime()) {
+        return { created: true, record: landed };
+      }
       throw allocationStoreError(err);
     }
   }
