@@ -48,8 +48,9 @@ export interface IptablesPlan {
 }
 
 /** The plan as `iptables-save`-style text of the desired state (deterministic order). */
-export function describePlan(plan: Pick<IptablesPlan, 'nat' | 'filter'>): string {
-  const out: string[] = [];
+export function describePlan(plan: Pick<IptablesPlan, 'nat' | 'filter'> & Partial<Pick<IptablesPlan, 'rejected'>>): string {
+  // Services the renderer refused are shown first, so the debug dump explains a missing rule.
+  const out: string[] = (plan.rejected ?? []).map((r) => `# rejected ${r.id}: ${r.reason}`);
   for (const [table, chains] of [
     ['nat', plan.nat],
     ['filter', plan.filter],

@@ -3,6 +3,7 @@ import type { ProxyState, ServicePortInfo } from '@svcnet/proxy-core';
 import type { Endpoints, Service } from '@svcnet/model';
 import { describe, expect, it } from 'vitest';
 import { serviceChainNames } from './names.js';
+import { describePlan } from './plan.js';
 import type { IptablesPlan } from './plan.js';
 import { masqueradeMark, renderIptablesPlan, sectionText } from './render.js';
 import { NODE, stateOf } from './test-fixtures.js';
@@ -133,5 +134,14 @@ describe('sectionText', () => {
     const rules = Array.from({ length: 300_000 }, (_, i) => `-A KUBE-SEP-X -j KUBE-MARK-MASQ ${i}`);
     const text = sectionText('nat', { declare: ['KUBE-SEP-X'], rules: [rules], edits: [], deleteChains: [] });
     expect(text.split('\n')).toHaveLength(300_000 + 4);
+  });
+});
+
+describe('describePlan', () => {
+  it('lists refused services as comments before the rules', () => {
+    const state = stateOf([svc('ok', '10.96.0.1')], []);
+    const bad: ServicePortInfo = { ...state.services.get('default/ok:')!, id: 'default/bad:', clusterIP: '10.0.0.1/0' };
+    const p = render({ services: new Map(state.services).set('default/bad:', bad), endpoints: state.endpoints });
+    expect(describePlan(p).split('\n')[0]).toBe('# rejected default/bad:: cluster IP is not an IPv4 address');
   });
 });

@@ -8,6 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { ProcessNetExec } from '@svcnet/netexec';
 import { Proxier, endpointsOf, servicePortsOf } from '@svcnet/proxy-core';
 import type { EndpointInfo, NodeConfig, ProxyState, ServicePortInfo } from '@svcnet/proxy-core';
@@ -71,22 +72,24 @@ function countRules(plan: IptablesPlan): { chains: number; rules: number; bytes:
 }
 
 async function benchVariant(variant: IptablesVariant, count: number, perService: number): Promise<void> {
-  console.log(`\n== iptables-${variant}: ${count} services x ${perService} endpoints ==`);
+  console.log(`\n== iptables-${variant}: ${count} services x ${perService} endpoints (load average ${loadavg()[0]!.toFixed(1)}) ==`);
   const state = stateOf(count, perService);
   const backend = new IptablesBackend({ exec, variant, netns: await newNs('ours'), conntrack: false });
   const nsOurs = created.at(-1)!;
   const nsBare = await newNs('bare');
   try {
-    const renders: number[] = [];
+    const renders: string[] = [];
     let plan: IptablesPlan | undefined;
     for (let i = 0; i < 3; i++) {
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       plan = backend.render({ state, config: CONFIG, full: true, changed: new Set(), lastApplied: undefined });
-      renders.push(ms(t0));
+      const cpu = process.cpuUsage(c0);
+      renders.push(`${ms(t0).toFixed(0)} ms wall (${((cpu.user + cpu.system) / 1000).toFixed(0)} ms CPU)`);
     }
     const size = countRules(plan!);
     console.log(`rules: ${size.chains} chains, ${size.rules} rules, ${(size.bytes / 1e6).toFixed(1)} MB restore input`);
-    console.log(`render (full): ${renders.map((r) => r.toFixed(0)).join(' / ')} ms`);
+    console.log(`render (full; 1st cold, then with name caches): ${renders.join(' / ')}`);
 
     const bare = await bareRestore(nsBare, variant, plan!.restore);
     const t0 = performance.now();
