@@ -99,14 +99,16 @@ done
 printf '$ curl http://%s:%s/   (from the external namespace to node1; the pod runs on node2)\n%s\n' "$NODE1_IP" "$NODE_PORT" "${answer:-<no answer>}"
 [ -n "$answer" ] || { echo "demo: the NodePort did not answer" >&2; exit 1; }
 
-if [ "$MODE" = iptables ]; then
-  step "the rules for redis-service on node2 (iptables -t nat -L -n -v)"
-  for ipt in iptables-nft iptables-legacy; do
-    lines=$(cl exec node2 -- "$ipt" -t nat -L -n -v 2>/dev/null | grep -E 'redis-service|^Chain KUBE-(SERVICES|SVC|SEP)' || true)
-    if grep -q redis-service <<<"$lines"; then
-      echo "($ipt)"; grep -E 'redis-service' <<<"$lines"; break
-    fi
-  done
-fi
+case "$MODE" in
+  iptables|userspace)
+    step "the rules for redis-service on node2 (iptables -t nat -L -n -v)"
+    for ipt in iptables-nft iptables-legacy; do
+      lines=$(cl exec node2 -- "$ipt" -t nat -L -n -v 2>/dev/null | grep -E 'redis-service' || true)
+      if [ -n "$lines" ]; then echo "($ipt)"; echo "$lines"; break; fi
+    done ;;
+  nftables)
+    step "the rules for redis-service on node2 (nft list ruleset)"
+    cl exec node2 -- nft list ruleset | grep -E 'redis-service|10\.244\.1\.2' || true ;;
+esac
 
 step "PONG through the ClusterIP: the demo worked"
