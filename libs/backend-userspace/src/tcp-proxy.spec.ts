@@ -125,6 +125,38 @@ describe('TcpProxySocket', () => {
     await until(() => proxy.activeConnections === 0);
   });
 
+  it('keeps half-close the other way: the backend finishes first, the client still sends', async () => {
+    let got = '';
+    const server = createServer({ allowHalfOpen: true }, (s) => {
+      s.end('server-done'); // FIN right away; keep reading
+      s.on('data', (d) => (got += String(d)));
+    });
+    cleanups.push(() => void server.close());
+    const { port, proxy } = await startProxy([{ host: '127.0.0.1', port: await listen(server) }]);
+    const reply = await new Promise<string>((resolve, reject) => {
+      const s = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+      let out = '';
+      s.on('data', (d) => (out += String(d)));
+      s.on('end', () => setTimeout(() => s.end('late-from-client'), 50));
+      s.on('error', reject);
+      s.on('close', () => resolve(out));
+    });
+    expect(reply).toBe('server-done');
+    await until(() => got === 'late-from-client');
+    await until(() => proxy.activeConnections === 0);
+  });
+
+  it('ClientIP affinity keeps a client on one endpoint across connections', async () => {
+    const balancer = new RoundRobinBalancer();
+    balancer.update(ID, [await namedServer('a'), await namedServer('b')], { kind: 'ClientIP', timeoutSeconds: 60 });
+    const proxy = new TcpProxySocket({ id: ID, balancer, metrics: new ProxyMetrics(), logger });
+    const port = await proxy.listen('127.0.0.1', 0);
+    cleanups.push(() => proxy.destroy());
+    const got = new Set<string>();
+    for (let i = 0; i < 6; i++) got.add((await request(port, 'x')).split(':')[0]!);
+    expect(got.size).toBe(1);
+  });
+
   it('streams 100 MB both ways intact (sha256) with backpressure, then leaks nothing', async () => {
     const echo = createServer({ allowHalfOpen: true }, (s) => s.pipe(s));
     cleanups.push(() => void echo.close());
