@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alignTabs, DESCRIBE_LAYOUT, TABLE_LAYOUT } from './tabwriter.js';
+import { alignTabs, DESCRIBE_LAYOUT, StreamingTable, TABLE_LAYOUT } from './tabwriter.js';
 
 describe('alignTabs (Go text/tabwriter semantics)', () => {
   const cases: { name: string; input: string; layout: typeof TABLE_LAYOUT; want: string }[] = [
@@ -36,5 +36,14 @@ describe('alignTabs (Go text/tabwriter semantics)', () => {
   ];
   it.each(cases)('$name', ({ input, layout, want }) => {
     expect(alignTabs(input, layout)).toBe(want);
+  });
+});
+
+describe('StreamingTable (kubectl RememberWidths)', () => {
+  it('keeps earlier widths and widens for longer cells, never shrinking', () => {
+    const t = new StreamingTable();
+    expect(t.render([['NAME', 'READY', 'AGE'], ['a', '1/1', '5s']])).toBe('NAME   READY   AGE\na      1/1     5s\n');
+    expect(t.render([['a-much-longer-name', '0/1', '6s']])).toBe('a-much-longer-name   0/1     6s\n');
+    expect(t.render([['b', '1/1', '7s']])).toBe('b                    1/1     7s\n');
   });
 });
