@@ -32,6 +32,8 @@ export interface IpvsBackendParams {
   variant?: 'legacy' | 'nft';
   /** Node settings; cleanup() uses nodeIPs to find NodePort virtual services. */
   config?: NodeConfig;
+  /** Kill one tool call after this long (default 120 s). */
+  timeoutMs?: number;
 }
 
 interface Draining extends RemovedReal {
@@ -51,6 +53,7 @@ export class IpvsBackend implements ProxyBackend<IpvsPlan> {
   private readonly iptablesSave: string;
   private readonly iptablesRestore: string;
   private readonly config: NodeConfig | undefined;
+  private readonly timeoutMs: number;
   /** Kernel state after the last successful apply; undefined = read the kernel next time. */
   private known: KernelState | undefined;
   private readonly draining = new Map<string, Draining>();
@@ -66,6 +69,7 @@ export class IpvsBackend implements ProxyBackend<IpvsPlan> {
     this.iptablesSave = params.variant ? `iptables-${params.variant}-save` : 'iptables-save';
     this.iptablesRestore = params.variant ? `iptables-${params.variant}-restore` : 'iptables-restore';
     this.config = params.config;
+    this.timeoutMs = params.timeoutMs ?? 120_000;
   }
 
   /** Removed TCP real servers still draining at weight 0. */
@@ -79,7 +83,7 @@ export class IpvsBackend implements ProxyBackend<IpvsPlan> {
 
   private async run(file: string, args: string[], input?: string, allowFailure = false): Promise<{ stdout: string; exitCode: number }> {
     this.calls++;
-    return this.exec.run({ file, args, input, netns: this.netns, allowFailure, timeoutMs: 120_000 });
+    return this.exec.run({ file, args, input, netns: this.netns, allowFailure, timeoutMs: this.timeoutMs });
   }
 
   /** Reads IPVS mode's objects from the kernel (4 calls). */

@@ -17,6 +17,8 @@ import { startIpvsVm, type IpvsVmHandle } from '@svcnet/testing';
 
 const SIZES = (process.env['IPVS_BENCH_SIZES'] ?? '1000,5000').split(',').map(Number);
 const ROUNDS = Number(process.env['IPVS_BENCH_ROUNDS'] ?? 3);
+/** One ipvsadm -R of 30k lines takes minutes under emulation. */
+const CALL_TIMEOUT_MS = 1_800_000;
 const config: NodeConfig = { nodeName: 'vm', nodeIPs: ['10.0.2.1'], clusterCIDR: '10.244.0.0/16', masqueradeAll: false, nodePortAddresses: [] };
 
 function ipOf(base: number, i: number): string {
@@ -61,13 +63,13 @@ function bareInputs(backend: IpvsBackend, plan: IpvsPlan): { ipvs: string; ipset
 
 async function bare(vm: IpvsVmHandle, ipvs: string, ipset: string): Promise<number> {
   return timed(async () => {
-    if (ipset.trim()) await vm.exec.run({ file: 'ipset', args: ['-exist', 'restore'], input: ipset });
-    if (ipvs.trim()) await vm.exec.run({ file: 'ipvsadm', args: ['-R'], input: ipvs });
+    if (ipset.trim()) await vm.exec.run({ file: 'ipset', args: ['-exist', 'restore'], input: ipset, timeoutMs: CALL_TIMEOUT_MS });
+    if (ipvs.trim()) await vm.exec.run({ file: 'ipvsadm', args: ['-R'], input: ipvs, timeoutMs: CALL_TIMEOUT_MS });
   });
 }
 
 async function wipe(vm: IpvsVmHandle): Promise<void> {
-  await new IpvsBackend({ exec: vm.exec, config }).cleanup();
+  await new IpvsBackend({ exec: vm.exec, config, timeoutMs: CALL_TIMEOUT_MS }).cleanup();
   await vm.exec.run({ file: 'ipvsadm', args: ['-C'] });
 }
 
@@ -89,7 +91,7 @@ async function benchSize(vm: IpvsVmHandle, n: number): Promise<Record<string, nu
   const r: Record<string, number[]> = { oursFull: [], bareFull: [], oursChange: [], bareChange: [], oursAdd: [], bareAdd: [], fullCalls: [], changeCalls: [], addCalls: [] };
   for (let round = 0; round < ROUNDS; round++) {
     await wipe(vm);
-    const b = new IpvsBackend({ exec: vm.exec, config });
+    const b = new IpvsBackend({ exec: vm.exec, config, timeoutMs: CALL_TIMEOUT_MS });
     let last: IpvsPlan | undefined;
     const step = async (state: ProxyState, full: boolean, changed: string[]): Promise<{ ms: number; calls: number }> => {
       const plan = b.render({ state, config, full, changed: new Set(changed), lastApplied: last });
