@@ -156,6 +156,20 @@ describe('UserspaceBackend', () => {
     await expect(get(port)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 
+  it('readKernelState lists owned chains, jumps, rules and the live sockets', async () => {
+    const save = ['*nat', ':KUBE-PORTALS-HOST - [0:0]', ':KUBE-SERVICES - [0:0]', PORTAL_JUMPS[2]!.line, '-A KUBE-SERVICES -j RETURN', '-A KUBE-PORTALS-HOST -j ACCEPT', 'COMMIT'].join('\n');
+    const { backend } = makeBackend(new FakeNetExec().on({ file: 'iptables-save', result: { stdout: save } }));
+    await sync(backend, state([[svc('default/web:http'), eps(8080)]]));
+    const port = backend.proxyPorts().get('default/web:http')!;
+    expect((await backend.readKernelState()).split('\n')).toEqual([
+      '# chain nat:KUBE-PORTALS-HOST',
+      `nat ${PORTAL_JUMPS[2]!.line}`,
+      'nat -A KUBE-PORTALS-HOST -j ACCEPT',
+      `# socket default/web:http TCP 127.0.0.1:${port} listening active=0`,
+      '',
+    ]);
+  });
+
   it('describe shows sockets, endpoints and rules', async () => {
     const { backend } = makeBackend();
     const { plan } = await sync(backend, state([[svc('default/web:http', { sessionAffinity: { kind: 'ClientIP', timeoutSeconds: 30 } }), eps(8080)], [svc('default/s:', { protocol: 'SCTP' }), []]]));
