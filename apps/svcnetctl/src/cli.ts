@@ -138,9 +138,6 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<Ex
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    if (argv.length === 0) {
-      deps.io.stdout(program.helpInformation());
-    }
     return exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
