@@ -32,7 +32,7 @@ cat > "$dir/project.json" <<JSON
   "targets": {
     "typecheck": { "command": "tsc -p {projectRoot}/tsconfig.json --noEmit" },
     "lint": { "command": "eslint {projectRoot}" },
-    "test": { "command": "vitest run --project unit --dir {projectRoot}" }
+    "test": { "command": "vitest run --project unit {projectRoot}/" }
   }
 }
 JSON
