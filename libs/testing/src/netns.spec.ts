@@ -50,3 +50,25 @@ describe('listNetns', () => {
     expect(await listNetns(exec)).toEqual(['a', 'b']);
   });
 });
+
+describe('NetnsLab.ipBatch', () => {
+  it('sends every command on stdin of one ip process inside the namespace', async () => {
+    const { lab: l, exec } = lab();
+    await l.ipBatch('tst-a', [
+      ['link', 'set', 'eth0', 'up'],
+      ['route', 'add', 'default', 'via', '10.0.0.1'],
+    ]);
+    expect(exec.calls).toHaveLength(1);
+    expect(exec.calls[0]).toMatchObject({ file: 'ip', args: ['-n', 'tst-a', '-batch', '-'], input: 'link set eth0 up\nroute add default via 10.0.0.1\n' });
+  });
+  const bad = [
+    { name: 'a newline smuggling a second command', word: 'eth0\nlink del cbr0' },
+    { name: 'a space', word: 'eth0 up' },
+    { name: 'an empty word', word: '' },
+  ];
+  it.each(bad)('refuses $name', async ({ word }) => {
+    const { lab: l, exec } = lab();
+    await expect(l.ipBatch('tst-a', [['link', 'set', word]])).rejects.toBeInstanceOf(NetnsNameError);
+    expect(exec.calls).toEqual([]);
+  });
+});

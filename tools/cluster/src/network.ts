@@ -53,8 +53,16 @@ export interface PodNetworkParams {
 export async function addPodNetwork(lab: NetnsLab, p: PodNetworkParams): Promise<void> {
   const short = p.ns.slice(lab.prefix.length + 1);
   await lab.addNamespace(short);
-  await lab.addVeth({ ns: p.node.ns, name: p.hostVeth, peerNs: p.ns, peerName: 'eth0' });
-  await lab.attachToBridge(p.node.ns, p.hostVeth, 'cbr0', { hairpin: true });
-  await lab.addAddress(p.ns, 'eth0', `${p.ip}/24`);
-  await lab.addRoute(p.ns, 'default', p.node.gateway);
+  // Two batches instead of eight `ip` processes: pods are added by the hundred in benchmarks.
+  await lab.ipBatch(p.node.ns, [
+    ['link', 'add', p.hostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', p.ns],
+    ['link', 'set', p.hostVeth, 'master', 'cbr0'],
+    ['link', 'set', p.hostVeth, 'type', 'bridge_slave', 'hairpin', 'on'],
+    ['link', 'set', p.hostVeth, 'up'],
+  ]);
+  await lab.ipBatch(p.ns, [
+    ['addr', 'add', `${p.ip}/24`, 'dev', 'eth0'],
+    ['link', 'set', 'eth0', 'up'],
+    ['route', 'add', 'default', 'via', p.node.gateway],
+  ]);
 }
