@@ -38,7 +38,7 @@ function put(svc: ServicePortInfo, eps: EndpointInfo[]): void {
 }
 
 async function sh(script: string): Promise<string> {
-  return (await vm.exec.run({ file: 'sh', args: ['-s'], input: script + '\n', allowFailure: true })).stdout;
+  return (await vm.exec.run({ file: 'sh', args: ['-s'], input: script + '\n', allowFailure: true, timeoutMs: 180_000 })).stdout;
 }
 
 const web = servicePort({ name: 'web', clusterIP: '10.96.0.10', port: 80, nodePort: 30080 });
@@ -54,7 +54,7 @@ describe('IPVS mode in a VM with a real IPVS kernel', { timeout: 240_000 }, () =
     backend = new IpvsBackend({ exec: vm.exec, scheduler: 'rr', clock, gracefulTerminationTimeoutMs: 30_000, config: nodeConfig });
     // Short FIN timeout so closed connections leave the IPVS table quickly.
     await vm.exec.run({ file: 'ipvsadm', args: ['--set', '900', '2', '300'] });
-  }, 300_000);
+  }, 600_000);
 
   afterAll(async () => {
     await vm?.stop();

@@ -48,7 +48,7 @@ export async function setUpLab(exec: NetExec): Promise<void> {
       `ip netns exec ${p.ns} httpd -p 8080 -h /www/${p.name}`,
     );
   });
-  await exec.run({ file: 'sh', args: ['-s'], input: lines.join('\n') + '\n' });
+  await exec.run({ file: 'sh', args: ['-s'], input: lines.join('\n') + '\n', timeoutMs: 300_000 });
 }
 
 /**
@@ -58,7 +58,7 @@ export async function setUpLab(exec: NetExec): Promise<void> {
 export async function request(exec: NetExec, ip: string, port: number, count = 1, ns: string | undefined = CLIENT_NS): Promise<string[]> {
   const one = `r=$(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${ip} ${port} 2>&1 | tail -n1); echo "\${r:-ERR:empty}"`;
   const script = `for i in $(seq ${count}); do ${one}; done`;
-  const r = await exec.run({ file: 'sh', args: ['-c', script], netns: ns, allowFailure: true });
+  const r = await exec.run({ file: 'sh', args: ['-c', script], netns: ns, allowFailure: true, timeoutMs: 180_000 });
   return r.stdout
     .trim()
     .split('\n')
