@@ -1,9 +1,8 @@
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { pino, type Logger } from 'pino';
 import { kindKeyFilter, parseObjectKey, STATE_BUCKET } from '@svcnet/model';
 import type { ObjectKey, ObjectKind } from '@svcnet/model';
 import type { StoreConnection } from './connection.js';
-import { kvStreamName, openFeed, type Feed, type FeedEntry } from './kv-feed.js';
+import { keysInInfo, openFeed, streamInfo, streamInfoForFilter, type Feed, type FeedEntry } from './kv-feed.js';
 
 /** What a watcher reports. Handlers run synchronously, in revision order. */
 export interface WatchHandlers<T> {
@@ -54,7 +53,8 @@ export class KindWatcher<T> {
   private generation = 0;
   private stopped = true;
   private forceResync = false;
-  private jsm: JetStreamManager | undefined;
+  /** A list was started and has not finished: whatever interrupts it, list again. */
+  private listing = false;
   private restarting: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private firstSync: { resolve(): void; promise: Promise<void> } | undefined;
@@ -147,11 +147,12 @@ export class KindWatcher<T> {
     const gen = ++this.generation;
     this.feed?.stop();
     this.feed = undefined;
-    this.jsm ??= await jetstreamManager(this.params.connection.nc);
-    const info = await this.jsm.streams.info(kvStreamName(this.bucket));
+    const filter = kindKeyFilter(this.params.kind, this.params.namespace);
+    const info = await streamInfo(this.params.connection.nc, this.bucket);
     if (gen !== this.generation || this.stopped) return;
     const historyGone =
       this.forceResync ||
+      this.listing ||
       this.lastRevision === 0 ||
       (this.streamCreated !== undefined && info.created !== this.streamCreated) ||
       info.state.last_seq < this.lastRevision ||
@@ -161,21 +162,26 @@ export class KindWatcher<T> {
     if (fullList && this.lastRevision > 0) {
       this.logger.warn({ revision: this.lastRevision, lastSeq: info.state.last_seq }, 'history gone; full resync');
     }
+    // A list needs the number of keys to expect (and a revision at least that recent).
+    const listInfo = fullList ? await streamInfoForFilter(this.params.connection.nc, this.bucket, filter) : info;
+    if (gen !== this.generation || this.stopped) return;
     this.forceResync = false;
+    this.listing = fullList;
     this.streamCreated = info.created;
-    const seen = fullList ? new Set<string>() : undefined;
-    const listedUpTo = info.state.last_seq;
+    let seen = fullList ? new Set<string>() : undefined;
+    const listedUpTo = listInfo.state.last_seq;
     const feed = await openFeed({
       nc: this.params.connection.nc,
       bucket: this.bucket,
-      filter: kindKeyFilter(this.params.kind, this.params.namespace),
-      ...(fullList ? {} : { startRevision: this.lastRevision + 1 }),
+      filter,
+      ...(fullList ? { expectedKeys: keysInInfo(listInfo, this.bucket) } : { startRevision: this.lastRevision + 1 }),
       onEntry: (e) => {
         if (gen === this.generation) this.apply(e, seen);
       },
       onCaughtUp: () => {
         if (gen !== this.generation || !seen) return;
         this.finishList(seen, listedUpTo);
+        seen = undefined;
       },
       onClosed: (err) => {
         if (gen !== this.generation || this.stopped) return;
@@ -197,6 +203,7 @@ export class KindWatcher<T> {
       this.remove(key, Math.max(this.lastRevision, listedUpTo));
     }
     this.lastRevision = Math.max(this.lastRevision, listedUpTo);
+    this.listing = false;
     this.resyncCount++;
     this.safely('onSynced', () => this.params.handlers.onSynced());
     this.firstSync?.resolve();

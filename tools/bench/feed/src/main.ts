@@ -8,6 +8,7 @@
  *   node tools/bench/feed/dist/main.cjs [--services 10000] [--watchers 100] [--writes 500] [--rate 100]
  */
 import { loadavg } from 'node:os';
+import { pino } from 'pino';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { serviceCodec } from '@svcnet/api';
@@ -49,6 +50,9 @@ function service(i: number, port: number): Service {
 }
 
 const fmt = (ms: number): string => `${ms.toFixed(1)} ms`;
+
+// Watchers report reconnects and resyncs at warn: worth seeing in a benchmark.
+const logger = pino({ level: 'warn' }, pino.destination({ fd: 2, sync: false }));
 
 async function main(): Promise<void> {
   const nats = await startNatsServer();
@@ -93,6 +97,7 @@ async function main(): Promise<void> {
           connection: conn,
           kind: 'Service',
           codec: serviceCodec,
+          logger,
           handlers: {
             onUpsert: (_svc, meta) => {
               const start = pending.get(meta.key);
@@ -108,7 +113,13 @@ async function main(): Promise<void> {
         }),
       );
     }
-    await Promise.all(watchers.map((w) => w.start()));
+    let synced = 0;
+    const progress = setInterval(() => {
+      const sizes = watchers.map((w) => w.snapshot().size);
+      console.log(`  … ${synced}/${WATCHERS} synced; cache sizes min ${Math.min(...sizes)} max ${Math.max(...sizes)}`);
+    }, 5_000);
+    await Promise.all(watchers.map((w) => w.start().then(() => synced++)));
+    clearInterval(progress);
     console.log(`${WATCHERS} watchers started together, all synced in ${fmt(performance.now() - t)}`);
 
     // Timed writes at a fixed rate: half updates of existing services, half creates.
