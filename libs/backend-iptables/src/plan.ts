@@ -33,12 +33,16 @@ export interface IptablesPlan {
   basedOnLast: boolean;
   /** Per service port id; reused by reference when unchanged. */
   fragments: ReadonlyMap<string, ServiceFragment>;
-  nat: ReadonlyMap<string, readonly string[]>;
-  filter: ReadonlyMap<string, readonly string[]>;
+  /** Every desired nat chain (built on first use from fragments + shared chains). */
+  readonly nat: ReadonlyMap<string, readonly string[]>;
+  /** Every desired filter chain. */
+  readonly filter: ReadonlyMap<string, readonly string[]>;
+  /** Chains not owned by one service (KUBE-SERVICES, KUBE-NODEPORTS, masquerade, forward), per table. */
+  shared: Readonly<Record<IptablesTable, ReadonlyMap<string, readonly string[]>>>;
   /** The restore input per table, before apply adds what it learnt from the kernel. */
   sections: Readonly<Record<IptablesTable, RestoreSection>>;
   /** iptables-restore input (both tables), computed on access (a full plan is ~25 MB of text). */
-  restore: string;
+  readonly restore: string;
   /** Chains written (declared and refilled) by `restore`. */
   writtenChains: number;
   /** Chains `restore` deletes, as `table/chain`. */

@@ -6,23 +6,6 @@ import type { ConntrackDeletion, IptablesPlan, IptablesTable, RejectedService } 
 import { Chain, renderServiceFragment } from './service-rules.js';
 import type { ServiceFragment } from './service-rules.js';
 
-/**
- * Chains whose rules are independent of each other's order: updated with
- * -D / -I instead of a rewrite (rewriting KUBE-SERVICES at 10,000 services
- * costs ~1 s with iptables-nft). The value says whether the last rule is fixed
- * (the node-port jump must stay last); new rules are inserted at the top.
- */
-const SET_LIKE: Record<IptablesTable, ReadonlyMap<string, boolean>> = {
-  nat: new Map([
-    [Chain.services, true],
-    [Chain.nodePorts, false],
-  ]),
-  filter: new Map([
-    [Chain.services, false],
-    [Chain.externalServices, false],
-  ]),
-};
-
 /** One table's part of an iptables-restore input. */
 export interface RestoreSection {
   /** Chains declared (flushed) and refilled. */
@@ -112,83 +95,183 @@ function nodePortJumps(config: NodeConfig): string[] {
 }
 
 /**
- * Pure: desired state → plan. Unchanged services' fragments are taken from
- * the last plan (partial sync); a full sync re-renders and rewrites all.
+ * Pure: desired state → plan. A full sync renders and rewrites everything; a
+ * partial sync re-renders only the `changed` service ports (the proxier's
+ * contract: every other service and its endpoints are as in `lastApplied`)
+ * and so costs O(changes), not O(services).
  */
 export function renderIptablesPlan(input: RenderInput<IptablesPlan>, options: { masqueradeBit?: number } = {}): IptablesPlan {
-  const { state, config } = input;
-  validateConfig(config);
+  validateConfig(input.config);
   const mark = masqueradeMark(options.masqueradeBit ?? 14);
   const last = input.lastApplied;
-  const reuse = !input.full && last !== undefined;
+  return input.full || last === undefined ? renderFull(input, mark) : renderPartial(input, mark, last);
+}
 
+function renderFragment(input: RenderInput<IptablesPlan>, id: string, rejected: RejectedService[]): ServiceFragment | undefined {
+  const svc = input.state.services.get(id);
+  if (!svc) return undefined;
+  const reason = invalidReason(svc);
+  if (reason) {
+    rejected.push({ id, reason });
+    return undefined;
+  }
+  const endpoints = (input.state.endpoints.get(id) ?? []).filter(validEndpoint);
+  return renderServiceFragment({ svc, endpoints, config: input.config });
+}
+
+type SharedField = 'natServices' | 'natNodePorts' | 'filterServices' | 'filterExternal';
+const SHARED: readonly (readonly [IptablesTable, string, SharedField])[] = [
+  ['nat', Chain.services, 'natServices'],
+  ['nat', Chain.nodePorts, 'natNodePorts'],
+  ['filter', Chain.services, 'filterServices'],
+  ['filter', Chain.externalServices, 'filterExternal'],
+];
+
+function renderFull(input: RenderInput<IptablesPlan>, mark: string): IptablesPlan {
+  const { config } = input;
+  const last = input.lastApplied;
   const fragments = new Map<string, ServiceFragment>();
   const rejected: RejectedService[] = [];
-  for (const id of [...state.services.keys()].sort()) {
-    const svc = state.services.get(id)!;
-    const prev = reuse && !input.changed.has(id) ? last.fragments.get(id) : undefined;
-    if (prev) {
-      fragments.set(id, prev);
-      continue;
-    }
-    const reason = invalidReason(svc);
-    if (reason) {
-      rejected.push({ id, reason });
-      continue;
-    }
-    const endpoints = (state.endpoints.get(id) ?? []).filter(validEndpoint);
-    fragments.set(id, renderServiceFragment({ svc, endpoints, config }));
+  for (const id of [...input.state.services.keys()].sort()) {
+    const f = renderFragment(input, id, rejected);
+    if (f) fragments.set(id, f);
   }
-
-  const natServices: string[] = [];
-  const natNodePorts: string[] = [];
-  const filterServices: string[] = [];
-  const filterExternal: string[] = [];
+  const lines: Record<SharedField, string[]> = { natServices: [], natNodePorts: [], filterServices: [], filterExternal: [] };
   const nat = new Map<string, readonly string[]>();
   for (const f of fragments.values()) {
-    natServices.push(...f.natServices);
-    natNodePorts.push(...f.natNodePorts);
-    filterServices.push(...f.filterServices);
-    filterExternal.push(...f.filterExternal);
-    for (const [chain, lines] of f.chains) nat.set(chain, lines);
+    for (const [, , field] of SHARED) for (const l of f[field]) lines[field].push(l);
+    for (const [chain, chainLines] of f.chains) nat.set(chain, chainLines);
   }
-  natServices.push(...nodePortJumps(config));
+  for (const l of nodePortJumps(config)) lines.natServices.push(l);
   const base = baseChains(config, mark);
-  nat.set(Chain.services, natServices);
-  nat.set(Chain.nodePorts, natNodePorts);
-  for (const [chain, lines] of base.nat) nat.set(chain, lastSame(last?.nat.get(chain), lines));
-  const filter = new Map<string, readonly string[]>([
-    [Chain.services, filterServices],
-    [Chain.externalServices, filterExternal],
-  ]);
-  for (const [chain, lines] of base.filter) filter.set(chain, lastSame(last?.filter.get(chain), lines));
-
+  const shared = { nat: new Map<string, readonly string[]>(), filter: new Map<string, readonly string[]>() };
+  for (const [table, chain, field] of SHARED) shared[table].set(chain, lines[field]);
+  for (const [chain, l] of base.nat) shared.nat.set(chain, l);
+  for (const [chain, l] of base.filter) shared.filter.set(chain, l);
+  for (const [chain, l] of shared.nat) nat.set(chain, l);
+  const filter = shared.filter;
   // Even a full sync deletes what the last plan had and this one does not.
   const sections = {
-    nat: tableSection('nat', nat, input.full ? undefined : last?.nat, staleOnly(last?.nat, nat)),
-    filter: tableSection('filter', filter, input.full ? undefined : last?.filter, staleOnly(last?.filter, filter)),
+    nat: tableSection(nat, staleOnly(last?.nat, nat)),
+    filter: tableSection(filter, staleOnly(last?.filter, filter)),
   };
+  const pairs = last ? changedPairs(last.fragments, fragments) : [];
+  return makePlan({ full: true, basedOnLast: last !== undefined, fragments, shared, sections, conntrack: conntrackDeletions(pairs), rejected }, nat);
+}
+
+function renderPartial(input: RenderInput<IptablesPlan>, mark: string, last: IptablesPlan): IptablesPlan {
+  const fragments = new Map(last.fragments);
+  const rejected = last.rejected.filter((r) => !input.changed.has(r.id) && input.state.services.has(r.id));
+  const pairs: FragmentPair[] = [];
+  for (const id of [...input.changed].sort()) {
+    const before = last.fragments.get(id);
+    const after = renderFragment(input, id, rejected);
+    if (after) fragments.set(id, after);
+    else fragments.delete(id);
+    if (before || after) pairs.push({ before, after });
+  }
+
+  // The services' own chains: rewrite what differs, delete what is gone.
+  const declare: string[] = [];
+  const rules: (readonly string[])[] = [];
+  const stale: string[] = [];
+  for (const { before, after } of pairs) {
+    for (const [chain, lines] of after?.chains ?? []) {
+      const old = before?.chains.get(chain);
+      if (old && sameLines(old, lines)) continue;
+      declare.push(chain);
+      rules.push(lines);
+    }
+    for (const chain of before?.chains.keys() ?? []) if (!after?.chains.has(chain)) stale.push(chain);
+  }
+
+  // Shared chains: -D / -I of the changed services' lines, never a rewrite
+  // (rewriting KUBE-SERVICES at 10,000 services costs ~1 s with iptables-nft).
+  // New lines go first, where -I 1 puts them; the node-port jump stays last.
+  const shared = { nat: new Map(last.shared.nat), filter: new Map(last.shared.filter) };
+  const edits: Record<IptablesTable, string[]> = { nat: [], filter: [] };
+  for (const [table, chain, field] of SHARED) {
+    const removed = new Set<string>();
+    const added: string[] = [];
+    for (const { before, after } of pairs) {
+      const b = before?.[field] ?? [];
+      const a = after?.[field] ?? [];
+      for (const l of b) if (!a.includes(l)) removed.add(l);
+      for (const l of a) if (!b.includes(l)) added.push(l);
+    }
+    if (removed.size === 0 && added.length === 0) continue;
+    const old = shared[table].get(chain) ?? [];
+    shared[table].set(chain, [...added, ...(removed.size > 0 ? old.filter((l) => !removed.has(l)) : old)]);
+    for (const l of removed) edits[table].push(`-D${l.slice(2)}`);
+    for (const l of added) edits[table].push(`-I ${chain} 1${l.slice(3 + chain.length)}`);
+  }
+
+  // Fixed chains only change with the node config.
+  const base = baseChains(input.config, mark);
+  const baseDeclare: Record<IptablesTable, string[]> = { nat: [], filter: [] };
+  const baseRules: Record<IptablesTable, (readonly string[])[]> = { nat: [], filter: [] };
+  for (const table of ['nat', 'filter'] as const) {
+    for (const [chain, lines] of base[table]) {
+      const old = shared[table].get(chain);
+      if (old && sameLines(old, lines)) continue;
+      shared[table].set(chain, lines);
+      baseDeclare[table].push(chain);
+      baseRules[table].push(lines);
+    }
+  }
+  const sections = {
+    nat: { declare: [...baseDeclare.nat, ...declare], rules: [...baseRules.nat, ...rules], edits: edits.nat, deleteChains: stale.sort() },
+    filter: { declare: baseDeclare.filter, rules: baseRules.filter, edits: edits.filter, deleteChains: [] },
+  };
+  return makePlan({ full: false, basedOnLast: true, fragments, shared, sections, conntrack: conntrackDeletions(pairs), rejected });
+}
+
+interface PlanFields {
+  full: boolean;
+  basedOnLast: boolean;
+  fragments: ReadonlyMap<string, ServiceFragment>;
+  shared: Readonly<Record<IptablesTable, ReadonlyMap<string, readonly string[]>>>;
+  sections: Readonly<Record<IptablesTable, RestoreSection>>;
+  conntrack: ConntrackDeletion[];
+  rejected: RejectedService[];
+}
+
+/** The plan value; the full nat chain map and the restore text are built on first use. */
+function makePlan(f: PlanFields, natMap?: ReadonlyMap<string, readonly string[]>): IptablesPlan {
+  let nat = natMap;
+  const { sections } = f;
   return {
-    full: input.full,
-    basedOnLast: last !== undefined,
-    fragments,
-    nat,
-    filter,
-    sections,
+    ...f,
+    get nat() {
+      if (!nat) {
+        const m = new Map<string, readonly string[]>(f.shared.nat);
+        for (const frag of f.fragments.values()) for (const [chain, lines] of frag.chains) m.set(chain, lines);
+        nat = m;
+      }
+      return nat;
+    },
+    get filter() {
+      return f.shared.filter;
+    },
     // Built on demand: a full plan's text is ~25 MB and the last plan stays in memory.
     get restore() {
       return sectionText('nat', sections.nat) + sectionText('filter', sections.filter);
     },
     writtenChains: sections.nat.declare.length + sections.filter.declare.length,
     deletedChains: [...sections.nat.deleteChains.map((c) => `nat/${c}`), ...sections.filter.deleteChains.map((c) => `filter/${c}`)],
-    conntrack: last ? conntrackDeletions(last.fragments, fragments) : [],
-    rejected,
   };
 }
 
-/** Keeps the previous array when equal, so later diffs compare by reference. */
-function lastSame(prev: readonly string[] | undefined, next: string[]): readonly string[] {
-  return prev && sameLines(prev, next) ? prev : next;
+interface FragmentPair {
+  before: ServiceFragment | undefined;
+  after: ServiceFragment | undefined;
+}
+
+function changedPairs(prev: ReadonlyMap<string, ServiceFragment>, next: ReadonlyMap<string, ServiceFragment>): FragmentPair[] {
+  const out: FragmentPair[] = [];
+  for (const [id, before] of prev) if (next.get(id) !== before) out.push({ before, after: next.get(id) });
+  for (const [id, after] of next) if (!prev.has(id)) out.push({ before: undefined, after });
+  return out;
 }
 
 function sameLines(a: readonly string[], b: readonly string[]): boolean {
@@ -205,55 +288,17 @@ function staleOnly(prev: ReadonlyMap<string, readonly string[]> | undefined, nex
   return out.sort();
 }
 
-/**
- * One table's part of the restore input. Declaring a chain (`:X - [0:0]`)
- * flushes it under --noflush, so only rewritten chains are declared; chains
- * to delete are declared too, as `-X` inside a restore requires.
- */
-function tableSection(
-  table: IptablesTable,
-  next: ReadonlyMap<string, readonly string[]>,
-  prev: ReadonlyMap<string, readonly string[]> | undefined,
-  stale: readonly string[],
-): RestoreSection {
-  const declare: string[] = [];
-  const rules: (readonly string[])[] = [];
-  const deletes: string[] = [];
-  const inserts: string[] = [];
-  for (const [chain, lines] of next) {
-    const old = prev?.get(chain);
-    if (old && sameLines(old, lines)) continue;
-    const fixedTail = SET_LIKE[table].get(chain);
-    const diff = old && fixedTail !== undefined ? setDiff(old, lines, fixedTail) : undefined;
-    if (diff) {
-      for (const l of diff.removed) deletes.push(`-D${l.slice(2)}`);
-      for (const l of diff.added) inserts.push(`-I ${chain} 1${l.slice(3 + chain.length)}`);
-      continue;
-    }
-    declare.push(chain);
-    rules.push(lines);
-  }
-  return { declare, rules, edits: [...deletes, ...inserts], deleteChains: stale };
-}
-
-function setDiff(old: readonly string[], next: readonly string[], fixedTail: boolean): { removed: string[]; added: string[] } | undefined {
-  const a = new Set(old);
-  const b = new Set(next);
-  if (a.size !== old.length || b.size !== next.length) return undefined;
-  // A changed last rule cannot be placed by -I: rewrite the chain.
-  if (fixedTail && old.at(-1) !== next.at(-1)) return undefined;
-  return { removed: old.filter((l) => !b.has(l)), added: next.filter((l) => !a.has(l)) };
+/** A full rewrite of one table: every chain declared (flushed) and refilled, stale ones deleted. */
+function tableSection(next: ReadonlyMap<string, readonly string[]>, stale: readonly string[]): RestoreSection {
+  return { declare: [...next.keys()], rules: [...next.values()], edits: [], deleteChains: stale };
 }
 
 /** UDP flows to endpoints that are gone, and flows to services that just got their first endpoint. */
-function conntrackDeletions(prev: ReadonlyMap<string, ServiceFragment>, next: ReadonlyMap<string, ServiceFragment>): ConntrackDeletion[] {
+function conntrackDeletions(pairs: readonly FragmentPair[]): ConntrackDeletion[] {
   const out: ConntrackDeletion[] = [];
-  const ids = new Set<string>();
-  for (const [id, f] of prev) if (f.udp && next.get(id) !== f) ids.add(id);
-  for (const [id, f] of next) if (f.udp && prev.get(id) !== f) ids.add(id);
-  for (const id of [...ids].sort()) {
-    const before = prev.get(id)?.udp;
-    const after = next.get(id)?.udp;
+  for (const { before: b, after: a } of pairs) {
+    const before = b?.udp;
+    const after = a?.udp;
     if (before) {
       const keep = new Set(after?.endpointIPs ?? []);
       for (const ip of before.endpointIPs) {
@@ -262,7 +307,7 @@ function conntrackDeletions(prev: ReadonlyMap<string, ServiceFragment>, next: Re
         if (before.nodePort > 0) out.push({ protocol: 'udp', origPortDst: before.nodePort, dstNat: ip });
       }
     }
-    if (after && after.endpointIPs.length > 0 && (before?.endpointIPs.length ?? 0) === 0 && prev.has(id)) {
+    if (after && after.endpointIPs.length > 0 && b !== undefined && (before?.endpointIPs.length ?? 0) === 0) {
       out.push({ protocol: 'udp', origDst: after.clusterIP });
     }
   }
