@@ -222,15 +222,16 @@ describe('svcnet-allocator over real gRPC and NATS', () => {
     expect(ports.allocations).toHaveLength(40);
   });
 
-  it('refuses to start on bad flags, exit 1 with a clear message', () => {
+  it('refuses to start on bad flags, exit 1 with a clear message', async () => {
     const cases = [
       { name: 'pod network overlaps', args: ['--service-cluster-ip-range', '10.96.0.0/12', '--pod-network-cidr', '10.100.0.0/16'], message: /overlaps the pod network 10\.100\.0\.0\/16/ },
       { name: 'bad service range', args: ['--service-cluster-ip-range', '10.96.0.0/40'], message: /--service-cluster-ip-range: Invalid value/ },
       { name: 'IPv6 range too big', args: ['--service-cluster-ip-range', 'fd00::/48'], message: /\/64 or longer/ },
       { name: 'bad port range', args: ['--service-node-port-range', '32767-30000'], message: /--service-node-port-range/ },
     ];
-    for (const tc of cases) {
-      const r = runAllocatorToExit(tc.args);
+    const results = await Promise.all(cases.map((tc) => runAllocatorToExit(tc.args)));
+    for (const [i, tc] of cases.entries()) {
+      const r = results[i]!;
       expect({ name: tc.name, code: r.code }).toEqual({ name: tc.name, code: 1 });
       expect(r.stderr, tc.name).toMatch(tc.message);
     }

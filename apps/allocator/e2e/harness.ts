@@ -125,10 +125,15 @@ export async function startAllocator(params: { natsUrl: string; args?: string[];
 }
 
 /** Runs the allocator expecting it to refuse to start; returns exit code and stderr. */
-export function runAllocatorToExit(args: string[]): { code: number | null; stderr: string } {
+export async function runAllocatorToExit(args: string[]): Promise<{ code: number | null; stderr: string }> {
   ensureBuilt();
-  const r = spawnSync(process.execPath, [bundle, ...args], { encoding: 'utf8', timeout: 10_000 });
-  return { code: r.status, stderr: r.stderr };
+  const child = spawn(process.execPath, [bundle, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  clearTimeout(timer);
+  return { code, stderr };
 }
 
 /** grpc.health.v1 Check for one service: 'SERVING', 'NOT_SERVING', … */
