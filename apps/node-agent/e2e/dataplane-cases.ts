@@ -5,6 +5,7 @@
  * userspace and nftables modes call `runDataplaneSuite` with their own mode
  * and inspector (and may skip a case they cannot do, saying why).
  */
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,6 +27,7 @@ import {
   summarize,
   SERVICE_PORT,
   TARGET_PORT,
+  waitForFile,
   waitReachable,
   whoServer,
 } from './harness.js';
@@ -168,11 +170,15 @@ export const dataplaneCases: readonly DataplaneCase[] = [
       const before = await clientsReach(ctx, 'client-1', ip, SERVICE_PORT, 30);
       expect(podsSeen(before), summarize(before)).toEqual(['rm-1', 'rm-2']);
       // Traffic keeps flowing while the endpoint goes away; rm-2 keeps serving, so only the rules can stop it.
-      const until = Date.now() + 5000;
-      const flowing = requests(ctx.cluster, 'client-1', ip, SERVICE_PORT, 100_000, 1, until);
-      await sleep(1500);
+      const files = { ready: join(ctx.cluster.state.stateDir, 'rm-flow.ready'), stop: join(ctx.cluster.state.stateDir, 'rm-flow.stop') };
+      for (const f of Object.values(files)) rmSync(f, { force: true });
+      const flowing = requests(ctx.cluster, 'client-1', ip, SERVICE_PORT, 100_000, 1, Date.now() + 40_000, files);
+      await waitForFile(files.ready, 20_000);
+      await sleep(700);
       await ctx.cluster.setPodReady('rm-2', false);
       const removedAt = Date.now();
+      await sleep(3000);
+      writeFileSync(files.stop, '');
       const replies = await flowing;
       const earlier = replies.filter((r) => r.ok && r.pod === 'rm-2' && r.at < removedAt);
       expect(earlier.length, `rm-2 must get traffic before its removal: ${summarize(replies)}`).toBeGreaterThan(0);

@@ -121,7 +121,9 @@ export function nodePortOf(svc: Service): number {
  */
 const CLIENT = `
 const net = require('node:net');
-const [ip, port, count, timeoutS, until] = process.argv.slice(1).map((v, i) => (i === 0 ? v : Number(v)));
+const [ip, port, count, timeoutS, until] = process.argv.slice(1, 6).map((v, i) => (i === 0 ? v : Number(v)));
+const readyFile = process.argv[6];
+const stopFile = process.argv[7];
 const one = () => new Promise((resolve) => {
   const at = Date.now();
   let data = '';
@@ -138,7 +140,9 @@ const one = () => new Promise((resolve) => {
   const out = [];
   for (let i = 0; i < count; i++) {
     if (until > 0 && Date.now() >= until) break;
+    if (stopFile && i % 10 === 0 && require('node:fs').existsSync(stopFile)) break;
     out.push(await one());
+    if (i === 0 && readyFile) require('node:fs').writeFileSync(readyFile, String(Date.now()));
   }
   process.stdout.write(out.join('\\n') + '\\n');
 })();
@@ -146,7 +150,10 @@ const one = () => new Promise((resolve) => {
 
 /**
  * Sends `count` requests, one TCP connection each, from inside `from` (a pod,
- * node, `ext`…) to ip:port; stops early at wall-clock `untilMs` when given.
+ * node, `ext`…) to ip:port; stops early at wall-clock `untilMs` when given, and
+ * with `files`, creates `ready` once the first request is done and stops when
+ * `stop` appears (the file system is shared across network namespaces), so a
+ * caller can act while traffic flows.
  */
 export async function requests(
   cluster: Cluster,
@@ -156,8 +163,10 @@ export async function requests(
   count: number,
   timeoutS = 1,
   untilMs = 0,
+  files?: { ready: string; stop: string },
 ): Promise<Reply[]> {
-  const r = await cluster.exec(from, [process.execPath, '-e', CLIENT, ip, String(port), String(count), String(timeoutS), String(untilMs)], {
+  const args = [ip, String(port), String(count), String(timeoutS), String(untilMs), ...(files ? [files.ready, files.stop] : [])];
+  const r = await cluster.exec(from, [process.execPath, '-e', CLIENT, ...args], {
     timeoutMs: untilMs ? untilMs - Date.now() + 30_000 : 30_000 + count * (timeoutS * 1000 + 100),
   });
   return r.stdout
@@ -179,6 +188,15 @@ export async function probeOnce(cluster: Cluster, from: string, ip: string, port
 
 export async function sleep(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
+}
+
+/** Resolves once `path` exists. */
+export async function waitForFile(path: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(path)) {
+    if (Date.now() > deadline) throw new Error(`${path} did not appear within ${timeoutMs} ms`);
+    await sleep(10);
+  }
 }
 
 /** Polls `check` until it returns a value (not undefined) or the time is up; then throws with the last state. */
