@@ -124,7 +124,8 @@ describe('IPVS mode in a VM with a real IPVS kernel', { timeout: 240_000 }, () =
     await sync();
     const after = await sh('ipvsadm -Sn');
     expect(after).toContain(`-a -t 10.96.0.10:80 -r ${busy!.ip}:8080 -m -w 0`);
-    expect(after).not.toContain(`${podC.ip}:8080`);
+    expect(after).not.toContain(`-a -t 10.96.0.10:80 -r ${podC.ip}:8080`);
+    expect(after).not.toContain(`-a -t ${NODE_IP}:30080 -r ${podC.ip}:8080`);
     // The busy pod's NodePort real server may still hold TIME_WAIT entries from earlier requests.
     expect(backend.pendingDrains).toBeGreaterThanOrEqual(1);
     expect(backend.pendingDrains).toBeLessThanOrEqual(2);
