@@ -85,7 +85,7 @@ describe('svcnet-state when things fail half-way', () => {
     alloc.close();
     alloc = new AllocatorTestClient(allocator.address);
     // Leaks (allocated, then the allocator died before the rest) go after a few repair passes.
-    const final = await eventually(() => consistency(client, alloc), (c) => c.orphans.length === 0 && c.unallocated.length === 0, 20_000);
+    const final = await eventually(() => consistency(client, alloc), (c) => c.orphans.length === 0 && c.unallocated.length === 0, 30_000);
     expect(final).toEqual({ orphans: [], unallocated: [] });
     const made = (await client.listServices({ namespace: 'burst' })).items.length;
     expect(made).toBe(results.length - failed.length);
@@ -94,13 +94,13 @@ describe('svcnet-state when things fail half-way', () => {
 
   it('the repair loop releases an allocation nobody owns and reports IPs the allocator does not know', async () => {
     const ghost = await alloc.allocateClusterIp('default/ghost');
-    await eventually(() => alloc.list(), (l) => !l.some((a) => a.owner === 'default/ghost'), 10_000);
+    await eventually(() => alloc.list(), (l) => !l.some((a) => a.owner === 'default/ghost'), 30_000);
     expect(state.logs()).toContain('released a leaked allocation');
     expect(state.logs()).toContain(ghost.ip);
 
     const s = await client.createService(wireService({ name: 'lost-ip' }));
     await alloc.releaseClusterIp(s.spec!.clusterIp, 'default/lost-ip');
-    await eventually(async () => state.logs(), (l) => l.includes(`the cluster IP ${s.spec!.clusterIp} of service default/lost-ip is not allocated to it`), 10_000);
+    await eventually(async () => state.logs(), (l) => l.includes(`the cluster IP ${s.spec!.clusterIp} of service default/lost-ip is not allocated to it`), 30_000);
     await client.deleteService('default', 'lost-ip');
   });
 

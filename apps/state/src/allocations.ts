@@ -32,7 +32,12 @@ export class GrpcAllocations implements Allocations {
   private readonly timeoutMs: number;
 
   constructor(address: string, timeoutMs = 5_000) {
-    this.client = new allocatorv1.AllocatorClient(address, credentials.createInsecure());
+    // A restarted allocator should be used again within seconds, not after
+    // grpc-js's default reconnect backoff (up to 120 s).
+    this.client = new allocatorv1.AllocatorClient(address, credentials.createInsecure(), {
+      'grpc.initial_reconnect_backoff_ms': 200,
+      'grpc.max_reconnect_backoff_ms': 2_000,
+    });
     this.timeoutMs = timeoutMs;
   }
 
