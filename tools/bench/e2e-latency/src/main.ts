@@ -8,6 +8,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the benchmark drives the local cluster tool
 import { Cluster, PodCommands, type IptablesVariant, type ProxyModeName } from '@svcnet/cluster';
@@ -93,6 +94,8 @@ async function run(o: BenchOptions): Promise<void> {
     nodes: 2,
     proxyMode: o.proxyMode,
     iptables: o.iptables,
+    // The bundle lives in tools/bench/e2e-latency/dist: four levels below the checkout.
+    repoRoot: process.env.SVCNET_ROOT ?? fileURLToPath(new URL('../../../../', import.meta.url)),
     extraArgs: { agent: o.agentArg },
   });
   try {
