@@ -2,7 +2,7 @@ import { pino, type Logger } from 'pino';
 import { kindKeyFilter, parseObjectKey, STATE_BUCKET } from '@svcnet/model';
 import type { ObjectKey, ObjectKind } from '@svcnet/model';
 import type { StoreConnection } from './connection.js';
-import { keysInInfo, openFeed, streamInfo, streamInfoForFilter, type Feed, type FeedEntry } from './kv-feed.js';
+import { openFeed, streamInfo, type Feed, type FeedEntry } from './kv-feed.js';
 
 /** What a watcher reports. Handlers run synchronously, in revision order. */
 export interface WatchHandlers<T> {
@@ -135,7 +135,8 @@ export class KindWatcher<T> {
       this.retryTimer = undefined;
       this.restarting = this.restart().catch((err: unknown) => {
         if (this.stopped) return;
-        const next = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** attempt);
+        // Jittered, so a fleet of agents does not retry in lockstep after an outage.
+        const next = Math.round(Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** attempt) * (0.5 + Math.random()));
         this.logger.warn({ err, retryInMs: next }, 'cannot open the change feed; retrying');
         this.scheduleRestart(next, attempt + 1);
       });
@@ -162,19 +163,16 @@ export class KindWatcher<T> {
     if (fullList && this.lastRevision > 0) {
       this.logger.warn({ revision: this.lastRevision, lastSeq: info.state.last_seq }, 'history gone; full resync');
     }
-    // A list needs the number of keys to expect (and a revision at least that recent).
-    const listInfo = fullList ? await streamInfoForFilter(this.params.connection.nc, this.bucket, filter) : info;
-    if (gen !== this.generation || this.stopped) return;
     this.forceResync = false;
     this.listing = fullList;
     this.streamCreated = info.created;
     let seen = fullList ? new Set<string>() : undefined;
-    const listedUpTo = listInfo.state.last_seq;
+    const listedUpTo = info.state.last_seq;
     const feed = await openFeed({
       nc: this.params.connection.nc,
       bucket: this.bucket,
       filter,
-      ...(fullList ? { expectedKeys: keysInInfo(listInfo, this.bucket) } : { startRevision: this.lastRevision + 1 }),
+      ...(fullList ? {} : { startRevision: this.lastRevision + 1 }),
       onEntry: (e) => {
         if (gen === this.generation) this.apply(e, seen);
       },

@@ -25,14 +25,6 @@ export interface OpenFeedParams {
   filter: string;
   /** Undefined: the last record of every key (a list). Else: every record from here on. */
   startRevision?: number;
-  /**
-   * For a list: the keys the filter matched just before (see `keysInInfo`).
-   * Caught up once each of them arrived. More reliable than the server's
-   * per-message pending count, which nats-server 2.9 can leave above 0 for
-   * last-per-subject consumers created concurrently; and keys created meanwhile
-   * cannot end the list early.
-   */
-  expectedKeys?: readonly string[];
   onEntry(entry: FeedEntry): void;
   /** Called once, when the records pending at creation have all been delivered. */
   onCaughtUp(): void;
@@ -66,25 +58,10 @@ function jsmFor(nc: NatsConnection): Promise<JetStreamManager> {
   return jsm;
 }
 
-/**
- * The bucket's stream info with the keys matching `filter` (`state.subjects`),
- * so a list knows how many keys to expect.
- */
-export async function streamInfoForFilter(nc: NatsConnection, bucket: string, filter: string): Promise<StreamInfo> {
-  const jsm = await jsmFor(nc);
-  return jsm.streams.info(kvStreamName(bucket), { subjects_filter: `$KV.${bucket}.${filter}` });
-}
-
 /** The bucket's stream info, without subjects. */
 export async function streamInfo(nc: NatsConnection, bucket: string): Promise<StreamInfo> {
   const jsm = await jsmFor(nc);
   return jsm.streams.info(kvStreamName(bucket));
-}
-
-/** The keys in an info from `streamInfoForFilter`. */
-export function keysInInfo(info: StreamInfo, bucket: string): string[] {
-  const prefix = `$KV.${bucket}.`.length;
-  return Object.keys(info.state.subjects ?? {}).map((s) => s.substring(prefix));
 }
 
 /** Stream name behind a KV bucket. */
@@ -119,8 +96,7 @@ export async function openFeed(params: OpenFeedParams): Promise<Feed> {
   const info = await consumer.info(true);
   let caughtUp = false;
   let stopped = false;
-  const remaining = params.expectedKeys ? new Set(params.expectedKeys) : undefined;
-  if (remaining ? remaining.size === 0 : info.num_pending === 0) {
+  if (info.num_pending === 0) {
     caughtUp = true;
     params.onCaughtUp();
   }
@@ -130,8 +106,7 @@ export async function openFeed(params: OpenFeedParams): Promise<Feed> {
       const entry = toEntry(m, prefix.length);
       params.onEntry(entry);
       if (caughtUp) return;
-      remaining?.delete(entry.key);
-      if (remaining ? remaining.size === 0 : m.info.pending === 0) {
+      if (m.info.pending === 0) {
         caughtUp = true;
         params.onCaughtUp();
       }
@@ -173,7 +148,7 @@ export async function readSnapshot(params: {
   let done = false;
   let timer: NodeJS.Timeout | undefined;
   try {
-    const info = await streamInfoForFilter(params.nc, params.bucket, params.filter);
+    const info = await streamInfo(params.nc, params.bucket);
     revision = info.state.last_seq;
     await new Promise<void>((resolve, reject) => {
       timer = setTimeout(() => reject(new Error('timed out reading a snapshot')), params.timeoutMs ?? 10_000);
@@ -181,7 +156,6 @@ export async function readSnapshot(params: {
         nc: params.nc,
         bucket: params.bucket,
         filter: params.filter,
-        expectedKeys: keysInInfo(info, params.bucket),
         onEntry: (e) => {
           revision = Math.max(revision, e.revision);
           if (e.operation === 'PUT') entries.push(e);
