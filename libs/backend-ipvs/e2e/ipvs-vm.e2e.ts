@@ -131,7 +131,9 @@ describe('IPVS mode in a VM with a real IPVS kernel', { timeout: 240_000 }, () =
     expect(backend.pendingDrains).toBeLessThanOrEqual(2);
     clock.t += 31_000;
     await sync();
-    expect(await sh('ipvsadm -Sn')).not.toContain(`-r ${busy!.ip}:8080`);
+    const gone = await sh('ipvsadm -Sn');
+    expect(gone).not.toContain(`-a -t 10.96.0.10:80 -r ${busy!.ip}:8080`);
+    expect(gone).not.toContain(`-a -t ${NODE_IP}:30080 -r ${busy!.ip}:8080`);
     expect(backend.pendingDrains).toBe(0);
     await sh(`kill $(pidof sleep) 2>/dev/null; true`);
   });
