@@ -12,7 +12,7 @@ import { loadavg } from 'node:os';
 import { ProcessNetExec } from '@svcnet/netexec';
 import { Proxier, endpointsOf, servicePortsOf } from '@svcnet/proxy-core';
 import type { EndpointInfo, NodeConfig, ProxyState, ServicePortInfo } from '@svcnet/proxy-core';
-import { IptablesBackend } from '@svcnet/backend-iptables';
+import { IptablesBackend, JUMP_RULES, jumpInsertLine, sectionText } from '@svcnet/backend-iptables';
 import type { IptablesPlan, IptablesVariant } from '@svcnet/backend-iptables';
 import { Registry } from 'prom-client';
 import { workload } from './workload.js';
@@ -91,7 +91,11 @@ async function benchVariant(variant: IptablesVariant, count: number, perService:
     console.log(`rules: ${size.chains} chains, ${size.rules} rules, ${(size.bytes / 1e6).toFixed(1)} MB restore input`);
     console.log(`render (full; 1st cold, then with name caches): ${renders.join(' / ')}`);
 
-    const bare = await bareRestore(nsBare, variant, plan!.restore);
+    // Exactly what our first apply feeds to iptables-restore (chains + the jump rules), so both namespaces end equal.
+    const sameText = (['nat', 'filter'] as const)
+      .map((t) => sectionText(t, plan!.sections[t], { jumps: JUMP_RULES.filter((j) => j.table === t).map(jumpInsertLine) }))
+      .join('');
+    const bare = await bareRestore(nsBare, variant, sameText);
     const t0 = performance.now();
     const full = backend.render({ state, config: CONFIG, full: true, changed: new Set(), lastApplied: undefined });
     const renderMs = ms(t0);
