@@ -1,0 +1,101 @@
+/**
+ * svcnet-agent as a process, in one network namespace of its own (nag-cli-…)
+ * with a nats-server inside: --cleanup, --dump-rules, an unavailable mode,
+ * /healthz + /metrics, and SIGTERM leaving the rules in place. Needs root.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ProcessNetExec } from '@svcnet/netexec';
+import { deleteNetns } from '@svcnet/testing';
+
+const notRoot = process.getuid?.() === 0 ? undefined : 'needs root to create network namespaces';
+const AGENT = resolve(import.meta.dirname, '../dist/main.cjs');
+const NS = `nag-cli-${randomBytes(3).toString('hex')}`;
+const exec = new ProcessNetExec();
+const run = (file: string, args: string[], input?: string) =>
+  exec.run({ file, args, netns: NS, allowFailure: true, timeoutMs: 60_000, ...(input ? { input } : {}) });
+const requireHere = createRequire(import.meta.url);
+const nftIndex = resolve(import.meta.dirname, '../../../libs/backend-nftables/src/index.ts');
+const nftablesBuilt = existsSync(nftIndex) && readFileSync(nftIndex, 'utf8').includes('NftablesBackend');
+
+describe.skipIf(notRoot !== undefined)(`svcnet-agent process${notRoot ? ` — skipped: ${notRoot}` : ''}`, () => {
+  const children: ChildProcess[] = [];
+  let storeDir = '';
+  const agentArgs = ['--node-name', 'n1', '--node-ip', '127.0.0.1', '--iptables-backend', 'nft', '--nats-url', 'nats://127.0.0.1:4222'];
+
+  beforeAll(async () => {
+    await exec.run({ file: 'ip', args: ['netns', 'add', NS] });
+    await run('ip', ['link', 'set', 'lo', 'up']);
+    storeDir = mkdtempSync(join(tmpdir(), 'nag-cli-js-'));
+    children.push(spawn('ip', ['netns', 'exec', NS, 'nats-server', '-js', '-a', '127.0.0.1', '-p', '4222', '-sd', storeDir], { stdio: 'ignore' }));
+    // The state bucket, as the state service would create it.
+    const script = `const { connect } = require(${JSON.stringify(requireHere.resolve('@nats-io/transport-node'))});
+      const { Kvm } = require(${JSON.stringify(requireHere.resolve('@nats-io/kv'))});
+      (async () => { for (let i = 0; i < 50; i++) { try { const nc = await connect({ servers: '127.0.0.1:4222' });
+        await new Kvm(nc).create('svcnet-state', { history: 1 }); await nc.drain(); return; } catch { await new Promise((r) => setTimeout(r, 200)); } }
+        process.exit(1); })();`;
+    expect((await run(process.execPath, ['-e', script])).exitCode).toBe(0);
+  });
+
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    await deleteNetns(NS);
+    rmSync(storeDir, { recursive: true, force: true });
+  });
+
+  it.skipIf(nftablesBuilt)('a mode whose backend is not built exits 1 with a clear message (skipped once nftables exists)', async () => {
+    const r = await run(process.execPath, [AGENT, ...agentArgs, '--proxy-mode', 'nftables']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/proxy mode "nftables" is not available/);
+  });
+
+  it('a bad flag exits 2 with usage', async () => {
+    const r = await run(process.execPath, [AGENT, '--sync-period', '30']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/sync-period/);
+  });
+
+  it('--dump-rules prints the plan for the current state without applying it', async () => {
+    const r = await run(process.execPath, [AGENT, ...agentArgs, '--dump-rules']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/KUBE-SERVICES/);
+    const save = await run('iptables-nft-save', []);
+    expect(save.stdout).not.toMatch(/KUBE-SERVICES/);
+  });
+
+  it('runs: /healthz 200, /metrics with kube-proxy names; SIGTERM exits 0 and keeps the rules; --cleanup removes them', async () => {
+    const agent = spawn('ip', ['netns', 'exec', NS, process.execPath, AGENT, ...agentArgs, '--sync-period', '1s', '--metrics-bind-address', '127.0.0.1:10249'], { stdio: 'ignore' });
+    children.push(agent);
+    let health = '';
+    for (let i = 0; i < 100 && !health.endsWith('200'); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      health = (await run('curl', ['-s', '-w', ' %{http_code}', 'http://127.0.0.1:10256/healthz'])).stdout;
+    }
+    expect(health).toMatch(/"nodeName":"n1"[\s\S]* 200$/);
+    let saved = '';
+    for (let i = 0; i < 50 && !saved.includes('KUBE-SERVICES'); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      saved = (await run('iptables-nft-save', [])).stdout;
+    }
+    expect(saved).toMatch(/-A PREROUTING .*-j KUBE-SERVICES/);
+    const metrics = (await run('curl', ['-s', 'http://127.0.0.1:10249/metrics'])).stdout;
+    expect(metrics).toMatch(/^kubeproxy_sync_proxy_rules_duration_seconds_count [1-9]/m);
+    expect(metrics).toMatch(/^process_resident_memory_bytes /m);
+    const plan = (await run('curl', ['-s', 'http://127.0.0.1:10249/debug/plan'])).stdout;
+    expect(plan).toMatch(/KUBE-SERVICES/);
+
+    const exited = new Promise<number | null>((r) => agent.once('exit', (code) => r(code)));
+    agent.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect((await run('iptables-nft-save', [])).stdout).toMatch(/KUBE-SERVICES/);
+
+    const cleanup = await run(process.execPath, [AGENT, ...agentArgs, '--cleanup']);
+    expect(cleanup.exitCode, cleanup.stderr).toBe(0);
+    expect((await run('iptables-nft-save', [])).stdout).not.toMatch(/KUBE-/);
+  });
+});
