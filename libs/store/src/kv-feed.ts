@@ -151,7 +151,7 @@ export async function readSnapshot(params: {
     const info = await streamInfo(params.nc, params.bucket);
     revision = info.state.last_seq;
     await new Promise<void>((resolve, reject) => {
-      timer = setTimeout(() => reject(new Error('timed out reading a snapshot')), params.timeoutMs ?? 10_000);
+      timer = setTimeout(() => reject(new Error('timed out reading a snapshot')), params.timeoutMs ?? 30_000);
       openFeed({
         nc: params.nc,
         bucket: params.bucket,
