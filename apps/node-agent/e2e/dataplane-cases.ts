@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serviceCodec } from '@svcnet/api';
 import type { Service } from '@svcnet/model';
-// eslint-disable-next-line @nx/enforce-module-boundaries -- e2e tests drive the local cluster tool
 import { Cluster, type IptablesVariant, type ProxyModeName } from '@svcnet/cluster';
 import {
   agentHttp,

@@ -8,7 +8,6 @@ import { createRequire } from 'node:module';
 import type { ServiceError } from '@grpc/grpc-js';
 import { serviceFromProto, serviceToProto, type v1 } from '@svcnet/api';
 import type { Service, ServicePort, SessionAffinity, TrafficPolicy } from '@svcnet/model';
-// eslint-disable-next-line @nx/enforce-module-boundaries -- e2e tests drive the local cluster tool; the agent itself never imports it
 import { ControlPlanePorts, type Cluster } from '@svcnet/cluster';
 
 import { existsSync } from 'node:fs';

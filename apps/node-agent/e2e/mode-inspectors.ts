@@ -4,7 +4,6 @@
  * mode's rules by hand. Each mode's e2e file passes its own inspector.
  */
 import type { Service } from '@svcnet/model';
-// eslint-disable-next-line @nx/enforce-module-boundaries -- e2e tests drive the local cluster tool
 import type { Cluster } from '@svcnet/cluster';
 
 export interface ModeInspector {

@@ -6,7 +6,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProxyState, ServicePortInfo, EndpointInfo } from '@svcnet/proxy-core';
-// eslint-disable-next-line @nx/enforce-module-boundaries -- test-only: the VM harness lives in the testing lib
 import { startIpvsVm, type IpvsVmHandle } from '@svcnet/testing';
 import { IpvsBackend, IpvsScheduler, type IpvsPlan } from '../src/index.js';
 import { CLIENT_NS, NODE_IP, endpoint, nodeConfig, pods, request, servicePort, setUpLab, tally } from './vm-lab.js';

@@ -6,7 +6,6 @@
  */
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the shared table lives with the node agent's e2e tests
 import { runDataplaneSuite } from '../../../apps/node-agent/e2e/dataplane-cases.js';
-// eslint-disable-next-line @nx/enforce-module-boundaries -- e2e tests drive the local cluster tool
 import type { Cluster } from '@svcnet/cluster';
 import type { Service } from '@svcnet/model';
 

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serviceCodec } from '@svcnet/api';
-// eslint-disable-next-line @nx/enforce-module-boundaries -- tests run against the real nats-server harness
 import { startNatsServer, type NatsServerHandle } from '@svcnet/testing';
 import { objectKey, type Service } from '@svcnet/model';
 import { connectStore, type StoreConnection } from './connection.js';

@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-// eslint-disable-next-line @nx/enforce-module-boundaries -- the benchmark drives the local cluster tool
 import { Cluster, PodCommands, type IptablesVariant, type ProxyModeName } from '@svcnet/cluster';
 import { summarize, type Summary } from './stats.js';
 
