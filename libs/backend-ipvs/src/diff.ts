@@ -78,6 +78,8 @@ export function diffIpvs(kernel: KernelState, plan: IpvsPlan): IpvsChanges {
   }
   for (const [key, vs] of desired) {
     const have = kernel.virtualServers.get(key);
+    // The same object as last applied (render reuses unchanged services): nothing to compare.
+    if (have === vs) continue;
     if (!have) ipvsLines.push(serviceLine('-A', vs));
     else if (have.scheduler !== vs.scheduler || have.persistenceSeconds !== vs.persistenceSeconds) ipvsLines.push(serviceLine('-E', vs));
     const haveReals = new Map((have?.reals ?? []).map((r) => [hostPort(r.address, r.port), r]));
@@ -100,8 +102,13 @@ export function diffIpvs(kernel: KernelState, plan: IpvsPlan): IpvsChanges {
 
 /** The kernel state a successful apply of `plan` leaves (plus reals kept draining at weight 0). */
 export function stateAfterApply(plan: IpvsPlan, draining: readonly RemovedReal[]): KernelState {
-  const virtualServers = new Map(plan.virtualServers.map((v) => [virtualServerKey(v), { ...v, reals: [...v.reals] }]));
-  for (const d of draining) virtualServers.get(virtualServerKey(d.vs))?.reals.push({ ...d.real, weight: 0 });
+  // Plan objects are shared, never mutated: a service with draining reals gets its own copy.
+  const virtualServers = new Map(plan.virtualServers.map((v) => [virtualServerKey(v), v]));
+  for (const d of draining) {
+    const key = virtualServerKey(d.vs);
+    const vs = virtualServers.get(key);
+    if (vs) virtualServers.set(key, { ...vs, reals: [...vs.reals, { ...d.real, weight: 0 }] });
+  }
   const chains = new Set([...ownChains('nat').map((c) => `nat:${c}`), ...ownChains('filter').map((c) => `filter:${c}`)]);
   const jumps = new Set(JUMP_RULES.map(([t, b, r]) => `${t}:${b}:${r}`));
   return {

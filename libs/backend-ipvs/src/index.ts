@@ -4,7 +4,7 @@ export type { IpvsBackendParams, Clock } from './ipvs-backend.js';
 export { IpvsScheduler, DEFAULT_IPVS_SCHEDULER, validateIpvsScheduler } from './scheduler.js';
 export { IPVS_DUMMY_LINK, virtualServerKey, hostPort, ipvsServiceArgs } from './plan.js';
 export type { IpvsPlan, VirtualServer, RealServer, IpsetSpec, IptablesRules, IpvsProtocol } from './plan.js';
-export { renderIpvsPlan, nodePortAddresses, IPSET_TYPES, IPSET_NAMES } from './render.js';
+export { renderIpvsPlan, nodePortAddresses, RenderMemo, IPSET_TYPES, IPSET_NAMES } from './render.js';
 export type { RenderIpvsParams } from './render.js';
 export { diffIpvs, stateAfterApply, realLine } from './diff.js';
 export type { IpvsChanges, RemovedReal } from './diff.js';

@@ -11,7 +11,7 @@ import { diffIpvs, ownedVirtualServers, realLine, stateAfterApply, type IpvsChan
 import { iptablesCleanupInput, parseIptablesSave } from './iptables-rules.js';
 import { parseConnectionCounts, parseIpsetSave, parseIpvsadmSave, parseLinkAddresses, type KernelState } from './kernel-state.js';
 import { IPVS_DUMMY_LINK, hostPort, ipvsServiceArgs, virtualServerKey, type IpvsPlan } from './plan.js';
-import { IPSET_NAMES, renderIpvsPlan } from './render.js';
+import { IPSET_NAMES, RenderMemo, renderIpvsPlan } from './render.js';
 import { validateIpvsScheduler, type IpvsScheduler } from './scheduler.js';
 
 /** Injected time (ms since the epoch), for graceful-termination deadlines. */
@@ -59,6 +59,7 @@ export class IpvsBackend implements ProxyBackend<IpvsPlan> {
   private readonly draining = new Map<string, Draining>();
   private sysctlsDone = false;
   private calls = 0;
+  private readonly memo = new RenderMemo();
 
   constructor(params: IpvsBackendParams) {
     this.exec = params.exec;
@@ -78,7 +79,7 @@ export class IpvsBackend implements ProxyBackend<IpvsPlan> {
   }
 
   render(input: RenderInput<IpvsPlan>): IpvsPlan {
-    return renderIpvsPlan({ state: input.state, config: input.config, scheduler: this.scheduler, full: input.full || !input.lastApplied });
+    return renderIpvsPlan({ state: input.state, config: input.config, scheduler: this.scheduler, full: input.full || !input.lastApplied, memo: this.memo });
   }
 
   private async run(file: string, args: string[], input?: string, allowFailure = false): Promise<{ stdout: string; exitCode: number }> {
@@ -144,10 +145,13 @@ export class IpvsBackend implements ProxyBackend<IpvsPlan> {
    */
   private async gracefulRemovals(changes: IpvsChanges, plan: IpvsPlan): Promise<{ deleteLines: string[]; udpGone: RemovedReal[] }> {
     const now = this.clock.now();
-    const wanted = new Set(plan.virtualServers.flatMap((v) => v.reals.map((r) => `${virtualServerKey(v)}|${hostPort(r.address, r.port)}`)));
-    const liveVs = new Set(plan.virtualServers.map((v) => virtualServerKey(v)));
-    for (const [key, d] of this.draining) {
-      if (wanted.has(key) || !liveVs.has(virtualServerKey(d.vs))) this.draining.delete(key);
+    if (this.draining.size > 0) {
+      const desired = new Map(plan.virtualServers.map((v) => [virtualServerKey(v), v]));
+      for (const [key, d] of this.draining) {
+        const vs = desired.get(virtualServerKey(d.vs));
+        const back = vs?.reals.some((r) => r.address === d.real.address && r.port === d.real.port);
+        if (!vs || back) this.draining.delete(key);
+      }
     }
     const deleteLines: string[] = [];
     const udpGone: RemovedReal[] = [];

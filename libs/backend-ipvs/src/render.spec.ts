@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { IpvsBackend } from './ipvs-backend.js';
 import { FakeNetExec } from '@svcnet/netexec';
-import { renderIpvsPlan } from './render.js';
+import { RenderMemo, renderIpvsPlan } from './render.js';
 import { config, ep, stateOf, svc } from './test-fixtures.js';
 
 const sorted = (text: string): string[] => text.split('\n').filter((l) => l && !l.startsWith('#')).sort();
@@ -112,5 +112,26 @@ describe('renderIpvsPlan', () => {
     const state = stateOf([[svc({ name: 'np', clusterIP: '10.96.0.11', port: 80, nodePort: 30080 }), []]]);
     const plan = renderIpvsPlan({ state, config: { ...config, nodeIPs: ['192.168.1.10', '172.16.0.5'], nodePortAddresses: ['172.16.0.0/12'] }, scheduler: 'rr', full: true });
     expect(plan.virtualServers.map((v) => `${v.address}:${v.port}`)).toEqual(['10.96.0.11:80', '172.16.0.5:30080']);
+  });
+});
+
+describe('RenderMemo', () => {
+  it('reuses unchanged services, re-renders changed ones, and renders the same plan as without it', () => {
+    const a = svc({ name: 'a', clusterIP: '10.96.0.1', port: 80, nodePort: 30001 });
+    const b = svc({ name: 'b', clusterIP: '10.96.0.2', port: 80 });
+    const s1 = stateOf([[a, [ep('10.244.0.2', 80)]], [b, [ep('10.244.0.3', 80)]]]);
+    const memo = new RenderMemo();
+    const p1 = renderIpvsPlan({ state: s1, config, scheduler: 'rr', full: true, memo });
+    const s2 = { services: s1.services, endpoints: new Map(s1.endpoints).set(b.id, [ep('10.244.0.4', 80)]) };
+    const p2 = renderIpvsPlan({ state: s2, config, scheduler: 'rr', full: false, memo });
+    const byKey = (p: typeof p1, addr: string): unknown => p.virtualServers.find((v) => v.address === addr);
+    expect(byKey(p2, '10.96.0.1')).toBe(byKey(p1, '10.96.0.1'));
+    expect(byKey(p2, '10.96.0.2')).not.toBe(byKey(p1, '10.96.0.2'));
+    expect(p2).toEqual(renderIpvsPlan({ state: s2, config, scheduler: 'rr', full: false }));
+    // A deleted service drops out; another config invalidates everything.
+    const s3 = stateOf([[a, [ep('10.244.0.2', 80)]]]);
+    expect(renderIpvsPlan({ state: s3, config, scheduler: 'rr', full: false, memo })).toEqual(renderIpvsPlan({ state: s3, config, scheduler: 'rr', full: false }));
+    const other = { ...config, nodeIPs: ['192.168.1.11'] };
+    expect(renderIpvsPlan({ state: s3, config: other, scheduler: 'rr', full: false, memo })).toEqual(renderIpvsPlan({ state: s3, config: other, scheduler: 'rr', full: false }));
   });
 });

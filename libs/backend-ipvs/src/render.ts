@@ -25,6 +25,27 @@ export interface RenderIpvsParams {
   config: NodeConfig;
   scheduler: string;
   full: boolean;
+  /**
+   * Per-service results of the previous render, reused while the service and
+   * endpoints objects are the same (the change trackers keep unchanged ones),
+   * so that a sync of 5,000 services only rebuilds what changed.
+   */
+  memo?: RenderMemo;
+}
+
+interface Fragment {
+  sp: ServicePortInfo;
+  eps: readonly EndpointInfo[] | undefined;
+  vss: VirtualServer[];
+  members: Array<[string, string]>;
+  owned: string[];
+}
+
+/** Cache for renderIpvsPlan; valid for one config + scheduler. */
+export class RenderMemo {
+  config: NodeConfig | undefined;
+  scheduler: string | undefined;
+  readonly byId = new Map<string, Fragment>();
 }
 
 /** kube-proxy's endpoint choice: ready ones, else serving-and-terminating ones. */
@@ -59,6 +80,38 @@ export function nodePortAddresses(config: NodeConfig): string[] {
   return config.nodePortAddresses.length === 0 ? v4 : v4.filter((ip) => config.nodePortAddresses.some((c) => inCidr(ip, c)));
 }
 
+function renderService(sp: ServicePortInfo, rawEps: readonly EndpointInfo[] | undefined, nodeIPs: readonly string[], scheduler: string): Fragment {
+  const frag: Fragment = { sp, eps: rawEps, vss: [], members: [], owned: [] };
+  const add = (set: string, m: string): void => void frag.members.push([set, m]);
+  const protocol = sp.protocol.toLowerCase() as IpvsProtocol;
+  const eps = usableEndpoints(rawEps ?? []);
+  const clusterReals = toReals(sp.internalPolicyLocal ? eps.filter((e) => e.isLocal) : eps);
+  const nodeReals = toReals(sp.externalPolicyLocal ? eps.filter((e) => e.isLocal) : eps);
+  const persistenceSeconds = sp.sessionAffinity.kind === 'ClientIP' ? sp.sessionAffinity.timeoutSeconds : 0;
+  const virtual = (address: string, port: number, reals: RealServer[]): void => {
+    frag.vss.push({ protocol, address, port, scheduler, persistenceSeconds, reals, serviceId: sp.id });
+  };
+  virtual(sp.clusterIP, sp.port, clusterReals);
+  add('KUBE-CLUSTER-IP', `${sp.clusterIP},${protocol}:${sp.port}`);
+  if (clusterReals.length === 0) add('KUBE-NO-ENDPOINTS', `${sp.clusterIP},${protocol}:${sp.port}`);
+  // Hairpin: a local pod reaching itself through the service must be masqueraded.
+  for (const e of eps.filter((x) => x.isLocal)) add('KUBE-LOOP-BACK', `${e.ip},${protocol}:${e.port},${e.ip}`);
+  for (const ext of sp.externalIPs.filter((ip) => !ip.includes(':'))) {
+    virtual(ext, sp.port, sp.externalPolicyLocal ? nodeReals : clusterReals);
+    frag.owned.push(ext);
+    add('KUBE-EXTERNAL-IP', `${ext},${protocol}:${sp.port}`);
+  }
+  if (sp.nodePort > 0) {
+    for (const ip of nodeIPs) virtual(ip, sp.nodePort, nodeReals);
+    if (protocol !== 'sctp') {
+      const up = protocol.toUpperCase();
+      add(`KUBE-NODE-PORT-${up}`, String(sp.nodePort));
+      if (sp.externalPolicyLocal) add(`KUBE-NODE-PORT-LOCAL-${up}`, String(sp.nodePort));
+    }
+  }
+  return frag;
+}
+
 /**
  * Desired state → plan. IPv4 only: IPv6 service ports are skipped (their ipsets
  * would need the inet6 family; not supported yet).
@@ -71,37 +124,28 @@ export function renderIpvsPlan(params: RenderIpvsParams): IpvsPlan {
   const add = (set: string, m: string): void => void members.get(set)!.add(m);
   const nodeIPs = nodePortAddresses(config);
   const owned = new Set<string>(nodeIPs);
-  const services = [...state.services.values()].filter((s: ServicePortInfo) => s.clusterIP && !s.clusterIP.includes(':'));
-  for (const sp of services) {
-    const protocol = sp.protocol.toLowerCase() as IpvsProtocol;
-    const eps = usableEndpoints(state.endpoints.get(sp.id) ?? []);
-    const clusterReals = toReals(sp.internalPolicyLocal ? eps.filter((e) => e.isLocal) : eps);
-    const nodeReals = toReals(sp.externalPolicyLocal ? eps.filter((e) => e.isLocal) : eps);
-    const persistenceSeconds = sp.sessionAffinity.kind === 'ClientIP' ? sp.sessionAffinity.timeoutSeconds : 0;
-    const virtual = (address: string, port: number, reals: RealServer[]): void => {
-      const vs: VirtualServer = { protocol, address, port, scheduler, persistenceSeconds, reals, serviceId: sp.id };
-      vss.set(virtualServerKey(vs), vs);
-    };
-    virtual(sp.clusterIP, sp.port, clusterReals);
-    addresses.add(sp.clusterIP);
-    add('KUBE-CLUSTER-IP', `${sp.clusterIP},${protocol}:${sp.port}`);
-    if (clusterReals.length === 0) add('KUBE-NO-ENDPOINTS', `${sp.clusterIP},${protocol}:${sp.port}`);
-    // Hairpin: a local pod reaching itself through the service must be masqueraded.
-    for (const e of eps.filter((x) => x.isLocal)) add('KUBE-LOOP-BACK', `${e.ip},${protocol}:${e.port},${e.ip}`);
-    for (const ext of sp.externalIPs.filter((ip) => !ip.includes(':'))) {
-      virtual(ext, sp.port, sp.externalPolicyLocal ? nodeReals : clusterReals);
-      owned.add(ext);
-      add('KUBE-EXTERNAL-IP', `${ext},${protocol}:${sp.port}`);
-    }
-    if (sp.nodePort > 0) {
-      for (const ip of nodeIPs) virtual(ip, sp.nodePort, nodeReals);
-      if (protocol !== 'sctp') {
-        const up = protocol.toUpperCase();
-        add(`KUBE-NODE-PORT-${up}`, String(sp.nodePort));
-        if (sp.externalPolicyLocal) add(`KUBE-NODE-PORT-LOCAL-${up}`, String(sp.nodePort));
-      }
-    }
+  const memo = params.memo;
+  if (memo && (memo.config !== config || memo.scheduler !== scheduler)) {
+    memo.byId.clear();
+    memo.config = config;
+    memo.scheduler = scheduler;
   }
+  const seen = new Set<string>();
+  for (const sp of state.services.values()) {
+    if (!sp.clusterIP || sp.clusterIP.includes(':')) continue;
+    const rawEps = state.endpoints.get(sp.id);
+    let frag = memo?.byId.get(sp.id);
+    if (!frag || frag.sp !== sp || frag.eps !== rawEps) {
+      frag = renderService(sp, rawEps, nodeIPs, scheduler);
+      memo?.byId.set(sp.id, frag);
+    }
+    seen.add(sp.id);
+    addresses.add(sp.clusterIP);
+    for (const vs of frag.vss) vss.set(virtualServerKey(vs), vs);
+    for (const [set, m] of frag.members) add(set, m);
+    for (const o of frag.owned) owned.add(o);
+  }
+  if (memo) for (const id of memo.byId.keys()) if (!seen.has(id)) memo.byId.delete(id);
   const ipsets: IpsetSpec[] = IPSET_TYPES.map((s) => ({ ...s, members: [...members.get(s.name)!].sort() }));
   return {
     full: params.full,
