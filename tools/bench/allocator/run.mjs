@@ -4,7 +4,14 @@
 // gRPC clients, and prints allocations/s, p50/p99/p99.9 latency and the
 // duplicate count. Not a timed test: figures depend on the machine's load.
 //
-//   node tools/bench/allocator/run.mjs [--replicas 1,3] [--clients 64] [--requests 20000] [--range 10.0.0.0/16]
+//   node tools/bench/allocator/run.mjs [--replicas 1,3] [--clients 64] [--requests 20000] [--range 10.0.0.0/16] [--rate N]
+//
+// Without --rate the clients run closed-loop (each sends its next request when
+// the last one returns): that measures capacity, and latency is then mostly
+// queueing (Little's law: p50 ≈ clients / throughput). With --rate N the same
+// clients start requests on a fixed schedule of N/s in total, and latency is
+// measured from each request's scheduled start (no coordinated omission): the
+// latency a service sees at that sustained load.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
@@ -25,6 +32,7 @@ const { values: opts } = parseArgs({
     clients: { type: 'string', default: '64' },
     requests: { type: 'string', default: '20000' },
     range: { type: 'string', default: '10.0.0.0/16' },
+    rate: { type: 'string', default: '0' },
     'nats-server': { type: 'string', default: process.env.NATS_SERVER_BIN ?? 'nats-server' },
   },
 });
@@ -146,7 +154,12 @@ async function runScenario(replicaCount, clients, requests, range) {
         for (;;) {
           const i = next++;
           if (i >= requests) return;
-          const t0 = performance.now();
+          let t0 = performance.now();
+          if (rate > 0) {
+            const due = started + (i * 1000) / rate;
+            if (due > t0) await sleep(due - t0);
+            t0 = due;
+          }
           try {
             const res = await unary(client, 'allocateClusterIp', { owner: `bench/svc-${i}` });
             ips[i] = res.ip;
@@ -193,7 +206,8 @@ async function runScenario(replicaCount, clients, requests, range) {
 const ms = (v) => `${v.toFixed(1)} ms`;
 const clients = Number(opts.clients);
 const requests = Number(opts.requests);
-console.log(`svcnet allocator benchmark: ${clients} concurrent clients, ${requests} AllocateClusterIP calls per run, range ${opts.range}`);
+const rate = Number(opts.rate);
+console.log(`svcnet allocator benchmark: ${clients} concurrent clients, ${requests} AllocateClusterIP calls per run, range ${opts.range}, ${rate > 0 ? `paced at ${rate}/s in total` : 'closed loop'}`);
 console.log(`load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${require('node:os').cpus().length} CPUs`);
 let failed = false;
 for (const replicas of opts.replicas.split(',').map(Number)) {
