@@ -1,5 +1,6 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
+import { coalesceWrites } from './write-coalescing.js';
 
 /** How to reach NATS. */
 export interface StoreConnectOptions {
@@ -9,6 +10,8 @@ export interface StoreConnectOptions {
   name: string;
   /** Keep reconnecting forever (services) or give up (CLI/tests). Default: forever. */
   reconnectForever?: boolean;
+  /** Send everything queued in one event-loop turn in one write (see coalesceWrites). Default true. */
+  coalesceWrites?: boolean;
 }
 
 /** An open NATS connection plus the KV manager on top of it. */
@@ -39,6 +42,7 @@ export async function connectStore(options: StoreConnectOptions): Promise<StoreC
     // capture was ~12% of the allocator's CPU. Errors keep their messages.
     noAsyncTraces: true,
   });
+  if (options.coalesceWrites ?? true) coalesceWrites(nc);
   const kvm = new Kvm(nc);
   return {
     nc,
