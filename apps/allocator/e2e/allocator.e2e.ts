@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { allocatorv1, FIELD_METADATA_KEY, v1 } from '@svcnet/api';
 import { startNatsServer, type NatsServerHandle } from '@svcnet/testing';
-import { grpcError, runAllocatorToExit, startAllocator, type AllocatorProcess } from './harness.js';
+import { grpcError, httpGet, metricValue, runAllocatorToExit, startAllocator, type AllocatorProcess } from './harness.js';
 
 const V4 = '10.0.0.0/24';
 const V6 = 'fd00:10:96::/64';
@@ -220,6 +220,49 @@ describe('svcnet-allocator over real gRPC and NATS', () => {
     expect(byOwner.allocations[0]!.allocatedAt).toBeInstanceOf(Date);
     const ports = await c.listAllocations({ kind: allocatorv1.RangeKind.RANGE_KIND_NODE_PORT });
     expect(ports.allocations).toHaveLength(40);
+  });
+
+  it('exposes Prometheus metrics that agree with GetStatus and count each call by code', async () => {
+    const c = alloc.client;
+    const scrape = async () => {
+      const res = await httpGet(alloc.metricsPort, '/metrics');
+      expect(res.status).toBe(200);
+      return res.body;
+    };
+    const v4 = `{cidr="${V4}"}`;
+    const okCalls = '{grpc_service="svcnet.v1.Allocator",grpc_method="AllocateClusterIP",grpc_type="unary",grpc_code="OK"}';
+    const takenCalls = '{grpc_service="svcnet.v1.Allocator",grpc_method="AllocateClusterIP",grpc_type="unary",grpc_code="AlreadyExists"}';
+    const before = await scrape();
+    const statusBefore = await c.getStatus();
+    const v4Range = statusBefore.ranges.find((r) => r.range === V4)!;
+    const ports = statusBefore.ranges.find((r) => r.range === PORTS)!;
+    expect(metricValue(before, 'svcnet_clusterip_allocator_allocated_ips', v4)).toBe(Number(v4Range.used));
+    expect(metricValue(before, 'svcnet_clusterip_allocator_available_ips', v4)).toBe(Number(v4Range.free));
+    expect(metricValue(before, 'svcnet_nodeport_allocator_allocated_ports')).toBe(Number(ports.used));
+    expect(metricValue(before, 'svcnet_allocator_store_available')).toBe(1);
+
+    // One refused static allocation (10.0.0.100 is taken since the first test), and a release + dynamic one.
+    await grpcError(c.allocateClusterIp({ owner: 'default/metrics', requestedIp: '10.0.0.100' }));
+    const some = (await c.listAllocations({ kind: allocatorv1.RangeKind.RANGE_KIND_CLUSTER_IP })).allocations.find((a) =>
+      a.value.startsWith('10.0.0.') && a.owner !== 'default/taken',
+    )!;
+    await c.releaseClusterIp({ owner: some.owner, ip: some.value });
+    await c.allocateClusterIp({ owner: 'default/metrics', ipFamily: v1.IPFamily.IP_FAMILY_IPV4 });
+
+    const after = await scrape();
+    const delta = (name: string, labels = '') => (metricValue(after, name, labels) ?? 0) - (metricValue(before, name, labels) ?? 0);
+    expect(delta('grpc_server_handled_total', okCalls)).toBe(1);
+    expect(delta('grpc_server_handled_total', takenCalls)).toBe(1);
+    expect(delta('svcnet_clusterip_allocator_allocation_total', `{cidr="${V4}",scope="dynamic"}`)).toBe(1);
+    expect(delta('svcnet_clusterip_allocator_allocation_errors_total', `{cidr="${V4}",scope="static"}`)).toBe(1);
+    expect(metricValue(after, 'svcnet_clusterip_allocator_allocated_ips', v4)).toBe(Number(v4Range.used));
+    // Both calls were timed, and both within the 5 s bucket.
+    const timed = '{grpc_service="svcnet.v1.Allocator",grpc_method="AllocateClusterIP",grpc_type="unary"}';
+    expect(delta('grpc_server_handling_seconds_count', timed)).toBe(2);
+    expect(delta('grpc_server_handling_seconds_bucket', timed.replace('{', '{le="5",'))).toBe(2);
+    expect(after).toMatch(/^nodejs_gc_duration_seconds_bucket\{/m);
+    expect(await httpGet(alloc.metricsPort, '/healthz')).toEqual({ status: 200, body: 'ok\n' });
+    expect((await httpGet(alloc.metricsPort, '/nope')).status).toBe(404);
   });
 
   it('refuses to start on bad flags, exit 1 with a clear message', async () => {

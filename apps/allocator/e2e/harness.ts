@@ -73,6 +73,8 @@ export class AllocatorTestClient {
 /** One allocator process. */
 export interface AllocatorProcess {
   readonly port: number;
+  /** Where /metrics, /healthz and /livez answer. */
+  readonly metricsPort: number;
   readonly client: AllocatorTestClient;
   readonly child: ChildProcess;
   /** Everything it wrote on stderr so far (JSON logs). */
@@ -84,9 +86,10 @@ export interface AllocatorProcess {
 export async function startAllocator(params: { natsUrl: string; args?: string[]; port?: number }): Promise<AllocatorProcess> {
   ensureBuilt();
   const port = params.port ?? (await freePort());
+  const metricsPort = await freePort();
   const child = spawn(
     process.execPath,
-    [bundle, '--listen', `127.0.0.1:${port}`, '--nats-url', params.natsUrl, ...(params.args ?? [])],
+    [bundle, '--listen', `127.0.0.1:${port}`, '--nats-url', params.natsUrl, '--metrics-bind-address', `127.0.0.1:${metricsPort}`, ...(params.args ?? [])],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -109,6 +112,7 @@ export async function startAllocator(params: { natsUrl: string; args?: string[];
   }
   return {
     port,
+    metricsPort,
     client,
     child,
     logs: () => stderr,
@@ -162,4 +166,21 @@ export async function grpcError(p: Promise<unknown>): Promise<ServiceError> {
     return err as ServiceError;
   }
   throw new Error('expected the call to fail');
+}
+
+/** GET a path of an allocator's HTTP listener: status and body. */
+export async function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: res.status, body: await res.text() };
+}
+
+/** The value of one sample in Prometheus text format (labels as written, e.g. `{cidr="10.0.0.0/24"}`), or undefined. */
+export function metricValue(text: string, name: string, labels = ''): number | undefined {
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const space = line.lastIndexOf(' ');
+    const series = line.slice(0, space);
+    if (series === `${name}${labels}`) return Number(line.slice(space + 1));
+  }
+  return undefined;
 }

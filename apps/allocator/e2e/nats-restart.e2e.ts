@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { startNatsServer, type NatsServerHandle } from '@svcnet/testing';
-import { grpcError, healthStatus, startAllocator, type AllocatorProcess } from './harness.js';
+import { grpcError, healthStatus, httpGet, metricValue, startAllocator, type AllocatorProcess } from './harness.js';
 
 describe('NATS goes away and comes back', () => {
   let nats: NatsServerHandle;
@@ -39,6 +39,9 @@ describe('NATS goes away and comes back', () => {
     }
 
     expect(await healthStatus(c.address, 'svcnet.v1.Allocator')).toBe('NOT_SERVING');
+    expect(await httpGet(alloc.metricsPort, '/healthz')).toEqual({ status: 503, body: 'not connected to NATS\n' });
+    expect(metricValue((await httpGet(alloc.metricsPort, '/metrics')).body, 'svcnet_allocator_store_available')).toBe(0);
+    expect((await httpGet(alloc.metricsPort, '/livez')).status).toBe(200);
 
     await nats.restart();
     await expect
@@ -55,6 +58,7 @@ describe('NATS goes away and comes back', () => {
       .toMatch(/^10\.40\.0\./);
 
     await expect.poll(() => healthStatus(c.address, 'svcnet.v1.Allocator'), { timeout: 10_000 }).toBe('SERVING');
+    expect((await httpGet(alloc.metricsPort, '/healthz')).status).toBe(200);
     const list = await c.listAllocations({ owner: 'default/kept' });
     expect(list.allocations.map((a) => a.value).sort()).toEqual([kept.ip, String(port.port)].sort());
     // The watch resumed too: what another replica allocates now shows up in this one's cache.

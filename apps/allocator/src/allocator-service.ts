@@ -4,7 +4,11 @@ import { allocatorv1, ipFamilyFromProto, ipFamilyToProto, v1 } from '@svcnet/api
 import { formatIp, parseIp } from '@svcnet/ipam';
 import type { AllocationRecord, AllocationStore } from '@svcnet/store';
 import { validateOwner } from './owner.js';
+import type { AllocationScope } from './metrics.js';
 import type { RangeAllocator } from './range-allocator.js';
+
+/** Told of every allocation that got past request validation (for metrics). */
+export type AllocationObserver = (kind: 'ClusterIP' | 'NodePort', range: string, scope: AllocationScope, ok: boolean) => void;
 
 /** The allocators once the store is open. */
 export interface ReadyAllocators {
@@ -22,6 +26,8 @@ export interface ReadyAllocators {
  */
 export class AllocatorService {
   private ready: ReadyAllocators | undefined;
+
+  constructor(private readonly observe: AllocationObserver = () => undefined) {}
 
   /** Starts serving once the store is open. */
   attach(ready: ReadyAllocators): void {
@@ -62,7 +68,7 @@ export class AllocatorService {
     } else {
       allocator = family ? ready.clusterIps.find((a) => a.range.family === family) : ready.clusterIps[0];
     }
-    const record = await allocator!.allocate({ owner: req.owner, requested, field: 'requested_ip' });
+    const record = await this.observed(allocator!, requested, () => allocator!.allocate({ owner: req.owner, requested, field: 'requested_ip' }));
     return { ip: record.value, ipFamily: ipFamilyToProto(allocator!.range.family) };
   }
 
@@ -77,7 +83,9 @@ export class AllocatorService {
     validateOwner(req.owner);
     const ready = this.requireReady();
     const requested = req.requestedPort === 0 ? undefined : String(req.requestedPort);
-    const record = await ready.nodePorts.allocate({ owner: req.owner, requested, field: 'requested_port' });
+    const record = await this.observed(ready.nodePorts, requested, () =>
+      ready.nodePorts.allocate({ owner: req.owner, requested, field: 'requested_port' }),
+    );
     return { port: Number(record.value) };
   }
 
@@ -123,6 +131,18 @@ export class AllocatorService {
       for (const r of records) allocations.push({ kind, value: r.value, owner: r.owner, allocatedAt: r.allocatedAt });
     }
     return { allocations };
+  }
+
+  private async observed(allocator: RangeAllocator, requested: string | undefined, run: () => Promise<AllocationRecord>): Promise<AllocationRecord> {
+    const scope: AllocationScope = requested === undefined ? 'dynamic' : 'static';
+    try {
+      const record = await run();
+      this.observe(allocator.range.kind, allocator.range.text, scope, true);
+      return record;
+    } catch (err) {
+      this.observe(allocator.range.kind, allocator.range.text, scope, false);
+      throw err;
+    }
   }
 
   private requireReady(): ReadyAllocators {

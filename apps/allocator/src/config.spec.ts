@@ -9,6 +9,7 @@ const base: AllocatorFlags = {
   v: '0',
   storeTimeout: '5000',
   kvReplicas: '1',
+  metricsBindAddress: '127.0.0.1:9402',
 };
 
 describe('configFromFlags', () => {
@@ -30,7 +31,13 @@ describe('configFromFlags', () => {
     { name: 'bad verbosity', flags: { v: 'x' }, message: /^v: / },
     { name: 'bad store timeout', flags: { storeTimeout: '0' }, message: /^store-timeout-ms: / },
     { name: 'bad node ports', flags: { serviceNodePortRange: '1-70000' }, message: /^service-node-port-range: / },
+    { name: 'metrics address without a port', flags: { metricsBindAddress: 'localhost' }, message: /^metrics-bind-address: .*expected <ip>:<port>/ },
   ];
+  it('parses the metrics address, and an empty one disables the listener', () => {
+    expect(configFromFlags(base).metricsBindAddress).toEqual({ host: '127.0.0.1', port: 9402 });
+    expect(configFromFlags({ ...base, metricsBindAddress: '' }).metricsBindAddress).toBeUndefined();
+  });
+
   it.each(bad)('refuses $name', ({ flags, message }) => {
     expect(() => configFromFlags({ ...base, ...flags })).toThrow(message);
   });

@@ -1,4 +1,4 @@
-import { ErrorCode, SvcnetError, invalidField } from '@svcnet/model';
+import { ErrorCode, SvcnetError, invalidField, parseBindAddress, type BindAddress } from '@svcnet/model';
 import { NodePortRange, ServiceIpRange, cidrsOverlap, parseCidrList } from '@svcnet/ipam';
 
 /** Validated allocator settings. */
@@ -11,6 +11,8 @@ export interface AllocatorConfig {
   verbosity: number;
   storeTimeoutMs: number;
   kvReplicas: number;
+  /** /metrics, /healthz, /livez; undefined = disabled. */
+  metricsBindAddress: BindAddress | undefined;
 }
 
 /** The raw flag values. */
@@ -23,6 +25,7 @@ export interface AllocatorFlags {
   v: string;
   storeTimeout: string;
   kvReplicas: string;
+  metricsBindAddress: string;
 }
 
 function positiveInt(text: string, field: string, max: number): number {
@@ -68,5 +71,6 @@ export function configFromFlags(flags: AllocatorFlags): AllocatorConfig {
     verbosity,
     storeTimeoutMs: positiveInt(flags.storeTimeout, 'store-timeout-ms', 60_000),
     kvReplicas: positiveInt(flags.kvReplicas, 'kv-replicas', 5),
+    metricsBindAddress: parseBindAddress(flags.metricsBindAddress, 'metrics-bind-address'),
   };
 }

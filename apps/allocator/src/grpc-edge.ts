@@ -1,17 +1,38 @@
-import type { handleUnaryCall, ServiceError } from '@grpc/grpc-js';
+import { status as grpcStatus, type handleUnaryCall, type ServiceError } from '@grpc/grpc-js';
 import type { allocatorv1} from '@svcnet/api';
 import { toGrpcError } from '@svcnet/api';
 import { SvcnetError } from '@svcnet/model';
 import type { Logger } from 'pino';
 import type { AllocatorService } from './allocator-service.js';
+import type { AllocatorMetrics } from './metrics.js';
 
-/** The one place where domain errors become gRPC status. */
-function unary<Req, Res>(method: string, log: Logger, fn: (req: Req) => Promise<Res>): handleUnaryCall<Req, Res> {
+const SERVICE = 'svcnet.v1.Allocator';
+
+/** gRPC code as go-grpc-prometheus labels it: OK, InvalidArgument, ResourceExhausted… */
+export function grpcCodeLabel(code: number): string {
+  const name = grpcStatus[code] as string | undefined;
+  if (!name) return String(code);
+  if (name === 'OK') return name;
+  return name
+    .toLowerCase()
+    .split('_')
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join('');
+}
+
+/** The one place where domain errors become gRPC status (and where calls are counted and timed). */
+function unary<Req, Res>(method: string, log: Logger, metrics: AllocatorMetrics | undefined, fn: (req: Req) => Promise<Res>): handleUnaryCall<Req, Res> {
   return (call, callback) => {
+    const started = performance.now();
+    const done = (code: number) => metrics?.observeCall(SERVICE, method, grpcCodeLabel(code), (performance.now() - started) / 1000);
     fn(call.request).then(
-      (res) => callback(null, res),
+      (res) => {
+        callback(null, res);
+        done(grpcStatus.OK);
+      },
       (err: unknown) => {
         const status = toGrpcError(err);
+        done(status.code ?? grpcStatus.UNKNOWN);
         if (err instanceof SvcnetError && err.code !== 'INTERNAL') {
           log.debug({ method, code: err.code, field: err.field, err: err.message }, 'request refused');
         } else {
@@ -24,13 +45,13 @@ function unary<Req, Res>(method: string, log: Logger, fn: (req: Req) => Promise<
 }
 
 /** svcnet.v1.Allocator handlers over the transport-free service. */
-export function allocatorHandlers(service: AllocatorService, log: Logger): allocatorv1.AllocatorServer {
+export function allocatorHandlers(service: AllocatorService, log: Logger, metrics?: AllocatorMetrics): allocatorv1.AllocatorServer {
   return {
-    allocateClusterIp: unary('AllocateClusterIP', log, (r: allocatorv1.AllocateClusterIPRequest) => service.allocateClusterIp(r)),
-    releaseClusterIp: unary('ReleaseClusterIP', log, (r: allocatorv1.ReleaseClusterIPRequest) => service.releaseClusterIp(r)),
-    allocateNodePort: unary('AllocateNodePort', log, (r: allocatorv1.AllocateNodePortRequest) => service.allocateNodePort(r)),
-    releaseNodePort: unary('ReleaseNodePort', log, (r: allocatorv1.ReleaseNodePortRequest) => service.releaseNodePort(r)),
-    getStatus: unary('GetStatus', log, (r: allocatorv1.GetStatusRequest) => service.getStatus(r)),
-    listAllocations: unary('ListAllocations', log, (r: allocatorv1.ListAllocationsRequest) => service.listAllocations(r)),
+    allocateClusterIp: unary('AllocateClusterIP', log, metrics, (r: allocatorv1.AllocateClusterIPRequest) => service.allocateClusterIp(r)),
+    releaseClusterIp: unary('ReleaseClusterIP', log, metrics, (r: allocatorv1.ReleaseClusterIPRequest) => service.releaseClusterIp(r)),
+    allocateNodePort: unary('AllocateNodePort', log, metrics, (r: allocatorv1.AllocateNodePortRequest) => service.allocateNodePort(r)),
+    releaseNodePort: unary('ReleaseNodePort', log, metrics, (r: allocatorv1.ReleaseNodePortRequest) => service.releaseNodePort(r)),
+    getStatus: unary('GetStatus', log, metrics, (r: allocatorv1.GetStatusRequest) => service.getStatus(r)),
+    listAllocations: unary('ListAllocations', log, metrics, (r: allocatorv1.ListAllocationsRequest) => service.listAllocations(r)),
   };
 }

@@ -2,9 +2,11 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { addHealthAndReflection, allocatorv1 } from '@svcnet/api';
 import { ALLOCATION_BUCKETS, AllocationStore, connectStore, type StoreConnection } from '@svcnet/store';
 import type { Logger } from 'pino';
-import { AllocatorService } from './allocator-service.js';
+import { AllocatorService, type ReadyAllocators } from './allocator-service.js';
 import type { AllocatorConfig } from './config.js';
 import { allocatorHandlers } from './grpc-edge.js';
+import { listenHttp } from './http-endpoint.js';
+import { AllocatorMetrics, type RangeGauge } from './metrics.js';
 import { RangeAllocator } from './range-allocator.js';
 
 const SERVICE_NAME = 'svcnet.v1.Allocator';
@@ -13,6 +15,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** A running allocator: the gRPC port it listens on and a way to stop it. */
 export interface RunningAllocator {
   readonly port: number;
+  /** The /metrics listener's port, when enabled. */
+  readonly metricsPort: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -22,9 +26,13 @@ export interface RunningAllocator {
  * background, retrying until NATS answers.
  */
 export async function runAllocator(config: AllocatorConfig, log: Logger): Promise<RunningAllocator> {
-  const service = new AllocatorService();
+  let ready: ReadyAllocators | undefined;
+  const usage = (): RangeGauge[] =>
+    ready ? [...ready.clusterIps, ready.nodePorts].map((a) => ({ kind: a.range.kind, range: a.range.text, ...a.usage() })) : [];
+  const metrics = new AllocatorMetrics(usage, () => service.serving);
+  const service = new AllocatorService((kind, range, scope, ok) => metrics.observeAllocation(kind, range, scope, ok));
   const server = new Server();
-  server.addService(allocatorv1.AllocatorService, allocatorHandlers(service, log));
+  server.addService(allocatorv1.AllocatorService, allocatorHandlers(service, log, metrics));
   const health = addHealthAndReflection(server, [SERVICE_NAME]);
   const setServing = (serving: boolean) => {
     const s = serving ? 'SERVING' : 'NOT_SERVING';
@@ -36,6 +44,18 @@ export async function runAllocator(config: AllocatorConfig, log: Logger): Promis
     server.bindAsync(config.listen, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
   log.info({ listen: config.listen, port, ranges: config.serviceIpRanges.map((r) => r.text), nodePorts: config.nodePortRange.text }, 'gRPC listening');
+  const http = config.metricsBindAddress
+    ? await listenHttp(config.metricsBindAddress, metrics.registry, () => {
+        if (!service.attached) return 'allocation store not open yet';
+        return service.serving ? undefined : 'not connected to NATS';
+      }).catch((err: unknown) => {
+        server.forceShutdown();
+        throw err;
+      })
+    : undefined;
+  const httpAddress = http?.address();
+  const metricsPort = httpAddress && typeof httpAddress === 'object' ? httpAddress.port : undefined;
+  if (http) log.info({ metrics: `${config.metricsBindAddress!.host}:${metricsPort}` }, 'metrics listening');
 
   let stopped = false;
   let connection: StoreConnection | undefined;
@@ -73,12 +93,13 @@ export async function runAllocator(config: AllocatorConfig, log: Logger): Promis
     stores.push(ipStore);
     const portStore = await open(ALLOCATION_BUCKETS.nodePorts);
     stores.push(portStore);
-    service.attach({
+    ready = {
       ipStore,
       portStore,
       clusterIps: config.serviceIpRanges.map((r) => new RangeAllocator(r, ipStore)),
       nodePorts: new RangeAllocator(config.nodePortRange, portStore),
-    });
+    };
+    service.attach(ready);
     setServing(service.serving);
     log.info({ buckets: Object.values(ALLOCATION_BUCKETS) }, 'allocation store open: serving');
   })().catch((err: unknown) => {
@@ -87,8 +108,13 @@ export async function runAllocator(config: AllocatorConfig, log: Logger): Promis
 
   return {
     port,
+    metricsPort,
     stop: async () => {
       stopped = true;
+      if (http) {
+        http.closeAllConnections();
+        await new Promise<void>((resolve) => http.close(() => resolve()));
+      }
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       for (const s of stores) s.close();
       await connection?.close();

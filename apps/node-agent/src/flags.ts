@@ -2,18 +2,14 @@ import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ProxyMode } from '@svcnet/proxy-core';
-import { SvcnetError, ErrorCode, invalidField } from '@svcnet/model';
+import { SvcnetError, ErrorCode, invalidField, parseBindAddress, type BindAddress } from '@svcnet/model';
+
+export { parseBindAddress, type BindAddress };
 import { parseDuration } from './duration.js';
 
 /** Which iptables binaries to drive: kube-proxy auto-detects, a flag may force one. */
 export const IptablesVariantFlag = { auto: 'auto', legacy: 'legacy', nft: 'nft' } as const;
 export type IptablesVariantFlag = (typeof IptablesVariantFlag)[keyof typeof IptablesVariantFlag];
-
-/** `host:port` for an HTTP listener; undefined when the flag is empty (disabled). */
-export interface BindAddress {
-  host: string;
-  port: number;
-}
 
 /** Everything svcnet-agent was asked to do, validated. */
 export interface AgentOptions {
@@ -35,18 +31,6 @@ export interface AgentOptions {
   /** `first-last` or `first+count` as kube-proxy's userspace mode took it; empty = any. */
   proxyPortRange: string;
   verbosity: number;
-}
-
-/** Parses `host:port` / `[v6]:port`; empty means "disabled", as in kube-proxy. */
-export function parseBindAddress(text: string, field: string): BindAddress | undefined {
-  if (text.trim() === '') return undefined;
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text.trim());
-  const host = m ? (m[1] ?? m[2] ?? '') : '';
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || !Number.isInteger(port) || port < 0 || port > 65535 || (host !== '' && isIP(host) === 0)) {
-    throw invalidField(field, text, 'expected <ip>:<port>, e.g. 0.0.0.0:10256');
-  }
-  return { host: host === '' ? '0.0.0.0' : host, port };
 }
 
 function splitList(text: string): string[] {

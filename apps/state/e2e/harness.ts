@@ -114,7 +114,7 @@ export async function startAllocator(natsUrl: string, port?: number): Promise<Ap
   const app = await startApp(
     'allocator',
     ['--listen', `127.0.0.1:${p}`, '--nats-url', natsUrl, '--service-cluster-ip-range', SERVICE_RANGE,
-      '--service-node-port-range', NODE_PORTS, '--pod-network-cidr', POD_CIDR],
+      '--service-node-port-range', NODE_PORTS, '--pod-network-cidr', POD_CIDR, '--metrics-bind-address', '127.0.0.1:0'],
     p,
   );
   // Serving once it answers.

@@ -103,6 +103,7 @@ beforeAll(async () => {
     '--service-cluster-ip-range', '10.96.0.0/16',
     '--service-node-port-range', '30000-30100',
     '--pod-network-cidr', '10.244.0.0/16',
+    '--metrics-bind-address', '127.0.0.1:0',
   ]);
   await waitForPort(allocatorPort, '127.0.0.1', 30_000);
   startApp('state', [

@@ -35,8 +35,8 @@ export {
   invalidObjectError,
 } from './validation.js';
 export type { PodValidationOptions } from './validation.js';
-export { ipInCidrs, isValidIp, isValidPortNumber } from './validation-rules.js';
-export type { FieldError } from './validation-rules.js';
+export { ipInCidrs, isValidIp, isValidPortNumber, parseBindAddress } from './validation-rules.js';
+export type { FieldError, BindAddress } from './validation-rules.js';
 export {
   selectorMatches,
   labelsMatch,

@@ -4,6 +4,7 @@
  * operators see the messages they already know.
  */
 import { BlockList, isIP } from 'node:net';
+import { invalidField } from './errors.js';
 
 /** One problem with one field, like Kubernetes' field.Error. */
 export interface FieldError {
@@ -138,4 +139,26 @@ export function ipInCidrs(ip: string, cidrs: string): boolean {
     list.addSubnet(net, Number(bits), netFamily === 4 ? 'ipv4' : 'ipv6');
   }
   return list.check(ip, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/** `host:port` for an HTTP listener (metrics, healthz). */
+export interface BindAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * Parses a `--*-bind-address` flag: `ip:port` or `[v6]:port`, `:port` for
+ * every address; empty means "disabled", as in kube-proxy. Throws
+ * INVALID_ARGUMENT naming the flag.
+ */
+export function parseBindAddress(text: string, field: string): BindAddress | undefined {
+  if (text.trim() === '') return undefined;
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text.trim());
+  const host = m ? (m[1] ?? m[2] ?? '') : '';
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535 || (host !== '' && isIP(host) === 0)) {
+    throw invalidField(field, text, 'expected <ip>:<port>, e.g. 0.0.0.0:10256');
+  }
+  return { host: host === '' ? '0.0.0.0' : host, port };
 }

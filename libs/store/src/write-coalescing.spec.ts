@@ -49,7 +49,7 @@ describe('coalesceWrites (real nats-server)', () => {
   it('sends commands queued by separate callbacks in one write, and every message arrives in order', async () => {
     const receiver = await connectWith(false);
     const got: string[] = [];
-    const sub = receiver.nc.subscribe('coalesce.test', { callback: (_err, msg) => got.push(msg.string()) });
+    const sub = receiver.nc.subscribe('coalesce.test', { callback: (_err, msg) => void got.push(msg.string()) });
     await receiver.nc.flush();
 
     const plain = await connectWith(false);
@@ -75,7 +75,7 @@ describe('coalesceWrites (real nats-server)', () => {
 
   it('keeps request/reply and KV writes working, and drain delivers what was just published', async () => {
     const c = await connectWith(true);
-    c.nc.subscribe('coalesce.echo', { callback: (_err, msg) => msg.respond(`echo ${msg.string()}`) });
+    c.nc.subscribe('coalesce.echo', { callback: (_err, msg) => void msg.respond(`echo ${msg.string()}`) });
     const reply = await c.nc.request('coalesce.echo', 'hi', { timeout: 2000 });
     expect(reply.string()).toBe('echo hi');
 
@@ -85,7 +85,7 @@ describe('coalesceWrites (real nats-server)', () => {
 
     const reader = await connectWith(false);
     const got: string[] = [];
-    reader.nc.subscribe('coalesce.last', { callback: (_err, msg) => got.push(msg.string()) });
+    reader.nc.subscribe('coalesce.last', { callback: (_err, msg) => void got.push(msg.string()) });
     await reader.nc.flush();
     const last = await connectStore({ url: nats.url, name: 'coalesce-drain', reconnectForever: false });
     last.nc.publish('coalesce.last', 'bye');

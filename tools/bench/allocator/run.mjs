@@ -28,6 +28,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { createRequire } from 'node:module';
 import { leanClient } from './lean-client.mjs';
 
@@ -144,6 +145,58 @@ function cpuSeconds(pid) {
     return NaN;
   }
 }
+/** Parses Prometheus text into [{ name, labels, value }]. */
+function parseMetrics(text) {
+  const out = [];
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m) continue;
+    const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
+    out.push({ name: m[1], labels, value: Number(m[3]) });
+  }
+  return out;
+}
+async function scrape(port) {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  if (!res.ok) throw new Error(`/metrics on ${port}: HTTP ${res.status}`);
+  return parseMetrics(await res.text());
+}
+/** Sum of the samples matching name and labels, over every replica's scrape. */
+function total(scrapes, name, labels = {}) {
+  let sum = 0;
+  for (const samples of scrapes)
+    for (const x of samples) if (x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v)) sum += x.value;
+  return sum;
+}
+/** What the allocators measured themselves between two scrapes: handling time of AllocateClusterIP and their GC pauses. */
+function serverSide(before, after) {
+  const delta = (name, labels) => total(after, name, labels) - total(before, name, labels);
+  const call = { grpc_method: 'AllocateClusterIP' };
+  const calls = delta('grpc_server_handling_seconds_count', call);
+  const gcPauses = delta('nodejs_gc_duration_seconds_count');
+  return {
+    calls,
+    within10ms: delta('grpc_server_handling_seconds_bucket', { ...call, le: '0.01' }) / calls,
+    within20ms: delta('grpc_server_handling_seconds_bucket', { ...call, le: '0.02' }) / calls,
+    gcPauses,
+    gcOver10ms: gcPauses - delta('nodejs_gc_duration_seconds_bucket', { le: '0.01' }),
+    gcSeconds: delta('nodejs_gc_duration_seconds_sum'),
+  };
+}
+/** This process's own GC pauses (they delay the responses it timestamps). */
+function watchOwnGc() {
+  const pauses = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) pauses.push(e.duration);
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    stop: () => {
+      observer.disconnect();
+      return { pauses: pauses.length, over10ms: pauses.filter((d) => d > 10).length, maxMs: Math.max(0, ...pauses) };
+    },
+  };
+}
 function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
@@ -152,6 +205,7 @@ async function runScenario(replicaCount, clients, requests, range) {
   const natsPort = await freePort();
   const storeDir = mkdtempSync(join(tmpdir(), 'svcnet-bench-nats-'));
   const children = [];
+  const metricsPorts = [];
   const grpcClients = [];
   try {
     const nats = spawnChild(opts['nats-server'], ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', storeDir]);
@@ -161,8 +215,20 @@ async function runScenario(replicaCount, clients, requests, range) {
     const natsUrl = `nats://127.0.0.1:${natsPort}`;
     for (let i = 0; i < replicaCount; i++) {
       const port = await freePort();
+      const metricsPort = await freePort();
+      metricsPorts.push(metricsPort);
       children.push(
-        spawnChild(process.execPath, [bundle, '--listen', `127.0.0.1:${port}`, '--nats-url', natsUrl, '--service-cluster-ip-range', range]),
+        spawnChild(process.execPath, [
+          bundle,
+          '--listen',
+          `127.0.0.1:${port}`,
+          '--nats-url',
+          natsUrl,
+          '--service-cluster-ip-range',
+          range,
+          '--metrics-bind-address',
+          `127.0.0.1:${metricsPort}`,
+        ]),
       );
       await waitForPort(port);
       const client = makeClient(opts.client, `127.0.0.1:${port}`);
@@ -185,6 +251,9 @@ async function runScenario(replicaCount, clients, requests, range) {
       }),
     );
 
+    const scrapeAll = () => Promise.all(metricsPorts.map((p) => scrape(p)));
+    const metricsBefore = await scrapeAll();
+    const ownGc = watchOwnGc();
     const cpuBefore = children.map((c) => cpuSeconds(c.pid));
     const clientCpuBefore = process.cpuUsage();
     const latencies = new Float64Array(requests);
@@ -216,6 +285,9 @@ async function runScenario(replicaCount, clients, requests, range) {
       }),
     );
     const elapsedMs = performance.now() - started;
+    const generatorGc = ownGc.stop();
+    const metricsAfter = await scrapeAll();
+    const server = serverSide(metricsBefore, metricsAfter);
     const perChild = children.map((c, i) => cpuSeconds(c.pid) - cpuBefore[i]);
     const serverCpu = perChild.reduce((a, b) => a + b, 0);
     const clientUsage = process.cpuUsage(clientCpuBefore);
@@ -239,6 +311,8 @@ async function runScenario(replicaCount, clients, requests, range) {
       serverCpuMsPerAlloc: (serverCpu * 1000) / got.length,
       natsCpuMsPerAlloc: (perChild[0] * 1000) / got.length,
       clientCpuMsPerAlloc: (clientCpu * 1000) / got.length,
+      server,
+      generatorGc,
     };
   } finally {
     for (const c of grpcClients) c.close();
@@ -248,6 +322,7 @@ async function runScenario(replicaCount, clients, requests, range) {
 }
 
 const ms = (v) => `${v.toFixed(1)} ms`;
+const pct = (v) => (Number.isFinite(v) ? `${(v * 100).toFixed(2)}%` : 'n/a');
 const clients = Number(opts.clients);
 const requests = Number(opts.requests);
 const rate = Number(opts.rate);
@@ -265,6 +340,13 @@ for (const replicas of opts.replicas.split(',').map(Number)) {
   const capacity = Math.round(((require('node:os').cpus().length * 1000) / r.serverCpuMsPerAlloc));
   console.log(
     `  cpu per allocation: nats+allocators ${r.serverCpuMsPerAlloc.toFixed(3)} ms (nats-server ${r.natsCpuMsPerAlloc.toFixed(3)}), load generator ${r.clientCpuMsPerAlloc.toFixed(3)} ms  → CPU-bound ceiling with all cores for the servers ≈ ${capacity}/s`,
+  );
+  const s = r.server;
+  console.log(
+    `  server side (allocators' grpc_server_handling_seconds): ${pct(s.within20ms)} of ${s.calls} calls within 20 ms, ${pct(s.within10ms)} within 10 ms`,
+  );
+  console.log(
+    `  GC pauses over 10 ms during the run: allocators ${s.gcOver10ms} of ${s.gcPauses} (${s.gcSeconds.toFixed(2)} s in GC), load generator ${r.generatorGc.over10ms} of ${r.generatorGc.pauses} (max ${r.generatorGc.maxMs.toFixed(1)} ms)`,
   );
   for (const e of r.firstErrors) console.log(`  error: ${e}`);
   if (r.duplicates > 0) failed = true;

@@ -1,0 +1,17 @@
+import { describe, expect, it } from 'vitest';
+import { status } from '@grpc/grpc-js';
+import { grpcCodeLabel } from './grpc-edge.js';
+
+describe('grpcCodeLabel', () => {
+  it.each([
+    [status.OK, 'OK'],
+    [status.INVALID_ARGUMENT, 'InvalidArgument'],
+    [status.ALREADY_EXISTS, 'AlreadyExists'],
+    [status.RESOURCE_EXHAUSTED, 'ResourceExhausted'],
+    [status.FAILED_PRECONDITION, 'FailedPrecondition'],
+    [status.UNAVAILABLE, 'Unavailable'],
+    [99, '99'],
+  ])('%s → %s (as go-grpc-prometheus labels it)', (code, label) => {
+    expect(grpcCodeLabel(code)).toBe(label);
+  });
+});

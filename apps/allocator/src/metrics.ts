@@ -1,0 +1,114 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Whether the caller asked for a specific value (Kubernetes' "static") or any free one ("dynamic"). */
+export type AllocationScope = 'static' | 'dynamic';
+
+/** One range's usage, read when /metrics is scraped. */
+export interface RangeGauge {
+  kind: 'ClusterIP' | 'NodePort';
+  /** The CIDR or the port range, as configured. */
+  range: string;
+  used: bigint;
+  free: bigint;
+}
+
+/**
+ * The allocator's Prometheus metrics:
+ * - grpc_server_handled_total / grpc_server_handling_seconds, named as in
+ *   grpc-ecosystem's go-grpc-prometheus, so existing gRPC dashboards work;
+ * - the apiserver's allocator metrics (kube_apiserver_clusterip_allocator_*,
+ *   kube_apiserver_nodeport_allocator_*) under the svcnet_ prefix;
+ * - whether NATS is reachable, and Node's process metrics (GC pauses,
+ *   event-loop lag) — the first place to look when latency has a tail.
+ */
+export class AllocatorMetrics {
+  readonly registry = new Registry();
+  private readonly handled: Counter<'grpc_service' | 'grpc_method' | 'grpc_type' | 'grpc_code'>;
+  private readonly handling: Histogram<'grpc_service' | 'grpc_method' | 'grpc_type'>;
+  private readonly ipAllocations: Counter<'cidr' | 'scope'>;
+  private readonly ipAllocationErrors: Counter<'cidr' | 'scope'>;
+  private readonly portAllocations: Counter<'scope'>;
+  private readonly portAllocationErrors: Counter<'scope'>;
+
+  constructor(usage: () => RangeGauge[], storeAvailable: () => boolean, defaultMetrics = true) {
+    const registers = [this.registry];
+    this.handled = new Counter({
+      name: 'grpc_server_handled_total',
+      help: 'RPCs completed on the server, by method and gRPC status code.',
+      labelNames: ['grpc_service', 'grpc_method', 'grpc_type', 'grpc_code'],
+      registers,
+    });
+    this.handling = new Histogram({
+      name: 'grpc_server_handling_seconds',
+      help: 'Time from receiving an RPC to sending its response, in seconds.',
+      labelNames: ['grpc_service', 'grpc_method', 'grpc_type'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.ipAllocations = new Counter({
+      name: 'svcnet_clusterip_allocator_allocation_total',
+      help: 'ClusterIPs allocated, by range and scope (static: a requested IP; dynamic: any free one).',
+      labelNames: ['cidr', 'scope'],
+      registers,
+    });
+    this.ipAllocationErrors = new Counter({
+      name: 'svcnet_clusterip_allocator_allocation_errors_total',
+      help: 'ClusterIP allocations refused or failed (taken, outside the range, range full, store unavailable).',
+      labelNames: ['cidr', 'scope'],
+      registers,
+    });
+    this.portAllocations = new Counter({
+      name: 'svcnet_nodeport_allocator_allocation_total',
+      help: 'NodePorts allocated, by scope.',
+      labelNames: ['scope'],
+      registers,
+    });
+    this.portAllocationErrors = new Counter({
+      name: 'svcnet_nodeport_allocator_allocation_errors_total',
+      help: 'NodePort allocations refused or failed.',
+      labelNames: ['scope'],
+      registers,
+    });
+    const gauge = (name: string, help: string, kind: RangeGauge['kind'], pick: (g: RangeGauge) => bigint) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: kind === 'ClusterIP' ? ['cidr'] : [],
+        registers,
+        collect() {
+          this.reset();
+          for (const g of usage()) {
+            if (g.kind !== kind) continue;
+            // An IPv6 range exceeds 2^53: the gauge is a float anyway.
+            if (kind === 'ClusterIP') this.set({ cidr: g.range }, Number(pick(g)));
+            else this.set(Number(pick(g)));
+          }
+        },
+      });
+    gauge('svcnet_clusterip_allocator_allocated_ips', 'ClusterIPs allocated, by range.', 'ClusterIP', (g) => g.used);
+    gauge('svcnet_clusterip_allocator_available_ips', 'ClusterIPs still free, by range.', 'ClusterIP', (g) => g.free);
+    gauge('svcnet_nodeport_allocator_allocated_ports', 'NodePorts allocated.', 'NodePort', (g) => g.used);
+    gauge('svcnet_nodeport_allocator_available_ports', 'NodePorts still free.', 'NodePort', (g) => g.free);
+    new Gauge({
+      name: 'svcnet_allocator_store_available',
+      help: '1 while the allocation store (NATS JetStream) is connected and open, else 0.',
+      registers,
+      collect() {
+        this.set(storeAvailable() ? 1 : 0);
+      },
+    });
+    if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** One finished unary RPC. */
+  observeCall(service: string, method: string, code: string, seconds: number): void {
+    this.handled.inc({ grpc_service: service, grpc_method: method, grpc_type: 'unary', grpc_code: code });
+    this.handling.observe({ grpc_service: service, grpc_method: method, grpc_type: 'unary' }, seconds);
+  }
+
+  /** One allocation attempt that got past request validation. */
+  observeAllocation(kind: RangeGauge['kind'], range: string, scope: AllocationScope, ok: boolean): void {
+    if (kind === 'ClusterIP') (ok ? this.ipAllocations : this.ipAllocationErrors).inc({ cidr: range, scope });
+    else (ok ? this.portAllocations : this.portAllocationErrors).inc({ scope });
+  }
+}
