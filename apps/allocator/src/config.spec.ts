@@ -9,7 +9,7 @@ const base: AllocatorFlags = {
   v: '0',
   storeTimeout: '5000',
   kvReplicas: '1',
-  metricsBindAddress: '127.0.0.1:9402',
+  metricsBindAddress: '127.0.0.1:9411',
 };
 
 describe('configFromFlags', () => {
@@ -34,7 +34,7 @@ describe('configFromFlags', () => {
     { name: 'metrics address without a port', flags: { metricsBindAddress: 'localhost' }, message: /^metrics-bind-address: .*expected <ip>:<port>/ },
   ];
   it('parses the metrics address, and an empty one disables the listener', () => {
-    expect(configFromFlags(base).metricsBindAddress).toEqual({ host: '127.0.0.1', port: 9402 });
+    expect(configFromFlags(base).metricsBindAddress).toEqual({ host: '127.0.0.1', port: 9411 });
     expect(configFromFlags({ ...base, metricsBindAddress: '' }).metricsBindAddress).toBeUndefined();
   });
 

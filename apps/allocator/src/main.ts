@@ -16,7 +16,7 @@ const program = new Command()
   .option('--pod-network-cidr <cidr[,cidr]>', 'pod network; refused when it overlaps the service range')
   .option('--store-timeout-ms <ms>', 'JetStream request timeout; requests fail with UNAVAILABLE after it (a lost NATS connection fails them at once)', '5000')
   .option('--kv-replicas <n>', 'replicas of the allocation buckets (3 on a NATS cluster)', '1')
-  .option('--metrics-bind-address <ip:port>', 'ip:port for /metrics, /healthz and /livez (empty disables)', '127.0.0.1:9402')
+  .option('--metrics-bind-address <ip:port>', 'ip:port for /metrics, /healthz and /livez (empty disables)', '127.0.0.1:9411')
   .option('-v, --v <level>', 'log verbosity (0 info, 1-3 debug, 4+ trace)', '0')
   .showHelpAfterError();
 
