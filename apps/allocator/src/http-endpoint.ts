@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { listenHttp, sendText } from '@svcnet/http-endpoints';
 import type { BindAddress } from '@svcnet/model';
 import type { Registry } from 'prom-client';
 
@@ -7,34 +8,16 @@ import type { Registry } from 'prom-client';
  * allocation store is open and connected, else 503 with the reason — the same
  * answer as gRPC health) and /livez (200 while the process runs).
  */
-export async function listenHttp(bind: BindAddress, registry: Registry, serving: () => string | undefined): Promise<Server> {
-  const server = createServer((req, res) => {
+export function listenMetrics(bind: BindAddress, registry: Registry, problem: () => string | undefined): Promise<Server> {
+  return listenHttp(bind, async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    const send = (code: number, type: string, body: string) => {
-      res.writeHead(code, { 'content-type': type, 'x-content-type-options': 'nosniff' });
-      res.end(body);
-    };
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n');
-    if (path === '/livez') return send(200, 'text/plain', 'ok\n');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'text/plain', 'method not allowed\n');
+    if (path === '/livez') return sendText(res, 200, 'text/plain', 'ok\n');
     if (path === '/healthz') {
-      const problem = serving();
-      return problem === undefined ? send(200, 'text/plain', 'ok\n') : send(503, 'text/plain', `${problem}\n`);
+      const why = problem();
+      return why === undefined ? sendText(res, 200, 'text/plain', 'ok\n') : sendText(res, 503, 'text/plain', `${why}\n`);
     }
-    if (path === '/metrics') {
-      registry.metrics().then(
-        (text) => send(200, registry.contentType, text),
-        (err: unknown) => send(500, 'text/plain', `${err instanceof Error ? err.message : String(err)}\n`),
-      );
-      return;
-    }
-    send(404, 'text/plain', 'not found\n');
+    if (path === '/metrics') return sendText(res, 200, registry.contentType, await registry.metrics());
+    sendText(res, 404, 'text/plain', 'not found\n');
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(bind.port, bind.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return server;
 }

@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import { AllocatorService, type ReadyAllocators } from './allocator-service.js';
 import type { AllocatorConfig } from './config.js';
 import { allocatorHandlers } from './grpc-edge.js';
-import { listenHttp } from './http-endpoint.js';
+import { boundPort, closeHttp } from '@svcnet/http-endpoints';
+import { listenMetrics } from './http-endpoint.js';
 import { AllocatorMetrics, type RangeGauge } from './metrics.js';
 import { RangeAllocator } from './range-allocator.js';
 
@@ -45,7 +46,7 @@ export async function runAllocator(config: AllocatorConfig, log: Logger): Promis
   );
   log.info({ listen: config.listen, port, ranges: config.serviceIpRanges.map((r) => r.text), nodePorts: config.nodePortRange.text }, 'gRPC listening');
   const http = config.metricsBindAddress
-    ? await listenHttp(config.metricsBindAddress, metrics.registry, () => {
+    ? await listenMetrics(config.metricsBindAddress, metrics.registry, () => {
         if (!service.attached) return 'allocation store not open yet';
         return service.serving ? undefined : 'not connected to NATS';
       }).catch((err: unknown) => {
@@ -53,8 +54,7 @@ export async function runAllocator(config: AllocatorConfig, log: Logger): Promis
         throw err;
       })
     : undefined;
-  const httpAddress = http?.address();
-  const metricsPort = httpAddress && typeof httpAddress === 'object' ? httpAddress.port : undefined;
+  const metricsPort = http ? boundPort(http) : undefined;
   if (http) log.info({ metrics: `${config.metricsBindAddress!.host}:${metricsPort}` }, 'metrics listening');
 
   let stopped = false;
@@ -111,10 +111,7 @@ export async function runAllocator(config: AllocatorConfig, log: Logger): Promis
     metricsPort,
     stop: async () => {
       stopped = true;
-      if (http) {
-        http.closeAllConnections();
-        await new Promise<void>((resolve) => http.close(() => resolve()));
-      }
+      if (http) await closeHttp(http);
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       for (const s of stores) s.close();
       await connection?.close();

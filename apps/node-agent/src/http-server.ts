@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { closeHttp, listenHttp, sendText } from '@svcnet/http-endpoints';
 import type { Registry } from 'prom-client';
 import type { HealthReport } from './healthz.js';
 import type { BindAddress } from './flags.js';
@@ -18,65 +19,42 @@ export interface RouteSet {
   debug?: DebugSource;
 }
 
-function send(res: ServerResponse, status: number, contentType: string, body: string): void {
-  res.writeHead(status, { 'content-type': contentType, 'x-content-type-options': 'nosniff' });
-  res.end(body);
-}
 
 /** The request handler: /healthz and /livez always; /metrics and /debug/* when given. */
 export function createHandler(routes: RouteSet) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'text/plain', 'method not allowed\n');
     switch (path) {
       case '/healthz':
       case '/livez': {
         const { healthy, ...report } = routes.health();
-        return send(res, healthy ? 200 : 503, 'application/json', `${JSON.stringify(report)}\n`);
+        return sendText(res, healthy ? 200 : 503, 'application/json', `${JSON.stringify(report)}\n`);
       }
       case '/metrics':
         if (!routes.registry) break;
-        return send(res, 200, routes.registry.contentType, await routes.registry.metrics());
+        return sendText(res, 200, routes.registry.contentType, await routes.registry.metrics());
       case '/debug/plan': {
         if (!routes.debug) break;
         const plan = routes.debug.plan();
         return plan === undefined
-          ? send(res, 503, 'text/plain', 'no plan programmed yet\n')
-          : send(res, 200, 'text/plain; charset=utf-8', plan.endsWith('\n') ? plan : `${plan}\n`);
+          ? sendText(res, 503, 'text/plain', 'no plan programmed yet\n')
+          : sendText(res, 200, 'text/plain; charset=utf-8', plan.endsWith('\n') ? plan : `${plan}\n`);
       }
       case '/debug/state':
         if (!routes.debug) break;
-        return send(res, 200, 'application/json', `${JSON.stringify(routes.debug.state(), null, 2)}\n`);
+        return sendText(res, 200, 'application/json', `${JSON.stringify(routes.debug.state(), null, 2)}\n`);
       default:
         break;
     }
-    send(res, 404, 'text/plain', 'not found\n');
+    sendText(res, 404, 'text/plain', 'not found\n');
   };
 }
 
 /** Starts one listener; resolves once it is bound (rejects on EADDRINUSE etc.). */
 export async function listen(bind: BindAddress, routes: RouteSet): Promise<Server> {
-  const handler = createHandler(routes);
-  const server = createServer((req, res) => {
-    handler(req, res).catch((err: unknown) => {
-      if (!res.headersSent) send(res, 500, 'text/plain', `${err instanceof Error ? err.message : String(err)}\n`);
-      else res.destroy(err instanceof Error ? err : undefined);
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(bind.port, bind.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return server;
+  return listenHttp(bind, createHandler(routes));
 }
 
 /** Closes a listener, dropping idle keep-alive connections. */
-export async function closeServer(server: Server): Promise<void> {
-  await new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
-}
+export const closeServer = closeHttp;
