@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { listenHttp, sendText } from '@svcnet/http-endpoints';
+import { listenHttp, sendText } from '@svcnet/service-runtime';
 import type { BindAddress } from '@svcnet/model';
 import type { Registry } from 'prom-client';
 

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { SvcnetError } from '@svcnet/model';
 import { configFromFlags, type AllocatorFlags } from './config.js';
-import { createLogger } from './logger.js';
+import { createServiceLogger, stopOnSignals } from '@svcnet/service-runtime';
 import { runAllocator } from './server.js';
 
 const program = new Command()
@@ -33,20 +33,9 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const log = createLogger(config.verbosity);
+  const log = createServiceLogger({ name: 'svcnet-allocator', verbosity: config.verbosity });
   const running = await runAllocator(config, log);
-  const shutdown = (signal: string) => {
-    log.info({ signal }, 'shutting down');
-    running.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  stopOnSignals(log, () => running.stop());
 }
 
 main().catch((err: unknown) => {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { closeHttp, listenHttp, sendText } from '@svcnet/http-endpoints';
+import { closeHttp, listenHttp, sendText } from '@svcnet/service-runtime';
 import type { Registry } from 'prom-client';
 import type { HealthReport } from './healthz.js';
 import type { BindAddress } from './flags.js';

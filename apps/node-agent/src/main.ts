@@ -2,6 +2,7 @@ import { SvcnetError } from '@svcnet/model';
 import { NodeAgent, cleanupEverything } from './agent.js';
 import { buildCommand, parseAgentArgs, type AgentOptions } from './flags.js';
 import { createLogger } from './logger.js';
+import { stopOnSignals } from '@svcnet/service-runtime';
 
 /** How long --dump-rules waits for the initial lists. */
 const DUMP_LIST_TIMEOUT_MS = 30_000;
@@ -28,21 +29,7 @@ async function dumpRules(options: AgentOptions): Promise<void> {
 async function run(options: AgentOptions): Promise<void> {
   const logger = createLogger({ verbosity: options.verbosity, nodeName: options.nodeName });
   const agent = new NodeAgent({ options, logger });
-  let stopping = false;
-  const shutdown = (signal: NodeJS.Signals): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down; programmed rules stay in place');
-    agent.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'error while shutting down');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
+  stopOnSignals(logger, () => agent.stop(), { message: 'shutting down; programmed rules stay in place' });
   await agent.start();
 }
 

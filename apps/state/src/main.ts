@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { createLogger } from './logger.js';
+import { createServiceLogger, stopOnSignals } from '@svcnet/service-runtime';
 import { runState } from './server.js';
 
 const program = new Command()
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
     allocatorTimeoutMs: string;
     v: string;
   }>();
-  const log = createLogger(Number(o.v) || 0);
+  const log = createServiceLogger({ name: 'svcnet-state', verbosity: Number(o.v) || 0 });
   const running = await runState(
     {
       listen: o.listen,
@@ -48,18 +48,7 @@ async function main(): Promise<void> {
     },
     log,
   );
-  const shutdown = (signal: string): void => {
-    log.info({ signal }, 'shutting down');
-    running.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  stopOnSignals(log, () => running.stop());
 }
 
 main().catch((err: unknown) => {

@@ -1,0 +1,7 @@
+// Public API of @svcnet/service-runtime: named exports only.
+export { listenHttp, closeHttp, boundPort, sendText } from './http.js';
+export type { HttpBind, AsyncHandler } from './http.js';
+export { createServiceLogger, levelForVerbosity } from './logger.js';
+export type { ServiceLoggerParams } from './logger.js';
+export { stopOnSignals } from './shutdown.js';
+export type { SignalDeps, StopOnSignalsOptions } from './shutdown.js';
