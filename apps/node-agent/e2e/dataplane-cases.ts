@@ -5,7 +5,7 @@
  * userspace and nftables modes call `runDataplaneSuite` with their own mode
  * and inspector (and may skip a case they cannot do, saying why).
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,6 +26,8 @@ import {
   summarize,
   SERVICE_PORT,
   TARGET_PORT,
+  udpFlow,
+  udpWhoServer,
   waitForFile,
   waitReachable,
   whoServer,
@@ -70,6 +72,8 @@ export interface DataplaneSuiteOptions {
 
 const WHO = whoServer(TARGET_PORT);
 const PORTS = [{ port: TARGET_PORT }];
+const UDP_SERVICE_PORT = 53;
+const UDP_TARGET_PORT = 8053;
 
 async function clientsReach(ctx: CaseContext, from: string, ip: string, port: number, count: number) {
   const replies = await requests(ctx.cluster, from, ip, port, count);
@@ -188,6 +192,50 @@ export const dataplaneCases: readonly DataplaneCase[] = [
       expect(late, `rm-2 still reached ${lastToRemoved} ms after removal: ${summarize(replies)}`).toEqual([]);
       expect(after.filter((r) => !r.ok), summarize(after)).toEqual([]);
       console.info(`[${ctx.cluster.name}] last request to the removed endpoint: ${lastToRemoved} ms after removal`);
+    },
+  },
+  {
+    name: 'UDP: a flow pinned to a removed endpoint moves to the other one within 1 s (stale conntrack entries deleted)',
+    timeoutMs: 90_000,
+    async run(ctx) {
+      const svc = await createService(ctx.cluster, {
+        name: 'udp',
+        selector: { app: 'udp' },
+        protocol: 'UDP',
+        port: UDP_SERVICE_PORT,
+        targetPort: UDP_TARGET_PORT,
+      });
+      const ip = svc.spec.clusterIP;
+      await eventually(`client-1 → ${ip}:${UDP_SERVICE_PORT}/UDP answers`, 15_000, async () =>
+        (await udpFlow(ctx.cluster, 'client-1', ip, UDP_SERVICE_PORT, Date.now() + 300)).length > 0 ? true : undefined,
+      );
+      // One socket, one 5-tuple: the first datagram's conntrack entry pins the whole flow to one pod.
+      // That pod then leaves the endpoints but keeps running and answering, so only deleting the
+      // entry (conntrack -D, as kube-proxy does for UDP) can move the flow.
+      const files = { ready: join(ctx.cluster.state.stateDir, 'udp-flow.ready'), stop: join(ctx.cluster.state.stateDir, 'udp-flow.stop') };
+      for (const f of Object.values(files)) rmSync(f, { force: true });
+      const flowing = udpFlow(ctx.cluster, 'client-1', ip, UDP_SERVICE_PORT, Date.now() + 40_000, files);
+      await waitForFile(files.ready, 20_000);
+      const pinned = readFileSync(files.ready, 'utf8').trim();
+      const other = pinned === 'udp-1' ? 'udp-2' : 'udp-1';
+      expect(['udp-1', 'udp-2']).toContain(pinned);
+      await sleep(600);
+      await ctx.cluster.setPodReady(pinned, false);
+      const removedAt = Date.now();
+      try {
+        await sleep(3000);
+        writeFileSync(files.stop, '');
+        const replies = await flowing;
+        const before = replies.filter((r) => r.at < removedAt);
+        const after = replies.filter((r) => r.at > removedAt + 1000);
+        expect(podsSeen(before), `one flow, one endpoint before the removal: ${summarize(before)}`).toEqual([pinned]);
+        expect(after.length, `answers more than 1 s after the removal: ${summarize(replies)}`).toBeGreaterThan(20);
+        expect(podsSeen(after), `the flow must have moved to ${other}: ${summarize(after)}`).toEqual([other]);
+        const lastToRemoved = Math.max(...replies.filter((r) => r.pod === pinned).map((r) => r.at)) - removedAt;
+        console.info(`[${ctx.cluster.name}] last UDP answer from the removed endpoint: ${lastToRemoved} ms after removal`);
+      } finally {
+        await ctx.cluster.setPodReady(pinned, true);
+      }
     },
   },
   {
@@ -351,6 +399,9 @@ export function runDataplaneSuite(options: DataplaneSuiteOptions): void {
       ]);
       await who('rm-1', 'node1', { app: 'rm' });
       await who('rm-2', 'node2', { app: 'rm' });
+      const udpPorts = [{ port: UDP_TARGET_PORT, protocol: 'UDP' as const }];
+      await c.addPod({ name: 'udp-1', node: 'node1', labels: { app: 'udp' }, ports: udpPorts, command: udpWhoServer(UDP_TARGET_PORT) });
+      await c.addPod({ name: 'udp-2', node: 'node2', labels: { app: 'udp' }, ports: udpPorts, command: udpWhoServer(UDP_TARGET_PORT) });
       await c.addPod({ name: 'client-1', node: 'node1', command: [] });
       await c.addPod({ name: 'client-2', node: 'node2', command: [] });
       const web = await createService(c, { name: 'web', selector: { app: 'web' } });

@@ -42,6 +42,25 @@ export function whoServer(port: number): string[] {
   return [python, '-c', WHO_SERVER, String(port)];
 }
 
+const UDP_WHO_SERVER = `
+import os, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+name = os.environ.get("HOSTNAME", "?")
+while True:
+    data, a = s.recvfrom(2048)
+    try:
+        s.sendto(("%s %s\\n" % (a[0], name)).encode(), a)
+    except OSError:
+        pass
+`;
+
+/** The UDP twin of {@link whoServer}: answers every datagram with "<peer address> <pod name>". */
+export function udpWhoServer(port: number): string[] {
+  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  return [python, '-c', UDP_WHO_SERVER, String(port)];
+}
+
 /** What a client saw for one request to a "who" pod (`<peer> <pod>`), or why it failed. */
 export interface Reply {
   /** Client-side wall clock, ms since the epoch. */
@@ -58,6 +77,10 @@ export interface Reply {
 /** Parameters of a service the cases create. */
 export interface ServiceParams {
   name: string;
+  /** Default TCP {@link SERVICE_PORT} → {@link TARGET_PORT}. */
+  protocol?: 'TCP' | 'UDP';
+  port?: number;
+  targetPort?: number;
   selector: Record<string, string>;
   type?: 'ClusterIP' | 'NodePort';
   affinity?: SessionAffinity;
@@ -78,7 +101,13 @@ function stateClient(cluster: Cluster) {
 /** Creates a service through the State API (ClusterIP and node ports allocated); returns it as stored. */
 export async function createService(cluster: Cluster, p: ServiceParams): Promise<Service> {
   const client = stateClient(cluster);
-  const port: ServicePort = { name: '', protocol: 'TCP', port: SERVICE_PORT, targetPort: TARGET_PORT, nodePort: 0 };
+  const port: ServicePort = {
+    name: '',
+    protocol: p.protocol ?? 'TCP',
+    port: p.port ?? SERVICE_PORT,
+    targetPort: p.targetPort ?? TARGET_PORT,
+    nodePort: 0,
+  };
   const svc: Service = {
     metadata: { namespace: p.namespace ?? 'default', name: p.name, uid: '', labels: {}, annotations: {}, resourceVersion: 0 },
     spec: {
@@ -175,6 +204,56 @@ export async function requests(
       const [at, ms, st, ...rest] = line.trim().split(/\s+/);
       const ok = st === 'OK' && rest.length >= 2;
       return { at: Number(at), ms: Number(ms), ok, peer: ok ? (rest[0] ?? '') : '', pod: ok ? (rest[1] ?? '') : '', error: ok ? '' : rest.join(' ') };
+    });
+}
+
+/**
+ * One UDP flow: a single socket (so one source port, one 5-tuple, one
+ * conntrack entry) sending a datagram every 20 ms from inside `from` until
+ * `untilMs` or until `files.stop` appears; writes the first answering pod's
+ * name into `files.ready`. Returns every answer with its arrival time.
+ */
+const UDP_FLOW = `
+const dgram = require('node:dgram');
+const fs = require('node:fs');
+const [ip, portText, untilText, readyFile, stopFile] = process.argv.slice(1);
+const port = Number(portText), until = Number(untilText);
+const s = dgram.createSocket('udp4');
+const out = [];
+s.on('message', (m) => {
+  const line = m.toString().trim();
+  if (readyFile && out.length === 0) fs.writeFileSync(readyFile, line.split(/\\s+/)[1] || '');
+  out.push(Date.now() + ' ' + line);
+});
+s.on('error', () => undefined);
+s.bind(0, () => {
+  const tick = setInterval(() => {
+    if (Date.now() >= until || (stopFile && fs.existsSync(stopFile))) {
+      clearInterval(tick);
+      setTimeout(() => { process.stdout.write(out.join('\\n') + '\\n'); s.close(); }, 200);
+      return;
+    }
+    s.send('x', port, ip);
+  }, 20);
+});
+`;
+
+export async function udpFlow(
+  cluster: Cluster,
+  from: string,
+  ip: string,
+  port: number,
+  untilMs: number,
+  files?: { ready: string; stop: string },
+): Promise<Reply[]> {
+  const args = [ip, String(port), String(untilMs), ...(files ? [files.ready, files.stop] : [])];
+  const r = await cluster.exec(from, [process.execPath, '-e', UDP_FLOW, ...args], { timeoutMs: untilMs - Date.now() + 30_000 });
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.trim().length > 0)
+    .map((line) => {
+      const [at, peer, pod] = line.trim().split(/\s+/);
+      return { at: Number(at), ms: 0, ok: true, peer: peer ?? '', pod: pod ?? '', error: '' };
     });
 }
 

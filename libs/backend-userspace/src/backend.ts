@@ -2,7 +2,7 @@ import type { NetExec } from '@svcnet/netexec';
 import { BackendApplyError, ProxyMode, type ApplyResult, type ProxyBackend, type RenderInput } from '@svcnet/proxy-core';
 import { pino, type Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { RoundRobinBalancer } from './balancer.js';
+import { RoundRobinBalancer, endpointKey } from './balancer.js';
 import type { Clock } from './clock.js';
 import { ProxyMetrics } from './metrics.js';
 import { renderUserspacePlan, type ProxyPlan, type UserspacePlan } from './plan.js';
@@ -208,7 +208,13 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan> {
     const failures: string[] = [];
     for (const p of plan.proxies) {
       this.balancer.update(p.id, p.endpoints, p.affinity);
-      if (this.listeners.has(p.id)) continue;
+      const open = this.listeners.get(p.id);
+      if (open?.socket instanceof UdpProxySocket) {
+        // UDP has no connection to end: move clients of removed endpoints now (TCP connections continue, as in kube-proxy).
+        const closed = open.socket.closeSessionsExcept(new Set(p.endpoints.map(endpointKey)));
+        if (closed > 0) this.logger.debug({ service: p.id, sessions: closed }, 'closed UDP sessions of removed endpoints');
+      }
+      if (open) continue;
       try {
         this.listeners.set(p.id, await this.open(p));
       } catch (err) {

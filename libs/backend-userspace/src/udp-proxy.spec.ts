@@ -115,4 +115,30 @@ describe('UdpProxySocket', () => {
     await expect(ask(port, 'x', undefined, 500)).rejects.toThrow(/no reply/);
     expect(proxy.activeConnections).toBe(0);
   });
+
+  it('closeSessionsExcept moves a busy client off a removed endpoint that still answers', async () => {
+    const a = await namedEcho('a');
+    const b = await namedEcho('b');
+    // An idle timeout far beyond the test: only closeSessionsExcept can end the session.
+    const balancer = new RoundRobinBalancer();
+    balancer.update(ID, [a, b], { kind: 'None' });
+    const proxy = new UdpProxySocket({ id: ID, balancer, metrics: new ProxyMetrics(), logger, idleTimeoutMs: 60_000 });
+    const port = await proxy.listen('127.0.0.1', 0);
+    cleanups.push(() => proxy.destroy());
+    const client = createSocket('udp4');
+    await bind(client);
+    cleanups.push(() => new Promise<void>((r) => client.close(() => r())));
+
+    const first = (await ask(port, 'one', client)).split(':')[0]!;
+    expect(await ask(port, 'two', client)).toBe(`${first}:two`);
+    const [gone, stays] = first === 'a' ? [a, b] : [b, a];
+    balancer.update(ID, [stays], { kind: 'None' });
+    // The balancer alone changes nothing for an open session: the client is still on the removed endpoint.
+    expect(await ask(port, 'three', client)).toBe(`${first}:three`);
+    expect(proxy.closeSessionsExcept(new Set([`${stays.host}:${stays.port}`]))).toBe(1);
+    expect(proxy.activeConnections).toBe(0);
+    expect((await ask(port, 'four', client)).startsWith(first === 'a' ? 'b:' : 'a:')).toBe(true);
+    expect(proxy.closeSessionsExcept(new Set([`${stays.host}:${stays.port}`]))).toBe(0);
+    expect(gone.port).not.toBe(stays.port);
+  });
 });

@@ -9,6 +9,8 @@ export const DEFAULT_UDP_IDLE_TIMEOUT_MS = 250;
 interface Session {
   key: string;
   client: RemoteInfo;
+  /** endpointKey of the endpoint this client's datagrams go to. */
+  endpoint: string;
   upstream: Socket;
   /** Datagrams sent before the upstream socket finished connecting. */
   queue: Buffer[] | undefined;
@@ -79,6 +81,23 @@ export class UdpProxySocket {
     return new Promise((resolve) => socket.close(() => resolve()));
   }
 
+  /**
+   * Closes the sessions of endpoints not in `ready` (by endpointKey): the
+   * userspace twin of the `conntrack -D` the iptables mode runs for UDP. A
+   * client that keeps sending would otherwise stay on a removed endpoint for as
+   * long as it never pauses for the idle timeout; its next datagram now picks
+   * a ready endpoint. Returns how many sessions were closed.
+   */
+  closeSessionsExcept(ready: ReadonlySet<string>): number {
+    let closed = 0;
+    for (const s of [...this.sessions.values()]) {
+      if (ready.has(s.endpoint)) continue;
+      this.closeSession(s);
+      closed++;
+    }
+    return closed;
+  }
+
   private fromClient(msg: Buffer, rinfo: RemoteInfo): void {
     const key = `${rinfo.address}|${rinfo.port}`;
     const session = this.sessions.get(key) ?? this.openSession(key, rinfo);
@@ -102,6 +121,7 @@ export class UdpProxySocket {
     const session: Session = {
       key,
       client,
+      endpoint: endpointKey(ep),
       upstream,
       queue: [],
       lastActiveMs: performance.now(),
