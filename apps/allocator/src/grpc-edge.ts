@@ -6,25 +6,10 @@ import type { Logger } from 'pino';
 import type { AllocatorService } from './allocator-service.js';
 import type { AllocatorMetrics } from './metrics.js';
 
-const SERVICE = 'svcnet.v1.Allocator';
-
-/** gRPC code as go-grpc-prometheus labels it: OK, InvalidArgument, ResourceExhausted… */
-export function grpcCodeLabel(code: number): string {
-  const name = grpcStatus[code] as string | undefined;
-  if (!name) return String(code);
-  if (name === 'OK') return name;
-  return name
-    .toLowerCase()
-    .split('_')
-    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
-    .join('');
-}
-
 /** The one place where domain errors become gRPC status (and where calls are counted and timed). */
 function unary<Req, Res>(method: string, log: Logger, metrics: AllocatorMetrics | undefined, fn: (req: Req) => Promise<Res>): handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    const started = performance.now();
-    const done = (code: number) => metrics?.observeCall(SERVICE, method, grpcCodeLabel(code), (performance.now() - started) / 1000);
+    const done = metrics?.grpc.unary(method) ?? (() => undefined);
     fn(call.request).then(
       (res) => {
         callback(null, res);

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { GrpcServerMetrics } from '@svcnet/service-runtime';
 
 /** Whether the caller asked for a specific value (Kubernetes' "static") or any free one ("dynamic"). */
 export type AllocationScope = 'static' | 'dynamic';
@@ -23,8 +24,8 @@ export interface RangeGauge {
  */
 export class AllocatorMetrics {
   readonly registry = new Registry();
-  private readonly handled: Counter<'grpc_service' | 'grpc_method' | 'grpc_type' | 'grpc_code'>;
-  private readonly handling: Histogram<'grpc_service' | 'grpc_method' | 'grpc_type'>;
+  /** grpc_server_* series of svcnet.v1.Allocator. */
+  readonly grpc = new GrpcServerMetrics('svcnet.v1.Allocator', this.registry);
   private readonly ipAllocations: Counter<'cidr' | 'scope'>;
   private readonly ipAllocationErrors: Counter<'cidr' | 'scope'>;
   private readonly portAllocations: Counter<'scope'>;
@@ -32,19 +33,6 @@ export class AllocatorMetrics {
 
   constructor(usage: () => RangeGauge[], storeAvailable: () => boolean, defaultMetrics = true) {
     const registers = [this.registry];
-    this.handled = new Counter({
-      name: 'grpc_server_handled_total',
-      help: 'RPCs completed on the server, by method and gRPC status code.',
-      labelNames: ['grpc_service', 'grpc_method', 'grpc_type', 'grpc_code'],
-      registers,
-    });
-    this.handling = new Histogram({
-      name: 'grpc_server_handling_seconds',
-      help: 'Time from receiving an RPC to sending its response, in seconds.',
-      labelNames: ['grpc_service', 'grpc_method', 'grpc_type'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-      registers,
-    });
     this.ipAllocations = new Counter({
       name: 'svcnet_clusterip_allocator_allocation_total',
       help: 'ClusterIPs allocated, by range and scope (static: a requested IP; dynamic: any free one).',
@@ -98,12 +86,6 @@ export class AllocatorMetrics {
       },
     });
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
-  }
-
-  /** One finished unary RPC. */
-  observeCall(service: string, method: string, code: string, seconds: number): void {
-    this.handled.inc({ grpc_service: service, grpc_method: method, grpc_type: 'unary', grpc_code: code });
-    this.handling.observe({ grpc_service: service, grpc_method: method, grpc_type: 'unary' }, seconds);
   }
 
   /** One allocation attempt that got past request validation. */

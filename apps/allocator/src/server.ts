@@ -5,8 +5,7 @@ import type { Logger } from 'pino';
 import { AllocatorService, type ReadyAllocators } from './allocator-service.js';
 import type { AllocatorConfig } from './config.js';
 import { allocatorHandlers } from './grpc-edge.js';
-import { boundPort, closeHttp } from '@svcnet/service-runtime';
-import { listenMetrics } from './http-endpoint.js';
+import { boundPort, closeHttp, listenMetrics } from '@svcnet/service-runtime';
 import { AllocatorMetrics, type RangeGauge } from './metrics.js';
 import { RangeAllocator } from './range-allocator.js';
 

@@ -137,15 +137,30 @@ export async function startAllocator(natsUrl: string, port?: number): Promise<Ap
 }
 
 /** The state service (svcnet-state) on a free port; resolves once it serves. */
-export async function startState(params: { natsUrl: string; allocatorUrl: string; repairIntervalMs?: number }): Promise<AppProcess> {
-  const port = await freePort();
-  return startApp(
+export async function startState(
+  params: { natsUrl: string; allocatorUrl: string; repairIntervalMs?: number },
+): Promise<AppProcess & { metricsPort: number }> {
+  const [port, metricsPort] = [await freePort(), await freePort()];
+  const app = await startApp(
     'state',
     ['--listen', `127.0.0.1:${port}`, '--nats-url', params.natsUrl, '--allocator-url', params.allocatorUrl,
       '--pod-network-cidr', POD_CIDR, '--repair-interval-ms', String(params.repairIntervalMs ?? 60_000),
-      '--allocator-timeout-ms', '2000', '-v', '1'],
+      '--allocator-timeout-ms', '2000', '--metrics-bind-address', `127.0.0.1:${metricsPort}`, '-v', '1'],
     port,
   );
+  return Object.assign(app, { metricsPort });
+}
+
+/** GET a path of a service's HTTP listener: status and body. */
+export async function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: res.status, body: await res.text() };
+}
+
+/** The value of one sample in Prometheus text (labels exactly as exposed), or undefined. */
+export function metricValue(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
 /** Awaits a call expected to fail; returns the gRPC error. */

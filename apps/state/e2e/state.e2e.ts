@@ -7,6 +7,8 @@ import {
   eventually,
   fieldOf,
   grpcError,
+  httpGet,
+  metricValue,
   startAllocator,
   startState,
   StateTestClient,
@@ -25,7 +27,7 @@ function endpointsSummary(e: v1.Endpoints): string[] {
 describe('svcnet-state over real gRPC, NATS and allocator', () => {
   let nats: NatsServerHandle;
   let allocator: AppProcess;
-  let state: AppProcess;
+  let state: AppProcess & { metricsPort: number };
   let client: StateTestClient;
   let alloc: AllocatorTestClient;
 
@@ -252,5 +254,33 @@ describe('svcnet-state over real gRPC, NATS and allocator', () => {
       stream.cancel();
       await client.deleteService('w', 'after');
     }
+  });
+
+  it('exposes /metrics: per-method gRPC counts by code, open watch streams, store availability; /healthz', async () => {
+    const scrape = async () => (await httpGet(state.metricsPort, '/metrics')).body;
+    const series = (method: string, type: string, code?: string) =>
+      `{grpc_service="svcnet.v1.State",grpc_method="${method}",grpc_type="${type}"${code ? `,grpc_code="${code}"` : ''}}`;
+    const before = await scrape();
+    const count = (text: string, name: string, labels: string) => metricValue(text, `${name}${labels}`) ?? 0;
+    await client.createService(wireService({ namespace: 'm', name: 'counted' }));
+    await grpcError(client.getService('m', 'missing'));
+    const stream = client.raw.watch({ kinds: [statev1.ObjectKind.OBJECT_KIND_SERVICE], namespace: 'm' });
+    stream.on('data', () => undefined);
+    stream.on('error', () => undefined);
+    try {
+      await eventually(scrape, (t) => count(t, 'grpc_server_streams_open', series('Watch', 'server_stream')) === 1);
+      const during = await scrape();
+      expect(count(during, 'grpc_server_handled_total', series('CreateService', 'unary', 'OK')) - count(before, 'grpc_server_handled_total', series('CreateService', 'unary', 'OK'))).toBe(1);
+      expect(count(during, 'grpc_server_handled_total', series('GetService', 'unary', 'NotFound')) - count(before, 'grpc_server_handled_total', series('GetService', 'unary', 'NotFound'))).toBe(1);
+      expect(count(during, 'grpc_server_handling_seconds_count', series('CreateService', 'unary'))).toBeGreaterThanOrEqual(1);
+      expect(metricValue(during, 'svcnet_state_store_available')).toBe(1);
+      expect(during).toMatch(/^nodejs_gc_duration_seconds_bucket\{/m);
+    } finally {
+      stream.cancel();
+    }
+    await eventually(scrape, (t) => count(t, 'grpc_server_streams_open', series('Watch', 'server_stream')) === 0);
+    expect(count(await scrape(), 'grpc_server_handled_total', series('Watch', 'server_stream', 'Canceled'))).toBeGreaterThanOrEqual(1);
+    expect(await httpGet(state.metricsPort, '/healthz')).toEqual({ status: 200, body: 'ok\n' });
+    await client.deleteService('m', 'counted');
   });
 });

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { parseBindAddress } from '@svcnet/model';
 import { createServiceLogger, stopOnSignals } from '@svcnet/service-runtime';
 import { runState } from './server.js';
 
@@ -13,6 +14,7 @@ const program = new Command()
   .option('--pod-network-cidr <cidr[,cidr]>', 'pod network; pod IPs must lie inside it')
   .option('--repair-interval-ms <ms>', 'allocation repair loop period', '60000')
   .option('--allocator-timeout-ms <ms>', 'deadline of each allocator call', '5000')
+  .option('--metrics-bind-address <ip:port>', 'ip:port for /metrics, /healthz and /livez (empty disables)', '127.0.0.1:9412')
   .option('-v, --v <level>', 'log verbosity (0 info, 1-3 debug, 4+ trace)', '0')
   .showHelpAfterError();
 
@@ -34,8 +36,16 @@ async function main(): Promise<void> {
     podNetworkCidr?: string;
     repairIntervalMs: string;
     allocatorTimeoutMs: string;
+    metricsBindAddress: string;
     v: string;
   }>();
+  let metricsBindAddress;
+  try {
+    metricsBindAddress = parseBindAddress(o.metricsBindAddress, 'metrics-bind-address');
+  } catch (err) {
+    process.stderr.write(`svcnet-state: invalid flags: --${(err as Error).message}\n`);
+    process.exit(1);
+  }
   const log = createServiceLogger({ name: 'svcnet-state', verbosity: Number(o.v) || 0 });
   const running = await runState(
     {
@@ -45,6 +55,7 @@ async function main(): Promise<void> {
       ...(o.podNetworkCidr ? { podNetworkCidr: o.podNetworkCidr } : {}),
       repairIntervalMs: positiveInt('repair-interval-ms', o.repairIntervalMs),
       allocatorTimeoutMs: positiveInt('allocator-timeout-ms', o.allocatorTimeoutMs),
+      ...(metricsBindAddress ? { metricsBindAddress } : {}),
     },
     log,
   );

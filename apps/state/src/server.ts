@@ -1,7 +1,10 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { addHealthAndReflection, statev1 } from '@svcnet/api';
+import type { BindAddress } from '@svcnet/model';
+import { boundPort, closeHttp, GrpcServerMetrics, listenMetrics } from '@svcnet/service-runtime';
 import { connectStore, openStateStores, type StoreConnection } from '@svcnet/store';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { GrpcAllocations, type Allocations } from './allocations.js';
 import { EndpointsController } from './endpoints-controller.js';
 import { EndpointsManager, PodManager } from './object-managers.js';
@@ -16,11 +19,15 @@ export interface StateConfig {
   podNetworkCidr?: string;
   repairIntervalMs: number;
   allocatorTimeoutMs: number;
+  /** /metrics, /healthz, /livez; undefined = disabled. */
+  metricsBindAddress?: BindAddress;
 }
 
 export interface RunningState {
   /** The bound address (host:port), useful with port 0. */
   address: string;
+  /** The /metrics listener's port, when enabled. */
+  metricsPort: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -44,6 +51,26 @@ export async function runState(config: StateConfig, logger: Logger): Promise<Run
   const repair = new RepairLoop({ services: stores.services, allocations, logger, intervalMs: config.repairIntervalMs });
   repair.start();
 
+  // NATS reachability, for /healthz and svcnet_state_store_available (the connection reconnects forever).
+  let natsConnected = true;
+  void (async () => {
+    for await (const s of connection.nc.status()) {
+      if (s.type === 'disconnect') natsConnected = false;
+      if (s.type === 'reconnect') natsConnected = true;
+    }
+  })().catch(() => undefined);
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const grpcMetrics = new GrpcServerMetrics('svcnet.v1.State', registry);
+  new Gauge({
+    name: 'svcnet_state_store_available',
+    help: '1 while the state store (NATS JetStream) is connected, else 0.',
+    registers: [registry],
+    collect() {
+      this.set(natsConnected && !connection.nc.isClosed() ? 1 : 0);
+    },
+  });
+
   const server = new Server();
   server.addService(
     statev1.StateService,
@@ -54,16 +81,26 @@ export async function runState(config: StateConfig, logger: Logger): Promise<Run
       pods: new PodManager({ store: stores.pods, ...(config.podNetworkCidr ? { podCidr: config.podNetworkCidr } : {}) }),
       endpoints: new EndpointsManager({ store: stores.endpoints, services: stores.services }),
       logger,
+      metrics: grpcMetrics,
     }),
   );
   addHealthAndReflection(server, ['svcnet.v1.State']);
   const port = await bind(server, config.listen);
   const host = config.listen.slice(0, config.listen.lastIndexOf(':'));
   const address = `${host}:${port}`;
-  logger.info({ listen: address, nats: config.natsUrl, allocator: config.allocatorUrl }, 'svcnet-state serving');
+  const http = config.metricsBindAddress
+    ? await listenMetrics(config.metricsBindAddress, registry, () => (natsConnected ? undefined : 'not connected to NATS'))
+    : undefined;
+  const metricsPort = http ? boundPort(http) : undefined;
+  logger.info(
+    { listen: address, nats: config.natsUrl, allocator: config.allocatorUrl, ...(http ? { metrics: `${config.metricsBindAddress!.host}:${metricsPort}` } : {}) },
+    'svcnet-state serving',
+  );
   return {
     address,
+    metricsPort,
     stop: async () => {
+      if (http) await closeHttp(http);
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       await repair.stop();
       await controller.stop();

@@ -1,4 +1,5 @@
-import type { handleUnaryCall, ServiceError } from '@grpc/grpc-js';
+import { status as grpcStatus, type handleUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import type { GrpcServerMetrics } from '@svcnet/service-runtime';
 import type { Logger } from 'pino';
 import type { statev1 } from '@svcnet/api';
 import {
@@ -17,18 +18,24 @@ import type { EndpointsManager, PodManager } from './object-managers.js';
 import type { ServiceManager } from './service-manager.js';
 import { serveWatch } from './watch-stream.js';
 
-/** The one place where domain errors become gRPC status. */
-function unary<Req, Res>(method: string, log: Logger, fn: (req: Req) => Promise<Res>): handleUnaryCall<Req, Res> {
+/** The one place where domain errors become gRPC status (and where calls are counted and timed). */
+function unary<Req, Res>(method: string, log: Logger, metrics: GrpcServerMetrics | undefined, fn: (req: Req) => Promise<Res>): handleUnaryCall<Req, Res> {
   return (call, callback) => {
+    const done = metrics?.unary(method) ?? (() => undefined);
     fn(call.request).then(
-      (res) => callback(null, res),
+      (res) => {
+        callback(null, res);
+        done(grpcStatus.OK);
+      },
       (err: unknown) => {
+        const status = toGrpcError(err);
+        done(status.code ?? grpcStatus.UNKNOWN);
         if (err instanceof SvcnetError && err.code !== 'INTERNAL') {
           log.debug({ method, code: err.code, field: err.field, err: err.message }, 'request refused');
         } else {
           log.error({ method, err }, 'request failed');
         }
-        callback(toGrpcError(err) as ServiceError);
+        callback(status as ServiceError);
       },
     );
   };
@@ -63,67 +70,76 @@ export interface StateEdgeParams {
   pods: PodManager;
   endpoints: EndpointsManager;
   logger: Logger;
+  /** grpc_server_* series; none in tests that do not need them. */
+  metrics?: GrpcServerMetrics;
 }
 
 /** svcnet.v1.State handlers: wire types in and out, domain managers in between. */
 export function stateHandlers(p: StateEdgeParams): statev1.StateServer {
   const log = p.logger;
+  const m = p.metrics;
   const ns = (n: string): string => n || 'default';
   return {
-    createService: unary('CreateService', log, async (r: statev1.CreateServiceRequest) =>
+    createService: unary('CreateService', log, m, async (r: statev1.CreateServiceRequest) =>
       serviceToProto(await p.services.create(serviceFromProto(required(r.service, 'service')))),
     ),
-    getService: unary('GetService', log, async (r: statev1.GetObjectRequest) => {
+    getService: unary('GetService', log, m, async (r: statev1.GetObjectRequest) => {
       requireName(r);
       return serviceToProto(await p.stores.services.get(ns(r.namespace), r.name));
     }),
-    listServices: unary('ListServices', log, async (r: statev1.ListObjectsRequest) => {
+    listServices: unary('ListServices', log, m, async (r: statev1.ListObjectsRequest) => {
       const { items, revision } = await listObjects(p.stores.services, r);
       return { items: items.map(serviceToProto), revision };
     }),
-    updateService: unary('UpdateService', log, async (r: statev1.UpdateServiceRequest) =>
+    updateService: unary('UpdateService', log, m, async (r: statev1.UpdateServiceRequest) =>
       serviceToProto(await p.services.update(serviceFromProto(required(r.service, 'service')))),
     ),
-    deleteService: unary('DeleteService', log, async (r: statev1.DeleteObjectRequest) => {
+    deleteService: unary('DeleteService', log, m, async (r: statev1.DeleteObjectRequest) => {
       requireName(r);
       return serviceToProto(await p.services.delete(ns(r.namespace), r.name));
     }),
-    createPod: unary('CreatePod', log, async (r: statev1.CreatePodRequest) =>
+    createPod: unary('CreatePod', log, m, async (r: statev1.CreatePodRequest) =>
       podToProto(await p.pods.create(podFromProto(required(r.pod, 'pod')))),
     ),
-    getPod: unary('GetPod', log, async (r: statev1.GetObjectRequest) => {
+    getPod: unary('GetPod', log, m, async (r: statev1.GetObjectRequest) => {
       requireName(r);
       return podToProto(await p.stores.pods.get(ns(r.namespace), r.name));
     }),
-    listPods: unary('ListPods', log, async (r: statev1.ListObjectsRequest) => {
+    listPods: unary('ListPods', log, m, async (r: statev1.ListObjectsRequest) => {
       const { items, revision } = await listObjects(p.stores.pods, r);
       return { items: items.map(podToProto), revision };
     }),
-    updatePod: unary('UpdatePod', log, async (r: statev1.UpdatePodRequest) =>
+    updatePod: unary('UpdatePod', log, m, async (r: statev1.UpdatePodRequest) =>
       podToProto(await p.pods.update(podFromProto(required(r.pod, 'pod')))),
     ),
-    deletePod: unary('DeletePod', log, async (r: statev1.DeleteObjectRequest) => {
+    deletePod: unary('DeletePod', log, m, async (r: statev1.DeleteObjectRequest) => {
       requireName(r);
       return podToProto(await p.pods.delete(ns(r.namespace), r.name));
     }),
-    createEndpoints: unary('CreateEndpoints', log, async (r: statev1.CreateEndpointsRequest) =>
+    createEndpoints: unary('CreateEndpoints', log, m, async (r: statev1.CreateEndpointsRequest) =>
       endpointsToProto(await p.endpoints.create(endpointsFromProto(required(r.endpoints, 'endpoints')))),
     ),
-    getEndpoints: unary('GetEndpoints', log, async (r: statev1.GetObjectRequest) => {
+    getEndpoints: unary('GetEndpoints', log, m, async (r: statev1.GetObjectRequest) => {
       requireName(r);
       return endpointsToProto(await p.stores.endpoints.get(ns(r.namespace), r.name));
     }),
-    listEndpoints: unary('ListEndpoints', log, async (r: statev1.ListObjectsRequest) => {
+    listEndpoints: unary('ListEndpoints', log, m, async (r: statev1.ListObjectsRequest) => {
       const { items, revision } = await listObjects(p.stores.endpoints, r);
       return { items: items.map(endpointsToProto), revision };
     }),
-    updateEndpoints: unary('UpdateEndpoints', log, async (r: statev1.UpdateEndpointsRequest) =>
+    updateEndpoints: unary('UpdateEndpoints', log, m, async (r: statev1.UpdateEndpointsRequest) =>
       endpointsToProto(await p.endpoints.update(endpointsFromProto(required(r.endpoints, 'endpoints')))),
     ),
-    deleteEndpoints: unary('DeleteEndpoints', log, async (r: statev1.DeleteObjectRequest) => {
+    deleteEndpoints: unary('DeleteEndpoints', log, m, async (r: statev1.DeleteObjectRequest) => {
       requireName(r);
       return endpointsToProto(await p.endpoints.delete(ns(r.namespace), r.name));
     }),
-    watch: (call) => serveWatch(call, { connection: p.connection, logger: log }),
+    watch: (call) => {
+      const ended = m?.serverStream('Watch') ?? (() => undefined);
+      call.once('cancelled', () => ended(grpcStatus.CANCELLED));
+      call.once('error', () => ended(grpcStatus.UNKNOWN));
+      call.once('close', () => ended(grpcStatus.OK));
+      serveWatch(call, { connection: p.connection, logger: log });
+    },
   };
 }

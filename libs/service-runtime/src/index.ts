@@ -5,3 +5,5 @@ export { createServiceLogger, levelForVerbosity } from './logger.js';
 export type { ServiceLoggerParams } from './logger.js';
 export { stopOnSignals } from './shutdown.js';
 export type { SignalDeps, StopOnSignalsOptions } from './shutdown.js';
+export { GrpcServerMetrics, grpcCodeLabel } from './grpc-metrics.js';
+export { listenMetrics } from './metrics-endpoint.js';

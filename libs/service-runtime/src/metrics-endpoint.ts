@@ -1,14 +1,13 @@
 import type { Server } from 'node:http';
-import { listenHttp, sendText } from '@svcnet/service-runtime';
-import type { BindAddress } from '@svcnet/model';
 import type { Registry } from 'prom-client';
+import { listenHttp, sendText, type HttpBind } from './http.js';
 
 /**
- * The allocator's HTTP side: /metrics (Prometheus), /healthz (200 while the
- * allocation store is open and connected, else 503 with the reason — the same
- * answer as gRPC health) and /livez (200 while the process runs).
+ * A service's HTTP side: /metrics (Prometheus), /healthz (200, or 503 with
+ * the reason `problem()` gives — the same answer as the service's gRPC
+ * health) and /livez (200 while the process runs).
  */
-export function listenMetrics(bind: BindAddress, registry: Registry, problem: () => string | undefined): Promise<Server> {
+export function listenMetrics(bind: HttpBind, registry: Registry, problem: () => string | undefined): Promise<Server> {
   return listenHttp(bind, async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'text/plain', 'method not allowed\n');
