@@ -11,10 +11,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DriverClient, UspLab } from './lab.js';
+import { DriverClient, newUspLab } from './lab.js';
 
 const canRun = process.getuid?.() === 0;
-const lab = new UspLab();
+const lab = newUspLab();
 const work = mkdtempSync(join(tmpdir(), 'usp-e2e-'));
 const driverJs = join(work, 'driver.cjs');
 let driver: DriverClient;

@@ -13,3 +13,5 @@ export {
 export type { NetnsLabOptions, VethParams } from './netns.js';
 export { startIpvsVm, buildIpvsVm, VmNetExec, VmChannel, IPVS_VM_CACHE } from './ipvs-vm.js';
 export type { IpvsVmHandle, StartIpvsVmOptions } from './ipvs-vm.js';
+export { BridgeLab } from './bridge-lab.js';
+export type { BridgeLabPod, BridgeLabOptions } from './bridge-lab.js';

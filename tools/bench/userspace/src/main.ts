@@ -8,7 +8,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
-import { BenchLab } from './lab.js';
+import { randomBytes } from 'node:crypto';
+import { BridgeLab } from '@svcnet/testing';
 import { runRequests, serveRequests } from './load.js';
 import { runProxy } from './proxy.js';
 
@@ -68,7 +69,7 @@ interface Row {
   errors: number;
 }
 
-async function measure(lab: BenchLab, t: Target): Promise<Row> {
+async function measure(lab: BridgeLab, t: Target): Promise<Row> {
   const cl = lab.pod('cl').ns;
   // Long stream: socat on both ends (cheap, C), so the hop under test is the bottleneck.
   let cpu0 = t.streamPid ? cpuSeconds(t.streamPid) : 0;
@@ -108,7 +109,12 @@ async function measure(lab: BenchLab, t: Target): Promise<Row> {
 
 async function run(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (network namespaces)');
-  const lab = new BenchLab();
+  // A node, a server pod and a client pod (usp-b<id>-*). Many short connections: reuse TIME_WAIT
+  // ports and widen the port range, in these namespaces only.
+  const lab = new BridgeLab({
+    prefix: `usp-b${randomBytes(3).toString('hex')}`,
+    sysctls: { 'net.ipv4.tcp_tw_reuse': '1', 'net.ipv4.ip_local_port_range': '10000 65000' },
+  });
   try {
     await lab.create(['srv', 'cl']);
     const srv = lab.pod('srv');
