@@ -274,6 +274,9 @@ describe('svcnet-state over real gRPC, NATS and allocator', () => {
       expect(count(during, 'grpc_server_handled_total', series('GetService', 'unary', 'NotFound')) - count(before, 'grpc_server_handled_total', series('GetService', 'unary', 'NotFound'))).toBe(1);
       expect(count(during, 'grpc_server_handling_seconds_count', series('CreateService', 'unary'))).toBeGreaterThanOrEqual(1);
       expect(metricValue(during, 'svcnet_state_store_available')).toBe(1);
+      const services = (await client.listServices({ allNamespaces: true })).items.length;
+      await eventually(scrape, (t) => metricValue(t, 'svcnet_state_objects{resource="services"}') === services);
+      expect(metricValue(during, 'svcnet_endpoints_controller_queue_depth')).toBeGreaterThanOrEqual(0);
       expect(during).toMatch(/^nodejs_gc_duration_seconds_bucket\{/m);
     } finally {
       stream.cancel();

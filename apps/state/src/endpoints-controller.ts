@@ -186,6 +186,20 @@ export class EndpointsController {
     );
   }
 
+  /** Objects in the informers' caches, per resource (what the store holds, as last seen). */
+  objectCounts(): Record<'services' | 'pods' | 'endpoints', number> {
+    return {
+      services: this.services.snapshot().size,
+      pods: this.pods.snapshot().size,
+      endpoints: this.endpointsWatcher.snapshot().size,
+    };
+  }
+
+  /** Service keys waiting for an endpoints sync. */
+  get queueDepth(): number {
+    return this.queue.size;
+  }
+
   /** Starts the informers; syncs begin once all three have listed. */
   async start(): Promise<void> {
     this.running = true;

@@ -63,6 +63,23 @@ export async function runState(config: StateConfig, logger: Logger): Promise<Run
   collectDefaultMetrics({ register: registry });
   const grpcMetrics = new GrpcServerMetrics('svcnet.v1.State', registry);
   new Gauge({
+    name: 'svcnet_state_objects',
+    help: "Objects stored, per resource, as the endpoints controller's informers last saw them (apiserver_storage_objects).",
+    labelNames: ['resource'],
+    registers: [registry],
+    collect() {
+      for (const [resource, n] of Object.entries(controller.objectCounts())) this.set({ resource }, n);
+    },
+  });
+  new Gauge({
+    name: 'svcnet_endpoints_controller_queue_depth',
+    help: 'Services waiting for an endpoints sync (workqueue_depth of the endpoints controller).',
+    registers: [registry],
+    collect() {
+      this.set(controller.queueDepth);
+    },
+  });
+  new Gauge({
     name: 'svcnet_state_store_available',
     help: '1 while the state store (NATS JetStream) is connected, else 0.',
     registers: [registry],
