@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { resolveTargets } from './resources.js';
 import { runCli, type CliDeps } from './cli.js';
 import { FakeStateApi } from './fake-state-api.js';
 import { at, pod } from './test-builders.js';
@@ -122,6 +123,19 @@ describe('svcnetctl apply / get / describe / delete', () => {
         '',
       ].join('\n'),
     );
+    // `get all`: pods then services, names prefixed by kind, as kubectl prints its "all" category.
+    expect((await h.run('get', 'all')).stdout).toBe(
+      [
+        'NAME        READY   STATUS    IP           NODE     AGE',
+        'pod/redis   1/1     Running   10.244.1.5   node-1   65s',
+        '',
+        'NAME                    TYPE       CLUSTER-IP   EXTERNAL-IP   PORT(S)          AGE',
+        'service/redis-service   NodePort   10.96.0.10   <none>        6379:30000/TCP   65s',
+        '',
+      ].join('\n'),
+    );
+    expect((await h.run('get', 'all', '-o', 'name')).stdout).toBe('pod/redis\nservice/redis-service\n');
+    expect(resolveTargets(['all,ep', 'x']).map((t) => `${t.kind} ${t.names.join(',')}`)).toEqual(['Pod x', 'Service x', 'Endpoints x']);
     expect((await h.run('get', 'svc', '-o', 'name')).stdout).toBe('service/redis-service\n');
     expect((await h.run('get', 'service/redis-service', 'pod/redis', '-o', 'name')).stdout).toBe('service/redis-service\npod/redis\n');
   });

@@ -67,7 +67,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<Ex
 
   program
     .command('get')
-    .description('Display one or many resources: services (svc), pods (po), endpoints (ep)')
+    .description('Display one or many resources: services (svc), pods (po), endpoints (ep), or all (pods and services)')
     .argument('<type-or-type/name...>', 'resource type and optional names, or type/name pairs')
     .option('-A, --all-namespaces', 'list across all namespaces')
     .option('-o, --output <format>', 'wide | json | yaml | name')

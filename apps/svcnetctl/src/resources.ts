@@ -28,6 +28,9 @@ const aliases: Record<string, Kind> = {
   ep: 'Endpoints',
 };
 
+/** What `get all` lists, in kubectl's order. */
+const ALL_CATEGORY: Kind[] = ['Pod', 'Service'];
+
 /** The singular lower-case name kubectl prints (`service/redis`, `pod "x" deleted`). */
 export const SINGULAR: Record<Kind, string> = { Service: 'service', Pod: 'pod', Endpoints: 'endpoints' };
 /** The plural used in messages such as `services "x" not found`. */
@@ -62,8 +65,11 @@ export function resolveTargets(args: readonly string[]): { kind: Kind; names: st
   if (names.some((n) => n.includes('/'))) {
     throw new UsageError(`there is no need to specify a resource type as a separate argument when passing arguments in resource/name form (e.g. 'svcnetctl get resource/<resource_name>' instead of 'svcnetctl get resource resource/<resource_name>'`);
   }
-  // `svc,pods`: several types at once, each with the same names.
-  const kinds = [...new Set(types!.split(',').filter((t) => t !== '').map(resolveKind))];
+  // `svc,pods`: several types at once, each with the same names. `all` is kubectl's category
+  // (pods and services here; endpoints are not in it, as in Kubernetes).
+  const kinds = [
+    ...new Set(types!.split(',').filter((t) => t !== '').flatMap((t): Kind[] => (t.toLowerCase() === 'all' ? ALL_CATEGORY : [resolveKind(t)]))),
+  ];
   if (kinds.length === 0) throw new UsageError(`the server doesn't have a resource type "${types}"`);
   return kinds.map((kind) => ({ kind, names: [...names] }));
 }
