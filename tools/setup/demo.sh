@@ -3,7 +3,8 @@
 # (root only; the root namespace's rules, routes and links are never touched).
 #   redis-server in a pod on node1, exposed as a ClusterIP service; redis-cli on
 #   node2 prints PONG through the ClusterIP; a NodePort web service answers the
-#   "external" namespace; the iptables rules for redis-service are shown.
+#   "external" namespace; the iptables rules for redis-service and the
+#   allocator's allocations (svcnet.v1.Allocator over gRPC) are shown.
 # Options: --keep (leave the cluster up), --proxy-mode MODE, --iptables legacy|nft,
 #          --no-build (skip prereqs and build; for quick reruns).
 set -euo pipefail
@@ -110,5 +111,8 @@ case "$MODE" in
     step "the rules for redis-service on node2 (nft list ruleset)"
     cl exec node2 -- nft list ruleset | grep -E 'redis-service|10\.244\.1\.2' || true ;;
 esac
+
+step "what the allocator handed out (svcnet.v1.Allocator over gRPC, from the control-plane namespace)"
+show "${CLUSTER[@]}" exec cp -- node tools/setup/allocations.mjs 127.0.0.1:9001
 
 step "PONG through the ClusterIP: the demo worked"

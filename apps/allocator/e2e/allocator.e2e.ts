@@ -220,6 +220,13 @@ describe('svcnet-allocator over real gRPC and NATS', () => {
     expect(byOwner.allocations[0]!.allocatedAt).toBeInstanceOf(Date);
     const ports = await c.listAllocations({ kind: allocatorv1.RangeKind.RANGE_KIND_NODE_PORT });
     expect(ports.allocations).toHaveLength(40);
+    // Sorted as addresses, not as text (10.0.0.9 before 10.0.0.10), IPv4 before IPv6; ports as numbers.
+    const ips = (await c.listAllocations({ kind: allocatorv1.RangeKind.RANGE_KIND_CLUSTER_IP })).allocations.map((a) => a.value);
+    const v4 = ips.filter((ip) => !ip.includes(':'));
+    expect(v4.length).toBeGreaterThan(100);
+    expect(v4).toEqual([...v4].sort((x, y) => ipv4Last(x) - ipv4Last(y)));
+    expect(ips.slice(0, v4.length)).toEqual(v4);
+    expect(ports.allocations.map((a) => Number(a.value))).toEqual([...Array(40).keys()].map((i) => 30000 + i));
   });
 
   it('exposes Prometheus metrics that agree with GetStatus and count each call by code', async () => {

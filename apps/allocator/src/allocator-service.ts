@@ -1,5 +1,4 @@
-import type { IpFamily} from '@svcnet/model';
-import { ErrorCode, SvcnetError, invalidField } from '@svcnet/model';
+import { ErrorCode, IpFamily, SvcnetError, invalidField } from '@svcnet/model';
 import { allocatorv1, ipFamilyFromProto, ipFamilyToProto, v1 } from '@svcnet/api';
 import { formatIp, parseIp } from '@svcnet/ipam';
 import type { AllocationRecord, AllocationStore } from '@svcnet/store';
@@ -160,10 +159,24 @@ export class AllocatorService {
   }
 }
 
+/** Ports numerically; IPs by address (IPv4 before IPv6), so 10.96.9.1 comes before 10.96.10.1. */
 function byValue(a: AllocationRecord, b: AllocationRecord): number {
   const na = Number(a.value);
   const nb = Number(b.value);
   if (!Number.isNaN(na) && !Number.isNaN(nb)) return na - nb;
+  const ia = ipOrUndefined(a.value);
+  const ib = ipOrUndefined(b.value);
+  if (ia && ib) {
+    if (ia.family !== ib.family) return ia.family === IpFamily.IPv4 ? -1 : 1;
+    return ia.value < ib.value ? -1 : ia.value > ib.value ? 1 : 0;
+  }
   return a.value < b.value ? -1 : a.value > b.value ? 1 : 0;
 }
 
+function ipOrUndefined(value: string): ReturnType<typeof parseIp> | undefined {
+  try {
+    return parseIp(value, 'value');
+  } catch {
+    return undefined;
+  }
+}
