@@ -109,6 +109,7 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan> {
       proxyPorts: this.proxyPorts(),
       bindAddress: plan.bindAddress,
       hostPortalIP: plan.hostPortalIP,
+      nodePortAddresses: plan.nodePortAddresses,
     });
     const rulesText = rules.map(lineKey).join('\n');
     const first = this.appliedRules === undefined;
@@ -142,7 +143,13 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan> {
       out.push(`# proxy ${p.id} ${p.protocol} port=${port ?? '(not open)'} -> ${eps}${aff}`);
     }
     for (const s of plan.skipped) out.push(`# skipped ${s.id}: ${s.reason}`);
-    const rules = renderPortalRuleLines({ proxies: plan.proxies, proxyPorts: ports, bindAddress: plan.bindAddress, hostPortalIP: plan.hostPortalIP });
+    const rules = renderPortalRuleLines({
+      proxies: plan.proxies,
+      proxyPorts: ports,
+      bindAddress: plan.bindAddress,
+      hostPortalIP: plan.hostPortalIP,
+      nodePortAddresses: plan.nodePortAddresses,
+    });
     out.push(renderPortalRestore(rules).trimEnd());
     return out.join('\n') + '\n';
   }
@@ -168,6 +175,7 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan> {
       proxyPorts: this.proxyPorts(),
       bindAddress: lastApplied.bindAddress,
       hostPortalIP: lastApplied.hostPortalIP,
+      nodePortAddresses: lastApplied.nodePortAddresses,
     });
     const save = await this.run('iptables-save', [], undefined);
     const { jumps, rules } = ownedLines(save);

@@ -1,6 +1,6 @@
 import type { EndpointInfo, ProxyState, ServicePortInfo } from '@svcnet/proxy-core';
 import { describe, expect, it } from 'vitest';
-import { renderUserspacePlan } from './plan.js';
+import { canonicalIPv4Cidr, renderUserspacePlan } from './plan.js';
 
 function svc(over: Partial<ServicePortInfo> & { id: string }): ServicePortInfo {
   return {
@@ -64,5 +64,21 @@ describe('renderUserspacePlan', () => {
   it('falls back to 127.0.0.1 for node traffic when the node has no IPv4 address', () => {
     const plan = renderUserspacePlan({ state: { services: new Map(), endpoints: new Map() }, config: { ...config, nodeIPs: [] }, full: false }, '0.0.0.0');
     expect(plan.hostPortalIP).toBe('127.0.0.1');
+  });
+});
+
+describe('canonicalIPv4Cidr (as iptables-save prints it)', () => {
+  it.each([
+    ['192.168.77.11/32', '192.168.77.11/32'],
+    ['10.1.2.3/8', '10.0.0.0/8'],
+    ['172.16.255.1/12', '172.16.0.0/12'],
+    ['0.0.0.0/0', '0.0.0.0/0'],
+    ['255.255.255.255/31', '255.255.255.254/31'],
+    ['fd00::/64', undefined],
+    ['10.0.0.0/33', undefined],
+    ['10.0.0.256/8', undefined],
+    ['10.0.0.0', undefined],
+  ])('%s → %s', (input, want) => {
+    expect(canonicalIPv4Cidr(input)).toBe(want);
   });
 });

@@ -27,12 +27,30 @@ export interface UserspacePlan {
   full: boolean;
   bindAddress: string;
   hostPortalIP: string;
+  /** --nodeport-addresses (IPv4, canonical): node ports answer only on local addresses inside them; empty = all. */
+  nodePortAddresses: readonly string[];
   proxies: readonly ProxyPlan[];
   /** Service ports this mode cannot serve (SCTP, IPv6) with the reason. */
   skipped: ReadonlyArray<{ id: string; reason: string }>;
 }
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+/**
+ * `10.1.2.3/8` → `10.0.0.0/8`, as iptables-save prints it (so drift checks compare equal
+ * strings); undefined for anything that is not an IPv4 CIDR (IPv6 is not proxied here).
+ */
+export function canonicalIPv4Cidr(cidr: string): string | undefined {
+  const [ip, bitsText, extra] = cidr.split('/');
+  if (extra !== undefined || !ip || !IPV4.test(ip) || bitsText === undefined || !/^\d{1,2}$/.test(bitsText)) return undefined;
+  const bits = Number(bitsText);
+  const octets = ip.split('.').map(Number);
+  if (bits > 32 || octets.some((o) => o > 255)) return undefined;
+  const value = octets.reduce((v, o) => v * 256 + o, 0);
+  const mask = bits === 0 ? 0 : 2 ** 32 - 2 ** (32 - bits);
+  const network = Number((BigInt(value) & BigInt(mask)).toString());
+  return `${[24, 16, 8, 0].map((s) => Math.floor(network / 2 ** s) % 256).join('.')}/${bits}`;
+}
 
 function readyEndpoints(list: readonly EndpointInfo[] | undefined, localOnly: boolean): Endpoint[] {
   const ready = (list ?? []).filter((e) => e.ready && !e.terminating && (!localOnly || e.isLocal));
@@ -75,5 +93,6 @@ export function renderUserspacePlan(
   proxies.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   skipped.sort((a, b) => (a.id < b.id ? -1 : 1));
   const hostPortalIP = input.config.nodeIPs.find((ip) => IPV4.test(ip)) ?? '127.0.0.1';
-  return { full: input.full, bindAddress, hostPortalIP, proxies, skipped };
+  const nodePortAddresses = input.config.nodePortAddresses.flatMap((c) => canonicalIPv4Cidr(c) ?? []);
+  return { full: input.full, bindAddress, hostPortalIP, nodePortAddresses, proxies, skipped };
 }

@@ -150,3 +150,28 @@ describe('renderPortalCleanup', () => {
     expect(renderPortalCleanup('*nat\n:KUBE-SERVICES - [0:0]\n-A PREROUTING -j KUBE-SERVICES\nCOMMIT\n')).toBeUndefined();
   });
 });
+
+describe('--nodeport-addresses in userspace mode', () => {
+  const base = { proxies: [web], proxyPorts: new Map([['default/web:http', 36000]]), bindAddress: '0.0.0.0', hostPortalIP: '10.0.0.1' };
+
+  it('restricts node port portals (and their rejects) to the given CIDRs, one rule per CIDR', () => {
+    const lines = renderPortalRuleLines({ ...base, nodePortAddresses: ['192.168.77.11/32', '10.0.0.0/8'] }).map(lineKey);
+    expect(lines.filter((l) => l.includes('KUBE-NODEPORT-'))).toEqual([
+      'nat -A KUBE-NODEPORT-CONTAINER -d 192.168.77.11/32 -p tcp -m comment --comment "default/web:http node port" -m tcp --dport 30080 -j REDIRECT --to-ports 36000',
+      'nat -A KUBE-NODEPORT-HOST -d 192.168.77.11/32 -p tcp -m comment --comment "default/web:http node port" -m tcp --dport 30080 -j DNAT --to-destination 10.0.0.1:36000',
+      'nat -A KUBE-NODEPORT-CONTAINER -d 10.0.0.0/8 -p tcp -m comment --comment "default/web:http node port" -m tcp --dport 30080 -j REDIRECT --to-ports 36000',
+      'nat -A KUBE-NODEPORT-HOST -d 10.0.0.0/8 -p tcp -m comment --comment "default/web:http node port" -m tcp --dport 30080 -j DNAT --to-destination 10.0.0.1:36000',
+    ]);
+    // Cluster IP portals are not affected.
+    expect(lines.filter((l) => l.includes('KUBE-PORTALS-'))).toHaveLength(4);
+    const rejects = renderPortalRuleLines({ ...base, proxies: [{ ...web, endpoints: [] }], nodePortAddresses: ['192.168.77.11/32'] }).map(lineKey);
+    expect(rejects.filter((l) => l.includes('--dport 30080'))).toEqual([
+      'filter -A KUBE-PORTALS-REJECT -d 192.168.77.11/32 -p tcp -m addrtype --dst-type LOCAL -m comment --comment "default/web:http has no endpoints" -m tcp --dport 30080 -j REJECT --reject-with tcp-reset',
+    ]);
+  });
+
+  it('an empty list keeps every local address', () => {
+    const lines = renderPortalRuleLines({ ...base, nodePortAddresses: [] }).map(lineKey);
+    expect(lines.filter((l) => l.includes('KUBE-NODEPORT-')).every((l) => !l.includes(' -d '))).toBe(true);
+  });
+});

@@ -60,6 +60,14 @@ export interface PortalRulesInput {
   bindAddress: string;
   /** Where traffic from the node itself is DNATed (a node IP: DNAT to 127.0.0.1 needs route_localnet). */
   hostPortalIP: string;
+  /** Canonical IPv4 CIDRs node ports are restricted to (kube-proxy --nodeport-addresses); empty = every local address. */
+  nodePortAddresses?: readonly string[];
+}
+
+/** `-d <cidr> ` per --nodeport-addresses CIDR, or one empty prefix for "every local address". */
+function nodePortDestinations(input: PortalRulesInput): string[] {
+  const cidrs = input.nodePortAddresses ?? [];
+  return cidrs.length === 0 ? [''] : cidrs.map((c) => `-d ${c} `);
 }
 
 function isUnspecified(ip: string): boolean {
@@ -70,7 +78,7 @@ function quote(comment: string): string {
   return `"${comment.replace(/["\\]/g, '')}"`;
 }
 
-function rejectLines(p: ProxyPlan, proto: string): TableLine[] {
+function rejectLines(p: ProxyPlan, proto: string, nodePortDsts: readonly string[]): TableLine[] {
   const out: TableLine[] = [];
   const comment = quote(`${p.id} has no endpoints`);
   // A TCP reset is refused at once wherever the client is; the ICMP error of a
@@ -80,10 +88,12 @@ function rejectLines(p: ProxyPlan, proto: string): TableLine[] {
     out.push({ table: 'filter', line: `-A ${PortalChain.reject} -d ${ip}/32 -p ${proto} -m comment --comment ${comment} -m ${proto} --dport ${p.port} ${target}` });
   }
   if (p.nodePort > 0) {
-    out.push({
-      table: 'filter',
-      line: `-A ${PortalChain.reject} -p ${proto} -m addrtype --dst-type LOCAL -m comment --comment ${comment} -m ${proto} --dport ${p.nodePort} ${target}`,
-    });
+    for (const dst of nodePortDsts) {
+      out.push({
+        table: 'filter',
+        line: `-A ${PortalChain.reject} ${dst}-p ${proto} -m addrtype --dst-type LOCAL -m comment --comment ${comment} -m ${proto} --dport ${p.nodePort} ${target}`,
+      });
+    }
   }
   return out;
 }
@@ -94,10 +104,11 @@ export function renderPortalRuleLines(input: PortalRulesInput): TableLine[] {
   const hostTarget = redirect ? input.hostPortalIP : input.bindAddress;
   const lines: TableLine[] = [];
   const nat = (line: string): void => void lines.push({ table: 'nat', line });
+  const nodePortDsts = nodePortDestinations(input);
   for (const p of input.proxies) {
     const proto = p.protocol.toLowerCase();
     if (p.endpoints.length === 0) {
-      lines.push(...rejectLines(p, proto));
+      lines.push(...rejectLines(p, proto, nodePortDsts));
       continue;
     }
     const proxyPort = input.proxyPorts.get(p.id);
@@ -114,9 +125,11 @@ export function renderPortalRuleLines(input: PortalRulesInput): TableLine[] {
       nat(`-A ${PortalChain.portalsHost} ${match} ${toHost}`);
     }
     if (p.nodePort > 0) {
-      const match = `-p ${proto} -m comment --comment ${quote(`${p.id} node port`)} -m ${proto} --dport ${p.nodePort}`;
-      nat(`-A ${PortalChain.nodePortContainer} ${match} ${toContainer}`);
-      nat(`-A ${PortalChain.nodePortHost} ${match} ${toHost}`);
+      for (const dst of nodePortDsts) {
+        const match = `${dst}-p ${proto} -m comment --comment ${quote(`${p.id} node port`)} -m ${proto} --dport ${p.nodePort}`;
+        nat(`-A ${PortalChain.nodePortContainer} ${match} ${toContainer}`);
+        nat(`-A ${PortalChain.nodePortHost} ${match} ${toHost}`);
+      }
     }
   }
   return lines;
