@@ -108,8 +108,8 @@ case "$MODE" in
       if [ -n "$lines" ]; then echo "($ipt)"; echo "$lines"; break; fi
     done ;;
   nftables)
-    step "the rules for redis-service on node2 (nft list ruleset)"
-    cl exec node2 -- nft list ruleset | grep -E 'redis-service|10\.244\.1\.2' || true ;;
+    step "the rules for redis-service on node2 (nft list table ip svcnet)"
+    cl exec node2 -- nft list table ip svcnet | grep -F -e redis-service -e "$CLUSTER_IP " || true ;;
 esac
 
 step "what the allocator handed out (svcnet.v1.Allocator over gRPC, from the control-plane namespace)"

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,8 +20,6 @@ const exec = new ProcessNetExec();
 const run = (file: string, args: string[], input?: string) =>
   exec.run({ file, args, netns: NS, allowFailure: true, timeoutMs: 60_000, ...(input ? { input } : {}) });
 const requireHere = createRequire(import.meta.url);
-const nftIndex = resolve(import.meta.dirname, '../../../libs/backend-nftables/src/index.ts');
-const nftablesBuilt = existsSync(nftIndex) && readFileSync(nftIndex, 'utf8').includes('NftablesBackend');
 
 describe.skipIf(notRoot !== undefined)(`svcnet-agent process${notRoot ? ` — skipped: ${notRoot}` : ''}`, () => {
   const children: ChildProcess[] = [];
@@ -46,12 +44,6 @@ describe.skipIf(notRoot !== undefined)(`svcnet-agent process${notRoot ? ` — sk
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     await deleteNetns(NS);
     rmSync(storeDir, { recursive: true, force: true });
-  });
-
-  it.skipIf(nftablesBuilt)('a mode whose backend is not built exits 1 with a clear message (skipped once nftables exists)', async () => {
-    const r = await run(process.execPath, [AGENT, ...agentArgs, '--proxy-mode', 'nftables']);
-    expect(r.exitCode).toBe(1);
-    expect(r.stderr).toMatch(/proxy mode "nftables" is not available/);
   });
 
   it('a bad flag exits 2 with usage', async () => {

@@ -43,3 +43,30 @@ export function iptablesInspector(variant: 'legacy' | 'nft'): ModeInspector {
     },
   };
 }
+
+/** nftables mode: the table `ip svcnet`. */
+export function nftablesInspector(): ModeInspector {
+  const dump = async (cluster: Cluster, node: string): Promise<string[]> => {
+    const r = await cluster.exec(node, ['nft', 'list', 'table', 'ip', 'svcnet'], { allowFailure: true });
+    return r.exitCode === 0 ? r.stdout.split('\n') : [];
+  };
+  return {
+    async serviceRules(cluster, node, svc) {
+      const comment = `${svc.metadata.namespace}/${svc.metadata.name}:`;
+      const element = svc.spec.clusterIP ? `${svc.spec.clusterIP} . ` : undefined;
+      return (await dump(cluster, node)).filter((l) => l.includes(comment) || (element !== undefined && l.includes(element)));
+    },
+    async ownedObjects(cluster, node) {
+      const out: string[] = [];
+      for (const line of await dump(cluster, node)) {
+        const m = /^\t(chain|map|set) (\S+) \{/.exec(line);
+        if (m) out.push(`${m[1]} ${m[2]}`);
+      }
+      return out.sort();
+    },
+    async sabotage(cluster, node) {
+      // Empties the dispatch chain: every service stops resolving until the agent notices.
+      await cluster.exec(node, ['nft', 'flush', 'chain', 'ip', 'svcnet', 'services']);
+    },
+  };
+}

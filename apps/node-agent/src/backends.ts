@@ -1,5 +1,6 @@
 import * as iptablesLib from '@svcnet/backend-iptables';
 import * as ipvsLib from '@svcnet/backend-ipvs';
+import * as nftablesLib from '@svcnet/backend-nftables';
 import * as userspaceLib from '@svcnet/backend-userspace';
 import type { NetExec } from '@svcnet/netexec';
 import { ProxyMode, type NodeConfig, type ProxyBackend } from '@svcnet/proxy-core';
@@ -25,7 +26,7 @@ const BACKEND_EXPORTS: Record<ProxyMode, { lib: object | undefined; exportName: 
   iptables: { lib: iptablesLib, exportName: 'IptablesBackend', libName: '@svcnet/backend-iptables' },
   ipvs: { lib: ipvsLib, exportName: 'IpvsBackend', libName: '@svcnet/backend-ipvs' },
   userspace: { lib: userspaceLib, exportName: 'UserspaceBackend', libName: '@svcnet/backend-userspace' },
-  nftables: { lib: undefined, exportName: 'NftablesBackend', libName: '@svcnet/backend-nftables' },
+  nftables: { lib: nftablesLib, exportName: 'NftablesBackend', libName: '@svcnet/backend-nftables' },
 };
 
 /**
