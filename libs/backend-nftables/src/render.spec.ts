@@ -50,7 +50,9 @@ describe('renderNftPlan', () => {
   it('dispatches by verdict maps and picks endpoints with numgen', () => {
     expect(plan.table).toMatch(/10\.96\.0\.10 \. tcp \. 80 : goto svc-[0-9A-F]{16}/);
     expect(plan.table).toMatch(/tcp \. 30080 : goto ext-[0-9A-F]{16}/);
-    expect(plan.table).toMatch(/numgen random mod 2 vmap \{ 0 : goto sep-[0-9A-F]{16}, 1 : goto sep-[0-9A-F]{16} \}/);
+    // Two endpoints: the first takes 1/2, the rest goes to the second — no anonymous maps.
+    expect(plan.table).toMatch(/numgen random mod 2 == 0 goto sep-[0-9A-F]{16}\n\t\tgoto sep-[0-9A-F]{16}\n/);
+    expect(plan.table).not.toContain('vmap {');
     expect(plan.table).toContain('meta l4proto tcp dnat to 10.244.1.2:8080');
     expect(plan.table).toContain('ip saddr != 10.244.0.0/16 jump mark-for-masquerade');
     expect(plan.counts['map service-ips']).toBe(4);
@@ -74,6 +76,12 @@ describe('renderNftPlan', () => {
     const localBody = bodies.find((b) => !b.includes('mark-for-masquerade'));
     expect(localBody).toBeDefined();
     expect(localBody).toMatch(/^\t\tgoto sep-/);
+  });
+
+  it('spreads N endpoints evenly: rule i takes 1/(N-i)', () => {
+    const three = renderNftPlan(state([[web, [ep('10.244.1.2'), ep('10.244.1.3'), ep('10.244.1.4')]]]), config, true);
+    const picks = three.table.split('\n').filter((l) => /numgen|^\t\tgoto sep-/.test(l)).map((l) => l.trim().replace(/sep-[0-9A-F]+/, 'sep'));
+    expect(picks).toEqual(['numgen random mod 3 == 0 goto sep', 'numgen random mod 2 == 0 goto sep', 'goto sep']);
   });
 
   it('tracks UDP destinations for conntrack cleanup and skips what it cannot program', () => {
