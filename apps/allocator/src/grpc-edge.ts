@@ -1,32 +1,12 @@
-import { status as grpcStatus, type handleUnaryCall, type ServiceError } from '@grpc/grpc-js';
-import type { allocatorv1} from '@svcnet/api';
-import { toGrpcError } from '@svcnet/api';
-import { SvcnetError } from '@svcnet/model';
+import type { handleUnaryCall } from '@grpc/grpc-js';
+import type { allocatorv1 } from '@svcnet/api';
+import { unaryHandler } from '@svcnet/api';
 import type { Logger } from 'pino';
 import type { AllocatorService } from './allocator-service.js';
 import type { AllocatorMetrics } from './metrics.js';
 
-/** The one place where domain errors become gRPC status (and where calls are counted and timed). */
 function unary<Req, Res>(method: string, log: Logger, metrics: AllocatorMetrics | undefined, fn: (req: Req) => Promise<Res>): handleUnaryCall<Req, Res> {
-  return (call, callback) => {
-    const done = metrics?.grpc.unary(method) ?? (() => undefined);
-    fn(call.request).then(
-      (res) => {
-        callback(null, res);
-        done(grpcStatus.OK);
-      },
-      (err: unknown) => {
-        const status = toGrpcError(err);
-        done(status.code ?? grpcStatus.UNKNOWN);
-        if (err instanceof SvcnetError && err.code !== 'INTERNAL') {
-          log.debug({ method, code: err.code, field: err.field, err: err.message }, 'request refused');
-        } else {
-          log.error({ method, err }, 'request failed');
-        }
-        callback(status as ServiceError);
-      },
-    );
-  };
+  return unaryHandler(method, log, fn, metrics ? (m) => metrics.grpc.unary(m) : undefined);
 }
 
 /** svcnet.v1.Allocator handlers over the transport-free service. */

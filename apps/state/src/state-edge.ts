@@ -1,4 +1,4 @@
-import { status as grpcStatus, type handleUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import { status as grpcStatus, type handleUnaryCall } from '@grpc/grpc-js';
 import type { GrpcServerMetrics } from '@svcnet/service-runtime';
 import type { Logger } from 'pino';
 import type { statev1 } from '@svcnet/api';
@@ -9,7 +9,7 @@ import {
   podToProto,
   serviceFromProto,
   serviceToProto,
-  toGrpcError,
+  unaryHandler,
 } from '@svcnet/api';
 import { ErrorCode, labelsMatch, parseLabelSelector, SvcnetError } from '@svcnet/model';
 import type { ObjectMeta } from '@svcnet/model';
@@ -18,27 +18,8 @@ import type { EndpointsManager, PodManager } from './object-managers.js';
 import type { ServiceManager } from './service-manager.js';
 import { serveWatch } from './watch-stream.js';
 
-/** The one place where domain errors become gRPC status (and where calls are counted and timed). */
 function unary<Req, Res>(method: string, log: Logger, metrics: GrpcServerMetrics | undefined, fn: (req: Req) => Promise<Res>): handleUnaryCall<Req, Res> {
-  return (call, callback) => {
-    const done = metrics?.unary(method) ?? (() => undefined);
-    fn(call.request).then(
-      (res) => {
-        callback(null, res);
-        done(grpcStatus.OK);
-      },
-      (err: unknown) => {
-        const status = toGrpcError(err);
-        done(status.code ?? grpcStatus.UNKNOWN);
-        if (err instanceof SvcnetError && err.code !== 'INTERNAL') {
-          log.debug({ method, code: err.code, field: err.field, err: err.message }, 'request refused');
-        } else {
-          log.error({ method, err }, 'request failed');
-        }
-        callback(status as ServiceError);
-      },
-    );
-  };
+  return unaryHandler(method, log, fn, metrics ? (m) => metrics.unary(m) : undefined);
 }
 
 function required<T>(value: T | undefined, field: string): T {

@@ -1,4 +1,4 @@
-import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
+import { status, type handleUnaryCall, type ServiceError, Metadata } from '@grpc/grpc-js';
 import { ErrorCode, SvcnetError } from '@svcnet/model';
 
 const toStatus: Record<ErrorCode, status> = {
@@ -42,4 +42,45 @@ export function fromGrpcError(err: unknown): SvcnetError {
   const message = e.details ?? e.message ?? String(err);
   const svcErr = new SvcnetError(code, message, { cause: err });
   return field ? Object.assign(svcErr, { field: String(field) }) : svcErr;
+}
+
+/** Where an edge logs refusals (debug) and failures (error); pino's Logger fits. */
+export interface EdgeLogger {
+  debug(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** Starts timing one call; the returned function records its gRPC code (GrpcServerMetrics.unary fits). */
+export type CallObserver = (method: string) => (code: number) => void;
+
+/**
+ * A grpc-js unary handler around a promise-returning service method: the one
+ * place where a service's domain errors become gRPC status, refusals are
+ * logged at debug and real failures at error, and each call is observed.
+ */
+export function unaryHandler<Req, Res>(
+  method: string,
+  log: EdgeLogger,
+  fn: (req: Req) => Promise<Res>,
+  observe?: CallObserver,
+): handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    const done = observe?.(method);
+    fn(call.request).then(
+      (res) => {
+        callback(null, res);
+        done?.(status.OK);
+      },
+      (err: unknown) => {
+        const grpcError = toGrpcError(err);
+        done?.(grpcError.code ?? status.UNKNOWN);
+        if (err instanceof SvcnetError && err.code !== ErrorCode.Internal) {
+          log.debug({ method, code: err.code, field: err.field, err: err.message }, 'request refused');
+        } else {
+          log.error({ method, err }, 'request failed');
+        }
+        callback(grpcError as ServiceError);
+      },
+    );
+  };
 }

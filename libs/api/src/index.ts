@@ -19,5 +19,6 @@ export {
   podCodec,
   endpointsCodec,
 } from './convert.js';
-export { toGrpcError, fromGrpcError, FIELD_METADATA_KEY } from './grpc-status.js';
+export { toGrpcError, fromGrpcError, unaryHandler, FIELD_METADATA_KEY } from './grpc-status.js';
+export type { CallObserver, EdgeLogger } from './grpc-status.js';
 export { addHealthAndReflection } from './server-extras.js';

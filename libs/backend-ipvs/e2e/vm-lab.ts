@@ -3,7 +3,7 @@
  * (node IP 10.0.2.1), `h6-client` an outside client behind a veth, and
  * `h6-pod-<x>` pods running busybox httpd on :8080 that answer their own name.
  */
-import type { EndpointInfo, NodeConfig, ServicePortInfo } from '@svcnet/proxy-core';
+import { buildEndpoint, type EndpointInfo, type NodeConfig } from '@svcnet/proxy-core';
 import type { NetExec } from '@svcnet/netexec';
 
 export const NODE_IP = '10.0.2.1';
@@ -72,21 +72,9 @@ export function tally(answers: readonly string[]): Record<string, number> {
   return out;
 }
 
-export function servicePort(p: Partial<ServicePortInfo> & { name: string; clusterIP: string; port: number }): ServicePortInfo {
-  return {
-    id: `default/${p.name}:${p.portName ?? ''}`,
-    namespace: 'default',
-    portName: '',
-    protocol: 'TCP',
-    nodePort: 0,
-    externalIPs: [],
-    sessionAffinity: { kind: 'None' },
-    externalPolicyLocal: false,
-    internalPolicyLocal: false,
-    ...p,
-  };
-}
+/** proxy-core's service-port builder, under the name this lab's tests use. */
+export { buildServicePort as servicePort } from '@svcnet/proxy-core';
 
 export function endpoint(ip: string, port = 8080): EndpointInfo {
-  return { ip, port, nodeName: 'vm', isLocal: true, ready: true, serving: true, terminating: false };
+  return buildEndpoint(ip, port, { nodeName: 'vm', isLocal: true });
 }

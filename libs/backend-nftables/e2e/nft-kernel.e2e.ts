@@ -7,34 +7,23 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessNetExec } from '@svcnet/netexec';
-import type { EndpointInfo, NodeConfig, ProxyState, ServicePortInfo } from '@svcnet/proxy-core';
+import { buildEndpoint, buildProxyState, buildServicePort } from '@svcnet/proxy-core';
+import type { EndpointInfo, NodeConfig, ServicePortInfo } from '@svcnet/proxy-core';
 import { NetnsLab } from '@svcnet/testing';
 import { NftablesBackend, renderNftPlan } from '../src/index.js';
 
 const notRoot = process.getuid?.() === 0 ? undefined : 'needs root to create network namespaces';
 const config: NodeConfig = { nodeName: 'n1', nodeIPs: ['10.0.0.1'], clusterCIDR: '10.244.0.0/16', masqueradeAll: false, nodePortAddresses: [] };
 
-function sp(id: string, clusterIP: string, affinity = false): ServicePortInfo {
-  const [namespace, rest] = id.split('/');
-  return {
-    id,
-    namespace: namespace!,
-    name: rest!.replace(/:$/, ''),
-    portName: '',
-    protocol: 'TCP',
+const sp = (id: string, clusterIP: string, affinity = false): ServicePortInfo =>
+  buildServicePort({
+    name: id.split('/')[1]!.replace(/:$/, ''),
     clusterIP,
     port: 80,
-    nodePort: 0,
-    externalIPs: [],
-    sessionAffinity: affinity ? { kind: 'ClientIP', timeoutSeconds: 600 } : { kind: 'None' },
-    externalPolicyLocal: false,
-    internalPolicyLocal: false,
-  };
-}
-const ep = (ip: string): EndpointInfo => ({ ip, port: 8080, nodeName: 'n1', isLocal: true, ready: true, serving: true, terminating: false });
-function state(list: Array<[ServicePortInfo, EndpointInfo[]]>): ProxyState {
-  return { services: new Map(list.map(([s]) => [s.id, s])), endpoints: new Map(list.map(([s, e]) => [s.id, e])) };
-}
+    ...(affinity ? { sessionAffinity: { kind: 'ClientIP' as const, timeoutSeconds: 600 } } : {}),
+  });
+const ep = (ip: string): EndpointInfo => buildEndpoint(ip, 8080, { isLocal: true });
+const state = buildProxyState;
 
 describe.skipIf(notRoot !== undefined)(`NftablesBackend in a network namespace${notRoot ? ` — skipped: ${notRoot}` : ''}`, () => {
   const lab = new NetnsLab({ prefix: `nftk-${randomBytes(3).toString('hex')}` });

@@ -50,7 +50,6 @@ export class NftablesBackend implements ProxyBackend<NftPlan> {
   private readonly netns: string | undefined;
   private readonly conntrack: boolean;
   private readonly timeoutMs: number;
-  private lastUdp: readonly UdpTarget[] | undefined;
   /** What the table holds after the last successful apply; undefined = replace it whole next time. */
   private applied: NftPlan | undefined;
 
@@ -78,8 +77,7 @@ export class NftablesBackend implements ProxyBackend<NftPlan> {
       this.applied = undefined; // until this apply succeeds
       await this.run('nft', ['-f', '-'], previous && !plan.full ? updateScript(previous, plan) : replaceScript(plan));
       this.applied = plan;
-      const stale = this.lastUdp ? staleUdpFlows(this.lastUdp, plan.udp) : [];
-      this.lastUdp = plan.udp;
+      const stale = previous ? staleUdpFlows(previous.udp, plan.udp) : [];
       if (this.conntrack) {
         for (const f of stale) {
           calls++;
@@ -91,7 +89,6 @@ export class NftablesBackend implements ProxyBackend<NftPlan> {
       }
       return { calls, durationMs: performance.now() - started };
     } catch (e) {
-      this.lastUdp = undefined;
       this.applied = undefined;
       throw new BackendApplyError('nftables', e instanceof Error ? e.message : String(e), { cause: e });
     }
@@ -121,7 +118,6 @@ export class NftablesBackend implements ProxyBackend<NftPlan> {
   async cleanup(): Promise<void> {
     const r = await this.run('nft', ['list', 'table', 'ip', NFT_TABLE], undefined, true);
     if (r.exitCode === 0) await this.run('nft', ['delete', 'table', 'ip', NFT_TABLE]);
-    this.lastUdp = undefined;
     this.applied = undefined;
   }
 }

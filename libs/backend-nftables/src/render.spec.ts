@@ -1,33 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import type { EndpointInfo, NodeConfig, ProxyState, ServicePortInfo } from '@svcnet/proxy-core';
+import { buildEndpoint, buildProxyState, buildServicePort } from '@svcnet/proxy-core';
+import type { EndpointInfo, NodeConfig, ServicePortInfo } from '@svcnet/proxy-core';
 import { renderNftPlan } from './render.js';
 
 const config: NodeConfig = { nodeName: 'node1', nodeIPs: ['192.168.77.11'], clusterCIDR: '10.244.0.0/16', masqueradeAll: false, nodePortAddresses: [] };
 
 function sp(over: Partial<ServicePortInfo> & { id: string }): ServicePortInfo {
-  const [ns, rest] = over.id.split('/');
+  const [namespace, rest] = over.id.split('/');
   const [name, portName] = (rest ?? '').split(':');
-  return {
-    namespace: ns ?? 'default',
-    name: name ?? 'web',
-    portName: portName ?? '',
-    protocol: 'TCP',
-    clusterIP: '10.96.0.10',
-    port: 80,
-    nodePort: 0,
-    externalIPs: [],
-    sessionAffinity: { kind: 'None' },
-    externalPolicyLocal: false,
-    internalPolicyLocal: false,
-    ...over,
-  };
+  return buildServicePort({ namespace: namespace!, name: name!, portName: portName ?? '', clusterIP: '10.96.0.10', port: 80, ...over });
 }
-function ep(ip: string, local = false, port = 8080): EndpointInfo {
-  return { ip, port, nodeName: local ? 'node1' : 'node2', isLocal: local, ready: true, serving: true, terminating: false };
-}
-function state(list: Array<[ServicePortInfo, EndpointInfo[]]>): ProxyState {
-  return { services: new Map(list.map(([s]) => [s.id, s])), endpoints: new Map(list.map(([s, e]) => [s.id, e])) };
-}
+const ep = (ip: string, local = false, port = 8080): EndpointInfo => buildEndpoint(ip, port, { nodeName: local ? 'node1' : 'node2', isLocal: local });
+const state = buildProxyState;
 
 describe('renderNftPlan', () => {
   const web = sp({ id: 'default/web:', nodePort: 30080 });

@@ -6,6 +6,7 @@
  * Pure: state in, text out; the backend replaces the table atomically.
  */
 import { createHash } from 'node:crypto';
+import { canonicalIPv4Cidr } from '@svcnet/ipam';
 import type { EndpointInfo, NodeConfig, ProxyState } from '@svcnet/proxy-core';
 
 export const NFT_TABLE = 'svcnet';
@@ -140,7 +141,7 @@ export function renderNftPlan(state: ProxyState, config: NodeConfig, full: boole
     }
   }
 
-  const v4NodePortCidrs = config.nodePortAddresses.filter((c) => IPV4.test(c.split('/')[0] ?? ''));
+  const v4NodePortCidrs = config.nodePortAddresses.flatMap((c) => canonicalIPv4Cidr(c) ?? []);
   const nodePortMatch = v4NodePortCidrs.length > 0 ? 'ip daddr @nodeport-ips ' : 'ip daddr != 127.0.0.0/8 ';
   chain('services', [
     'ip daddr . meta l4proto . th dport vmap @service-ips',

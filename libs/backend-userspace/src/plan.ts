@@ -1,5 +1,6 @@
 import type { EndpointInfo, ProxyState, RenderInput, ServicePortInfo, SessionAffinityInfo } from '@svcnet/proxy-core';
 import type { Endpoint } from './balancer.js';
+import { canonicalIPv4Cidr } from '@svcnet/ipam';
 
 /** One proxy socket the node should have: a service port and where it sends traffic. */
 export interface ProxyPlan {
@@ -36,21 +37,9 @@ export interface UserspacePlan {
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
-/**
- * `10.1.2.3/8` → `10.0.0.0/8`, as iptables-save prints it (so drift checks compare equal
- * strings); undefined for anything that is not an IPv4 CIDR (IPv6 is not proxied here).
- */
-export function canonicalIPv4Cidr(cidr: string): string | undefined {
-  const [ip, bitsText, extra] = cidr.split('/');
-  if (extra !== undefined || !ip || !IPV4.test(ip) || bitsText === undefined || !/^\d{1,2}$/.test(bitsText)) return undefined;
-  const bits = Number(bitsText);
-  const octets = ip.split('.').map(Number);
-  if (bits > 32 || octets.some((o) => o > 255)) return undefined;
-  const value = octets.reduce((v, o) => v * 256 + o, 0);
-  const mask = bits === 0 ? 0 : 2 ** 32 - 2 ** (32 - bits);
-  const network = Number((BigInt(value) & BigInt(mask)).toString());
-  return `${[24, 16, 8, 0].map((s) => Math.floor(network / 2 ** s) % 256).join('.')}/${bits}`;
-}
+/** Re-exported for this backend's callers and tests: the form iptables-save prints. */
+export { canonicalIPv4Cidr };
+
 
 function readyEndpoints(list: readonly EndpointInfo[] | undefined, localOnly: boolean): Endpoint[] {
   const ready = (list ?? []).filter((e) => e.ready && !e.terminating && (!localOnly || e.isLocal));

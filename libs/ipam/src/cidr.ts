@@ -45,6 +45,20 @@ export function parseCidr(text: string, field: string): CidrBlock {
 }
 
 /**
+ * An IPv4 CIDR in canonical form (`10.1.2.3/8` → `10.0.0.0/8`, as iptables-save
+ * prints it), or undefined for anything else (IPv6, bad syntax): for backends
+ * that program IPv4 only and skip the rest.
+ */
+export function canonicalIPv4Cidr(text: string): string | undefined {
+  try {
+    const block = parseCidr(text, 'cidr');
+    return block.family === IpFamily.IPv4 ? block.cidr : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Parses one CIDR or a dual-stack pair `v4,v6` / `v6,v4` (the first is the
  * primary family). Two blocks of the same family are refused, as in Kubernetes.
  */

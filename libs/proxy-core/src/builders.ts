@@ -1,4 +1,5 @@
 import type { Endpoints, EndpointAddress, Protocol, Service, ServicePort, ServiceSpec } from '@svcnet/model';
+import type { EndpointInfo, ProxyState, ServicePortInfo } from './types.js';
 
 /** Options of `buildService`: anything not given takes Kubernetes' default. */
 export interface BuildServiceOptions extends Partial<Omit<ServiceSpec, 'ports'>> {
@@ -66,4 +67,31 @@ export function buildEndpoints(o: BuildEndpointsOptions): Endpoints {
       },
     ],
   };
+}
+
+/** A ServicePortInfo for tests and tools: `default/<name>:` TCP, no node port, no affinity, unless told. */
+export function buildServicePort(p: Partial<ServicePortInfo> & { name: string; clusterIP: string; port: number }): ServicePortInfo {
+  const namespace = p.namespace ?? 'default';
+  return {
+    id: `${namespace}/${p.name}:${p.portName ?? ''}`,
+    namespace,
+    portName: '',
+    protocol: 'TCP',
+    nodePort: 0,
+    externalIPs: [],
+    sessionAffinity: { kind: 'None' },
+    externalPolicyLocal: false,
+    internalPolicyLocal: false,
+    ...p,
+  };
+}
+
+/** A ready, serving EndpointInfo on node `n1` (not local) unless told. */
+export function buildEndpoint(ip: string, port: number, extra: Partial<EndpointInfo> = {}): EndpointInfo {
+  return { ip, port, nodeName: 'n1', isLocal: false, ready: true, serving: true, terminating: false, ...extra };
+}
+
+/** A ProxyState from (service port, endpoints) pairs. */
+export function buildProxyState(entries: ReadonlyArray<readonly [ServicePortInfo, readonly EndpointInfo[]]>): ProxyState {
+  return { services: new Map(entries.map(([s]) => [s.id, s])), endpoints: new Map(entries.map(([s, e]) => [s.id, e])) };
 }

@@ -16,5 +16,5 @@ export { Proxier } from './proxier.js';
 export type { ProxierParams, ProxierStatus, ProxyLogger } from './proxier.js';
 export { FakeProxyBackend } from './fake-backend.js';
 export type { FakePlan } from './fake-backend.js';
-export { buildService, buildEndpoints } from './builders.js';
+export { buildService, buildEndpoints, buildServicePort, buildEndpoint, buildProxyState } from './builders.js';
 export type { BuildServiceOptions, BuildEndpointsOptions } from './builders.js';
