@@ -21,19 +21,36 @@ export interface UdpTarget {
   endpoints: readonly string[];
 }
 
+/** A named set: affinity sets (dynamic, with a timeout) and the node-port address set. */
+export interface NftSet {
+  type: string;
+  flags: string;
+  timeoutSeconds?: number;
+  elements?: readonly string[];
+}
+
+/** The verdict maps, in the order the table declares them, with their key types. */
+export const NFT_MAPS: ReadonlyArray<readonly [string, string]> = [
+  ['service-ips', 'ipv4_addr . inet_proto . inet_service : verdict'],
+  ['service-nodeports', 'inet_proto . inet_service : verdict'],
+  ['no-endpoint-services', 'ipv4_addr . inet_proto . inet_service : verdict'],
+  ['no-endpoint-nodeports', 'inet_proto . inet_service : verdict'],
+];
+
 export interface NftPlan {
   full: boolean;
-  /** The whole table, as `nft -f` input (without the delete that precedes it on apply). */
-  table: string;
+  /** The whole table, as `nft -f` input (without the delete that precedes it on apply); rendered on first use. */
+  readonly table: string;
   /** Rules per chain and elements per map/set, to tell a table changed by hand (drift). */
   counts: Readonly<Record<string, number>>;
   /** UDP cluster IPs / node ports and their endpoints. */
   udp: readonly UdpTarget[];
-  /** Names of every chain, map and set (an incremental apply deletes what is gone). */
-  chains: readonly string[];
-  maps: readonly string[];
-  /** Set name → its definition; a set whose definition changed is recreated. */
-  sets: Readonly<Record<string, string>>;
+  /** Every regular (non-base) chain and its rules: a partial sync rewrites the chains whose rules changed. */
+  chains: ReadonlyMap<string, readonly string[]>;
+  /** Verdict map name → key → verdict: a partial sync adds and deletes elements. */
+  maps: ReadonlyMap<string, ReadonlyMap<string, string>>;
+  /** Named sets. */
+  sets: ReadonlyMap<string, NftSet>;
   /** Service ports not programmed, with why (IPv6, SCTP). */
   skipped: ReadonlyArray<{ id: string; reason: string }>;
 }
@@ -46,27 +63,41 @@ function quote(comment: string): string {
   return `"${comment.replace(/["\\]/g, '').slice(0, 120)}"`;
 }
 
-interface Section {
-  lines: string[];
-  count: number;
+/** The base chains (hooks): fixed, so a partial sync never touches them. */
+const BASE_CHAINS: ReadonlyArray<readonly [string, string, readonly string[]]> = [
+  ['nat-prerouting', 'type nat hook prerouting priority dstnat; policy accept;', ['jump services']],
+  ['nat-output', 'type nat hook output priority -100; policy accept;', ['jump services']],
+  ['nat-postrouting', 'type nat hook postrouting priority srcnat; policy accept;', ['jump masquerading']],
+  ['filter-input', 'type filter hook input priority -110; policy accept;', ['ct state new jump service-endpoints-check']],
+  ['filter-forward', 'type filter hook forward priority -110; policy accept;', ['ct state new jump service-endpoints-check']],
+  ['filter-output', 'type filter hook output priority -110; policy accept;', ['ct state new jump service-endpoints-check']],
+];
+
+/** Names of the base chains. */
+export const BASE_CHAIN_NAMES: readonly string[] = BASE_CHAINS.map(([name]) => name);
+
+const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** A set's body, as both `nft -f` forms accept it: `{ type …; flags …; … }`. */
+export function setBody(set: NftSet): string {
+  const parts = [`type ${set.type}`, `flags ${set.flags}`];
+  if (set.timeoutSeconds) parts.push(`timeout ${set.timeoutSeconds}s`);
+  if (set.elements?.length) parts.push(`elements = { ${set.elements.join(', ')} }`);
+  return `{ ${parts.join('; ')}; }`;
 }
 
 /** Renders the table for one node. */
 export function renderNftPlan(state: ProxyState, config: NodeConfig, full: boolean): NftPlan {
-  const serviceIps: string[] = [];
-  const serviceNodePorts: string[] = [];
-  const noEndpointIps: string[] = [];
-  const noEndpointNodePorts: string[] = [];
-  const chains = new Map<string, Section>();
-  const sets: Record<string, string> = {};
-  const counts: Record<string, number> = {};
+  const serviceIps = new Map<string, string>();
+  const serviceNodePorts = new Map<string, string>();
+  const noEndpointIps = new Map<string, string>();
+  const noEndpointNodePorts = new Map<string, string>();
+  const chains = new Map<string, readonly string[]>();
+  const sets = new Map<string, NftSet>();
   const udp: UdpTarget[] = [];
   const skipped: Array<{ id: string; reason: string }> = [];
-  const chain = (name: string, lines: string[]): void => {
-    chains.set(name, { lines, count: lines.length });
-  };
 
-  const services = [...state.services.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const services = [...state.services.values()].sort((a, b) => byName(a.id, b.id));
   for (const sp of services) {
     if (sp.protocol !== 'TCP' && sp.protocol !== 'UDP') {
       skipped.push({ id: sp.id, reason: `protocol ${sp.protocol} is not programmed in nftables mode` });
@@ -88,26 +119,28 @@ export function renderNftPlan(state: ProxyState, config: NodeConfig, full: boole
       if (sp.nodePort > 0) udp.push({ origDst: '', origPortDst: sp.nodePort, endpoints: ready.map((e) => e.ip) });
     }
     if (ready.length === 0) {
-      for (const d of destinations) noEndpointIps.push(`${d} . ${proto} . ${sp.port} : goto reject-service`);
-      if (sp.nodePort > 0) noEndpointNodePorts.push(`${proto} . ${sp.nodePort} : goto reject-service`);
+      for (const d of destinations) noEndpointIps.set(`${d} . ${proto} . ${sp.port}`, 'goto reject-service');
+      if (sp.nodePort > 0) noEndpointNodePorts.set(`${proto} . ${sp.nodePort}`, 'goto reject-service');
       continue;
     }
 
-    const epChain = (e: EndpointInfo) => `sep-${hash(`${key}|${e.ip}:${e.port}`)}`;
     const affinity = sp.sessionAffinity.kind === 'ClientIP' ? sp.sessionAffinity.timeoutSeconds : 0;
+    const epChain = (e: EndpointInfo) => `sep-${hash(`${key}|${e.ip}:${e.port}`)}`;
+    // The timeout is part of the set's name: a set cannot be redefined in place, so a new timeout
+    // is a new set (and the chains that use it change with it).
+    const affinitySet = (e: EndpointInfo) => `aff-${hash(`${key}|${e.ip}:${e.port}|${affinity}`)}`;
     for (const e of ready) {
-      const name = epChain(e);
       const lines = [`ip saddr ${e.ip} jump mark-for-masquerade comment ${quote(`${sp.id} hairpin`)}`];
       if (affinity > 0) {
-        sets[`aff-${name.slice(4)}`] = `\tset aff-${name.slice(4)} {\n\t\ttype ipv4_addr\n\t\tflags dynamic,timeout\n\t\ttimeout ${affinity}s\n\t}`;
-        lines.push(`update @aff-${name.slice(4)} { ip saddr }`);
+        sets.set(affinitySet(e), { type: 'ipv4_addr', flags: 'dynamic,timeout', timeoutSeconds: affinity });
+        lines.push(`update @${affinitySet(e)} { ip saddr }`);
       }
       lines.push(`meta l4proto ${proto} dnat to ${e.ip}:${e.port} comment ${quote(`${sp.id} -> ${e.ip}:${e.port}`)}`);
-      chain(name, lines);
+      chains.set(epChain(e), lines);
     }
     const pick = (eps: readonly EndpointInfo[]): string[] => {
       const lines: string[] = [];
-      if (affinity > 0) for (const e of eps) lines.push(`ip saddr @aff-${epChain(e).slice(4)} goto ${epChain(e)}`);
+      if (affinity > 0) for (const e of eps) lines.push(`ip saddr @${affinitySet(e)} goto ${epChain(e)}`);
       // A cascade like iptables' --probability: rule i takes 1/(N-i) of what reaches it, so every
       // endpoint gets 1/N. Not `numgen random mod N vmap { … }`: each such anonymous map is a set
       // object of its own, and loading thousands of them is quadratic (110 s for 10k services here).
@@ -122,81 +155,82 @@ export function renderNftPlan(state: ProxyState, config: NodeConfig, full: boole
     const masq: string[] = [];
     if (config.masqueradeAll) masq.push(`jump mark-for-masquerade comment ${quote(`${sp.id} masquerade all`)}`);
     else if (config.clusterCIDR) masq.push(`ip saddr != ${config.clusterCIDR} jump mark-for-masquerade comment ${quote(`${sp.id} from outside the pod network`)}`);
-    if (clusterEps.length === 0) {
-      chain(svc, [...masq, `goto reject-service`]);
-    } else {
-      chain(svc, [...masq, ...pick(clusterEps)]);
-    }
-    for (const d of destinations) serviceIps.push(`${d} . ${proto} . ${sp.port} : goto ${svc}`);
+    chains.set(svc, clusterEps.length === 0 ? [...masq, `goto reject-service`] : [...masq, ...pick(clusterEps)]);
+    for (const d of destinations) serviceIps.set(`${d} . ${proto} . ${sp.port}`, `goto ${svc}`);
 
     if (sp.nodePort > 0) {
       const ext = `ext-${h}`;
       if (sp.externalPolicyLocal) {
         // Local endpoints only and no masquerade: the pod sees the client's address.
-        chain(ext, localEps.length > 0 ? pick(localEps) : [`drop comment ${quote(`${sp.id} has no local endpoints`)}`]);
+        chains.set(ext, localEps.length > 0 ? pick(localEps) : [`drop comment ${quote(`${sp.id} has no local endpoints`)}`]);
       } else {
-        chain(ext, [`jump mark-for-masquerade comment ${quote(`${sp.id} node port`)}`, `goto ${svc}`]);
+        chains.set(ext, [`jump mark-for-masquerade comment ${quote(`${sp.id} node port`)}`, `goto ${svc}`]);
       }
-      serviceNodePorts.push(`${proto} . ${sp.nodePort} : goto ${ext}`);
+      serviceNodePorts.set(`${proto} . ${sp.nodePort}`, `goto ${ext}`);
     }
   }
 
   const v4NodePortCidrs = config.nodePortAddresses.flatMap((c) => canonicalIPv4Cidr(c) ?? []);
   const nodePortMatch = v4NodePortCidrs.length > 0 ? 'ip daddr @nodeport-ips ' : 'ip daddr != 127.0.0.0/8 ';
-  chain('services', [
+  chains.set('services', [
     'ip daddr . meta l4proto . th dport vmap @service-ips',
     `fib daddr type local ${nodePortMatch}meta l4proto . th dport vmap @service-nodeports`,
   ]);
-  chain('service-endpoints-check', [
+  chains.set('service-endpoints-check', [
     'ip daddr . meta l4proto . th dport vmap @no-endpoint-services',
     `fib daddr type local ${nodePortMatch}meta l4proto . th dport vmap @no-endpoint-nodeports`,
   ]);
-  chain('reject-service', ['meta l4proto tcp reject with tcp reset', 'reject']);
-  chain('mark-for-masquerade', [`meta mark set meta mark | ${MASQ_MARK}`]);
-  chain('masquerading', [`meta mark & ${MASQ_MARK} == 0 return`, `meta mark set meta mark ^ ${MASQ_MARK}`, 'masquerade fully-random']);
+  chains.set('reject-service', ['meta l4proto tcp reject with tcp reset', 'reject']);
+  chains.set('mark-for-masquerade', [`meta mark set meta mark | ${MASQ_MARK}`]);
+  chains.set('masquerading', [`meta mark & ${MASQ_MARK} == 0 return`, `meta mark set meta mark ^ ${MASQ_MARK}`, 'masquerade fully-random']);
+  if (v4NodePortCidrs.length > 0) sets.set('nodeport-ips', { type: 'ipv4_addr', flags: 'interval', elements: v4NodePortCidrs });
 
-  const map = (name: string, type: string, elements: string[]): string => {
-    counts[`map ${name}`] = elements.length;
-    const body = elements.length > 0 ? `\n\t\telements = { ${elements.join(',\n\t\t\t     ')} }` : '';
-    return `\tmap ${name} {\n\t\ttype ${type}${body}\n\t}`;
-  };
-  const out: string[] = [`table ip ${NFT_TABLE} {`];
-  out.push(map('service-ips', 'ipv4_addr . inet_proto . inet_service : verdict', serviceIps));
-  out.push(map('service-nodeports', 'inet_proto . inet_service : verdict', serviceNodePorts));
-  out.push(map('no-endpoint-services', 'ipv4_addr . inet_proto . inet_service : verdict', noEndpointIps));
-  out.push(map('no-endpoint-nodeports', 'inet_proto . inet_service : verdict', noEndpointNodePorts));
-  if (v4NodePortCidrs.length > 0) {
-    counts['set nodeport-ips'] = v4NodePortCidrs.length;
-    sets['nodeport-ips'] = `\tset nodeport-ips {\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\telements = { ${v4NodePortCidrs.join(', ')} }\n\t}`;
-  }
-  const setNames = Object.keys(sets).sort();
-  out.push(...setNames.map((n) => sets[n]!));
-  // Base chains: the hooks. Their rule counts are checked like every other chain's.
-  const base: Array<[string, string, string[]]> = [
-    ['nat-prerouting', 'type nat hook prerouting priority dstnat; policy accept;', ['jump services']],
-    ['nat-output', 'type nat hook output priority -100; policy accept;', ['jump services']],
-    ['nat-postrouting', 'type nat hook postrouting priority srcnat; policy accept;', ['jump masquerading']],
-    ['filter-input', 'type filter hook input priority -110; policy accept;', ['ct state new jump service-endpoints-check']],
-    ['filter-forward', 'type filter hook forward priority -110; policy accept;', ['ct state new jump service-endpoints-check']],
-    ['filter-output', 'type filter hook output priority -110; policy accept;', ['ct state new jump service-endpoints-check']],
-  ];
-  for (const [name, hook, rules] of base) {
-    counts[`chain ${name}`] = rules.length;
-    out.push(`\tchain ${name} {\n\t\t${hook}\n${rules.map((r) => `\t\t${r}\n`).join('')}\t}`);
-  }
-  for (const [name, s] of [...chains].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    counts[`chain ${name}`] = s.count;
-    out.push(`\tchain ${name} {\n${s.lines.map((r) => `\t\t${r}\n`).join('')}\t}`);
-  }
-  out.push('}', '');
+  const maps = new Map<string, ReadonlyMap<string, string>>([
+    ['service-ips', serviceIps],
+    ['service-nodeports', serviceNodePorts],
+    ['no-endpoint-services', noEndpointIps],
+    ['no-endpoint-nodeports', noEndpointNodePorts],
+  ]);
+  const counts: Record<string, number> = {};
+  for (const [name, elements] of maps) counts[`map ${name}`] = elements.size;
+  if (v4NodePortCidrs.length > 0) counts['set nodeport-ips'] = v4NodePortCidrs.length;
+  for (const [name, , rules] of BASE_CHAINS) counts[`chain ${name}`] = rules.length;
+  for (const [name, rules] of chains) counts[`chain ${name}`] = rules.length;
+
+  let table: string | undefined;
   return {
     full,
-    table: out.join('\n'),
+    get table() {
+      return (table ??= renderTable(chains, maps, sets));
+    },
     counts,
     udp,
     skipped,
-    chains: [...base.map(([n]) => n), ...chains.keys()].sort(),
-    maps: ['no-endpoint-nodeports', 'no-endpoint-services', 'service-ips', 'service-nodeports'],
-    sets: Object.fromEntries(setNames.map((n) => [n, sets[n]!])),
+    chains,
+    maps,
+    sets,
   };
+}
+
+/** The table as one `table ip svcnet { … }` block: maps, sets, base chains, then chains by name. */
+function renderTable(chains: NftPlan['chains'], maps: NftPlan['maps'], sets: NftPlan['sets']): string {
+  const out: string[] = [`table ip ${NFT_TABLE} {`];
+  for (const [name, type] of NFT_MAPS) {
+    const elements = [...(maps.get(name) ?? new Map<string, string>())].map(([k, v]) => `${k} : ${v}`);
+    const body = elements.length > 0 ? `\n\t\telements = { ${elements.join(',\n\t\t\t     ')} }` : '';
+    out.push(`\tmap ${name} {\n\t\ttype ${type}${body}\n\t}`);
+  }
+  for (const name of [...sets.keys()].sort(byName)) {
+    const set = sets.get(name)!;
+    const lines = [`type ${set.type}`, `flags ${set.flags}`];
+    if (set.timeoutSeconds) lines.push(`timeout ${set.timeoutSeconds}s`);
+    if (set.elements?.length) lines.push(`elements = { ${set.elements.join(', ')} }`);
+    out.push(`\tset ${name} {\n${lines.map((l) => `\t\t${l}\n`).join('')}\t}`);
+  }
+  for (const [name, hook, rules] of BASE_CHAINS) out.push(`\tchain ${name} {\n\t\t${hook}\n${rules.map((r) => `\t\t${r}\n`).join('')}\t}`);
+  for (const name of [...chains.keys()].sort(byName)) {
+    out.push(`\tchain ${name} {\n${chains.get(name)!.map((r) => `\t\t${r}\n`).join('')}\t}`);
+  }
+  out.push('}', '');
+  return out.join('\n');
 }
