@@ -5,7 +5,7 @@
 // duplicate count. Not a timed test: figures depend on the machine's load.
 //
 //   node tools/bench/allocator/run.mjs [--replicas 1,3] [--clients 64] [--requests 20000] [--range 10.0.0.0/16]
-//                                      [--rate N] [--warmup 5000] [--client lean|grpc-js]
+//                                      [--rate N] [--warmup 5000] [--client h2|lean|grpc-js] [--store-dir DIR]
 //
 // Without --rate the clients run closed-loop (each sends its next request when
 // the last one returns): that measures capacity, and latency is then mostly
@@ -15,12 +15,16 @@
 // latency a service sees at that sustained load.
 //
 // The 64 clients share one HTTP/2 connection per replica (as grpc-js channels
-// do). `--client lean` (default) drives them with a minimal gRPC client
-// (lean-client.mjs: same wire protocol, half grpc-js's CPU per call), because
-// on a 2-core box every cycle the generator spends is taken from the
-// allocator and nats-server; `--client grpc-js` uses @grpc/grpc-js. Before
-// measuring, `--warmup` allocations (closed loop) let V8 optimise both sides:
-// the first second after start-up otherwise dominates every tail figure.
+// do). `--client h2` (default) drives them with h2-client.mjs, which speaks
+// HTTP/2 itself: node:http2 streams are native objects that survive V8's
+// young-generation GCs, and a generator pausing 5-20 ms per scavenge measures
+// its own pauses. `--client lean` (lean-client.mjs, on node:http2) and
+// `--client grpc-js` (@grpc/grpc-js) are there to compare. On a 2-core box
+// every cycle the generator spends is taken from the allocator and
+// nats-server. Before measuring, `--warmup` allocations (closed loop) let V8
+// optimise both sides: the first second after start-up otherwise dominates
+// every tail figure. `--store-dir` places nats-server's JetStream store
+// (default: the OS temp dir).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
@@ -30,6 +34,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { createRequire } from 'node:module';
+import { h2Client } from './h2-client.mjs';
 import { leanClient } from './lean-client.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -45,7 +50,8 @@ const { values: opts } = parseArgs({
     range: { type: 'string', default: '10.0.0.0/16' },
     rate: { type: 'string', default: '0' },
     warmup: { type: 'string', default: '5000' },
-    client: { type: 'string', default: 'lean' },
+    client: { type: 'string', default: 'h2' },
+    'store-dir': { type: 'string', default: tmpdir() },
     'nats-server': { type: 'string', default: process.env.NATS_SERVER_BIN ?? 'nats-server' },
   },
 });
@@ -113,8 +119,8 @@ function makeClient(kind, target) {
       close: () => client.close(),
     };
   }
-  if (kind !== 'lean') throw new Error(`--client must be lean or grpc-js, not ${kind}`);
-  const client = leanClient(target, 'svcnet.v1.Allocator', leanTypes);
+  if (kind !== 'h2' && kind !== 'lean') throw new Error(`--client must be h2, lean or grpc-js, not ${kind}`);
+  const client = (kind === 'h2' ? h2Client : leanClient)(target, 'svcnet.v1.Allocator', leanTypes);
   return {
     allocate: async (owner) => (await client.call('AllocateClusterIP', { owner })).ip,
     status: () => client.call('GetStatus', {}),
@@ -203,7 +209,7 @@ function percentile(sorted, p) {
 
 async function runScenario(replicaCount, clients, requests, range) {
   const natsPort = await freePort();
-  const storeDir = mkdtempSync(join(tmpdir(), 'svcnet-bench-nats-'));
+  const storeDir = mkdtempSync(join(opts['store-dir'], 'svcnet-bench-nats-'));
   const children = [];
   const metricsPorts = [];
   const grpcClients = [];
