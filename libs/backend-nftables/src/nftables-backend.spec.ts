@@ -14,6 +14,7 @@ const plan = (over: Partial<NftPlan> = {}): NftPlan => ({
   chains: new Map([['services', ['jump x', 'jump y']]]),
   maps: new Map([['service-ips', new Map([['10.96.0.1 . tcp . 443', 'goto svc-A']])]]),
   sets: new Map(),
+  fragments: new Map(),
   ...over,
 });
 

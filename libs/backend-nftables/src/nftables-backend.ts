@@ -75,7 +75,7 @@ export class NftablesBackend implements ProxyBackend<NftPlan> {
   }
 
   render(input: RenderInput<NftPlan>): NftPlan {
-    return renderNftPlan(input.state, input.config, input.full || !input.lastApplied);
+    return renderNftPlan(input.state, input.config, input.full || !input.lastApplied, input.lastApplied, input.changed);
   }
 
   private run(file: string, args: string[], input?: string, allowFailure = false) {
@@ -164,7 +164,8 @@ export function replaceScript(plan: NftPlan): string {
   return `add table ip ${NFT_TABLE}\ndelete table ip ${NFT_TABLE}\n${plan.table}`;
 }
 
-const sameRules = (a: readonly string[] | undefined, b: readonly string[]): boolean => a !== undefined && a.length === b.length && a.every((r, i) => r === b[i]);
+const sameRules = (a: readonly string[] | undefined, b: readonly string[]): boolean =>
+  a === b || (a !== undefined && a.length === b.length && a.every((r, i) => r === b[i]));
 
 /**
  * A partial sync, as kube-proxy's nftables mode does it: touch only what

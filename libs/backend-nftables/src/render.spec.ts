@@ -80,4 +80,31 @@ describe('renderNftPlan', () => {
     expect(p.table).toContain('fib daddr type local ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports');
   });
 
+  it('a partial render re-renders only the changed service ports and equals a full render', () => {
+    const a = sp({ id: 'default/a:', clusterIP: '10.96.0.1', nodePort: 30001 });
+    const b = sp({ id: 'default/b:', clusterIP: '10.96.0.2', sessionAffinity: { kind: 'ClientIP', timeoutSeconds: 60 } });
+    const c = sp({ id: 'default/c:', clusterIP: '10.96.0.3', protocol: 'UDP', port: 53 });
+    const first = renderNftPlan(state([[a, [ep('10.244.1.2')]], [b, [ep('10.244.1.3')]], [c, []]]), config, true);
+    const steps: Array<[Parameters<typeof state>[0], string[]]> = [
+      [[[a, [ep('10.244.1.2'), ep('10.244.1.9')]], [b, [ep('10.244.1.3')]], [c, []]], ['default/a:']],
+      [[[a, [ep('10.244.1.2'), ep('10.244.1.9')]], [b, []], [c, [ep('10.244.2.3', false, 53)]]], ['default/b:', 'default/c:']],
+      [[[a, [ep('10.244.1.9')]], [c, [ep('10.244.2.3', false, 53)]]], ['default/a:', 'default/b:']],
+    ];
+    let last = first;
+    for (const [entries, changed] of steps) {
+      const partial = renderNftPlan(state(entries), config, false, last, new Set(changed));
+      const full = renderNftPlan(state(entries), config, true);
+      expect([...partial.chains].sort()).toEqual([...full.chains].sort());
+      expect([...partial.maps].map(([m, els]) => [m, [...els].sort()])).toEqual([...full.maps].map(([m, els]) => [m, [...els].sort()]));
+      expect([...partial.sets].sort()).toEqual([...full.sets].sort());
+      expect(partial.udp).toEqual(full.udp);
+      expect(partial.counts).toEqual(full.counts);
+      // Unchanged service ports: the very fragment of the last plan.
+      for (const [id, f] of partial.fragments) expect(f === last.fragments.get(id)).toBe(!changed.includes(id) && last.fragments.has(id));
+      last = partial;
+    }
+    // Without the changed set (or on a full sync) everything is rendered again.
+    const again = renderNftPlan(state([[a, [ep('10.244.1.9')]]]), config, true, last, new Set());
+    expect(again.fragments.get('default/a:')).not.toBe(last.fragments.get('default/a:'));
+  });
 });

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { canonicalIPv4Cidr } from '@svcnet/ipam';
-import type { EndpointInfo, NodeConfig, ProxyState } from '@svcnet/proxy-core';
+import type { EndpointInfo, NodeConfig, ProxyState, ServicePortInfo } from '@svcnet/proxy-core';
 
 export const NFT_TABLE = 'svcnet';
 /** kube-proxy's masquerade mark. */
@@ -51,6 +51,8 @@ export interface NftPlan {
   maps: ReadonlyMap<string, ReadonlyMap<string, string>>;
   /** Named sets. */
   sets: ReadonlyMap<string, NftSet>;
+  /** Per service port id, what it added (reused by the next partial render when unchanged). */
+  fragments: ReadonlyMap<string, ServiceFragment>;
   /** Service ports not programmed, with why (IPv6, SCTP). */
   skipped: ReadonlyArray<{ id: string; reason: string }>;
 }
@@ -86,88 +88,116 @@ export function setBody(set: NftSet): string {
   return `{ ${parts.join('; ')}; }`;
 }
 
-/** Renders the table for one node. */
-export function renderNftPlan(state: ProxyState, config: NodeConfig, full: boolean): NftPlan {
-  const serviceIps = new Map<string, string>();
-  const serviceNodePorts = new Map<string, string>();
-  const noEndpointIps = new Map<string, string>();
-  const noEndpointNodePorts = new Map<string, string>();
+/** What one service port adds to the table; a partial sync reuses it while the service and its endpoints are unchanged. */
+export interface ServiceFragment {
+  chains: Array<readonly [string, readonly string[]]>;
+  /** [map, key, verdict] */
+  entries: Array<readonly [string, string, string]>;
+  sets: Array<readonly [string, NftSet]>;
+  udp: UdpTarget[];
+  /** Why this service port is not programmed (IPv6, SCTP). */
+  skipped?: string;
+}
+
+/** Renders one service port with its endpoints. */
+export function renderService(sp: ServicePortInfo, endpoints: readonly EndpointInfo[], config: NodeConfig): ServiceFragment {
+  const f: ServiceFragment = { chains: [], entries: [], sets: [], udp: [] };
+  if (sp.protocol !== 'TCP' && sp.protocol !== 'UDP') return { ...f, skipped: `protocol ${sp.protocol} is not programmed in nftables mode` };
+  if (!IPV4.test(sp.clusterIP)) return { ...f, skipped: `cluster IP ${sp.clusterIP} is not IPv4` };
+  const proto = sp.protocol.toLowerCase();
+  const key = `${sp.id}/${proto}`;
+  const h = hash(key);
+  const ready = endpoints.filter((e) => e.ready && !e.terminating && IPV4.test(e.ip));
+  const clusterEps = sp.internalPolicyLocal ? ready.filter((e) => e.isLocal) : ready;
+  const localEps = ready.filter((e) => e.isLocal);
+  const destinations = [sp.clusterIP, ...sp.externalIPs.filter((ip) => IPV4.test(ip))];
+  if (proto === 'udp') {
+    for (const d of destinations) f.udp.push({ origDst: d, endpoints: ready.map((e) => e.ip) });
+    if (sp.nodePort > 0) f.udp.push({ origDst: '', origPortDst: sp.nodePort, endpoints: ready.map((e) => e.ip) });
+  }
+  if (ready.length === 0) {
+    for (const d of destinations) f.entries.push(['no-endpoint-services', `${d} . ${proto} . ${sp.port}`, 'goto reject-service']);
+    if (sp.nodePort > 0) f.entries.push(['no-endpoint-nodeports', `${proto} . ${sp.nodePort}`, 'goto reject-service']);
+    return f;
+  }
+
+  const affinity = sp.sessionAffinity.kind === 'ClientIP' ? sp.sessionAffinity.timeoutSeconds : 0;
+  const epChain = (e: EndpointInfo) => `sep-${hash(`${key}|${e.ip}:${e.port}`)}`;
+  // The timeout is part of the set's name: a set cannot be redefined in place, so a new timeout
+  // is a new set (and the chains that use it change with it).
+  const affinitySet = (e: EndpointInfo) => `aff-${hash(`${key}|${e.ip}:${e.port}|${affinity}`)}`;
+  for (const e of ready) {
+    const lines = [`ip saddr ${e.ip} jump mark-for-masquerade comment ${quote(`${sp.id} hairpin`)}`];
+    if (affinity > 0) {
+      f.sets.push([affinitySet(e), { type: 'ipv4_addr', flags: 'dynamic,timeout', timeoutSeconds: affinity }]);
+      lines.push(`update @${affinitySet(e)} { ip saddr }`);
+    }
+    lines.push(`meta l4proto ${proto} dnat to ${e.ip}:${e.port} comment ${quote(`${sp.id} -> ${e.ip}:${e.port}`)}`);
+    f.chains.push([epChain(e), lines]);
+  }
+  const pick = (eps: readonly EndpointInfo[]): string[] => {
+    const lines: string[] = [];
+    if (affinity > 0) for (const e of eps) lines.push(`ip saddr @${affinitySet(e)} goto ${epChain(e)}`);
+    // A cascade like iptables' --probability: rule i takes 1/(N-i) of what reaches it, so every
+    // endpoint gets 1/N. Not `numgen random mod N vmap { … }`: each such anonymous map is a set
+    // object of its own, and loading thousands of them is quadratic (110 s for 10k services here).
+    eps.forEach((e, i) => {
+      const left = eps.length - i;
+      lines.push(left > 1 ? `numgen random mod ${left} == 0 goto ${epChain(e)}` : `goto ${epChain(e)}`);
+    });
+    return lines;
+  };
+
+  const svc = `svc-${h}`;
+  const masq: string[] = [];
+  if (config.masqueradeAll) masq.push(`jump mark-for-masquerade comment ${quote(`${sp.id} masquerade all`)}`);
+  else if (config.clusterCIDR) masq.push(`ip saddr != ${config.clusterCIDR} jump mark-for-masquerade comment ${quote(`${sp.id} from outside the pod network`)}`);
+  f.chains.push([svc, clusterEps.length === 0 ? [...masq, `goto reject-service`] : [...masq, ...pick(clusterEps)]]);
+  for (const d of destinations) f.entries.push(['service-ips', `${d} . ${proto} . ${sp.port}`, `goto ${svc}`]);
+
+  if (sp.nodePort > 0) {
+    const ext = `ext-${h}`;
+    if (sp.externalPolicyLocal) {
+      // Local endpoints only and no masquerade: the pod sees the client's address.
+      f.chains.push([ext, localEps.length > 0 ? pick(localEps) : [`drop comment ${quote(`${sp.id} has no local endpoints`)}`]]);
+    } else {
+      f.chains.push([ext, [`jump mark-for-masquerade comment ${quote(`${sp.id} node port`)}`, `goto ${svc}`]]);
+    }
+    f.entries.push(['service-nodeports', `${proto} . ${sp.nodePort}`, `goto ${ext}`]);
+  }
+  return f;
+}
+
+/**
+ * Renders the table for one node. Given the last applied plan and the service
+ * ports changed since (a partial sync), only those are rendered again; the
+ * others' fragments are reused as they are (the proxier's change tracker
+ * lists every service port whose service or endpoints changed).
+ */
+export function renderNftPlan(
+  state: ProxyState,
+  config: NodeConfig,
+  full: boolean,
+  lastApplied?: NftPlan,
+  changed?: ReadonlySet<string>,
+): NftPlan {
+  const reuse = !full && lastApplied !== undefined && changed !== undefined;
+  const maps = new Map<string, Map<string, string>>(NFT_MAPS.map(([name]) => [name, new Map<string, string>()]));
   const chains = new Map<string, readonly string[]>();
   const sets = new Map<string, NftSet>();
+  const fragments = new Map<string, ServiceFragment>();
   const udp: UdpTarget[] = [];
   const skipped: Array<{ id: string; reason: string }> = [];
 
   const services = [...state.services.values()].sort((a, b) => byName(a.id, b.id));
   for (const sp of services) {
-    if (sp.protocol !== 'TCP' && sp.protocol !== 'UDP') {
-      skipped.push({ id: sp.id, reason: `protocol ${sp.protocol} is not programmed in nftables mode` });
-      continue;
-    }
-    if (!IPV4.test(sp.clusterIP)) {
-      skipped.push({ id: sp.id, reason: `cluster IP ${sp.clusterIP} is not IPv4` });
-      continue;
-    }
-    const proto = sp.protocol.toLowerCase();
-    const key = `${sp.id}/${proto}`;
-    const h = hash(key);
-    const ready = (state.endpoints.get(sp.id) ?? []).filter((e) => e.ready && !e.terminating && IPV4.test(e.ip));
-    const clusterEps = sp.internalPolicyLocal ? ready.filter((e) => e.isLocal) : ready;
-    const localEps = ready.filter((e) => e.isLocal);
-    const destinations = [sp.clusterIP, ...sp.externalIPs.filter((ip) => IPV4.test(ip))];
-    if (proto === 'udp') {
-      for (const d of destinations) udp.push({ origDst: d, endpoints: ready.map((e) => e.ip) });
-      if (sp.nodePort > 0) udp.push({ origDst: '', origPortDst: sp.nodePort, endpoints: ready.map((e) => e.ip) });
-    }
-    if (ready.length === 0) {
-      for (const d of destinations) noEndpointIps.set(`${d} . ${proto} . ${sp.port}`, 'goto reject-service');
-      if (sp.nodePort > 0) noEndpointNodePorts.set(`${proto} . ${sp.nodePort}`, 'goto reject-service');
-      continue;
-    }
-
-    const affinity = sp.sessionAffinity.kind === 'ClientIP' ? sp.sessionAffinity.timeoutSeconds : 0;
-    const epChain = (e: EndpointInfo) => `sep-${hash(`${key}|${e.ip}:${e.port}`)}`;
-    // The timeout is part of the set's name: a set cannot be redefined in place, so a new timeout
-    // is a new set (and the chains that use it change with it).
-    const affinitySet = (e: EndpointInfo) => `aff-${hash(`${key}|${e.ip}:${e.port}|${affinity}`)}`;
-    for (const e of ready) {
-      const lines = [`ip saddr ${e.ip} jump mark-for-masquerade comment ${quote(`${sp.id} hairpin`)}`];
-      if (affinity > 0) {
-        sets.set(affinitySet(e), { type: 'ipv4_addr', flags: 'dynamic,timeout', timeoutSeconds: affinity });
-        lines.push(`update @${affinitySet(e)} { ip saddr }`);
-      }
-      lines.push(`meta l4proto ${proto} dnat to ${e.ip}:${e.port} comment ${quote(`${sp.id} -> ${e.ip}:${e.port}`)}`);
-      chains.set(epChain(e), lines);
-    }
-    const pick = (eps: readonly EndpointInfo[]): string[] => {
-      const lines: string[] = [];
-      if (affinity > 0) for (const e of eps) lines.push(`ip saddr @${affinitySet(e)} goto ${epChain(e)}`);
-      // A cascade like iptables' --probability: rule i takes 1/(N-i) of what reaches it, so every
-      // endpoint gets 1/N. Not `numgen random mod N vmap { … }`: each such anonymous map is a set
-      // object of its own, and loading thousands of them is quadratic (110 s for 10k services here).
-      eps.forEach((e, i) => {
-        const left = eps.length - i;
-        lines.push(left > 1 ? `numgen random mod ${left} == 0 goto ${epChain(e)}` : `goto ${epChain(e)}`);
-      });
-      return lines;
-    };
-
-    const svc = `svc-${h}`;
-    const masq: string[] = [];
-    if (config.masqueradeAll) masq.push(`jump mark-for-masquerade comment ${quote(`${sp.id} masquerade all`)}`);
-    else if (config.clusterCIDR) masq.push(`ip saddr != ${config.clusterCIDR} jump mark-for-masquerade comment ${quote(`${sp.id} from outside the pod network`)}`);
-    chains.set(svc, clusterEps.length === 0 ? [...masq, `goto reject-service`] : [...masq, ...pick(clusterEps)]);
-    for (const d of destinations) serviceIps.set(`${d} . ${proto} . ${sp.port}`, `goto ${svc}`);
-
-    if (sp.nodePort > 0) {
-      const ext = `ext-${h}`;
-      if (sp.externalPolicyLocal) {
-        // Local endpoints only and no masquerade: the pod sees the client's address.
-        chains.set(ext, localEps.length > 0 ? pick(localEps) : [`drop comment ${quote(`${sp.id} has no local endpoints`)}`]);
-      } else {
-        chains.set(ext, [`jump mark-for-masquerade comment ${quote(`${sp.id} node port`)}`, `goto ${svc}`]);
-      }
-      serviceNodePorts.set(`${proto} . ${sp.nodePort}`, `goto ${ext}`);
-    }
+    const f = (reuse && !changed.has(sp.id) ? lastApplied.fragments.get(sp.id) : undefined) ?? renderService(sp, state.endpoints.get(sp.id) ?? [], config);
+    fragments.set(sp.id, f);
+    if (f.skipped) skipped.push({ id: sp.id, reason: f.skipped });
+    for (const [name, rules] of f.chains) chains.set(name, rules);
+    for (const [map, key, verdict] of f.entries) maps.get(map)!.set(key, verdict);
+    for (const [name, set] of f.sets) sets.set(name, set);
+    udp.push(...f.udp);
   }
 
   const v4NodePortCidrs = config.nodePortAddresses.flatMap((c) => canonicalIPv4Cidr(c) ?? []);
@@ -185,12 +215,6 @@ export function renderNftPlan(state: ProxyState, config: NodeConfig, full: boole
   chains.set('masquerading', [`meta mark & ${MASQ_MARK} == 0 return`, `meta mark set meta mark ^ ${MASQ_MARK}`, 'masquerade fully-random']);
   if (v4NodePortCidrs.length > 0) sets.set('nodeport-ips', { type: 'ipv4_addr', flags: 'interval', elements: v4NodePortCidrs });
 
-  const maps = new Map<string, ReadonlyMap<string, string>>([
-    ['service-ips', serviceIps],
-    ['service-nodeports', serviceNodePorts],
-    ['no-endpoint-services', noEndpointIps],
-    ['no-endpoint-nodeports', noEndpointNodePorts],
-  ]);
   const counts: Record<string, number> = {};
   for (const [name, elements] of maps) counts[`map ${name}`] = elements.size;
   if (v4NodePortCidrs.length > 0) counts['set nodeport-ips'] = v4NodePortCidrs.length;
@@ -209,6 +233,7 @@ export function renderNftPlan(state: ProxyState, config: NodeConfig, full: boole
     chains,
     maps,
     sets,
+    fragments,
   };
 }
 
