@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the throw-away IPVS test VM: Debian's own kernel (linux-image-amd64, which
 # has ip_vs, the schedulers, dummy, veth, ipset and iptables as modules) plus an
-# initrd with busybox, ipvsadm, ipset, iptables-legacy, conntrack and iproute2 copied
+# initrd with busybox, ipvsadm, ipset, iptables-legacy, conntrack, iproute2 and socat copied
 # from this host, and tools/ipvs-vm/init (the command channel).
 # Output: $SVCNET_IPVS_VM_CACHE (default /var/cache/svcnet-ipvs-vm)/{vmlinuz,initrd.cpio.gz}.
 # Artifacts live outside the repo and are rebuilt only when init or this script change.
@@ -19,7 +19,7 @@ need=()
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 command -v cpio >/dev/null || need+=(cpio)
 [ -x /bin/busybox ] || need+=(busybox-static)
-for t in ipvsadm ipset conntrack xtables-legacy-multi; do command -v "$t" >/dev/null || need+=("$t"); done
+for t in ipvsadm ipset conntrack xtables-legacy-multi socat; do command -v "$t" >/dev/null || need+=("$t"); done
 if [ ${#need[@]} -gt 0 ]; then
   need=("${need[@]/xtables-legacy-multi/iptables}")
   echo "ipvs-vm: installing ${need[*]}"
@@ -71,9 +71,10 @@ for m in $WANT; do resolve "$m"; done
 : > root/lib/modules/load-order
 for m in "${order[@]}"; do cp "${path_of[$m]}" "root/lib/modules/$m.ko"; echo "$m" >> root/lib/modules/load-order; done
 
-# Userland: busybox for the shell and servers; the real kernel tools from this host.
+# Userland: busybox for the shell and servers; the real kernel tools from this host; socat for
+# UDP (busybox's nc has no UDP).
 cp /bin/busybox root/bin/busybox
-bins=(/usr/sbin/ipvsadm /usr/sbin/ipset /usr/sbin/conntrack /usr/sbin/xtables-legacy-multi "$(command -v ip)")
+bins=(/usr/sbin/ipvsadm /usr/sbin/ipset /usr/sbin/conntrack /usr/sbin/xtables-legacy-multi "$(command -v ip)" "$(command -v socat)")
 for b in "${bins[@]}"; do cp -L "$b" root/usr/sbin/; done
 for n in iptables iptables-save iptables-restore; do ln -sf xtables-legacy-multi "root/usr/sbin/$n"; done
 mkdir -p root/usr/lib/x86_64-linux-gnu/xtables

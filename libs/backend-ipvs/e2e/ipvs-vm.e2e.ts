@@ -148,6 +148,37 @@ describe('IPVS mode in a VM with a real IPVS kernel', { timeout: 240_000 }, () =
     expect(save).not.toContain(`${podB.ip}:5353`);
   });
 
+  it('UDP: a live flow pinned to an endpoint that goes away moves to the other one within 1 s', async () => {
+    // Each pod answers every datagram with its name, and keeps answering after it leaves the service.
+    await sh([podA, podB].map((p) => `/usr/sbin/ip netns exec ${p.ns} socat UDP4-RECVFROM:5353,fork SYSTEM:'echo ${p.name}' >/dev/null 2>&1 &`).join('\n'));
+    put(dns, [endpoint(podA.ip, 5353), endpoint(podB.ip, 5353)]);
+    await sync();
+    // One 5-tuple (source port 40053): a datagram every 100 ms for 15 s, the answers appended to a file.
+    await sh(
+      `/usr/sbin/ip netns exec ${CLIENT_NS} sh -c '(i=0; while [ $i -lt 150 ]; do echo ping; usleep 100000; i=$((i+1)); done) | socat - UDP4:10.96.0.53:53,sourceport=40053 > /tmp/udpflow 2>&1 &'`,
+    );
+    const answers = async () => (await sh('cat /tmp/udpflow')).split('\n').filter(Boolean);
+    let before: string[] = [];
+    for (let i = 0; i < 40 && before.length < 5; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      before = await answers();
+    }
+    // One flow stays on one endpoint.
+    expect(new Set(before).size, before.join(',')).toBe(1);
+    const pinned = before[0]!;
+    expect([podA.name, podB.name]).toContain(pinned);
+    const other = pinned === podA.name ? podB : podA;
+    put(dns, [endpoint(other.ip, 5353)]);
+    await sync();
+    await new Promise((r) => setTimeout(r, 1000));
+    const mark = (await answers()).length;
+    await new Promise((r) => setTimeout(r, 2000));
+    const after = (await answers()).slice(mark);
+    expect(after.length).toBeGreaterThan(5);
+    expect(new Set(after), after.join(',')).toEqual(new Set([other.name]));
+    await sh('kill $(pidof socat) 2>/dev/null; true');
+  });
+
   it('service deletion removes its virtual service, its address and its ipset entries', async () => {
     services.delete(empty.id);
     await sync();
