@@ -74,7 +74,7 @@ export function buildCommand(): Command {
     .description("svcnet's kube-proxy: watches services and endpoints, programs this node's data plane")
     .option('--nats-url <url>', 'NATS server URL(s), comma separated', 'nats://127.0.0.1:4222')
     .option('--node-name <name>', 'name of this node (endpoints with this nodeName are local)', hostname())
-    .option('--node-ip <ips>', "this node's IP addresses, comma separated (default: detected)", '')
+    .addOption(new Option('--node-ip <ips>', "this node's IP addresses, comma separated").default('', 'detected'))
     .addOption(
       new Option('--proxy-mode <mode>', 'which proxy mode to use').choices(Object.values(ProxyMode)).default('iptables'),
     )
@@ -85,9 +85,15 @@ export function buildCommand(): Command {
     )
     .option('--cluster-cidr <cidr>', 'pod network; traffic from outside it to a ClusterIP is masqueraded', '')
     .option('--masquerade-all', 'SNAT all traffic sent via service cluster IPs', false)
-    .option('--nodeport-addresses <cidrs>', 'CIDRs whose local addresses accept NodePorts (default: all)', '')
-    .option('--sync-period <duration>', 'maximum interval between full syncs', durationOption('sync-period'), 30_000)
-    .option('--min-sync-period <duration>', 'minimum interval between syncs', durationOption('min-sync-period'), 100)
+    .addOption(new Option('--nodeport-addresses <cidrs>', 'CIDRs whose local addresses accept NodePorts').default('', 'all'))
+    .addOption(
+      new Option('--sync-period <duration>', 'maximum interval between syncs; rules are checked for drift this often')
+        .argParser(durationOption('sync-period'))
+        .default(30_000, '30s'),
+    )
+    .addOption(
+      new Option('--min-sync-period <duration>', 'minimum interval between syncs').argParser(durationOption('min-sync-period')).default(100, '100ms'),
+    )
     .option('--healthz-bind-address <addr>', 'ip:port for /healthz and /livez (empty disables)', '0.0.0.0:10256')
     .option('--metrics-bind-address <addr>', 'ip:port for /metrics and /debug (empty disables)', '127.0.0.1:10249')
     .option('--cleanup', "remove every rule any svcnet proxy mode created, then exit", false)
