@@ -1,16 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import type { allocatorv1 } from '@svcnet/api';
-import { startNatsServer, type NatsServerHandle } from '@svcnet/testing';
+import type {
+  AllocatorTestClient} from './harness.js';
 import {
-  AllocatorTestClient,
   eventually,
   grpcError,
-  startAllocator,
   startState,
+  StateStack,
   StateTestClient,
   wireService,
-  type AppProcess,
 } from './harness.js';
 
 const REPAIR_MS = 300;
@@ -32,25 +31,16 @@ async function consistency(client: StateTestClient, alloc: AllocatorTestClient):
 }
 
 describe('svcnet-state when things fail half-way', () => {
-  let nats: NatsServerHandle;
-  let allocator: AppProcess;
-  let state: AppProcess;
+  let stack: StateStack;
   let client: StateTestClient;
   let alloc: AllocatorTestClient;
 
   beforeAll(async () => {
-    nats = await startNatsServer();
-    allocator = await startAllocator(nats.url);
-    state = await startState({ natsUrl: nats.url, allocatorUrl: allocator.address, repairIntervalMs: REPAIR_MS });
-    client = new StateTestClient(state.address);
-    alloc = new AllocatorTestClient(allocator.address);
+    stack = await StateStack.start({ repairIntervalMs: REPAIR_MS });
+    ({ client, alloc } = stack);
   });
   afterAll(async () => {
-    client?.close();
-    alloc?.close();
-    await state?.kill();
-    await allocator?.kill();
-    await nats?.cleanup();
+    await stack?.stop();
   });
 
   it('concurrent creates of one name: one wins, the losers release what they allocated', async () => {
@@ -73,7 +63,7 @@ describe('svcnet-state when things fail half-way', () => {
       client.createService(wireService({ namespace: 'burst', name: `s${i}`, type: 'NodePort', ports: [{ name: 'a', port: 80 }, { name: 'b', port: 81 }] })),
     );
     await new Promise((r) => setTimeout(r, 40));
-    await allocator.kill('SIGKILL');
+    await stack.allocator.kill('SIGKILL');
     const results = await Promise.allSettled(creates);
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     for (const f of failed) expect((f.reason as ServiceError).code, String(f.reason)).toBe(status.UNAVAILABLE);
@@ -81,9 +71,8 @@ describe('svcnet-state when things fail half-way', () => {
     expect((await grpcError(client.createService(wireService({ namespace: 'burst', name: 'down' })))).code).toBe(status.UNAVAILABLE);
     expect((await grpcError(client.getService('burst', 'down'))).code).toBe(status.NOT_FOUND);
 
-    allocator = await startAllocator(nats.url, allocator.port);
-    alloc.close();
-    alloc = new AllocatorTestClient(allocator.address);
+    await stack.restartAllocator();
+    alloc = stack.alloc;
     // Leaks (allocated, then the allocator died before the rest) go after a few repair passes.
     const final = await eventually(() => consistency(client, alloc), (c) => c.orphans.length === 0 && c.unallocated.length === 0, 30_000);
     expect(final).toEqual({ orphans: [], unallocated: [] });
@@ -96,16 +85,16 @@ describe('svcnet-state when things fail half-way', () => {
     const ghost = await alloc.allocateClusterIp('default/ghost');
     await eventually(() => alloc.list(), (l) => !l.some((a) => a.owner === 'default/ghost'), 30_000);
     // The service logs asynchronously (pino, sync: false): the line may follow the release by a moment.
-    await eventually(async () => state.logs(), (l) => l.split('\n').some((line) => line.includes('released a leaked allocation') && line.includes(ghost.ip)), 5_000);
+    await eventually(async () => stack.state.logs(), (l) => l.split('\n').some((line) => line.includes('released a leaked allocation') && line.includes(ghost.ip)), 5_000);
 
     const s = await client.createService(wireService({ name: 'lost-ip' }));
     await alloc.releaseClusterIp(s.spec!.clusterIp, 'default/lost-ip');
-    await eventually(async () => state.logs(), (l) => l.includes(`the cluster IP ${s.spec!.clusterIp} of service default/lost-ip is not allocated to it`), 30_000);
+    await eventually(async () => stack.state.logs(), (l) => l.includes(`the cluster IP ${s.spec!.clusterIp} of service default/lost-ip is not allocated to it`), 30_000);
     await client.deleteService('default', 'lost-ip');
   });
 
   it('two state replicas updating one service concurrently lose nothing', async () => {
-    const second = await startState({ natsUrl: nats.url, allocatorUrl: allocator.address });
+    const second = await startState({ natsUrl: stack.nats.url, allocatorUrl: stack.allocator.address });
     const other = new StateTestClient(second.address);
     try {
       await client.createService(wireService({ name: 'shared' }));

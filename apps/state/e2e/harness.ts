@@ -6,7 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { allocatorv1, FIELD_METADATA_KEY, statev1, v1 } from '@svcnet/api';
-import { freePort, waitForPort } from '@svcnet/testing';
+import { freePort, startNatsServer, waitForPort, type NatsServerHandle } from '@svcnet/testing';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -149,6 +149,51 @@ export async function startState(
     port,
   );
   return Object.assign(app, { metricsPort });
+}
+
+/**
+ * A real nats-server, allocator and state service with a client for each: the
+ * set-up both state e2e files share. A failed start stops what already runs.
+ * `restartAllocator` (kill -9 tests) replaces `allocator` and `alloc` in place.
+ */
+export class StateStack {
+  private constructor(
+    readonly nats: NatsServerHandle,
+    public allocator: AppProcess,
+    readonly state: AppProcess & { metricsPort: number },
+    readonly client: StateTestClient,
+    public alloc: AllocatorTestClient,
+  ) {}
+
+  static async start(opts: { repairIntervalMs?: number } = {}): Promise<StateStack> {
+    const nats = await startNatsServer();
+    let allocator: AppProcess | undefined;
+    try {
+      allocator = await startAllocator(nats.url);
+      const state = await startState({ natsUrl: nats.url, allocatorUrl: allocator.address, ...opts });
+      return new StateStack(nats, allocator, state, new StateTestClient(state.address), new AllocatorTestClient(allocator.address));
+    } catch (err) {
+      await allocator?.kill();
+      await nats.cleanup();
+      throw err;
+    }
+  }
+
+  /** Starts the allocator again on its port (after a kill) and reconnects `alloc`. */
+  async restartAllocator(): Promise<void> {
+    await this.allocator.kill();
+    this.allocator = await startAllocator(this.nats.url, this.allocator.port);
+    this.alloc.close();
+    this.alloc = new AllocatorTestClient(this.allocator.address);
+  }
+
+  async stop(): Promise<void> {
+    this.client.close();
+    this.alloc.close();
+    await this.state.kill();
+    await this.allocator.kill();
+    await this.nats.cleanup();
+  }
 }
 
 /** GET a path of a service's HTTP listener: status and body. */

@@ -1,20 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { status, type ClientReadableStream } from '@grpc/grpc-js';
 import { statev1, v1 } from '@svcnet/api';
-import { startNatsServer, type NatsServerHandle } from '@svcnet/testing';
-import {
+import type {
   AllocatorTestClient,
+  StateTestClient} from './harness.js';
+import {
   eventually,
   fieldOf,
   grpcError,
   httpGet,
   metricValue,
-  startAllocator,
-  startState,
-  StateTestClient,
+  StateStack,
   wirePod,
   wireService,
-  type AppProcess,
 } from './harness.js';
 
 /** "ip(ready|notready) ... -> port" per subset, to compare endpoints compactly. */
@@ -25,25 +23,16 @@ function endpointsSummary(e: v1.Endpoints): string[] {
 }
 
 describe('svcnet-state over real gRPC, NATS and allocator', () => {
-  let nats: NatsServerHandle;
-  let allocator: AppProcess;
-  let state: AppProcess & { metricsPort: number };
+  let stack: StateStack;
   let client: StateTestClient;
   let alloc: AllocatorTestClient;
 
   beforeAll(async () => {
-    nats = await startNatsServer();
-    allocator = await startAllocator(nats.url);
-    state = await startState({ natsUrl: nats.url, allocatorUrl: allocator.address });
-    client = new StateTestClient(state.address);
-    alloc = new AllocatorTestClient(allocator.address);
+    stack = await StateStack.start();
+    ({ client, alloc } = stack);
   });
   afterAll(async () => {
-    client?.close();
-    alloc?.close();
-    await state?.kill();
-    await allocator?.kill();
-    await nats?.cleanup();
+    await stack?.stop();
   });
 
   it('create → get → list → update → delete a ClusterIP service', async () => {
@@ -257,7 +246,7 @@ describe('svcnet-state over real gRPC, NATS and allocator', () => {
   });
 
   it('exposes /metrics: per-method gRPC counts by code, open watch streams, store availability; /healthz', async () => {
-    const scrape = async () => (await httpGet(state.metricsPort, '/metrics')).body;
+    const scrape = async () => (await httpGet(stack.state.metricsPort, '/metrics')).body;
     const series = (method: string, type: string, code?: string) =>
       `{grpc_service="svcnet.v1.State",grpc_method="${method}",grpc_type="${type}"${code ? `,grpc_code="${code}"` : ''}}`;
     const before = await scrape();
@@ -283,7 +272,7 @@ describe('svcnet-state over real gRPC, NATS and allocator', () => {
     }
     await eventually(scrape, (t) => count(t, 'grpc_server_streams_open', series('Watch', 'server_stream')) === 0);
     expect(count(await scrape(), 'grpc_server_handled_total', series('Watch', 'server_stream', 'Canceled'))).toBeGreaterThanOrEqual(1);
-    expect(await httpGet(state.metricsPort, '/healthz')).toEqual({ status: 200, body: 'ok\n' });
+    expect(await httpGet(stack.state.metricsPort, '/healthz')).toEqual({ status: 200, body: 'ok\n' });
     await client.deleteService('m', 'counted');
   });
 });
