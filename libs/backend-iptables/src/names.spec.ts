@@ -1,21 +1,8 @@
-import type { ServicePortInfo } from '@svcnet/proxy-core';
+import { buildServicePort, type ServicePortInfo } from '@svcnet/proxy-core';
 import { describe, expect, it } from 'vitest';
 import { endpointChainName, invalidReason, quoteComment, serviceChainNames } from './names.js';
 
-const base: ServicePortInfo = {
-  id: 'ns1/svc1:p80',
-  namespace: 'ns1',
-  name: 'svc1',
-  portName: 'p80',
-  protocol: 'TCP',
-  clusterIP: '172.30.0.41',
-  port: 80,
-  nodePort: 0,
-  externalIPs: [],
-  sessionAffinity: { kind: 'None' },
-  externalPolicyLocal: false,
-  internalPolicyLocal: false,
-};
+const base: ServicePortInfo = buildServicePort({ namespace: 'ns1', name: 'svc1', portName: 'p80', clusterIP: '172.30.0.41', port: 80 });
 
 describe('chain names', () => {
   it("match kube-proxy's (values from kube-proxy's proxier_test.go)", () => {

@@ -1,6 +1,6 @@
 import { FakeNetExec } from '@svcnet/netexec';
 import type { EndpointInfo, NodeConfig, ProxyState, ServicePortInfo } from '@svcnet/proxy-core';
-import { BackendApplyError } from '@svcnet/proxy-core';
+import { BackendApplyError, buildServicePort } from '@svcnet/proxy-core';
 import { connect, createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UserspaceBackend } from './backend.js';
@@ -13,12 +13,9 @@ afterEach(async () => {
 });
 
 function svc(id: string, over: Partial<ServicePortInfo> = {}): ServicePortInfo {
-  const [ns, rest] = id.split('/') as [string, string];
+  const [namespace, rest] = id.split('/') as [string, string];
   const [name, portName] = rest.split(':') as [string, string];
-  return {
-    id, namespace: ns, name, portName, protocol: 'TCP', clusterIP: '10.96.0.10', port: 80, nodePort: 0,
-    externalIPs: [], sessionAffinity: { kind: 'None' }, externalPolicyLocal: false, internalPolicyLocal: false, ...over,
-  };
+  return buildServicePort({ namespace, name, portName, clusterIP: '10.96.0.10', port: 80, ...over });
 }
 function eps(...ports: number[]): EndpointInfo[] {
   return ports.map((port) => ({ ip: '127.0.0.1', port, nodeName: 'n1', isLocal: true, ready: true, serving: true, terminating: false }));

@@ -1,22 +1,9 @@
-import type { EndpointInfo, ProxyState, ServicePortInfo } from '@svcnet/proxy-core';
+import { buildServicePort, type EndpointInfo, type ProxyState, type ServicePortInfo } from '@svcnet/proxy-core';
 import { describe, expect, it } from 'vitest';
 import { canonicalIPv4Cidr, renderUserspacePlan } from './plan.js';
 
 function svc(over: Partial<ServicePortInfo> & { id: string }): ServicePortInfo {
-  return {
-    namespace: 'default',
-    name: 'web',
-    portName: 'http',
-    protocol: 'TCP',
-    clusterIP: '10.96.0.10',
-    port: 80,
-    nodePort: 0,
-    externalIPs: [],
-    sessionAffinity: { kind: 'None' },
-    externalPolicyLocal: false,
-    internalPolicyLocal: false,
-    ...over,
-  };
+  return buildServicePort({ name: 'web', portName: 'http', clusterIP: '10.96.0.10', port: 80, ...over });
 }
 function ep(ip: string, over: Partial<EndpointInfo> = {}): EndpointInfo {
   return { ip, port: 8080, nodeName: 'n1', isLocal: true, ready: true, serving: true, terminating: false, ...over };
