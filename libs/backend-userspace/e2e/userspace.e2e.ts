@@ -5,7 +5,7 @@
  * namespace itself). Needs root, iptables and socat.
  */
 import { build } from 'esbuild';
-import type { EndpointInfo, ServicePortInfo } from '@svcnet/proxy-core';
+import { buildServicePort, type EndpointInfo, type ServicePortInfo } from '@svcnet/proxy-core';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,12 +20,9 @@ const driverJs = join(work, 'driver.cjs');
 let driver: DriverClient;
 
 function svc(id: string, clusterIP: string, port: number, over: Partial<ServicePortInfo> = {}): ServicePortInfo {
-  const [ns, rest] = id.split('/') as [string, string];
+  const [namespace, rest] = id.split('/') as [string, string];
   const [name, portName] = rest.split(':') as [string, string];
-  return {
-    id, namespace: ns, name, portName, protocol: 'TCP', clusterIP, port, nodePort: 0, externalIPs: [],
-    sessionAffinity: { kind: 'None' }, externalPolicyLocal: false, internalPolicyLocal: false, ...over,
-  };
+  return buildServicePort({ namespace, name, portName, clusterIP, port, ...over });
 }
 function ep(ip: string, port: number): EndpointInfo {
   return { ip, port, nodeName: 'node', isLocal: true, ready: true, serving: true, terminating: false };
