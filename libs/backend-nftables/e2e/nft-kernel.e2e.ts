@@ -8,10 +8,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessNetExec } from '@svcnet/netexec';
-import { buildEndpoint, buildProxyState, buildServicePort } from '@svcnet/proxy-core';
+import { ChurnModel, buildEndpoint, buildProxyState, buildServicePort, seededRandom } from '@svcnet/proxy-core';
 import type { EndpointInfo, NodeConfig, ServicePortInfo } from '@svcnet/proxy-core';
 import { NetnsLab } from '@svcnet/testing';
-import { NftablesBackend, renderNftPlan, replaceScript, updateScript } from '../src/index.js';
+import { NftablesBackend, renderNftPlan, replaceScript, updateScript, type NftPlan } from '../src/index.js';
 
 /**
  * `nft list table` text, comparable across histories: blocks sorted by name,
@@ -104,5 +104,28 @@ describe.skipIf(notRoot !== undefined)(`NftablesBackend in a network namespace${
 
     await backend.cleanup();
     expect((await lab.run(ns, 'nft', ['list', 'tables'])).stdout).not.toContain('svcnet');
+  });
+
+  it('under churn, partial syncs leave the kernel with what a full sync writes, step after step', async () => {
+    const seed = Number(process.env.SVCNET_CHURN_SEED ?? 20261127);
+    const model = new ChurnModel(seededRandom(seed), { nodeName: 'n1' });
+    const churned = await lab.addNamespace('c1');
+    const fresh = await lab.addNamespace('c2');
+    const b = new NftablesBackend({ exec: new ProcessNetExec(), netns: churned });
+    const list = async (ns: string) => normalizeListing((await lab.run(ns, 'nft', ['list', 'table', 'ip', 'svcnet'])).stdout);
+    let last: NftPlan | undefined;
+    let partial = 0;
+    for (let step = 0; step < 60; step++) {
+      const changed = model.step();
+      const state = model.state();
+      const plan = b.render({ state, config, full: false, changed, lastApplied: last });
+      if (!plan.full) partial++;
+      await b.apply(plan);
+      await lab.run(fresh, 'nft', ['-f', '-'], { input: replaceScript(renderNftPlan(state, config, true)) });
+      expect(await list(churned), `seed ${seed}, step ${step}, changed ${[...changed].join(' ')}`).toEqual(await list(fresh));
+      if (step % 10 === 9) expect(await b.detectDrift(plan), `seed ${seed}, step ${step}`).toBe(false);
+      last = plan;
+    }
+    expect(partial).toBe(59);
   });
 });
