@@ -5,7 +5,7 @@
  * pod namespaces. The cases mirror the shared per-mode data-plane table.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ProxyState, ServicePortInfo, EndpointInfo } from '@svcnet/proxy-core';
+import { ChurnModel, seededRandom, type ProxyState, type ServicePortInfo, type EndpointInfo } from '@svcnet/proxy-core';
 import { startIpvsVm, type IpvsVmHandle } from '@svcnet/testing';
 import { IpvsBackend, IpvsScheduler, type IpvsPlan } from '../src/index.js';
 import { CLIENT_NS, NODE_IP, endpoint, nodeConfig, pods, request, servicePort, setUpLab, tally } from './vm-lab.js';
@@ -231,6 +231,34 @@ describe('IPVS mode in a VM with a real IPVS kernel', { timeout: 240_000 }, () =
     for (const [i, s] of all.entries()) expect(save).toContain(`-A -t 192.0.2.${i + 1}:80 -s ${s}`);
     await vm.exec.run({ file: 'ipvsadm', args: ['-R'], input: all.map((_, i) => `-D -t 192.0.2.${i + 1}:80`).join('\n') + '\n' });
     expect(tally(await request(vm.exec, '10.96.0.10', 80, 2))).toEqual({ 'pod-a': 1, 'pod-b': 1 });
+  });
+
+  it('under churn, partial syncs leave the kernel with what a full sync writes, step after step', async () => {
+    const seed = Number(process.env.SVCNET_CHURN_SEED ?? 20261127);
+    const model = new ChurnModel(seededRandom(seed), { nodeName: 'vm', maxServices: 12 });
+    await sh('/usr/sbin/ip netns add churn-a; /usr/sbin/ip netns add churn-b');
+    try {
+      const b = new IpvsBackend({ exec: vm.exec, netns: 'churn-a', scheduler: 'rr', clock, config: nodeConfig });
+      let last: IpvsPlan | undefined;
+      for (let step = 0; step < 15; step++) {
+        const changed = model.step();
+        const state = model.state();
+        const plan = b.render({ state, config: nodeConfig, full: !last, changed, lastApplied: last });
+        await b.apply(plan);
+        last = plan;
+        const f = new IpvsBackend({ exec: vm.exec, netns: 'churn-b', scheduler: 'rr', clock, config: nodeConfig });
+        await f.cleanup();
+        await f.apply(f.render({ state, config: nodeConfig, full: true, changed: new Set(), lastApplied: undefined }));
+        // TCP real servers removed this step drain at weight 0 until a later sync sees no connections.
+        const got = (await b.readKernelState()).split('\n');
+        const draining = got.filter((l) => / -w 0$/.test(l));
+        expect(draining.length).toBe(b.pendingDrains);
+        const why = `seed ${seed}, step ${step}, changed ${[...changed].join(' ')}`;
+        expect(got.filter((l) => !/ -w 0$/.test(l)), why).toEqual((await f.readKernelState()).split('\n'));
+      }
+    } finally {
+      await sh('/usr/sbin/ip netns del churn-a; /usr/sbin/ip netns del churn-b');
+    }
   });
 
   it('cleanup removes kube-ipvs0, our virtual services, ipsets and chains, and nothing else', async () => {
