@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serviceCodec } from '@svcnet/api';
 import type { Service } from '@svcnet/model';
 import { Cluster, type IptablesVariant, type ProxyModeName } from '@svcnet/cluster';
+import { seededRandom } from '@svcnet/proxy-core';
 import {
   agentHttp,
   createService,
@@ -20,6 +21,7 @@ import {
   nodePortOf,
   podsSeen,
   probeOnce,
+  type Reply,
   rawKvPut,
   requests,
   sleep,
@@ -276,6 +278,76 @@ export const dataplaneCases: readonly DataplaneCase[] = [
       }
       const { reply } = await probeOnce(ctx.cluster, 'client-1', svc.spec.clusterIP, SERVICE_PORT, 1);
       expect(reply.ok).toBe(false);
+    },
+  },
+  {
+    name: 'under churn (services created and deleted, pods added, deleted and flipping ready) every service ends up answering from exactly its ready pods',
+    timeoutMs: 240_000,
+    async run(ctx) {
+      const seed = Number(process.env.SVCNET_CHURN_SEED ?? 20261127);
+      const random = seededRandom(seed);
+      const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+      const pods = new Map<string, { group: string; ready: boolean }>();
+      const services = new Map<string, { group: string | undefined; ip: string }>();
+      const log: string[] = [];
+      let serial = 0;
+      const addPod = async () => {
+        const name = `ch-${++serial}`;
+        const group = pick(['a', 'b']);
+        await ctx.cluster.addPod({ name, node: pick(['node1', 'node2']), labels: { churn: 'yes', group }, ports: PORTS, command: WHO });
+        pods.set(name, { group, ready: true });
+        log.push(`+pod ${name}/${group}`);
+      };
+      const addService = async () => {
+        const name = `churn-${++serial}`;
+        const group = random() < 0.7 ? pick(['a', 'b']) : undefined;
+        const svc = await createService(ctx.cluster, { name, selector: group ? { churn: 'yes', group } : { churn: 'yes' } });
+        services.set(name, { group, ip: svc.spec.clusterIP });
+        log.push(`+svc ${name}/${group ?? '*'}`);
+      };
+      for (let i = 0; i < 4; i++) await addPod();
+      for (let i = 0; i < 2; i++) await addService();
+      for (let step = 0; step < 16; step++) {
+        const roll = random();
+        if (roll < 0.2 && services.size < 5) await addService();
+        else if (roll < 0.3 && services.size > 1) {
+          const name = pick([...services.keys()]);
+          await deleteService(ctx.cluster, 'default', name);
+          services.delete(name);
+          log.push(`-svc ${name}`);
+        } else if (roll < 0.45 && pods.size < 8) await addPod();
+        else if (roll < 0.55 && pods.size > 2) {
+          const name = pick([...pods.keys()]);
+          await ctx.cluster.deletePod(name);
+          pods.delete(name);
+          log.push(`-pod ${name}`);
+        } else {
+          const name = pick([...pods.keys()]);
+          const pod = pods.get(name)!;
+          pod.ready = !pod.ready;
+          await ctx.cluster.setPodReady(name, pod.ready);
+          log.push(`${pod.ready ? 'ready' : 'unready'} ${name}`);
+        }
+        // Changes land while the agents are still programming the last ones.
+        await sleep(Math.floor(random() * 300));
+      }
+      console.info(`[${ctx.cluster.name}] churn (seed ${seed}): ${log.join(', ')}`);
+      for (const [name, svc] of services) {
+        const want = [...pods].filter(([, p]) => p.ready && (!svc.group || p.group === svc.group)).map(([n]) => n).sort();
+        for (const client of ['client-1', 'client-2']) {
+          let last: Reply[] = [];
+          const what = `seed ${seed}: ${client} → ${name} (${svc.ip}) answers from exactly [${want.join(' ')}] after ${log.join(', ')}`;
+          await eventually(what, 20_000, async () => {
+            last = await requests(ctx.cluster, client, svc.ip, SERVICE_PORT, want.length > 0 ? 8 * want.length : 2, 1);
+            if (want.length === 0) return last.every((r) => !r.ok) ? true : undefined;
+            return last.every((r) => r.ok) && podsSeen(last).join(' ') === want.join(' ') ? true : undefined;
+          }).catch((err: unknown) => {
+            throw new Error(`${String(err)}; last replies: ${summarize(last)}`);
+          });
+        }
+      }
+      for (const name of services.keys()) await deleteService(ctx.cluster, 'default', name);
+      for (const name of pods.keys()) await ctx.cluster.deletePod(name);
     },
   },
   {
