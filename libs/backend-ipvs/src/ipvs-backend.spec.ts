@@ -129,6 +129,21 @@ describe('IpvsBackend.apply', () => {
     });
   });
 
+  it('external IPs are bound to kube-ipvs0 (IPVS only sees local addresses) and go with their service', async () => {
+    const ext = svc({ name: 'ext', clusterIP: '10.96.0.20', port: 80, externalIPs: ['192.0.2.7'] });
+    const exec = emptyKernel();
+    const b = new IpvsBackend({ exec });
+    await b.apply(plan([[web, [ep('10.244.1.2', 8080)]], [ext, [ep('10.244.1.3', 8080)]]], true));
+    const first = Object.fromEntries(exec.calls.map((c) => [c.file, String(c.input ?? '')]));
+    expect(first.ip).toContain('addr add 192.0.2.7/32 dev kube-ipvs0');
+    expect(first.ipvsadm).toContain('-A -t 192.0.2.7:80 -s rr');
+    exec.calls.length = 0;
+    await b.apply(plan([[web, [ep('10.244.1.2', 8080)]]]));
+    const after = Object.fromEntries(exec.calls.map((c) => [c.file, String(c.input ?? '')]));
+    expect(after.ipvsadm).toContain('-D -t 192.0.2.7:80');
+    expect(after.ip).toContain('addr del 192.0.2.7/32 dev kube-ipvs0');
+  });
+
   it('a failed call is a BackendApplyError and the next sync reads the kernel again', async () => {
     const exec = emptyKernel().on({ file: 'ipvsadm', match: (r) => r.args[0] === '-R', fail: { exitCode: 2, stderr: 'Memory allocation problem' } });
     const b = new IpvsBackend({ exec });

@@ -143,7 +143,13 @@ export function renderIpvsPlan(params: RenderIpvsParams): IpvsPlan {
     addresses.add(sp.clusterIP);
     for (const vs of frag.vss) vss.set(virtualServerKey(vs), vs);
     for (const [set, m] of frag.members) add(set, m);
-    for (const o of frag.owned) owned.add(o);
+    // External IPs are bound to kube-ipvs0 like cluster IPs (as kube-proxy does): IPVS only sees
+    // packets to local addresses, and a bound address marks its virtual services as ours, so they
+    // go with their service and with --cleanup.
+    for (const o of frag.owned) {
+      owned.add(o);
+      addresses.add(o);
+    }
   }
   if (memo) for (const id of memo.byId.keys()) if (!seen.has(id)) memo.byId.delete(id);
   const ipsets: IpsetSpec[] = IPSET_TYPES.map((s) => ({ ...s, members: [...members.get(s.name)!].sort() }));
