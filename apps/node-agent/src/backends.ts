@@ -65,6 +65,7 @@ export async function createBackend(mode: ProxyMode, params: BackendParams): Pro
     config,
     nodeConfig: config,
     scheduler: options.ipvsScheduler,
+    strictArp: options.ipvsStrictArp,
     proxyPortRange: options.proxyPortRange || undefined,
     logger: logger.child({ backend: mode }),
     ...(params.registry ? { metricsRegistry: params.registry, registry: params.registry } : {}),

@@ -22,6 +22,7 @@ describe('parseAgentArgs: kube-proxy flags', () => {
       cleanup: false,
       dumpRules: false,
       ipvsScheduler: 'rr',
+      ipvsStrictArp: false,
       proxyPortRange: '',
       verbosity: 0,
     });
@@ -43,6 +44,7 @@ describe('parseAgentArgs: kube-proxy flags', () => {
     { name: 'cleanup', argv: ['--cleanup'], expected: { cleanup: true } },
     { name: 'dump rules', argv: ['--dump-rules'], expected: { dumpRules: true } },
     { name: 'ipvs scheduler', argv: ['--ipvs-scheduler', 'lc'], expected: { ipvsScheduler: 'lc' } },
+    { name: 'ipvs strict ARP', argv: ['--ipvs-strict-arp'], expected: { ipvsStrictArp: true } },
     { name: 'proxy port range', argv: ['--proxy-port-range', '30000-30100'], expected: { proxyPortRange: '30000-30100' } },
     { name: 'verbosity short', argv: ['-v', '4'], expected: { verbosity: 4 } },
     { name: 'verbosity long', argv: ['--v=2'], expected: { verbosity: 2 } },

@@ -28,6 +28,8 @@ export interface AgentOptions {
   cleanup: boolean;
   dumpRules: boolean;
   ipvsScheduler: string;
+  /** kube-proxy's --ipvs-strict-arp (IPVS mode: arp_ignore=1, arp_announce=2). */
+  ipvsStrictArp: boolean;
   /** `first-last` or `first+count` as kube-proxy's userspace mode took it; empty = any. */
   proxyPortRange: string;
   verbosity: number;
@@ -99,6 +101,7 @@ export function buildCommand(): Command {
     .option('--cleanup', "remove every rule any svcnet proxy mode created, then exit", false)
     .option('--dump-rules', 'print the plan rendered from the current state, then exit', false)
     .option('--ipvs-scheduler <name>', 'IPVS scheduler (rr, lc, sh, ...)', 'rr')
+    .option('--ipvs-strict-arp', 'IPVS mode: arp_ignore=1 and arp_announce=2, so the node does not answer ARP for service IPs on kube-ipvs0', false)
     .option('--proxy-port-range <range>', 'host port range for the userspace proxy (first-last)', '')
     .option('-v, --v <level>', 'log verbosity (0 info, 1-3 debug, 4+ trace)', (v) => {
       const n = Number(v);
@@ -124,6 +127,7 @@ interface RawFlags {
   cleanup: boolean;
   dumpRules: boolean;
   ipvsScheduler: string;
+  ipvsStrictArp: boolean;
   proxyPortRange: string;
   v: number;
 }
@@ -161,6 +165,7 @@ export function optionsFromFlags(raw: RawFlags, detect: () => string[] = detectN
     cleanup: raw.cleanup,
     dumpRules: raw.dumpRules,
     ipvsScheduler: raw.ipvsScheduler,
+    ipvsStrictArp: raw.ipvsStrictArp,
     proxyPortRange: raw.proxyPortRange,
     verbosity: raw.v,
   };

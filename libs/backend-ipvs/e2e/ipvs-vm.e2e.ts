@@ -233,6 +233,19 @@ describe('IPVS mode in a VM with a real IPVS kernel', { timeout: 240_000 }, () =
     expect(tally(await request(vm.exec, '10.96.0.10', 80, 2))).toEqual({ 'pod-a': 1, 'pod-b': 1 });
   });
 
+  it('--ipvs-strict-arp: the node stops answering ARP for addresses that are not on the asking interface', async () => {
+    await sh('/usr/sbin/ip netns add arp-ns');
+    try {
+      const read = async () => (await sh('/usr/sbin/ip netns exec arp-ns sysctl -n net.ipv4.conf.all.arp_ignore net.ipv4.conf.all.arp_announce')).trim().split(/\s+/);
+      expect(await read()).toEqual(['0', '0']);
+      const b = new IpvsBackend({ exec: vm.exec, netns: 'arp-ns', strictArp: true, config: nodeConfig });
+      await b.apply(b.render({ state: state(), config: nodeConfig, full: true, changed: new Set(), lastApplied: undefined }));
+      expect(await read()).toEqual(['1', '2']);
+    } finally {
+      await sh('/usr/sbin/ip netns del arp-ns');
+    }
+  });
+
   it('under churn, partial syncs leave the kernel with what a full sync writes, step after step', async () => {
     const seed = Number(process.env.SVCNET_CHURN_SEED ?? 20261127);
     const model = new ChurnModel(seededRandom(seed), { nodeName: 'vm', maxServices: 12 });

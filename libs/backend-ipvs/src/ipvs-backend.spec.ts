@@ -144,6 +144,14 @@ describe('IpvsBackend.apply', () => {
     expect(after.ip).toContain('addr del 192.0.2.7/32 dev kube-ipvs0');
   });
 
+  it('--ipvs-strict-arp adds arp_ignore=1 and arp_announce=2 to the sysctls of the first apply', async () => {
+    const exec = emptyKernel();
+    await new IpvsBackend({ exec, strictArp: true }).apply(plan([[web, [ep('10.244.1.2', 8080)]]], true));
+    expect(summary(exec.callsTo('sysctl'))).toEqual([
+      'sysctl -w net.ipv4.vs.conntrack=1 net.ipv4.vs.expire_nodest_conn=1 net.ipv4.vs.expire_quiescent_template=1 net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2',
+    ]);
+  });
+
   it('a failed call is a BackendApplyError and the next sync reads the kernel again', async () => {
     const exec = emptyKernel().on({ file: 'ipvsadm', match: (r) => r.args[0] === '-R', fail: { exitCode: 2, stderr: 'Memory allocation problem' } });
     const b = new IpvsBackend({ exec });

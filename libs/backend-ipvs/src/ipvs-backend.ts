@@ -34,6 +34,11 @@ export interface IpvsBackendParams {
   config?: NodeConfig;
   /** Kill one tool call after this long (default 120 s). */
   timeoutMs?: number;
+  /**
+   * kube-proxy's `--ipvs-strict-arp`: arp_ignore=1 and arp_announce=2 on all interfaces, so the
+   * node does not answer ARP for the service addresses bound to kube-ipvs0. Default false.
+   */
+  strictArp?: boolean;
 }
 
 interface Draining extends RemovedReal {
@@ -42,6 +47,8 @@ interface Draining extends RemovedReal {
 
 /** Sysctls kube-proxy sets for IPVS: conntrack for masquerade, quick expiry of dead reals. */
 const IPVS_SYSCTLS = ['net.ipv4.vs.conntrack=1', 'net.ipv4.vs.expire_nodest_conn=1', 'net.ipv4.vs.expire_quiescent_template=1'];
+/** `--ipvs-strict-arp`: answer ARP only for addresses on the receiving interface, announce the best local source. */
+const STRICT_ARP_SYSCTLS = ['net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2'];
 
 export class IpvsBackend implements ProxyBackend<IpvsPlan> {
   readonly mode = 'ipvs' as const;
@@ -58,6 +65,7 @@ export class IpvsBackend implements ProxyBackend<IpvsPlan> {
   private known: KernelState | undefined;
   private readonly draining = new Map<string, Draining>();
   private sysctlsDone = false;
+  private readonly strictArp: boolean;
   private calls = 0;
   private readonly memo = new RenderMemo();
 
@@ -66,6 +74,7 @@ export class IpvsBackend implements ProxyBackend<IpvsPlan> {
     this.scheduler = validateIpvsScheduler(params.scheduler);
     this.netns = params.netns;
     this.drainTimeoutMs = params.gracefulTerminationTimeoutMs ?? 120_000;
+    this.strictArp = params.strictArp ?? false;
     this.clock = params.clock ?? { now: () => Date.now() };
     this.iptablesSave = params.variant ? `iptables-${params.variant}-save` : 'iptables-save';
     this.iptablesRestore = params.variant ? `iptables-${params.variant}-restore` : 'iptables-restore';
@@ -109,7 +118,7 @@ export class IpvsBackend implements ProxyBackend<IpvsPlan> {
     this.calls = 0;
     try {
       if (!this.sysctlsDone) {
-        await this.run('sysctl', ['-w', ...IPVS_SYSCTLS]);
+        await this.run('sysctl', ['-w', ...IPVS_SYSCTLS, ...(this.strictArp ? STRICT_ARP_SYSCTLS : [])]);
         this.sysctlsDone = true;
       }
       const base = plan.full || !this.known ? await this.readKernel() : this.known;
