@@ -52,8 +52,8 @@ export interface IpvsPlan {
   ipsets: IpsetSpec[];
   iptables: IptablesRules;
   /**
-   * Addresses whose virtual services this mode owns besides kube-ipvs0's:
-   * node IPs (NodePorts) and external IPs. Stale services on them are removed.
+   * Addresses whose virtual services this mode owns besides kube-ipvs0's
+   * (cluster and external IPs): node IPs (NodePorts). Stale services on them are removed.
    */
   ownedAddresses: string[];
 }

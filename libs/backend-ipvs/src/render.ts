@@ -38,7 +38,8 @@ interface Fragment {
   eps: readonly EndpointInfo[] | undefined;
   vss: VirtualServer[];
   members: Array<[string, string]>;
-  owned: string[];
+  /** External IPs: bound to kube-ipvs0 like the cluster IP. */
+  externalIPs: string[];
 }
 
 /** Cache for renderIpvsPlan; valid for one config + scheduler. */
@@ -81,7 +82,7 @@ export function nodePortAddresses(config: NodeConfig): string[] {
 }
 
 function renderService(sp: ServicePortInfo, rawEps: readonly EndpointInfo[] | undefined, nodeIPs: readonly string[], scheduler: string): Fragment {
-  const frag: Fragment = { sp, eps: rawEps, vss: [], members: [], owned: [] };
+  const frag: Fragment = { sp, eps: rawEps, vss: [], members: [], externalIPs: [] };
   const add = (set: string, m: string): void => void frag.members.push([set, m]);
   const protocol = sp.protocol.toLowerCase() as IpvsProtocol;
   const eps = usableEndpoints(rawEps ?? []);
@@ -98,7 +99,7 @@ function renderService(sp: ServicePortInfo, rawEps: readonly EndpointInfo[] | un
   for (const e of eps.filter((x) => x.isLocal)) add('KUBE-LOOP-BACK', `${e.ip},${protocol}:${e.port},${e.ip}`);
   for (const ext of sp.externalIPs.filter((ip) => !ip.includes(':'))) {
     virtual(ext, sp.port, sp.externalPolicyLocal ? nodeReals : clusterReals);
-    frag.owned.push(ext);
+    frag.externalIPs.push(ext);
     add('KUBE-EXTERNAL-IP', `${ext},${protocol}:${sp.port}`);
   }
   if (sp.nodePort > 0) {
@@ -123,7 +124,6 @@ export function renderIpvsPlan(params: RenderIpvsParams): IpvsPlan {
   const members = new Map<string, Set<string>>(IPSET_TYPES.map((s) => [s.name, new Set<string>()]));
   const add = (set: string, m: string): void => void members.get(set)!.add(m);
   const nodeIPs = nodePortAddresses(config);
-  const owned = new Set<string>(nodeIPs);
   const memo = params.memo;
   if (memo && (memo.config !== config || memo.scheduler !== scheduler)) {
     memo.byId.clear();
@@ -146,10 +146,7 @@ export function renderIpvsPlan(params: RenderIpvsParams): IpvsPlan {
     // External IPs are bound to kube-ipvs0 like cluster IPs (as kube-proxy does): IPVS only sees
     // packets to local addresses, and a bound address marks its virtual services as ours, so they
     // go with their service and with --cleanup.
-    for (const o of frag.owned) {
-      owned.add(o);
-      addresses.add(o);
-    }
+    for (const ip of frag.externalIPs) addresses.add(ip);
   }
   if (memo) for (const id of memo.byId.keys()) if (!seen.has(id)) memo.byId.delete(id);
   const ipsets: IpsetSpec[] = IPSET_TYPES.map((s) => ({ ...s, members: [...members.get(s.name)!].sort() }));
@@ -159,6 +156,6 @@ export function renderIpvsPlan(params: RenderIpvsParams): IpvsPlan {
     virtualServers: [...vss.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v),
     ipsets,
     iptables: renderIptablesRules(config),
-    ownedAddresses: [...owned].sort(),
+    ownedAddresses: [...new Set(nodeIPs)].sort(),
   };
 }

@@ -9,7 +9,7 @@
  */
 import type { NetExec } from '@svcnet/netexec';
 import { BackendApplyError, type ApplyResult, type NodeConfig, type ProxyBackend, type RenderInput } from '@svcnet/proxy-core';
-import { BASE_CHAIN_NAMES, NFT_MAPS, NFT_TABLE, renderNftPlan, setBody, type NftPlan, type UdpTarget } from './render.js';
+import { FIXED_CHAIN_NAMES, NFT_MAPS, NFT_TABLE, renderNftPlan, setBody, type NftPlan, type UdpTarget } from './render.js';
 
 export interface NftablesBackendParams {
   exec: NetExec;
@@ -54,9 +54,6 @@ export function countsOf(json: string): Record<string, number> | undefined {
   }
   return counts;
 }
-
-/** Chains every table has whatever the services: the hooks and the dispatch chains. */
-const FIXED_CHAINS = [...BASE_CHAIN_NAMES, 'services', 'service-endpoints-check', 'masquerading', 'mark-for-masquerade', 'reject-service'];
 
 export class NftablesBackend implements ProxyBackend<NftPlan> {
   readonly mode = 'nftables' as const;
@@ -139,7 +136,7 @@ export class NftablesBackend implements ProxyBackend<NftPlan> {
       const set = await this.listCounts(['list', 'set', 'ip', NFT_TABLE, 'nodeport-ips']);
       if (set?.['set nodeport-ips'] !== expected['set nodeport-ips']) return true;
     }
-    for (const chain of FIXED_CHAINS) {
+    for (const chain of FIXED_CHAIN_NAMES) {
       const rules = await this.listCounts(['list', 'chain', 'ip', NFT_TABLE, chain]);
       if (rules?.[`chain ${chain}`] !== expected[`chain ${chain}`]) return true;
     }

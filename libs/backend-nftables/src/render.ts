@@ -75,17 +75,29 @@ const BASE_CHAINS: ReadonlyArray<readonly [string, string, readonly string[]]> =
   ['filter-output', 'type filter hook output priority -110; policy accept;', ['ct state new jump service-endpoints-check']],
 ];
 
-/** Names of the base chains. */
-export const BASE_CHAIN_NAMES: readonly string[] = BASE_CHAINS.map(([name]) => name);
+/** Chains every table has whatever the services: the hooks and the dispatch chains (drift checks count their rules). */
+export const FIXED_CHAIN_NAMES: readonly string[] = [
+  ...BASE_CHAINS.map(([name]) => name),
+  'services',
+  'service-endpoints-check',
+  'masquerading',
+  'mark-for-masquerade',
+  'reject-service',
+];
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-/** A set's body, as both `nft -f` forms accept it: `{ type …; flags …; … }`. */
-export function setBody(set: NftSet): string {
+/** A set's declarations: type, flags, timeout, elements. */
+function setParts(set: NftSet): string[] {
   const parts = [`type ${set.type}`, `flags ${set.flags}`];
   if (set.timeoutSeconds) parts.push(`timeout ${set.timeoutSeconds}s`);
   if (set.elements?.length) parts.push(`elements = { ${set.elements.join(', ')} }`);
-  return `{ ${parts.join('; ')}; }`;
+  return parts;
+}
+
+/** A set's body on one line, as `add set` takes it: `{ type …; flags …; … }`. */
+export function setBody(set: NftSet): string {
+  return `{ ${setParts(set).join('; ')}; }`;
 }
 
 /** What one service port adds to the table; a partial sync reuses it while the service and its endpoints are unchanged. */
@@ -246,11 +258,7 @@ function renderTable(chains: NftPlan['chains'], maps: NftPlan['maps'], sets: Nft
     out.push(`\tmap ${name} {\n\t\ttype ${type}${body}\n\t}`);
   }
   for (const name of [...sets.keys()].sort(byName)) {
-    const set = sets.get(name)!;
-    const lines = [`type ${set.type}`, `flags ${set.flags}`];
-    if (set.timeoutSeconds) lines.push(`timeout ${set.timeoutSeconds}s`);
-    if (set.elements?.length) lines.push(`elements = { ${set.elements.join(', ')} }`);
-    out.push(`\tset ${name} {\n${lines.map((l) => `\t\t${l}\n`).join('')}\t}`);
+    out.push(`\tset ${name} {\n${setParts(sets.get(name)!).map((l) => `\t\t${l}\n`).join('')}\t}`);
   }
   for (const [name, hook, rules] of BASE_CHAINS) out.push(`\tchain ${name} {\n\t\t${hook}\n${rules.map((r) => `\t\t${r}\n`).join('')}\t}`);
   for (const name of [...chains.keys()].sort(byName)) {

@@ -19,6 +19,7 @@
 // generator for unary calls, not a general client.
 import { connect } from 'node:net';
 import { createRequire } from 'node:module';
+import { LeanCallError as H2CallError, frame as grpcFrame } from './lean-client.mjs';
 
 const require = createRequire(import.meta.url);
 const hpack = require('hpack.js');
@@ -30,15 +31,6 @@ const SETTING = { HEADER_TABLE_SIZE: 1, ENABLE_PUSH: 2, MAX_CONCURRENT_STREAMS: 
 const MAX_WINDOW = 0x7fffffff;
 const DEFAULT_WINDOW = 65_535;
 const MAX_FRAME = 16_384;
-
-/** A gRPC error as grpc-js reports it: numeric `code` and the server's message. */
-export class H2CallError extends Error {
-  constructor(code, details) {
-    super(`${code} ${details}`);
-    this.code = code;
-    this.details = details;
-  }
-}
 
 function frame(type, flags, streamId, payload = Buffer.alloc(0)) {
   const out = Buffer.allocUnsafe(9 + payload.length);
@@ -274,10 +266,7 @@ export function h2Client(target, service, types) {
     const streamId = nextStreamId;
     nextStreamId += 2;
     const block = headerBlock(method);
-    const body = Buffer.allocUnsafe(5 + message.length);
-    body[0] = 0; // not compressed
-    body.writeUInt32BE(message.length, 1);
-    body.set(message, 5);
+    const body = grpcFrame(message);
     sendWindow -= body.length;
     calls.set(streamId, { resolve, reject, response, data: [], headers: [] });
     socket.write(Buffer.concat([frame(FRAME.HEADERS, FLAG.END_HEADERS, streamId, block), frame(FRAME.DATA, FLAG.END_STREAM, streamId, body)]));

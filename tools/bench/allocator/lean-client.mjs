@@ -10,7 +10,7 @@ import { connect, constants } from 'node:http2';
 
 const { HTTP2_HEADER_METHOD, HTTP2_HEADER_PATH, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_TE } = constants;
 
-/** A gRPC error as grpc-js reports it: numeric `code` and the server's message. */
+/** A gRPC error as grpc-js reports it: numeric `code` and the server's message (both load generators). */
 export class LeanCallError extends Error {
   constructor(code, details) {
     super(`${code} ${details}`);
@@ -19,8 +19,8 @@ export class LeanCallError extends Error {
   }
 }
 
-/** Frames one message: compressed flag 0, 4-byte big-endian length, payload. */
-function frame(payload) {
+/** Frames one gRPC message: compressed flag 0, 4-byte big-endian length, payload. */
+export function frame(payload) {
   const out = Buffer.allocUnsafe(5 + payload.length);
   out[0] = 0;
   out.writeUInt32BE(payload.length, 1);
