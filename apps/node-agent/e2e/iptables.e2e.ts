@@ -4,6 +4,7 @@
  * namespaces); every namespace is named nagleg-… / nagnft-… and removed after.
  */
 import { runDataplaneSuite } from './dataplane-cases.js';
+import { e2eName } from '@svcnet/testing';
 import { iptablesInspector } from './mode-inspectors.js';
 
 const notRoot = process.getuid?.() === 0 ? undefined : 'needs root to create network namespaces';
@@ -14,7 +15,7 @@ for (const variant of (['legacy', 'nft'] as const).filter((v) => !only || v === 
   runDataplaneSuite({
     mode: 'iptables',
     iptables: variant,
-    clusterName: `nag${variant === 'legacy' ? 'leg' : 'nft'}`,
+    clusterName: e2eName(`nag${variant === 'legacy' ? 'leg' : 'nft'}`),
     inspector: iptablesInspector(variant),
     ...(notRoot ? { skipAll: notRoot } : {}),
   });

@@ -4,13 +4,14 @@
  * removed after.
  */
 import { runDataplaneSuite } from './dataplane-cases.js';
+import { e2eName } from '@svcnet/testing';
 import { nftablesInspector } from './mode-inspectors.js';
 
 const notRoot = process.getuid?.() === 0 ? undefined : 'needs root to create network namespaces';
 
 runDataplaneSuite({
   mode: 'nftables',
-  clusterName: 'nagnfs',
+  clusterName: e2eName('nagnfs'),
   inspector: nftablesInspector(),
   ...(notRoot ? { skipAll: notRoot } : {}),
 });

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, type ProxyModeName } from '@svcnet/cluster';
+import { e2eName } from '@svcnet/testing';
 import { createService, nodePortOf, probeOnce, requests, summarize, TARGET_PORT, waitReachable, whoServer } from './harness.js';
 
 const notRoot = process.getuid?.() === 0 ? undefined : 'needs root to create network namespaces';
@@ -42,7 +43,7 @@ for (const m of modes) {
     beforeAll(async () => {
       process.env.XTABLES_LOCKFILE = join(tmpdir(), `svcnet-${m.name}.xtables.lock`);
       cluster = await Cluster.up({
-        name: m.name,
+        name: e2eName(m.name),
         nodes: 1,
         proxyMode: m.mode,
         iptables: 'legacy',
@@ -57,7 +58,7 @@ for (const m of modes) {
 
     afterAll(async () => {
       if (cluster) await cluster.down();
-      else await Cluster.down({ name: m.name });
+      else await Cluster.down({ name: e2eName(m.name) });
       delete process.env.XTABLES_LOCKFILE;
     });
 

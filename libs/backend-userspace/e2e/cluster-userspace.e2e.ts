@@ -6,6 +6,7 @@
  */
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the shared table lives with the node agent's e2e tests
 import { runDataplaneSuite } from '../../../apps/node-agent/e2e/dataplane-cases.js';
+import { e2eName } from '@svcnet/testing';
 import type { Cluster } from '@svcnet/cluster';
 import type { Service } from '@svcnet/model';
 
@@ -41,7 +42,7 @@ const userspaceInspector = {
 
 runDataplaneSuite({
   mode: 'userspace',
-  clusterName: 'uspc',
+  clusterName: e2eName('uspc'),
   inspector: userspaceInspector,
   skip: {
     'externalTrafficPolicy Local keeps the client IP and uses only local endpoints':

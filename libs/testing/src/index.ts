@@ -9,6 +9,7 @@ export {
   killPids,
   deleteNetns,
   deleteNetnsByPrefix,
+  e2eName,
 } from './netns.js';
 export type { NetnsLabOptions, VethParams } from './netns.js';
 export { startIpvsVm, buildIpvsVm, VmNetExec, VmChannel, IPVS_VM_CACHE } from './ipvs-vm.js';

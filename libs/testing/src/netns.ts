@@ -245,3 +245,14 @@ export class NetnsLab {
     await deleteNetnsByPrefix(this.prefix, this.exec);
   }
 }
+
+/**
+ * Name for a test's namespace cluster: `base` plus `SVCNET_E2E_TAG` when set, so two
+ * checkouts can run the same e2e files at once without sweeping each other's
+ * namespaces (a cluster's start-up removes leftovers of its own name).
+ */
+export function e2eName(base: string): string {
+  const tag = process.env['SVCNET_E2E_TAG'] ?? '';
+  if (tag !== '' && !/^[a-z0-9]{1,6}$/.test(tag)) throw new NetnsNameError('SVCNET_E2E_TAG (1-6 of a-z0-9)', tag);
+  return `${base}${tag}`;
+}

@@ -2,11 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listNetns } from '@svcnet/testing';
+import { e2eName, listNetns } from '@svcnet/testing';
 import { Cluster, PodCommands, bundlePath, defaultRepoRoot, readState, type PodRecord } from '../src/index.js';
 
 // A real 2-node cluster in network namespaces (prefix `clt`): needs root.
-const NAME = 'clt';
+const NAME = e2eName('clt');
 const STATE_DIR = `/tmp/svcnet-cluster-e2e-${process.pid}`;
 const isRoot = process.getuid?.() === 0;
 const repoRoot = defaultRepoRoot();
