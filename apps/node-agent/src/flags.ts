@@ -2,10 +2,10 @@ import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ProxyMode } from '@svcnet/proxy-core';
-import { SvcnetError, ErrorCode, invalidField, parseBindAddress, type BindAddress } from '@svcnet/model';
+import { SvcnetError, ErrorCode, invalidField, parseBindAddress, parseDuration, type BindAddress } from '@svcnet/model';
 
 export { parseBindAddress, type BindAddress };
-import { parseDuration } from './duration.js';
+
 
 /** Which iptables binaries to drive: kube-proxy auto-detects, a flag may force one. */
 export const IptablesVariantFlag = { auto: 'auto', legacy: 'legacy', nft: 'nft' } as const;

@@ -39,6 +39,8 @@ export class StateTestClient {
   getService = (namespace: string, name: string) => callOf<v1.Service>(this.raw, 'getService', { namespace, name });
   listServices = (r: Partial<statev1.ListObjectsRequest> = {}) =>
     callOf<statev1.ServiceList>(this.raw, 'listServices', statev1.ListObjectsRequest.fromPartial(r));
+  listPods = (r: Partial<statev1.ListObjectsRequest> = {}) =>
+    callOf<statev1.PodList>(this.raw, 'listPods', statev1.ListObjectsRequest.fromPartial(r));
   updateService = (s: v1.Service) => callOf<v1.Service>(this.raw, 'updateService', { service: s });
   deleteService = (namespace: string, name: string) => callOf<v1.Service>(this.raw, 'deleteService', { namespace, name });
   createPod = (p: v1.Pod) => callOf<v1.Pod>(this.raw, 'createPod', { pod: p });
@@ -109,11 +111,11 @@ export const NODE_PORTS = '30000-30099';
 export const POD_CIDR = '10.244.0.0/16';
 
 /** The real allocator (svcnet-allocator) on a free port. */
-export async function startAllocator(natsUrl: string, port?: number): Promise<AppProcess> {
+export async function startAllocator(natsUrl: string, port?: number, serviceRange = SERVICE_RANGE): Promise<AppProcess> {
   const p = port ?? (await freePort());
   const app = await startApp(
     'allocator',
-    ['--listen', `127.0.0.1:${p}`, '--nats-url', natsUrl, '--service-cluster-ip-range', SERVICE_RANGE,
+    ['--listen', `127.0.0.1:${p}`, '--nats-url', natsUrl, '--service-cluster-ip-range', serviceRange,
       '--service-node-port-range', NODE_PORTS, '--pod-network-cidr', POD_CIDR, '--metrics-bind-address', '127.0.0.1:0'],
     p,
   );
@@ -138,14 +140,14 @@ export async function startAllocator(natsUrl: string, port?: number): Promise<Ap
 
 /** The state service (svcnet-state) on a free port; resolves once it serves. */
 export async function startState(
-  params: { natsUrl: string; allocatorUrl: string; repairIntervalMs?: number },
+  params: { natsUrl: string; allocatorUrl: string; repairIntervalMs?: number; extraArgs?: string[] },
 ): Promise<AppProcess & { metricsPort: number }> {
   const [port, metricsPort] = [await freePort(), await freePort()];
   const app = await startApp(
     'state',
     ['--listen', `127.0.0.1:${port}`, '--nats-url', params.natsUrl, '--allocator-url', params.allocatorUrl,
       '--pod-network-cidr', POD_CIDR, '--repair-interval-ms', String(params.repairIntervalMs ?? 60_000),
-      '--allocator-timeout-ms', '2000', '--metrics-bind-address', `127.0.0.1:${metricsPort}`, '-v', '1'],
+      '--allocator-timeout-ms', '2000', '--metrics-bind-address', `127.0.0.1:${metricsPort}`, '-v', '1', ...(params.extraArgs ?? [])],
     port,
   );
   return Object.assign(app, { metricsPort });
@@ -165,12 +167,17 @@ export class StateStack {
     public alloc: AllocatorTestClient,
   ) {}
 
-  static async start(opts: { repairIntervalMs?: number } = {}): Promise<StateStack> {
+  static async start(opts: { repairIntervalMs?: number; extraArgs?: string[]; serviceRange?: string } = {}): Promise<StateStack> {
     const nats = await startNatsServer();
     let allocator: AppProcess | undefined;
     try {
-      allocator = await startAllocator(nats.url);
-      const state = await startState({ natsUrl: nats.url, allocatorUrl: allocator.address, ...opts });
+      allocator = await startAllocator(nats.url, undefined, opts.serviceRange);
+      const state = await startState({
+        natsUrl: nats.url,
+        allocatorUrl: allocator.address,
+        ...(opts.repairIntervalMs ? { repairIntervalMs: opts.repairIntervalMs } : {}),
+        ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}),
+      });
       return new StateStack(nats, allocator, state, new StateTestClient(state.address), new AllocatorTestClient(allocator.address));
     } catch (err) {
       await allocator?.kill();

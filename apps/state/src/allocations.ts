@@ -1,5 +1,5 @@
 import { credentials, type ServiceError } from '@grpc/grpc-js';
-import { allocatorv1, fromGrpcError, ipFamilyFromProto } from '@svcnet/api';
+import { allocatorv1, fromGrpcError, ipFamilyFromProto, ipFamilyToProto } from '@svcnet/api';
 import type { IpFamily } from '@svcnet/model';
 
 /** One allocation as the allocator reports it. */
@@ -16,7 +16,7 @@ export interface AllocationRecord {
  * the seam keeps the service logic testable and the edge in one place.
  */
 export interface Allocations {
-  allocateClusterIp(owner: string, requestedIp?: string): Promise<{ ip: string; family: IpFamily | undefined }>;
+  allocateClusterIp(owner: string, requestedIp?: string, family?: IpFamily): Promise<{ ip: string; family: IpFamily | undefined }>;
   releaseClusterIp(ip: string, owner: string): Promise<void>;
   allocateNodePort(owner: string, requestedPort?: number): Promise<number>;
   releaseNodePort(port: number, owner: string): Promise<void>;
@@ -49,10 +49,10 @@ export class GrpcAllocations implements Allocations {
     });
   }
 
-  async allocateClusterIp(owner: string, requestedIp = ''): Promise<{ ip: string; family: IpFamily | undefined }> {
+  async allocateClusterIp(owner: string, requestedIp = '', family?: IpFamily): Promise<{ ip: string; family: IpFamily | undefined }> {
     const res = await this.call<allocatorv1.AllocateClusterIPRequest, allocatorv1.AllocateClusterIPResponse>(
       this.client.allocateClusterIp as never,
-      { owner, requestedIp, ipFamily: 0 },
+      { owner, requestedIp, ipFamily: requestedIp ? 0 : ipFamilyToProto(family) },
     );
     return { ip: res.ip, family: ipFamilyFromProto(res.ipFamily) };
   }

@@ -1,24 +1,29 @@
 import type { Logger } from 'pino';
-import { endpointsCodec, podCodec, serviceCodec } from '@svcnet/api';
 import {
   computeEndpointSubsets,
   endpointsForService,
   endpointSubsetsEqual,
   objectKey,
+  parseObjectKey,
   selectorMatches,
   SvcnetError,
 } from '@svcnet/model';
-import type { Endpoints, Pod, Service } from '@svcnet/model';
-import { KindWatcher, type ObjectStore, type StoreConnection } from '@svcnet/store';
+import type { Endpoints, Pod } from '@svcnet/model';
+import type { ObjectStore } from '@svcnet/store';
+import type { StateInformers } from './informers.js';
 import { ENDPOINTS_CONTROLLER, MANAGED_BY_ANNOTATION } from './object-managers.js';
 
-const RETRY_MS = 200;
+/** client-go's per-item exponential backoff, bounded (workqueue.DefaultControllerRateLimiter in spirit). */
+const RETRY_BASE_MS = 200;
+const RETRY_MAX_MS = 60_000;
 
 export interface EndpointsControllerParams {
-  connection: StoreConnection;
+  informers: StateInformers;
   endpoints: ObjectStore<Endpoints>;
   logger: Logger;
   clock?: () => Date;
+  /** First retry delay; doubles per failure of the same service up to 60 s. */
+  retryBaseMs?: number;
 }
 
 function isManaged(ep: Endpoints | undefined): boolean {
@@ -27,42 +32,38 @@ function isManaged(ep: Endpoints | undefined): boolean {
 
 /**
  * Keeps `endpoints.<ns>.<name>` equal to the pods selected by each service,
- * like Kubernetes' endpoints controller: informers on services, pods and
- * endpoints, a de-duplicating work queue of service keys, and idempotent
- * syncs written with compare-and-set (so several state replicas agree).
+ * like Kubernetes' endpoints controller: shared informers on services, pods and
+ * endpoints, a de-duplicating work queue of service keys with per-key
+ * exponential backoff, and idempotent syncs written with compare-and-set (so
+ * several state replicas agree). Endpoints of a selecting service are the
+ * controller's: a damaged (undecodable) record there is overwritten.
  */
 export class EndpointsController {
-  private readonly services: KindWatcher<Service>;
-  private readonly pods: KindWatcher<Pod>;
-  private readonly endpointsWatcher: KindWatcher<Endpoints>;
+  private readonly informers: StateInformers;
   private readonly queue = new Set<string>();
   private readonly podsByNamespace = new Map<string, Map<string, Pod>>();
+  private readonly failures = new Map<string, number>();
+  private readonly retryTimers = new Map<string, NodeJS.Timeout>();
+  private readonly unlisten: (() => void)[] = [];
   private running = false;
   private synced = false;
   private draining: Promise<void> | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
   /** Writes done (for tests and logs). */
   writes = 0;
 
   constructor(private readonly params: EndpointsControllerParams) {
-    const logger = params.logger;
-    this.services = new KindWatcher<Service>({
-      connection: params.connection,
-      kind: 'Service',
-      codec: serviceCodec,
-      logger,
-      handlers: {
+    this.informers = params.informers;
+  }
+
+  private listen(): void {
+    const { services, pods, endpoints } = this.informers;
+    this.unlisten.push(
+      services.listen({
         onUpsert: (s) => this.enqueue(s.metadata.namespace, s.metadata.name),
         onDelete: (k) => this.enqueue(k.namespace, k.name),
         onSynced: () => this.enqueueAll(),
-      },
-    });
-    this.pods = new KindWatcher<Pod>({
-      connection: params.connection,
-      kind: 'Pod',
-      codec: podCodec,
-      logger,
-      handlers: {
+      }),
+      pods.listen({
         onUpsert: (p, meta) => {
           const old = this.indexPod(meta.key, p);
           this.enqueueForPod(p, old);
@@ -73,20 +74,16 @@ export class EndpointsController {
           if (old) this.enqueueForPod(old, undefined);
         },
         onSynced: () => this.enqueueAll(),
-      },
-    });
-    this.endpointsWatcher = new KindWatcher<Endpoints>({
-      connection: params.connection,
-      kind: 'Endpoints',
-      codec: endpointsCodec,
-      logger,
-      handlers: {
-        // Someone else changed or removed endpoints: re-check them against the pods.
+      }),
+      endpoints.listen({
+        // Someone else changed, removed or damaged endpoints: re-check them against the pods.
         onUpsert: (e) => this.enqueue(e.metadata.namespace, e.metadata.name),
         onDelete: (k) => this.enqueue(k.namespace, k.name),
+        onUndecodable: (key) => this.enqueueKey(key),
         onSynced: () => this.enqueueAll(),
-      },
-    });
+      }),
+    );
+    for (const [key, p] of pods.snapshot()) this.indexPod(key, p);
   }
 
   private indexPod(key: string, pod: Pod): Pod | undefined {
@@ -102,7 +99,7 @@ export class EndpointsController {
 
   /** Services whose selector matches the pod before or after the change (label changes move it). */
   private enqueueForPod(pod: Pod, old: Pod | undefined): void {
-    for (const svc of this.services.snapshot().values()) {
+    for (const svc of this.informers.services.snapshot().values()) {
       if (svc.metadata.namespace !== pod.metadata.namespace) continue;
       if (selectorMatches(svc.spec.selector, pod.metadata.labels) || (old && selectorMatches(svc.spec.selector, old.metadata.labels))) {
         this.enqueue(svc.metadata.namespace, svc.metadata.name);
@@ -111,12 +108,21 @@ export class EndpointsController {
   }
 
   private enqueueAll(): void {
-    for (const s of this.services.snapshot().values()) this.enqueue(s.metadata.namespace, s.metadata.name);
-    for (const e of this.endpointsWatcher.snapshot().values()) this.enqueue(e.metadata.namespace, e.metadata.name);
+    for (const s of this.informers.services.snapshot().values()) this.enqueue(s.metadata.namespace, s.metadata.name);
+    for (const e of this.informers.endpoints.snapshot().values()) this.enqueue(e.metadata.namespace, e.metadata.name);
+    for (const key of this.informers.endpoints.broken().keys()) this.enqueueKey(key);
+  }
+
+  private enqueueKey(storeKey: string): void {
+    const parsed = parseObjectKey(storeKey);
+    if (parsed) this.enqueue(parsed.namespace, parsed.name);
   }
 
   private enqueue(namespace: string, name: string): void {
-    this.queue.add(`${namespace}/${name}`);
+    const item = `${namespace}/${name}`;
+    // A key waiting out its backoff is not retried early by unrelated events.
+    if (this.retryTimers.has(item)) return;
+    this.queue.add(item);
     this.kick();
   }
 
@@ -124,7 +130,7 @@ export class EndpointsController {
     if (!this.running || !this.synced || this.draining) return;
     this.draining = this.drain().finally(() => {
       this.draining = undefined;
-      if (this.queue.size > 0 && !this.retryTimer) this.kick();
+      if (this.queue.size > 0) this.kick();
     });
   }
 
@@ -135,25 +141,37 @@ export class EndpointsController {
       const [namespace, name] = item!.split('/') as [string, string];
       try {
         await this.sync(namespace, name);
+        this.failures.delete(item!);
       } catch (err) {
-        // Conflicts (another replica wrote first) and store outages: retry soon.
-        const level = err instanceof SvcnetError && err.code === 'ABORTED' ? 'debug' : 'warn';
-        this.params.logger[level]({ err, service: item }, 'endpoints sync failed; will retry');
-        this.queue.add(item!);
-        await new Promise<void>((resolve) => {
-          this.retryTimer = setTimeout(() => {
-            this.retryTimer = undefined;
-            resolve();
-          }, RETRY_MS);
-        });
+        this.retryLater(item!, err);
       }
     }
   }
 
+  /** Conflicts (another replica wrote first) and store outages: retry this key later, the others now. */
+  private retryLater(item: string, err: unknown): void {
+    const n = (this.failures.get(item) ?? 0) + 1;
+    this.failures.set(item, n);
+    const base = this.params.retryBaseMs ?? RETRY_BASE_MS;
+    const delay = Math.min(RETRY_MAX_MS, base * 2 ** (n - 1));
+    const level = err instanceof SvcnetError && err.code === 'ABORTED' && n < 5 ? 'debug' : 'warn';
+    this.params.logger[level]({ err, service: item, attempt: n, retryInMs: delay }, 'endpoints sync failed; will retry');
+    this.retryTimers.set(
+      item,
+      setTimeout(() => {
+        this.retryTimers.delete(item);
+        this.queue.add(item);
+        this.kick();
+      }, delay),
+    );
+  }
+
   /** One service: compute, compare with what is stored, write only on a difference. */
   private async sync(namespace: string, name: string): Promise<void> {
-    const svc = this.services.snapshot().get(objectKey('Service', namespace, name));
-    const current = this.endpointsWatcher.snapshot().get(objectKey('Endpoints', namespace, name));
+    const svc = this.informers.services.snapshot().get(objectKey('Service', namespace, name));
+    const key = objectKey('Endpoints', namespace, name);
+    const broken = this.informers.endpoints.broken().get(key);
+    const current = broken ? undefined : this.informers.endpoints.snapshot().get(key);
     const store = this.params.endpoints;
     if (!svc || Object.keys(svc.spec.selector).length === 0) {
       // Service gone or no longer selecting: drop what the controller wrote, keep the user's.
@@ -171,7 +189,12 @@ export class EndpointsController {
     const now = this.params.clock?.() ?? new Date();
     const desired = endpointsForService(svc, subsets, now);
     desired.metadata.annotations[MANAGED_BY_ANNOTATION] = ENDPOINTS_CONTROLLER;
-    if (current) {
+    if (broken) {
+      // The service selects pods, so these endpoints are ours: replace the damaged value.
+      desired.metadata.uid = svc.metadata.uid;
+      await store.update(desired, broken.revision);
+      this.params.logger.warn({ service: `${namespace}/${name}`, revision: broken.revision }, 'overwrote undecodable endpoints');
+    } else if (current) {
       desired.metadata.uid = current.metadata.uid;
       if (current.metadata.creationTimestamp) desired.metadata.creationTimestamp = current.metadata.creationTimestamp;
       await store.update(desired, current.metadata.resourceVersion);
@@ -186,32 +209,25 @@ export class EndpointsController {
     );
   }
 
-  /** Objects in the informers' caches, per resource (what the store holds, as last seen). */
-  objectCounts(): Record<'services' | 'pods' | 'endpoints', number> {
-    return {
-      services: this.services.snapshot().size,
-      pods: this.pods.snapshot().size,
-      endpoints: this.endpointsWatcher.snapshot().size,
-    };
-  }
-
-  /** Service keys waiting for an endpoints sync. */
+  /** Service keys waiting for an endpoints sync (retries waiting out their backoff included). */
   get queueDepth(): number {
-    return this.queue.size;
+    return this.queue.size + this.retryTimers.size;
   }
 
-  /** Starts the informers; syncs begin once all three have listed. */
+  /** Attaches to the informers (start them first, or together); syncs begin once they have listed. */
   async start(): Promise<void> {
     this.running = true;
-    await Promise.all([this.services.start(), this.pods.start(), this.endpointsWatcher.start()]);
+    this.listen();
+    await this.informers.start();
     this.synced = true;
     this.enqueueAll();
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    await Promise.all([this.services.stop(), this.pods.stop(), this.endpointsWatcher.stop()]);
+    for (const t of this.retryTimers.values()) clearTimeout(t);
+    this.retryTimers.clear();
+    for (const u of this.unlisten.splice(0)) u();
     await this.draining?.catch(() => undefined);
   }
 }

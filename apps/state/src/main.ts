@@ -1,7 +1,8 @@
 import { Command } from 'commander';
-import { parseBindAddress } from '@svcnet/model';
+import { parseCidr } from '@svcnet/ipam';
+import { invalidField, parseBindAddress, parseDuration } from '@svcnet/model';
 import { createServiceLogger, stopOnSignals } from '@svcnet/service-runtime';
-import { runState } from './server.js';
+import { DEFAULT_MAX_WATCHES_PER_CLIENT, runState } from './server.js';
 
 const program = new Command()
   .name('svcnet-state')
@@ -15,6 +16,13 @@ const program = new Command()
   .option('--repair-interval-ms <ms>', 'allocation repair loop period', '60000')
   .option('--allocator-timeout-ms <ms>', 'deadline of each allocator call', '5000')
   .option('--metrics-bind-address <ip:port>', 'ip:port for /metrics, /healthz and /livez (empty disables)', '127.0.0.1:9412')
+  .option(
+    '--service-external-ip-cidrs <cidr[,cidr...]>',
+    'CIDRs spec.externalIPs may come from; empty (the default) refuses every external IP, as Kubernetes with DenyServiceExternalIPs',
+    '',
+  )
+  .option('--max-watches-per-client <n>', 'Watch streams one client address may hold open; more get RESOURCE_EXHAUSTED', String(DEFAULT_MAX_WATCHES_PER_CLIENT))
+  .option('--store-timeout <duration>', 'deadline of each NATS request; while NATS is away calls fail at once with UNAVAILABLE', '5s')
   .option('-v, --v <level>', 'log verbosity (0 info, 1-3 debug, 4+ trace)', '0')
   .showHelpAfterError();
 
@@ -37,11 +45,20 @@ async function main(): Promise<void> {
     repairIntervalMs: string;
     allocatorTimeoutMs: string;
     metricsBindAddress: string;
+    serviceExternalIpCidrs: string;
+    maxWatchesPerClient: string;
+    storeTimeout: string;
     v: string;
   }>();
   let metricsBindAddress;
+  let storeTimeoutMs;
   try {
     metricsBindAddress = parseBindAddress(o.metricsBindAddress, 'metrics-bind-address');
+    storeTimeoutMs = parseDuration(o.storeTimeout, 'store-timeout');
+    if (storeTimeoutMs <= 0) throw invalidField('store-timeout', o.storeTimeout, 'must be positive');
+    for (const cidr of o.serviceExternalIpCidrs.split(',').map((c) => c.trim()).filter(Boolean)) {
+      parseCidr(cidr, 'service-external-ip-cidrs');
+    }
   } catch (err) {
     process.stderr.write(`svcnet-state: invalid flags: --${(err as Error).message}\n`);
     process.exit(1);
@@ -55,6 +72,9 @@ async function main(): Promise<void> {
       ...(o.podNetworkCidr ? { podNetworkCidr: o.podNetworkCidr } : {}),
       repairIntervalMs: positiveInt('repair-interval-ms', o.repairIntervalMs),
       allocatorTimeoutMs: positiveInt('allocator-timeout-ms', o.allocatorTimeoutMs),
+      storeTimeoutMs,
+      serviceExternalIpCidrs: o.serviceExternalIpCidrs,
+      maxWatchesPerClient: positiveInt('max-watches-per-client', o.maxWatchesPerClient),
       ...(metricsBindAddress ? { metricsBindAddress } : {}),
     },
     log,

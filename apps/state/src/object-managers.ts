@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, SvcnetError, validateEndpoints, validatePod } from '@svcnet/model';
 import type { Endpoints, ObjectMeta, Pod, Service } from '@svcnet/model';
-import type { ObjectStore, StoredObject } from '@svcnet/store';
+import type { Deleted, ObjectStore, StoredObject } from '@svcnet/store';
 
 /** Marks endpoints written by the endpoints controller (Kubernetes labels EndpointSlices likewise). */
 export const MANAGED_BY_ANNOTATION = 'svcnet.io/managed-by';
@@ -66,7 +66,7 @@ export class PodManager {
     return this.params.store.update(pod, old.metadata.resourceVersion);
   }
 
-  delete(namespace: string, name: string): Promise<Pod> {
+  delete(namespace: string, name: string): Promise<Deleted<Pod>> {
     return this.params.store.delete(namespace || 'default', name);
   }
 }
@@ -111,7 +111,7 @@ export class EndpointsManager {
     return this.params.store.update(ep, old.metadata.resourceVersion);
   }
 
-  delete(namespace: string, name: string): Promise<Endpoints> {
+  delete(namespace: string, name: string): Promise<Deleted<Endpoints>> {
     return this.params.store.delete(namespace || 'default', name);
   }
 }

@@ -1,12 +1,15 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { addHealthAndReflection, statev1 } from '@svcnet/api';
+import { addHealthAndReflection, statev1, tolerantService } from '@svcnet/api';
 import type { BindAddress } from '@svcnet/model';
 import { boundPort, closeHttp, GrpcServerMetrics, listenMetrics } from '@svcnet/service-runtime';
 import { connectStore, openStateStores, type StoreConnection } from '@svcnet/store';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { GrpcAllocations, type Allocations } from './allocations.js';
 import { EndpointsController } from './endpoints-controller.js';
+import { StateInformers } from './informers.js';
+import { ListPager } from './list-pager.js';
+import { WatchHub } from './watch-stream.js';
 import { EndpointsManager, PodManager } from './object-managers.js';
 import { RepairLoop } from './repair-loop.js';
 import { ServiceManager } from './service-manager.js';
@@ -19,9 +22,18 @@ export interface StateConfig {
   podNetworkCidr?: string;
   repairIntervalMs: number;
   allocatorTimeoutMs: number;
+  /** Deadline of each NATS request; calls fail with UNAVAILABLE at once while NATS is away. */
+  storeTimeoutMs?: number;
+  /** CIDRs external IPs may come from; empty = external IPs refused. */
+  serviceExternalIpCidrs?: string;
+  /** Watch streams one client may hold open. */
+  maxWatchesPerClient?: number;
   /** /metrics, /healthz, /livez; undefined = disabled. */
   metricsBindAddress?: BindAddress;
 }
+
+/** Default of --max-watches-per-client. */
+export const DEFAULT_MAX_WATCHES_PER_CLIENT = 100;
 
 export interface RunningState {
   /** The bound address (host:port), useful with port 0. */
@@ -43,11 +55,17 @@ function bind(server: Server, address: string): Promise<number> {
  * have listed, so the first answers already see a consistent store.
  */
 export async function runState(config: StateConfig, logger: Logger): Promise<RunningState> {
-  const connection: StoreConnection = await connectStore({ url: config.natsUrl, name: 'svcnet-state' });
+  const connection: StoreConnection = await connectStore({
+    url: config.natsUrl,
+    name: 'svcnet-state',
+    ...(config.storeTimeoutMs ? { requestTimeoutMs: config.storeTimeoutMs } : {}),
+  });
   const stores = await openStateStores(connection);
   const allocations: Allocations = new GrpcAllocations(config.allocatorUrl, config.allocatorTimeoutMs);
-  const controller = new EndpointsController({ connection, endpoints: stores.endpoints, logger });
+  const informers = new StateInformers({ connection, logger });
+  const controller = new EndpointsController({ informers, endpoints: stores.endpoints, logger });
   await controller.start();
+  const watches = new WatchHub({ informers, logger, maxStreamsPerClient: config.maxWatchesPerClient ?? DEFAULT_MAX_WATCHES_PER_CLIENT });
   const repair = new RepairLoop({ services: stores.services, allocations, logger, intervalMs: config.repairIntervalMs });
   repair.start();
 
@@ -68,7 +86,24 @@ export async function runState(config: StateConfig, logger: Logger): Promise<Run
     labelNames: ['resource'],
     registers: [registry],
     collect() {
-      for (const [resource, n] of Object.entries(controller.objectCounts())) this.set({ resource }, n);
+      for (const [resource, n] of Object.entries(informers.objectCounts())) this.set({ resource }, n);
+    },
+  });
+  new Gauge({
+    name: 'svcnet_state_undecodable_objects',
+    help: 'Stored records that cannot be decoded, per resource (they show in lists as broken and can be deleted).',
+    labelNames: ['resource'],
+    registers: [registry],
+    collect() {
+      for (const [resource, n] of Object.entries(informers.brokenCounts())) this.set({ resource }, n);
+    },
+  });
+  new Gauge({
+    name: 'svcnet_state_watch_streams',
+    help: 'Open gRPC Watch streams (all served from one shared informer per kind).',
+    registers: [registry],
+    collect() {
+      this.set(watches.openStreams());
     },
   });
   new Gauge({
@@ -90,11 +125,17 @@ export async function runState(config: StateConfig, logger: Logger): Promise<Run
 
   const server = new Server();
   server.addService(
-    statev1.StateService,
+    tolerantService(statev1.StateService),
     stateHandlers({
       stores,
-      connection,
-      services: new ServiceManager({ store: stores.services, allocations, logger }),
+      watches,
+      pager: new ListPager(),
+      services: new ServiceManager({
+        store: stores.services,
+        allocations,
+        logger,
+        externalIpCidrs: config.serviceExternalIpCidrs ?? '',
+      }),
       pods: new PodManager({ store: stores.pods, ...(config.podNetworkCidr ? { podCidr: config.podNetworkCidr } : {}) }),
       endpoints: new EndpointsManager({ store: stores.endpoints, services: stores.services }),
       logger,
@@ -121,6 +162,7 @@ export async function runState(config: StateConfig, logger: Logger): Promise<Run
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       await repair.stop();
       await controller.stop();
+      await informers.stop();
       allocations.close();
       await connection.close();
     },

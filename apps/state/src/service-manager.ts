@@ -3,13 +3,15 @@ import type { Logger } from 'pino';
 import {
   CLUSTER_IP_NONE,
   ErrorCode,
+  invalidField,
+  ipInCidrs,
   namespacedName,
   SvcnetError,
   validateService,
   validateServiceUpdate,
 } from '@svcnet/model';
-import type { Service, ServicePort } from '@svcnet/model';
-import type { ObjectStore } from '@svcnet/store';
+import type { IpFamily, Service, ServicePort } from '@svcnet/model';
+import type { Deleted, ObjectStore } from '@svcnet/store';
 import type { Allocations } from './allocations.js';
 
 /** Something to undo if a later step fails. */
@@ -29,15 +31,52 @@ function specKey(s: Service): string {
  * allocator, and the store write, as one step that leaves nothing behind when
  * it fails half-way (what could not be released is left to the repair loop).
  */
+/** Parameters of a {@link ServiceManager}. */
+export interface ServiceManagerParams {
+  store: ObjectStore<Service>;
+  allocations: Allocations;
+  logger: Logger;
+  clock?: () => Date;
+  /**
+   * CIDRs `spec.externalIPs` may come from (comma-separated); empty refuses
+   * every external IP, as Kubernetes with DenyServiceExternalIPs: an external
+   * IP captures traffic to that address on every node (CVE-2020-8554).
+   */
+  externalIpCidrs?: string;
+}
+
+/**
+ * Refuses external IPs outside the allowed CIDRs. Only IPs the request adds are
+ * checked, so tightening the list never blocks updates of older services.
+ */
+function checkExternalIps(svc: Service, old: Service | undefined, allowed: string): void {
+  const before = new Set(old?.spec.externalIPs ?? []);
+  svc.spec.externalIPs.forEach((ip, i) => {
+    if (before.has(ip)) return;
+    const field = `spec.externalIPs[${i}]`;
+    if (!allowed) {
+      throw new SvcnetError(
+        ErrorCode.InvalidArgument,
+        `Forbidden: externalIPs are not allowed (the state service's --service-external-ip-cidrs is empty)`,
+        { field },
+      );
+    }
+    if (!ipInCidrs(ip, allowed)) {
+      throw invalidField(field, ip, `must be inside one of the allowed external IP ranges: ${allowed} (--service-external-ip-cidrs)`);
+    }
+  });
+}
+
+/** Which cluster IPs a create asks for: requested addresses, or one per requested family (at least one). */
+function wantedClusterIps(svc: Service): { ip: string; family: IpFamily | undefined }[] {
+  const { clusterIPs, clusterIP, ipFamilies } = svc.spec;
+  const ips = clusterIPs.length > 0 ? clusterIPs : clusterIP ? [clusterIP] : [];
+  const n = Math.max(ips.length, ipFamilies.length, 1);
+  return Array.from({ length: n }, (_, i) => ({ ip: ips[i] ?? '', family: ipFamilies[i] }));
+}
+
 export class ServiceManager {
-  constructor(
-    private readonly params: {
-      store: ObjectStore<Service>;
-      allocations: Allocations;
-      logger: Logger;
-      clock?: () => Date;
-    },
-  ) {}
+  constructor(private readonly params: ServiceManagerParams) {}
 
   private now(): Date {
     return this.params.clock?.() ?? new Date();
@@ -69,6 +108,7 @@ export class ServiceManager {
     };
     if (svc.spec.clusterIPs.length > 0 && !svc.spec.clusterIP) svc.spec.clusterIP = svc.spec.clusterIPs[0]!;
     validateService(svc);
+    checkExternalIps(svc, undefined, this.params.externalIpCidrs ?? '');
     const { namespace, name } = svc.metadata;
     if (await this.params.store.tryGet(namespace, name)) {
       throw new SvcnetError(ErrorCode.AlreadyExists, `services "${name}" already exists`);
@@ -78,11 +118,18 @@ export class ServiceManager {
     const alloc = this.params.allocations;
     try {
       if (svc.spec.clusterIP !== CLUSTER_IP_NONE) {
-        const got = await alloc.allocateClusterIp(owner, svc.spec.clusterIP);
-        undos.push(() => alloc.releaseClusterIp(got.ip, owner));
-        svc.spec.clusterIP = got.ip;
-        svc.spec.clusterIPs = [got.ip];
-        svc.spec.ipFamilies = got.family ? [got.family] : [];
+        // Two addresses or two families ask for a dual-stack service (RequireDualStack): both are allocated.
+        const ips: string[] = [];
+        const families: IpFamily[] = [];
+        for (const want of wantedClusterIps(svc)) {
+          const got = await alloc.allocateClusterIp(owner, want.ip, want.family);
+          undos.push(() => alloc.releaseClusterIp(got.ip, owner));
+          ips.push(got.ip);
+          if (got.family) families.push(got.family);
+        }
+        svc.spec.clusterIP = ips[0]!;
+        svc.spec.clusterIPs = ips;
+        svc.spec.ipFamilies = families;
       } else {
         svc.spec.clusterIPs = [CLUSTER_IP_NONE];
       }
@@ -129,6 +176,7 @@ export class ServiceManager {
     if (svc.spec.type !== 'NodePort') for (const p of svc.spec.ports) p.nodePort = 0;
     validateService(svc);
     validateServiceUpdate(old, svc);
+    checkExternalIps(svc, old, this.params.externalIpCidrs ?? '');
 
     const owner = namespacedName(namespace, name);
     const alloc = this.params.allocations;
@@ -167,9 +215,18 @@ export class ServiceManager {
     }
   }
 
-  async delete(namespace: string, name: string): Promise<Service> {
+  /**
+   * Deletes the service and releases what it held. A damaged (undecodable)
+   * record is deleted too; what it held is released by the repair loop.
+   */
+  async delete(namespace: string, name: string): Promise<Deleted<Service>> {
     const ns = namespace || 'default';
-    const deleted = await this.params.store.delete(ns, name);
+    const result = await this.params.store.delete(ns, name);
+    const deleted = result.object;
+    if (!deleted) {
+      this.params.logger.warn({ service: `${ns}/${name}` }, 'deleted an undecodable service record; its allocations are left to the repair loop');
+      return result;
+    }
     const owner = namespacedName(ns, name);
     const alloc = this.params.allocations;
     const releases: Promise<void>[] = [];
@@ -185,6 +242,6 @@ export class ServiceManager {
         this.params.logger.warn({ owner, err: r.reason as unknown }, 'could not release after delete; the repair loop will');
       }
     }
-    return deleted;
+    return result;
   }
 }

@@ -7,16 +7,26 @@ import {
   endpointsToProto,
   podFromProto,
   podToProto,
+  requestRefusal,
   serviceFromProto,
   serviceToProto,
   unaryHandler,
+  v1,
 } from '@svcnet/api';
-import { ErrorCode, labelsMatch, parseLabelSelector, SvcnetError } from '@svcnet/model';
-import type { ObjectMeta } from '@svcnet/model';
-import type { ObjectStore, StateStores, StoreConnection, StoredObject } from '@svcnet/store';
+import {
+  ErrorCode,
+  labelsMatch,
+  parseLabelSelector,
+  SvcnetError,
+  validateNamespaceFilter,
+  validateObjectKey,
+} from '@svcnet/model';
+import type { ObjectKind } from '@svcnet/model';
+import type { BrokenRecord, Deleted, ObjectStore, StateStores, StoredObject } from '@svcnet/store';
+import type { ListEntry, ListPager } from './list-pager.js';
 import type { EndpointsManager, PodManager } from './object-managers.js';
 import type { ServiceManager } from './service-manager.js';
-import { serveWatch } from './watch-stream.js';
+import { endStream, type WatchHub } from './watch-stream.js';
 
 function unary<Req, Res>(method: string, log: Logger, metrics: GrpcServerMetrics | undefined, fn: (req: Req) => Promise<Res>): handleUnaryCall<Req, Res> {
   return unaryHandler(method, log, fn, metrics ? (m) => metrics.unary(m) : undefined);
@@ -27,29 +37,70 @@ function required<T>(value: T | undefined, field: string): T {
   return value;
 }
 
-function requireName(req: { name: string }): void {
-  if (!req.name) throw new SvcnetError(ErrorCode.InvalidArgument, 'Required value: name is required', { field: 'metadata.name' });
+const ns = (n: string): string => n || 'default';
+
+/** The namespace and name a get or delete addresses, checked before anything reaches NATS. */
+function keyOf(kind: ObjectKind, req: { namespace: string; name: string }): { namespace: string; name: string } {
+  validateObjectKey(kind, ns(req.namespace), req.name);
+  return { namespace: ns(req.namespace), name: req.name };
 }
 
-async function listObjects<T extends StoredObject>(
-  store: ObjectStore<T>,
+/** One chunk of a list, with the wire fields every list response shares. */
+interface WireChunk<W> {
+  items: W[];
+  revision: number;
+  continue: string;
+  remainingItemCount: number;
+  broken: statev1.BrokenObject[];
+}
+
+function sortKey(m: { namespace: string; name: string }): string {
+  return `${m.namespace}/${m.name}`;
+}
+
+async function listChunk<T extends StoredObject, W>(
+  p: { store: ObjectStore<T>; pager: ListPager; toWire: (o: T) => W },
   req: statev1.ListObjectsRequest,
-): Promise<{ items: T[]; revision: number }> {
+): Promise<WireChunk<W>> {
+  validateNamespaceFilter(req.namespace);
   const selector = parseLabelSelector(req.labelSelector);
-  const { items, revision } = await store.list(req.allNamespaces ? undefined : req.namespace || 'default');
-  const byKey = (m: ObjectMeta): string => `${m.namespace}/${m.name}`;
-  const filtered = items
-    .filter((o) => labelsMatch(selector, o.metadata.labels))
-    .sort((a, b) => byKey(a.metadata).localeCompare(byKey(b.metadata)));
-  return { items: filtered, revision };
+  const namespace = req.allNamespaces ? undefined : ns(req.namespace);
+  const chunk = await p.pager.page<T>(
+    { kind: p.store.kind, namespace: namespace ?? '', allNamespaces: req.allNamespaces, labelSelector: req.labelSelector },
+    req.limit,
+    req.continue,
+    async () => {
+      const { items, revision, broken } = await p.store.list(namespace);
+      const entries: ListEntry<T>[] = [
+        ...items.filter((o) => labelsMatch(selector, o.metadata.labels)).map((o) => ({ key: sortKey(o.metadata), object: o })),
+        // A damaged record has no labels to select on: it is shown whatever the selector, so it gets noticed.
+        ...broken.map((b) => ({ key: sortKey(b), broken: b })),
+      ];
+      entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      return { entries, revision };
+    },
+  );
+  return {
+    items: chunk.items.map(p.toWire),
+    revision: chunk.revision,
+    continue: chunk.continueToken,
+    remainingItemCount: chunk.remaining,
+    broken: chunk.broken.map((b: BrokenRecord) => ({ ...b })),
+  };
+}
+
+/** What a delete answers: the deleted object, or its name only when the stored value was undecodable. */
+function deletedOr<T, W>(d: Deleted<T>, toWire: (o: T) => W, stub: (meta: { namespace: string; name: string }) => W): W {
+  return d.object !== undefined ? toWire(d.object) : stub({ namespace: d.namespace, name: d.name });
 }
 
 export interface StateEdgeParams {
   stores: StateStores;
-  connection: StoreConnection;
   services: ServiceManager;
   pods: PodManager;
   endpoints: EndpointsManager;
+  watches: WatchHub;
+  pager: ListPager;
   logger: Logger;
   /** grpc_server_* series; none in tests that do not need them. */
   metrics?: GrpcServerMetrics;
@@ -59,68 +110,65 @@ export interface StateEdgeParams {
 export function stateHandlers(p: StateEdgeParams): statev1.StateServer {
   const log = p.logger;
   const m = p.metrics;
-  const ns = (n: string): string => n || 'default';
+  const pager = p.pager;
   return {
     createService: unary('CreateService', log, m, async (r: statev1.CreateServiceRequest) =>
       serviceToProto(await p.services.create(serviceFromProto(required(r.service, 'service')))),
     ),
     getService: unary('GetService', log, m, async (r: statev1.GetObjectRequest) => {
-      requireName(r);
-      return serviceToProto(await p.stores.services.get(ns(r.namespace), r.name));
+      const k = keyOf('Service', r);
+      return serviceToProto(await p.stores.services.get(k.namespace, k.name));
     }),
-    listServices: unary('ListServices', log, m, async (r: statev1.ListObjectsRequest) => {
-      const { items, revision } = await listObjects(p.stores.services, r);
-      return { items: items.map(serviceToProto), revision };
-    }),
+    listServices: unary('ListServices', log, m, (r: statev1.ListObjectsRequest) =>
+      listChunk({ store: p.stores.services, pager, toWire: serviceToProto }, r),
+    ),
     updateService: unary('UpdateService', log, m, async (r: statev1.UpdateServiceRequest) =>
       serviceToProto(await p.services.update(serviceFromProto(required(r.service, 'service')))),
     ),
     deleteService: unary('DeleteService', log, m, async (r: statev1.DeleteObjectRequest) => {
-      requireName(r);
-      return serviceToProto(await p.services.delete(ns(r.namespace), r.name));
+      const k = keyOf('Service', r);
+      return deletedOr(await p.services.delete(k.namespace, k.name), serviceToProto, (metadata) => v1.Service.fromPartial({ metadata }));
     }),
     createPod: unary('CreatePod', log, m, async (r: statev1.CreatePodRequest) =>
       podToProto(await p.pods.create(podFromProto(required(r.pod, 'pod')))),
     ),
     getPod: unary('GetPod', log, m, async (r: statev1.GetObjectRequest) => {
-      requireName(r);
-      return podToProto(await p.stores.pods.get(ns(r.namespace), r.name));
+      const k = keyOf('Pod', r);
+      return podToProto(await p.stores.pods.get(k.namespace, k.name));
     }),
-    listPods: unary('ListPods', log, m, async (r: statev1.ListObjectsRequest) => {
-      const { items, revision } = await listObjects(p.stores.pods, r);
-      return { items: items.map(podToProto), revision };
-    }),
+    listPods: unary('ListPods', log, m, (r: statev1.ListObjectsRequest) => listChunk({ store: p.stores.pods, pager, toWire: podToProto }, r)),
     updatePod: unary('UpdatePod', log, m, async (r: statev1.UpdatePodRequest) =>
       podToProto(await p.pods.update(podFromProto(required(r.pod, 'pod')))),
     ),
     deletePod: unary('DeletePod', log, m, async (r: statev1.DeleteObjectRequest) => {
-      requireName(r);
-      return podToProto(await p.pods.delete(ns(r.namespace), r.name));
+      const k = keyOf('Pod', r);
+      return deletedOr(await p.pods.delete(k.namespace, k.name), podToProto, (metadata) => v1.Pod.fromPartial({ metadata }));
     }),
     createEndpoints: unary('CreateEndpoints', log, m, async (r: statev1.CreateEndpointsRequest) =>
       endpointsToProto(await p.endpoints.create(endpointsFromProto(required(r.endpoints, 'endpoints')))),
     ),
     getEndpoints: unary('GetEndpoints', log, m, async (r: statev1.GetObjectRequest) => {
-      requireName(r);
-      return endpointsToProto(await p.stores.endpoints.get(ns(r.namespace), r.name));
+      const k = keyOf('Endpoints', r);
+      return endpointsToProto(await p.stores.endpoints.get(k.namespace, k.name));
     }),
-    listEndpoints: unary('ListEndpoints', log, m, async (r: statev1.ListObjectsRequest) => {
-      const { items, revision } = await listObjects(p.stores.endpoints, r);
-      return { items: items.map(endpointsToProto), revision };
-    }),
+    listEndpoints: unary('ListEndpoints', log, m, (r: statev1.ListObjectsRequest) =>
+      listChunk({ store: p.stores.endpoints, pager, toWire: endpointsToProto }, r),
+    ),
     updateEndpoints: unary('UpdateEndpoints', log, m, async (r: statev1.UpdateEndpointsRequest) =>
       endpointsToProto(await p.endpoints.update(endpointsFromProto(required(r.endpoints, 'endpoints')))),
     ),
     deleteEndpoints: unary('DeleteEndpoints', log, m, async (r: statev1.DeleteObjectRequest) => {
-      requireName(r);
-      return endpointsToProto(await p.endpoints.delete(ns(r.namespace), r.name));
+      const k = keyOf('Endpoints', r);
+      return deletedOr(await p.endpoints.delete(k.namespace, k.name), endpointsToProto, (metadata) => v1.Endpoints.fromPartial({ metadata }));
     }),
     watch: (call) => {
       const ended = m?.serverStream('Watch') ?? (() => undefined);
       call.once('cancelled', () => ended(grpcStatus.CANCELLED));
       call.once('error', () => ended(grpcStatus.UNKNOWN));
       call.once('close', () => ended(grpcStatus.OK));
-      serveWatch(call, { connection: p.connection, logger: log });
+      const refusal = requestRefusal(call.request);
+      if (refusal) return endStream(call, refusal);
+      p.watches.serve(call);
     },
   };
 }

@@ -42,6 +42,7 @@ const reasons: Record<ErrorCode, string> = {
   [ErrorCode.Aborted]: 'Conflict',
   [ErrorCode.Unavailable]: 'ServiceUnavailable',
   [ErrorCode.Internal]: 'InternalError',
+  [ErrorCode.DataLoss]: 'DataLoss',
 };
 
 export function reasonOf(code: ErrorCode): string {

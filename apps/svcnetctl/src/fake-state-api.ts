@@ -6,7 +6,7 @@
 import { ErrorCode, SvcnetError, invalidField } from '@svcnet/model';
 import type { Kind, KindObjects } from './resources.js';
 import { PLURAL } from './resources.js';
-import type { ListQuery, StateApi, WatchHandle, WatchUpdate } from './state-api.js';
+import type { BrokenObject, ListQuery, ListResult, StateApi, WatchHandle, WatchUpdate } from './state-api.js';
 
 export class FakeStateApi implements StateApi {
   readonly objects = new Map<string, KindObjects[Kind]>();
@@ -37,15 +37,22 @@ export class FakeStateApi implements StateApi {
     return this.clone(o) as KindObjects[K];
   }
 
-  async list<K extends Kind>(kind: K, query: ListQuery): Promise<KindObjects[K][]> {
+  /** Undecodable records a list reports, per kind (as the real server's `broken`). */
+  readonly brokenRecords: { kind: Kind; record: BrokenObject }[] = [];
+
+  async list<K extends Kind>(kind: K, query: ListQuery): Promise<ListResult<K>> {
     this.calls.push(`list ${kind} ${query.allNamespaces ? '*' : query.namespace} ${query.labelSelector}`);
     const wanted = Object.fromEntries(query.labelSelector.split(',').filter((p) => p).map((p) => p.split('=')));
-    return [...this.objects.entries()]
+    const items = [...this.objects.entries()]
       .filter(([k]) => k.startsWith(`${kind}/`))
       .map(([, o]) => o)
       .filter((o) => query.allNamespaces || o.metadata.namespace === query.namespace)
       .filter((o) => Object.entries(wanted).every(([k, v]) => o.metadata.labels[k] === v))
       .map((o) => this.clone(o) as KindObjects[K]);
+    const broken = this.brokenRecords
+      .filter((b) => b.kind === kind && (query.allNamespaces || b.record.namespace === query.namespace))
+      .map((b) => ({ ...b.record }));
+    return { items, broken };
   }
 
   private validate(kind: Kind, object: KindObjects[Kind]): void {
@@ -116,7 +123,7 @@ export class FakeStateApi implements StateApi {
   watch<K extends Kind>(kind: K, namespace: string, onUpdate: (u: WatchUpdate<K>) => void): WatchHandle {
     this.calls.push(`watch ${kind} ${namespace || '*'}`);
     const done = (async () => {
-      const current = await this.list(kind, { namespace, allNamespaces: namespace === '', labelSelector: '' });
+      const { items: current } = await this.list(kind, { namespace, allNamespaces: namespace === '', labelSelector: '' });
       for (const object of current) onUpdate({ type: 'ADDED', object, namespace: object.metadata.namespace, name: object.metadata.name });
       onUpdate({ type: 'SYNCED', namespace: '', name: '' });
       for (const u of this.watchScript) onUpdate(u as WatchUpdate<K>);

@@ -22,8 +22,11 @@ const handlers: Record<string, Handler> = {
     cb(toGrpcError(new SvcnetError(ErrorCode.NotFound, `services "${req.name}" not found`)));
   },
   listServices: (call, cb) => {
-    listRequests.push(call.request as statev1.ListObjectsRequest);
-    cb(null, { items: [stored], revision: 7 });
+    const req = call.request as statev1.ListObjectsRequest;
+    listRequests.push(req);
+    // Two chunks: the first points at the second with a continue token.
+    if (req.continue === '') return cb(null, statev1.ServiceList.fromPartial({ items: [stored], revision: 7, continue: 'chunk-2', remainingItemCount: 1 }));
+    cb(null, statev1.ServiceList.fromPartial({ items: [stored], revision: 7, broken: [{ namespace: 'shop', name: 'bad', revision: 9, error: 'invalid wire type' }] }));
   },
   createService: (call, cb) => {
     const svc = (call.request as statev1.CreateServiceRequest).service!;
@@ -62,13 +65,17 @@ describe('GrpcStateApi over a real gRPC connection', () => {
     expect(await api.get('Service', 'default', 'redis')).toEqual(serviceFromProto(stored));
   });
 
-  it('sends namespace and all-namespaces on list', async () => {
-    await api.list('Service', { namespace: 'shop', allNamespaces: false, labelSelector: 'app=web' });
+  it('sends namespace and all-namespaces on list, and reads every chunk', async () => {
+    const first = await api.list('Service', { namespace: 'shop', allNamespaces: false, labelSelector: 'app=web' });
     await api.list('Service', { namespace: 'shop', allNamespaces: true, labelSelector: '' });
     expect(listRequests).toEqual([
-      { namespace: 'shop', allNamespaces: false, labelSelector: 'app=web' },
-      { namespace: '', allNamespaces: true, labelSelector: '' },
+      { namespace: 'shop', allNamespaces: false, labelSelector: 'app=web', limit: 500, continue: '' },
+      { namespace: 'shop', allNamespaces: false, labelSelector: 'app=web', limit: 500, continue: 'chunk-2' },
+      { namespace: '', allNamespaces: true, labelSelector: '', limit: 500, continue: '' },
+      { namespace: '', allNamespaces: true, labelSelector: '', limit: 500, continue: 'chunk-2' },
     ]);
+    expect(first.items).toHaveLength(2);
+    expect(first.broken).toEqual([{ namespace: 'shop', name: 'bad', revision: 9, error: 'invalid wire type' }]);
   });
 
   it('returns what the server created', async () => {

@@ -25,6 +25,23 @@ export interface ListQuery {
   labelSelector: string;
 }
 
+/** A stored record the server cannot decode (it shows in lists so that it can be deleted). */
+export interface BrokenObject {
+  namespace: string;
+  name: string;
+  revision: number;
+  error: string;
+}
+
+/** Every object a list matched (all chunks), plus the undecodable records among them. */
+export interface ListResult<K extends Kind> {
+  items: KindObjects[K][];
+  broken: BrokenObject[];
+}
+
+/** kubectl's default --chunk-size: lists are read in chunks of this many objects. */
+export const LIST_CHUNK_SIZE = 500;
+
 /** One change-feed record of `State.Watch`, as domain types. */
 export interface WatchUpdate<K extends Kind> {
   type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'SYNCED';
@@ -43,7 +60,8 @@ export interface WatchHandle {
 /** CRUD on the three kinds of object the state service keeps, and their change feed. */
 export interface StateApi {
   get<K extends Kind>(kind: K, namespace: string, name: string): Promise<KindObjects[K]>;
-  list<K extends Kind>(kind: K, query: ListQuery): Promise<KindObjects[K][]>;
+  /** Reads every chunk (`limit` + `continue`), so any number of objects can be listed. */
+  list<K extends Kind>(kind: K, query: ListQuery): Promise<ListResult<K>>;
   create<K extends Kind>(kind: K, object: KindObjects[K]): Promise<KindObjects[K]>;
   update<K extends Kind>(kind: K, object: KindObjects[K]): Promise<KindObjects[K]>;
   delete<K extends Kind>(kind: K, namespace: string, name: string): Promise<void>;
@@ -103,16 +121,29 @@ export class GrpcStateApi implements StateApi {
     return endpointsFromProto(await this.call(c.getEndpoints, req)) as KindObjects[K];
   }
 
-  async list<K extends Kind>(kind: K, query: ListQuery): Promise<KindObjects[K][]> {
-    const req: statev1.ListObjectsRequest = {
-      namespace: query.allNamespaces ? '' : query.namespace,
-      allNamespaces: query.allNamespaces,
-      labelSelector: query.labelSelector,
-    };
+  async list<K extends Kind>(kind: K, query: ListQuery): Promise<ListResult<K>> {
     const c = this.client;
-    if (kind === 'Service') return (await this.call(c.listServices, req)).items.map(serviceFromProto) as KindObjects[K][];
-    if (kind === 'Pod') return (await this.call(c.listPods, req)).items.map(podFromProto) as KindObjects[K][];
-    return (await this.call(c.listEndpoints, req)).items.map(endpointsFromProto) as KindObjects[K][];
+    const result: ListResult<K> = { items: [], broken: [] };
+    let token = '';
+    do {
+      const req: statev1.ListObjectsRequest = {
+        namespace: query.allNamespaces ? '' : query.namespace,
+        allNamespaces: query.allNamespaces,
+        labelSelector: query.labelSelector,
+        limit: LIST_CHUNK_SIZE,
+        continue: token,
+      };
+      const chunk =
+        kind === 'Service'
+          ? await this.call(c.listServices, req).then((r) => ({ ...r, items: r.items.map(serviceFromProto) }))
+          : kind === 'Pod'
+            ? await this.call(c.listPods, req).then((r) => ({ ...r, items: r.items.map(podFromProto) }))
+            : await this.call(c.listEndpoints, req).then((r) => ({ ...r, items: r.items.map(endpointsFromProto) }));
+      result.items.push(...(chunk.items as KindObjects[K][]));
+      result.broken.push(...chunk.broken);
+      token = chunk.continue;
+    } while (token);
+    return result;
   }
 
   async create<K extends Kind>(kind: K, object: KindObjects[K]): Promise<KindObjects[K]> {

@@ -1,9 +1,28 @@
 /**
  * Converters between the wire types (ts-proto) and the domain types of
- * @svcnet/model. Enum "unspecified" values map to Kubernetes' defaults.
+ * @svcnet/model. Enum "unspecified" values map to Kubernetes' defaults; a value
+ * no version of the API defines (proto3 keeps unknown numbers) is refused with
+ * INVALID_ARGUMENT naming the field and the supported values, never turned
+ * into a default.
  */
 import type * as m from '@svcnet/model';
+import { invalidField, SvcnetError, ErrorCode } from '@svcnet/model';
 import * as t from './gen/svcnet/v1/types.pb.js';
+
+/** One wire enum: number → domain value (UNSPECIFIED → the default). */
+function enumFrom<T extends string>(table: Record<number, T>, supported: readonly string[]) {
+  return (value: number, field: string): T => {
+    const v = table[value];
+    if (v === undefined) {
+      throw new SvcnetError(
+        ErrorCode.InvalidArgument,
+        `Unsupported value: ${value}: supported values: ${supported.map((s) => `"${s}"`).join(', ')}`,
+        { field },
+      );
+    }
+    return v;
+  };
+}
 
 const protocolFromWire: Record<number, m.Protocol> = {
   [t.Protocol.PROTOCOL_UNSPECIFIED]: 'TCP',
@@ -17,8 +36,28 @@ const protocolToWire: Record<m.Protocol, t.Protocol> = {
   SCTP: t.Protocol.PROTOCOL_SCTP,
 };
 
-export function protocolFromProto(p: t.Protocol): m.Protocol {
-  return protocolFromWire[p] ?? 'TCP';
+const checkedProtocol = enumFrom(protocolFromWire, ['SCTP', 'TCP', 'UDP']);
+const checkedType = enumFrom<m.ServiceType>(
+  { [t.ServiceType.SERVICE_TYPE_UNSPECIFIED]: 'ClusterIP', [t.ServiceType.SERVICE_TYPE_CLUSTER_IP]: 'ClusterIP', [t.ServiceType.SERVICE_TYPE_NODE_PORT]: 'NodePort' },
+  ['ClusterIP', 'NodePort'],
+);
+const checkedAffinity = enumFrom<m.SessionAffinity>(
+  {
+    [t.SessionAffinity.SESSION_AFFINITY_UNSPECIFIED]: 'None',
+    [t.SessionAffinity.SESSION_AFFINITY_NONE]: 'None',
+    [t.SessionAffinity.SESSION_AFFINITY_CLIENT_IP]: 'ClientIP',
+  },
+  ['ClientIP', 'None'],
+);
+const checkedPolicy = enumFrom<m.TrafficPolicy>(
+  { [t.TrafficPolicy.TRAFFIC_POLICY_UNSPECIFIED]: 'Cluster', [t.TrafficPolicy.TRAFFIC_POLICY_CLUSTER]: 'Cluster', [t.TrafficPolicy.TRAFFIC_POLICY_LOCAL]: 'Local' },
+  ['Cluster', 'Local'],
+);
+const checkedFamily = enumFrom<m.IpFamily>({ [t.IPFamily.IP_FAMILY_IPV4]: 'IPv4', [t.IPFamily.IP_FAMILY_IPV6]: 'IPv6' }, ['IPv4', 'IPv6']);
+
+/** The domain protocol of a wire value; INVALID_ARGUMENT (naming `field`) for an unknown one. */
+export function protocolFromProto(p: t.Protocol, field = 'protocol'): m.Protocol {
+  return checkedProtocol(p, field);
 }
 export function protocolToProto(p: m.Protocol): t.Protocol {
   return protocolToWire[p];
@@ -35,6 +74,20 @@ export function ipFamilyToProto(f: m.IpFamily | undefined): t.IPFamily {
   return t.IPFamily.IP_FAMILY_UNSPECIFIED;
 }
 
+/**
+ * A wire resource version (a decimal string: uint64 does not fit a JS number).
+ * Store revisions are NATS sequence numbers, far below 2^53; anything that is
+ * not one is refused rather than rounded to some other object's revision.
+ */
+export function resourceVersionFromProto(rv: string | undefined): number {
+  if (rv === undefined || rv === '' || rv === '0') return 0;
+  const n = /^[0-9]{1,16}$/.test(rv) ? Number(rv) : NaN;
+  if (!Number.isSafeInteger(n)) {
+    throw invalidField('metadata.resourceVersion', rv, `must be a decimal store revision no larger than ${Number.MAX_SAFE_INTEGER}`);
+  }
+  return n;
+}
+
 function metaFromProto(meta: t.ObjectMeta | undefined): m.ObjectMeta {
   return {
     namespace: meta?.namespace ?? '',
@@ -42,7 +95,7 @@ function metaFromProto(meta: t.ObjectMeta | undefined): m.ObjectMeta {
     uid: meta?.uid ?? '',
     labels: { ...(meta?.labels ?? {}) },
     annotations: { ...(meta?.annotations ?? {}) },
-    resourceVersion: meta?.resourceVersion ?? 0,
+    resourceVersion: resourceVersionFromProto(meta?.resourceVersion),
     ...(meta?.creationTimestamp ? { creationTimestamp: meta.creationTimestamp } : {}),
     ...(meta?.changeTimestamp ? { changeTimestamp: meta.changeTimestamp } : {}),
   };
@@ -55,7 +108,7 @@ function metaToProto(meta: m.ObjectMeta): t.ObjectMeta {
     uid: meta.uid,
     labels: { ...meta.labels },
     annotations: { ...meta.annotations },
-    resourceVersion: meta.resourceVersion,
+    resourceVersion: String(meta.resourceVersion),
     creationTimestamp: meta.creationTimestamp,
     changeTimestamp: meta.changeTimestamp,
   };
@@ -76,28 +129,25 @@ function intOrStringToProto(v: m.IntOrString): t.IntOrString | undefined {
 
 export function serviceFromProto(s: t.Service): m.Service {
   const spec = s.spec;
-  const affinity = spec?.sessionAffinity === t.SessionAffinity.SESSION_AFFINITY_CLIENT_IP ? 'ClientIP' : 'None';
   return {
     metadata: metaFromProto(s.metadata),
     spec: {
-      type: spec?.type === t.ServiceType.SERVICE_TYPE_NODE_PORT ? 'NodePort' : 'ClusterIP',
+      type: checkedType(spec?.type ?? 0, 'spec.type'),
       clusterIP: spec?.clusterIp ?? '',
       clusterIPs: [...(spec?.clusterIps ?? [])],
-      ipFamilies: (spec?.ipFamilies ?? []).map(ipFamilyFromProto).filter((f): f is m.IpFamily => f !== undefined),
-      ports: (spec?.ports ?? []).map((p) => ({
+      ipFamilies: (spec?.ipFamilies ?? []).map((f, i) => checkedFamily(f, `spec.ipFamilies[${i}]`)),
+      ports: (spec?.ports ?? []).map((p, i) => ({
         name: p.name,
-        protocol: protocolFromProto(p.protocol),
+        protocol: protocolFromProto(p.protocol, `spec.ports[${i}].protocol`),
         port: p.port,
         targetPort: intOrStringFromProto(p.targetPort),
         nodePort: p.nodePort,
       })),
       selector: { ...(spec?.selector ?? {}) },
-      sessionAffinity: affinity,
+      sessionAffinity: checkedAffinity(spec?.sessionAffinity ?? 0, 'spec.sessionAffinity'),
       sessionAffinityTimeoutSeconds: spec?.sessionAffinityConfig?.timeoutSeconds ?? 0,
-      externalTrafficPolicy:
-        spec?.externalTrafficPolicy === t.TrafficPolicy.TRAFFIC_POLICY_LOCAL ? 'Local' : 'Cluster',
-      internalTrafficPolicy:
-        spec?.internalTrafficPolicy === t.TrafficPolicy.TRAFFIC_POLICY_LOCAL ? 'Local' : 'Cluster',
+      externalTrafficPolicy: checkedPolicy(spec?.externalTrafficPolicy ?? 0, 'spec.externalTrafficPolicy'),
+      internalTrafficPolicy: checkedPolicy(spec?.internalTrafficPolicy ?? 0, 'spec.internalTrafficPolicy'),
       externalIPs: [...(spec?.externalIps ?? [])],
     },
   };
@@ -147,10 +197,10 @@ export function podFromProto(p: t.Pod): m.Pod {
     ip: p.ip,
     ready: p.ready,
     terminating: p.terminating,
-    containerPorts: p.containerPorts.map((c) => ({
+    containerPorts: p.containerPorts.map((c, i) => ({
       name: c.name,
       containerPort: c.containerPort,
-      protocol: protocolFromProto(c.protocol),
+      protocol: protocolFromProto(c.protocol, `spec.containers[0].ports[${i}].protocol`),
     })),
   };
 }
@@ -173,7 +223,7 @@ export function podToProto(p: m.Pod): t.Pod {
 export function endpointsFromProto(e: t.Endpoints): m.Endpoints {
   return {
     metadata: metaFromProto(e.metadata),
-    subsets: e.subsets.map((s) => ({
+    subsets: e.subsets.map((s, si) => ({
       addresses: s.addresses.map((a) => ({
         ip: a.ip,
         nodeName: a.nodeName,
@@ -182,7 +232,11 @@ export function endpointsFromProto(e: t.Endpoints): m.Endpoints {
         terminating: a.terminating,
         ...(a.podRef ? { podRef: { ...a.podRef } } : {}),
       })),
-      ports: s.ports.map((p) => ({ name: p.name, port: p.port, protocol: protocolFromProto(p.protocol) })),
+      ports: s.ports.map((p, pi) => ({
+        name: p.name,
+        port: p.port,
+        protocol: protocolFromProto(p.protocol, `subsets[${si}].ports[${pi}].protocol`),
+      })),
     })),
   };
 }
@@ -190,7 +244,7 @@ export function endpointsFromProto(e: t.Endpoints): m.Endpoints {
 export function endpointsToProto(e: m.Endpoints): t.Endpoints {
   return {
     metadata: metaToProto(e.metadata),
-    subsets: e.subsets.map((s) => ({
+    subsets: e.subsets.map((s, si) => ({
       addresses: s.addresses.map((a) => ({
         ip: a.ip,
         nodeName: a.nodeName,

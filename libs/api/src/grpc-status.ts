@@ -1,4 +1,4 @@
-import { status, type handleUnaryCall, type ServiceError, Metadata } from '@grpc/grpc-js';
+import { status, Metadata, type handleUnaryCall, type MethodDefinition, type ServiceDefinition, type ServiceError } from '@grpc/grpc-js';
 import { ErrorCode, SvcnetError } from '@svcnet/model';
 
 const toStatus: Record<ErrorCode, status> = {
@@ -10,7 +10,15 @@ const toStatus: Record<ErrorCode, status> = {
   ABORTED: status.ABORTED,
   UNAVAILABLE: status.UNAVAILABLE,
   INTERNAL: status.INTERNAL,
+  DATA_LOSS: status.DATA_LOSS,
 };
+
+/** A status message is a header: keep it well inside HTTP/2 header limits whatever the error says. */
+const MAX_STATUS_MESSAGE = 2048;
+
+function capped(message: string): string {
+  return message.length <= MAX_STATUS_MESSAGE ? message : `${message.slice(0, MAX_STATUS_MESSAGE)}...(${message.length} characters)`;
+}
 
 /** Metadata key carrying the offending field of an INVALID_ARGUMENT error. */
 export const FIELD_METADATA_KEY = 'svcnet-field';
@@ -22,10 +30,11 @@ export const FIELD_METADATA_KEY = 'svcnet-field';
 export function toGrpcError(err: unknown): Partial<ServiceError> {
   if (err instanceof SvcnetError) {
     const metadata = new Metadata();
-    if (err.field) metadata.set(FIELD_METADATA_KEY, err.field);
-    return { code: toStatus[err.code], details: err.message, message: err.message, metadata };
+    if (err.field) metadata.set(FIELD_METADATA_KEY, capped(err.field));
+    const message = capped(err.message);
+    return { code: toStatus[err.code], details: message, message, metadata };
   }
-  const message = err instanceof Error ? err.message : String(err);
+  const message = capped(err instanceof Error ? err.message : String(err));
   return { code: status.INTERNAL, details: message, message };
 }
 
@@ -66,7 +75,8 @@ export function unaryHandler<Req, Res>(
 ): handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const done = observe?.(method);
-    fn(call.request).then(
+    const refusal = requestRefusal(call.request);
+    (refusal ? Promise.reject(refusal) : fn(call.request)).then(
       (res) => {
         callback(null, res);
         done?.(status.OK);
@@ -83,4 +93,56 @@ export function unaryHandler<Req, Res>(
       },
     );
   };
+}
+
+const UNDECODABLE = Symbol('svcnet.undecodable-request');
+
+/** What a tolerant deserializer hands the handler instead of throwing. */
+interface UndecodableRequest {
+  [UNDECODABLE]: SvcnetError;
+}
+
+/** The refusal carried by a request the tolerant deserializer could not accept, if any. */
+export function requestRefusal(request: unknown): SvcnetError | undefined {
+  return typeof request === 'object' && request !== null && UNDECODABLE in request
+    ? (request as UndecodableRequest)[UNDECODABLE]
+    : undefined;
+}
+
+/** Largest request a svcnet server decodes: objects are stored whole, one NATS message each. */
+export const MAX_REQUEST_BYTES = 512 * 1024;
+
+/**
+ * Wraps every method's request deserializer so that bytes that are not a valid
+ * message, or more than `maxRequestBytes`, reach the handler as a refusal
+ * (INVALID_ARGUMENT) instead of grpc-js's generic INTERNAL "Error
+ * deserializing request". Handlers built with {@link unaryHandler} answer it.
+ */
+export function tolerantService<T extends ServiceDefinition>(definition: T, maxRequestBytes = MAX_REQUEST_BYTES): T {
+  const wrapped: Record<string, MethodDefinition<unknown, unknown>> = {};
+  for (const [name, method] of Object.entries(definition) as [string, MethodDefinition<unknown, unknown>][]) {
+    const type = method.path.split('/').pop() ?? name;
+    wrapped[name] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer): unknown => {
+        if (bytes.length > maxRequestBytes) {
+          return {
+            [UNDECODABLE]: new SvcnetError(
+              ErrorCode.InvalidArgument,
+              `request is too large: ${bytes.length} bytes, the limit is ${maxRequestBytes} bytes (objects are stored whole in one NATS message)`,
+            ),
+          };
+        }
+        try {
+          return method.requestDeserialize(bytes);
+        } catch (err) {
+          const detail = (err instanceof Error ? err.message : String(err)).slice(0, 200);
+          return {
+            [UNDECODABLE]: new SvcnetError(ErrorCode.InvalidArgument, `request to ${type} cannot be decoded: ${detail}`, { cause: err }),
+          };
+        }
+      },
+    };
+  }
+  return wrapped as unknown as T;
 }

@@ -15,10 +15,19 @@ export {
   protocolToProto,
   ipFamilyFromProto,
   ipFamilyToProto,
+  resourceVersionFromProto,
   serviceCodec,
   podCodec,
   endpointsCodec,
 } from './convert.js';
-export { toGrpcError, fromGrpcError, unaryHandler, FIELD_METADATA_KEY } from './grpc-status.js';
+export {
+  toGrpcError,
+  fromGrpcError,
+  unaryHandler,
+  tolerantService,
+  requestRefusal,
+  FIELD_METADATA_KEY,
+  MAX_REQUEST_BYTES,
+} from './grpc-status.js';
 export type { CallObserver, EdgeLogger } from './grpc-status.js';
 export { addHealthAndReflection } from './server-extras.js';

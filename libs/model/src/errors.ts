@@ -11,6 +11,8 @@ export const ErrorCode = {
   Aborted: 'ABORTED',
   Unavailable: 'UNAVAILABLE',
   Internal: 'INTERNAL',
+  /** A stored record is damaged (it cannot be decoded); delete or overwrite it. */
+  DataLoss: 'DATA_LOSS',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

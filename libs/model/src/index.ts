@@ -32,11 +32,14 @@ export {
   validateServiceUpdate,
   validatePod,
   validateEndpoints,
+  validateObjectKey,
+  validateNamespaceFilter,
   invalidObjectError,
 } from './validation.js';
 export type { PodValidationOptions } from './validation.js';
-export { ipInCidrs, isValidIp, isValidPortNumber, parseBindAddress } from './validation-rules.js';
+export { echoValue, ipInCidrs, isValidIp, isValidPortNumber, parseBindAddress, specialIpErrors } from './validation-rules.js';
 export type { FieldError, BindAddress } from './validation-rules.js';
+export { parseDuration, formatDuration } from './duration.js';
 export {
   selectorMatches,
   labelsMatch,

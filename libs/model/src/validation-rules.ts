@@ -18,21 +18,36 @@ const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 
+/** Echoed values longer than this are cut: a refusal must stay small whatever was sent. */
+export const MAX_ECHOED_VALUE = 80;
+
+/**
+ * `value` as JSON for an error message, cut to {@link MAX_ECHOED_VALUE}
+ * characters with the full length noted (a 200 KB label value must not come
+ * back in a gRPC status header).
+ */
+export function echoValue(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  if (text.length <= MAX_ECHOED_VALUE) return text;
+  return `${text.slice(0, MAX_ECHOED_VALUE)}...(${text.length} characters)`;
+}
+
 export const fieldErrors = {
   invalid: (field: string, value: unknown, detail: string): FieldError => ({
     field,
-    message: `Invalid value: ${JSON.stringify(value)}: ${detail}`,
+    message: `Invalid value: ${echoValue(value)}: ${detail}`,
   }),
   required: (field: string, detail = ''): FieldError => ({
     field,
     message: detail ? `Required value: ${detail}` : 'Required value',
   }),
-  duplicate: (field: string, value: unknown): FieldError => ({ field, message: `Duplicate value: ${JSON.stringify(value)}` }),
-  unsupported: (field: string, value: unknown, supported: string[]): FieldError => ({
+  duplicate: (field: string, value: unknown): FieldError => ({ field, message: `Duplicate value: ${echoValue(value)}` }),
+  unsupported: (field: string, value: unknown, supported: readonly string[]): FieldError => ({
     field,
-    message: `Unsupported value: ${JSON.stringify(value)}: supported values: ${supported.map((s) => `"${s}"`).join(', ')}`,
+    message: `Unsupported value: ${echoValue(value)}: supported values: ${supported.map((s) => `"${s}"`).join(', ')}`,
   }),
   forbidden: (field: string, detail: string): FieldError => ({ field, message: `Forbidden: ${detail}` }),
+  tooLong: (field: string, max: number): FieldError => ({ field, message: `Too long: must have at most ${max} bytes` }),
 };
 
 function maxLen(max: number): string {
@@ -98,22 +113,72 @@ export function isValidIp(value: string): boolean {
   return isIP(value) !== 0;
 }
 
+const SPECIAL_RANGES: { cidr: [string, number, 'ipv4' | 'ipv6']; detail: string }[] = [
+  { cidr: ['0.0.0.0', 32, 'ipv4'], detail: 'may not be unspecified (0.0.0.0)' },
+  { cidr: ['::', 128, 'ipv6'], detail: 'may not be unspecified (::)' },
+  { cidr: ['127.0.0.0', 8, 'ipv4'], detail: 'may not be in the loopback range (127.0.0.0/8, ::1/128)' },
+  { cidr: ['::1', 128, 'ipv6'], detail: 'may not be in the loopback range (127.0.0.0/8, ::1/128)' },
+  { cidr: ['169.254.0.0', 16, 'ipv4'], detail: 'may not be in the link-local range (169.254.0.0/16, fe80::/10)' },
+  { cidr: ['fe80::', 10, 'ipv6'], detail: 'may not be in the link-local range (169.254.0.0/16, fe80::/10)' },
+  { cidr: ['224.0.0.0', 4, 'ipv4'], detail: 'may not be a multicast address (224.0.0.0/4, ff00::/8)' },
+  { cidr: ['ff00::', 8, 'ipv6'], detail: 'may not be a multicast address (224.0.0.0/4, ff00::/8)' },
+  { cidr: ['255.255.255.255', 32, 'ipv4'], detail: 'may not be the broadcast address (255.255.255.255)' },
+];
+const SPECIAL = SPECIAL_RANGES.map((r) => {
+  const list = new BlockList();
+  list.addSubnet(...r.cidr);
+  return { list, family: r.cidr[2], detail: r.detail };
+});
+
+/**
+ * Why `ip` cannot be a backend or an external address (Kubernetes'
+ * ValidateNonSpecialIP, plus all multicast and broadcast): traffic DNATed there
+ * would reach the node itself or nobody. Empty when it is fine or not an IP.
+ */
+export function specialIpErrors(ip: string): string[] {
+  const family = isIP(ip);
+  if (family === 0) return [];
+  const f = family === 4 ? 'ipv4' : 'ipv6';
+  return SPECIAL.filter((s) => s.family === f && s.list.check(ip, f)).map((s) => s.detail);
+}
+
+/** A qualified name (`[prefix/]name`): label and annotation keys, as Kubernetes' IsQualifiedName. */
+function qualifiedNameErrors(key: string): string[] {
+  const slash = key.indexOf('/');
+  const name = slash >= 0 ? key.slice(slash + 1) : key;
+  const prefix = slash >= 0 ? key.slice(0, slash) : '';
+  const errs: string[] = [];
+  if (slash >= 0 && (prefix.length === 0 || dns1123SubdomainErrors(prefix).length > 0)) {
+    errs.push('prefix part must be a lowercase RFC 1123 subdomain (e.g. example.com)');
+  }
+  if (!LABEL_NAME.test(name) || name.length > 63) {
+    errs.push(
+      "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+    );
+  }
+  return errs;
+}
+
+/** Kubernetes' limit on all annotations of one object together (TotalAnnotationSizeLimitB). */
+export const MAX_ANNOTATIONS_BYTES = 256 * 1024;
+
+/** Annotation keys (qualified names) and the total size, as Kubernetes' ValidateAnnotations. */
+export function annotationErrors(annotations: Record<string, string>, field: string): FieldError[] {
+  const out: FieldError[] = [];
+  let total = 0;
+  for (const [key, value] of Object.entries(annotations)) {
+    for (const d of qualifiedNameErrors(key)) out.push(fieldErrors.invalid(field, key, d));
+    total += Buffer.byteLength(key) + Buffer.byteLength(value);
+  }
+  if (total > MAX_ANNOTATIONS_BYTES) out.push(fieldErrors.tooLong(field, MAX_ANNOTATIONS_BYTES));
+  return out;
+}
+
 /** Label keys (optionally prefixed) and values, as in Kubernetes' ValidateLabels. */
 export function labelErrors(labels: Record<string, string>, field: string): FieldError[] {
   const out: FieldError[] = [];
   for (const [key, value] of Object.entries(labels)) {
-    const slash = key.lastIndexOf('/');
-    const name = slash >= 0 ? key.slice(slash + 1) : key;
-    const prefix = slash >= 0 ? key.slice(0, slash) : '';
-    if (!LABEL_NAME.test(name) || name.length > 63 || (slash >= 0 && dns1123SubdomainErrors(prefix).length > 0)) {
-      out.push(
-        fieldErrors.invalid(
-          field,
-          key,
-          "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
-        ),
-      );
-    }
+    for (const d of qualifiedNameErrors(key)) out.push(fieldErrors.invalid(field, key, d));
     if (value.length > 63 || !LABEL_VALUE.test(value)) {
       out.push(
         fieldErrors.invalid(

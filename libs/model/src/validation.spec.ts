@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { Pod, Service } from './types.js';
-import { validateEndpoints, validatePod, validateService, validateServiceUpdate } from './validation.js';
+import {
+  validateEndpoints,
+  validateNamespaceFilter,
+  validateObjectKey,
+  validatePod,
+  validateService,
+  validateServiceUpdate,
+} from './validation.js';
 import { SvcnetError } from './errors.js';
 
 function service(mut: (s: Service) => void = () => undefined): Service {
@@ -197,6 +204,50 @@ describe('validateService', () => {
       field: 'spec.selector',
       message: 'a valid label must be an empty string',
     },
+    {
+      name: 'annotation key with a space',
+      svc: service((s) => (s.metadata.annotations = { 'bad key': 'x' })),
+      field: 'metadata.annotations',
+      message: 'metadata.annotations: Invalid value: "bad key": name part must consist of',
+    },
+    {
+      name: 'annotation key with an empty prefix',
+      svc: service((s) => (s.metadata.annotations = { '/x': 'v' })),
+      field: 'metadata.annotations',
+      message: 'prefix part must be a lowercase RFC 1123 subdomain',
+    },
+    { name: 'prefixed annotation key is valid', svc: service((s) => (s.metadata.annotations = { 'svcnet.io/owner': 'team a' })) },
+    {
+      name: 'annotations over 256 KiB together',
+      svc: service((s) => (s.metadata.annotations = { a: 'x'.repeat(200_000), b: 'y'.repeat(70_000) })),
+      field: 'metadata.annotations',
+      message: 'metadata.annotations: Too long: must have at most 262144 bytes',
+    },
+    {
+      name: 'two cluster IPs of one family',
+      svc: service((s) => (s.spec.clusterIPs = ['10.96.0.5', '10.96.0.6'])),
+      field: 'spec.clusterIPs',
+      message: 'may specify no more than one IP for each IP family',
+    },
+    {
+      name: 'ipFamilies that contradict the cluster IPs',
+      svc: service((s) => ((s.spec.clusterIPs = ['10.96.0.5', 'fd00::5']), (s.spec.ipFamilies = ['IPv6', 'IPv4']))),
+      field: 'spec.ipFamilies[0]',
+      message: 'does not match spec.clusterIPs[0] (IPv4)',
+    },
+    { name: 'dual-stack cluster IPs are valid', svc: service((s) => (s.spec.clusterIPs = ['10.96.0.5', 'fd00::5'])) },
+    {
+      name: 'loopback external IP',
+      svc: service((s) => (s.spec.externalIPs = ['127.0.0.1'])),
+      field: 'spec.externalIPs[0]',
+      message: 'may not be in the loopback range',
+    },
+    {
+      name: 'a huge label value is echoed cut short',
+      svc: service((s) => (s.spec.selector = { app: 'v'.repeat(200_000) })),
+      field: 'spec.selector',
+      message: '...(200002 characters)',
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -211,6 +262,13 @@ describe('validateService', () => {
       expect(err?.message).toContain(c.message);
     });
   }
+
+  it('keeps a refusal short whatever was sent', () => {
+    const labels = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`k${i}`, `bad value ${'x'.repeat(1000)}`]));
+    const err = errorOf(() => validateService(service((s) => (s.metadata.labels = labels))));
+    expect(err?.message).toContain('and 490 more errors');
+    expect(err!.message.length).toBeLessThan(4096);
+  });
 
   it('reports every problem, first field first', () => {
     const err = errorOf(() => validateService(service((s) => ((s.metadata.name = 'X'), (s.spec.ports = [port({ port: 0 })])))));
@@ -263,6 +321,7 @@ describe('validatePod', () => {
       field: 'spec.containers[0].ports[1].name',
       message: 'Duplicate value: "http"',
     },
+    { name: 'loopback pod IP', pod: pod((p) => (p.ip = '127.0.0.5')), field: 'status.podIP', message: 'may not be in the loopback range' },
     {
       name: 'container port 0',
       pod: pod((p) => (p.containerPorts = [{ name: 'http', containerPort: 0, protocol: 'TCP' }])),
@@ -293,6 +352,12 @@ describe('validateEndpoints', () => {
     { name: 'valid endpoints', mut: () => undefined, field: undefined },
     { name: 'bad address', mut: (e: ReturnType<typeof base>) => (e.subsets[0]!.addresses[0]!.ip = 'x'), field: 'subsets[0].addresses[0].ip' },
     { name: 'bad port', mut: (e: ReturnType<typeof base>) => (e.subsets[0]!.ports[0]!.port = 0), field: 'subsets[0].ports[0].port' },
+    ...['127.0.0.1', '::1', '169.254.169.254', 'fe80::1', '0.0.0.0', '::', '224.0.0.1', '239.1.2.3', 'ff02::1', '255.255.255.255'].map((ip) => ({
+      name: `special address ${ip}`,
+      mut: (e: ReturnType<typeof base>) => (e.subsets[0]!.addresses[0]!.ip = ip),
+      field: 'subsets[0].addresses[0].ip',
+    })),
+    { name: 'a routable IPv6 address is fine', mut: (e: ReturnType<typeof base>) => (e.subsets[0]!.addresses[0]!.ip = 'fd00::10'), field: undefined },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -301,4 +366,26 @@ describe('validateEndpoints', () => {
       expect(errorOf(() => validateEndpoints(e))?.field).toBe(c.field);
     });
   }
+});
+
+describe('validateObjectKey', () => {
+  const cases: { name: string; kind: 'Service' | 'Pod' | 'Endpoints'; ns: string; n: string; field?: string; message?: string }[] = [
+    { name: 'a service key', kind: 'Service', ns: 'default', n: 'web' },
+    { name: 'a name of 5 KiB', kind: 'Service', ns: 'default', n: 'a'.repeat(5000), field: 'metadata.name', message: 'must be no more than 63 characters' },
+    { name: 'a NATS wildcard in the name', kind: 'Pod', ns: 'default', n: 'web.*', field: 'metadata.name', message: 'RFC 1123 label' },
+    { name: 'a NATS wildcard namespace', kind: 'Endpoints', ns: '>', n: 'web', field: 'metadata.namespace', message: 'RFC 1123 label' },
+    { name: 'a missing name', kind: 'Pod', ns: 'default', n: '', field: 'metadata.name', message: 'Required value' },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const err = errorOf(() => validateObjectKey(c.kind, c.ns, c.n));
+      expect(err?.field).toBe(c.field);
+      if (c.message) expect(err?.message).toContain(c.message);
+      if (err) expect(err.message.length).toBeLessThan(1024);
+    });
+  }
+  it('a namespace filter with a space is refused, an empty one is all', () => {
+    expect(errorOf(() => validateNamespaceFilter('a b'))?.field).toBe('metadata.namespace');
+    expect(errorOf(() => validateNamespaceFilter(''))).toBeUndefined();
+  });
 });

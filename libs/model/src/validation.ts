@@ -3,10 +3,12 @@
  * it (pkg/apis/core/validation), with its field paths and wording. Pure: the
  * state service calls these before touching the allocator or the store.
  */
+import { isIP } from 'node:net';
 import { ErrorCode, SvcnetError } from './errors.js';
 import type { Endpoints, IntOrString, ObjectMeta, Pod, Service, ServicePort } from './types.js';
 import { CLUSTER_IP_NONE } from './types.js';
 import {
+  annotationErrors,
   dns1035LabelErrors,
   dns1123LabelErrors,
   dns1123SubdomainErrors,
@@ -18,11 +20,19 @@ import {
   labelErrors,
   PORT_RANGE_DETAIL,
   portNameErrors,
+  specialIpErrors,
   type FieldError,
 } from './validation-rules.js';
+import type { ObjectKind } from './types.js';
 
 const PROTOCOLS = ['SCTP', 'TCP', 'UDP'];
 const MAX_AFFINITY_TIMEOUT = 86400;
+const MAX_REPORTED_ERRORS = 10;
+
+/** A name as it is echoed in a message: cut like any other echoed value. */
+function shortName(name: string): string {
+  return name.length <= 253 ? name : `${name.slice(0, 63)}...(${name.length} characters)`;
+}
 
 /**
  * One SvcnetError for all the problems of an object, worded like
@@ -30,8 +40,10 @@ const MAX_AFFINITY_TIMEOUT = 86400;
  * `field` is the first offending field.
  */
 export function invalidObjectError(kind: string, name: string, errors: FieldError[]): SvcnetError {
-  const details = errors.map((e) => `${e.field}: ${e.message}`).join('; ');
-  const err = new SvcnetError(ErrorCode.InvalidArgument, `${kind} "${name}" is invalid: ${details}`);
+  // A refusal stays small whatever was sent: the first errors, then a count.
+  const shown = errors.slice(0, MAX_REPORTED_ERRORS).map((e) => `${e.field}: ${e.message}`);
+  if (errors.length > MAX_REPORTED_ERRORS) shown.push(`and ${errors.length - MAX_REPORTED_ERRORS} more errors`);
+  const err = new SvcnetError(ErrorCode.InvalidArgument, `${kind} "${shortName(name)}" is invalid: ${shown.join('; ')}`);
   return Object.assign(err, { field: errors[0]?.field });
 }
 
@@ -46,7 +58,38 @@ function metaErrors(meta: ObjectMeta, nameRule: (v: string) => string[]): FieldE
   if (!meta.namespace) out.push(fe.required('metadata.namespace'));
   else for (const d of dns1123LabelErrors(meta.namespace)) out.push(fe.invalid('metadata.namespace', meta.namespace, d));
   out.push(...labelErrors(meta.labels, 'metadata.labels'));
+  out.push(...annotationErrors(meta.annotations, 'metadata.annotations'));
   return out;
+}
+
+/** The name rule of each kind (Kubernetes: services DNS-1035, pods and endpoints as here). */
+const NAME_RULES: Record<ObjectKind, (v: string) => string[]> = {
+  Service: dns1035LabelErrors,
+  Pod: dns1123LabelErrors,
+  Endpoints: dns1035LabelErrors,
+};
+
+/**
+ * Checks the namespace and name a get or delete addresses, with the same rules
+ * as a create: a request for a name no object can have is refused before it
+ * reaches the store (and cannot make an oversized or wildcard NATS subject).
+ */
+export function validateObjectKey(kind: ObjectKind, namespace: string, name: string): void {
+  const out: FieldError[] = [];
+  if (!name) out.push(fe.required('metadata.name', 'name is required'));
+  else for (const d of NAME_RULES[kind](name)) out.push(fe.invalid('metadata.name', name, d));
+  out.push(...namespaceErrors(namespace));
+  throwIfAny(kind, name, out);
+}
+
+/** A namespace filter of a list or watch: empty (all or default) or a DNS-1123 label. */
+export function validateNamespaceFilter(namespace: string): void {
+  const out = namespace ? namespaceErrors(namespace) : [];
+  if (out.length > 0) throw invalidObjectError('Namespace', namespace, out);
+}
+
+function namespaceErrors(namespace: string): FieldError[] {
+  return namespace ? dns1123LabelErrors(namespace).map((d) => fe.invalid('metadata.namespace', namespace, d)) : [];
 }
 
 function protocolErrors(protocol: string, field: string): FieldError[] {
@@ -89,6 +132,18 @@ function clusterIpErrors(svc: Service): FieldError[] {
   }
   const ips = clusterIPs.length > 0 ? clusterIPs : clusterIP ? [clusterIP] : [];
   if (ips.length > 2) out.push(fe.invalid('spec.clusterIPs', ips, 'may only hold up to 2 values'));
+  if (ips.length === 2 && isValidIp(ips[0]!) && isValidIp(ips[1]!) && isIP(ips[0]!) === isIP(ips[1]!)) {
+    out.push(fe.invalid('spec.clusterIPs', ips, 'may specify no more than one IP for each IP family'));
+  }
+  const families = svc.spec.ipFamilies;
+  if (families.length > 2) out.push(fe.invalid('spec.ipFamilies', families, 'may only hold up to 2 values'));
+  if (families.length === 2 && families[0] === families[1]) out.push(fe.duplicate('spec.ipFamilies[1]', families[1]));
+  ips.forEach((ip, i) => {
+    const family = isIP(ip) === 4 ? 'IPv4' : isIP(ip) === 6 ? 'IPv6' : undefined;
+    if (family && families[i] && families[i] !== family) {
+      out.push(fe.invalid(`spec.ipFamilies[${i}]`, families[i], `does not match spec.clusterIPs[${i}] (${family})`));
+    }
+  });
   ips.forEach((ip, i) => {
     const field = clusterIPs.length > 0 ? `spec.clusterIPs[${i}]` : 'spec.clusterIP';
     if (ip === CLUSTER_IP_NONE) {
@@ -153,6 +208,7 @@ export function validateService(svc: Service): void {
   }
   spec.externalIPs.forEach((ip, i) => {
     if (!isValidIp(ip)) out.push(fe.invalid(`spec.externalIPs[${i}]`, ip, IP_DETAIL));
+    for (const d of specialIpErrors(ip)) out.push(fe.invalid(`spec.externalIPs[${i}]`, ip, d));
   });
   throwIfAny('Service', svc.metadata.name, out);
 }
@@ -165,6 +221,8 @@ export function validateServiceUpdate(old: Service, updated: Service): void {
   }
   if (updated.spec.clusterIP !== old.spec.clusterIP) {
     out.push(fe.invalid('spec.clusterIP', updated.spec.clusterIP, 'field is immutable'));
+  } else if (updated.spec.clusterIPs.join(',') !== old.spec.clusterIPs.join(',')) {
+    out.push(fe.invalid('spec.clusterIPs', updated.spec.clusterIPs, 'field is immutable'));
   }
   throwIfAny('Service', updated.metadata.name, out);
 }
@@ -181,6 +239,7 @@ export function validatePod(pod: Pod, options: PodValidationOptions = {}): void 
   else for (const d of dns1123SubdomainErrors(pod.nodeName)) out.push(fe.invalid('spec.nodeName', pod.nodeName, d));
   if (!pod.ip) out.push(fe.required('status.podIP'));
   else if (!isValidIp(pod.ip)) out.push(fe.invalid('status.podIP', pod.ip, IP_DETAIL));
+  else if (specialIpErrors(pod.ip).length > 0) for (const d of specialIpErrors(pod.ip)) out.push(fe.invalid('status.podIP', pod.ip, d));
   else if (options.podCidr && !ipInCidrs(pod.ip, options.podCidr)) {
     out.push(fe.invalid('status.podIP', pod.ip, `must be inside the pod network ${options.podCidr}`));
   }
@@ -211,6 +270,7 @@ export function validateEndpoints(ep: Endpoints): void {
       const path = `${base}.addresses[${ai}]`;
       if (!a.ip) out.push(fe.required(`${path}.ip`));
       else if (!isValidIp(a.ip)) out.push(fe.invalid(`${path}.ip`, a.ip, IP_DETAIL));
+      else for (const d of specialIpErrors(a.ip)) out.push(fe.invalid(`${path}.ip`, a.ip, d));
       if (a.nodeName) for (const d of dns1123SubdomainErrors(a.nodeName)) out.push(fe.invalid(`${path}.nodeName`, a.nodeName, d));
     });
     const names = new Set<string>();

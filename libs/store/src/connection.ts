@@ -1,4 +1,5 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
 import { coalesceWrites } from './write-coalescing.js';
 
@@ -12,12 +13,24 @@ export interface StoreConnectOptions {
   reconnectForever?: boolean;
   /** Send everything queued in one event-loop turn in one write (see coalesceWrites). Default true. */
   coalesceWrites?: boolean;
+  /** Deadline of each KV/JetStream request while connected (ms). Default 5000. */
+  requestTimeoutMs?: number;
 }
+
+/** Default {@link StoreConnectOptions.requestTimeoutMs}. */
+export const DEFAULT_STORE_TIMEOUT_MS = 5_000;
 
 /** An open NATS connection plus the KV manager on top of it. */
 export interface StoreConnection {
   readonly nc: NatsConnection;
   readonly kvm: Kvm;
+  /**
+   * False from a disconnect until the reconnect: requests made meanwhile would
+   * only wait for their deadline, so stores refuse them at once (UNAVAILABLE).
+   */
+  readonly connected: boolean;
+  /** The servers this connection was given. */
+  readonly servers: readonly string[];
   /** Opens (creating if needed) a KV bucket. */
   bucket(name: string, options?: Partial<KvOptions>): Promise<KV>;
   close(): Promise<void>;
@@ -43,10 +56,21 @@ export async function connectStore(options: StoreConnectOptions): Promise<StoreC
     noAsyncTraces: true,
   });
   if (options.coalesceWrites ?? true) coalesceWrites(nc);
-  const kvm = new Kvm(nc);
+  const kvm = new Kvm(jetstream(nc, { timeout: options.requestTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS }));
+  let connected = true;
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') connected = false;
+      else if (s.type === 'reconnect') connected = true;
+    }
+  })().catch(() => undefined);
   return {
     nc,
     kvm,
+    servers,
+    get connected() {
+      return connected && !nc.isClosed();
+    },
     bucket: (name, bucketOptions) => kvm.create(name, { history: 1, ...bucketOptions }),
     close: async () => {
       if (!nc.isClosed()) await nc.drain().catch(() => nc.close());

@@ -1,10 +1,10 @@
 // Public API of @svcnet/store: named exports only.
-export { connectStore } from './connection.js';
+export { connectStore, DEFAULT_STORE_TIMEOUT_MS } from './connection.js';
 export type { StoreConnectOptions, StoreConnection } from './connection.js';
-export { ObjectStore, openStateBucket, openStateStores } from './object-store.js';
-export type { ObjectCodec, StoredObject, ObjectList, ObjectStoreParams, StateStores } from './object-store.js';
+export { ObjectStore, openStateBucket, openStateStores, MAX_OBJECT_BYTES } from './object-store.js';
+export type { ObjectCodec, StoredObject, ObjectList, ObjectStoreParams, StateStores, BrokenRecord, Deleted } from './object-store.js';
 export { KindWatcher } from './kind-watcher.js';
-export type { WatchHandlers, KindWatcherParams } from './kind-watcher.js';
+export type { WatchHandlers, KindWatcherParams, UndecodableRecord } from './kind-watcher.js';
 export { openFeed, readSnapshot, kvStreamName } from './kv-feed.js';
 export type { FeedEntry, OpenFeedParams, Feed } from './kv-feed.js';
 export { isCasConflict, storeUnavailable } from './store-errors.js';

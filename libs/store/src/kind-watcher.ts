@@ -10,6 +10,17 @@ export interface WatchHandlers<T> {
   onDelete(key: ObjectKey, meta: { key: string; revision: number; last?: T }): void;
   /** After the initial list, and again after every full resync. */
   onSynced(): void;
+  /**
+   * A value under one of the kind's keys cannot be decoded. The cache keeps the
+   * last good object (if any); {@link KindWatcher.broken} has the record.
+   */
+  onUndecodable?(key: string, record: UndecodableRecord): void;
+}
+
+/** A key whose current value cannot be decoded. */
+export interface UndecodableRecord {
+  revision: number;
+  error: string;
 }
 
 export interface KindWatcherParams<T> {
@@ -63,6 +74,7 @@ export class KindWatcher<T> {
   resyncCount = 0;
   /** Values skipped because they could not be decoded. */
   decodeErrors = 0;
+  private readonly brokenKeys = new Map<string, UndecodableRecord>();
 
   constructor(params: KindWatcherParams<T>) {
     this.params = params;
@@ -82,6 +94,11 @@ export class KindWatcher<T> {
   /** The cache: key (`services.ns.name`) → object. Do not mutate the objects. */
   snapshot(): ReadonlyMap<string, T> {
     return this.cache;
+  }
+
+  /** Keys whose current value cannot be decoded, with the revision of that value. */
+  broken(): ReadonlyMap<string, UndecodableRecord> {
+    return this.brokenKeys;
   }
 
   /** Starts watching; resolves after the initial list has been delivered. */
@@ -200,6 +217,7 @@ export class KindWatcher<T> {
       if (seen.has(key)) continue;
       this.remove(key, Math.max(this.lastRevision, listedUpTo));
     }
+    for (const key of [...this.brokenKeys.keys()]) if (!seen.has(key)) this.brokenKeys.delete(key);
     this.lastRevision = Math.max(this.lastRevision, listedUpTo);
     this.listing = false;
     this.resyncCount++;
@@ -212,6 +230,7 @@ export class KindWatcher<T> {
     if (!seen && e.revision <= this.lastRevision) return;
     this.lastRevision = Math.max(this.lastRevision, e.revision);
     if (e.operation !== 'PUT') {
+      this.brokenKeys.delete(e.key);
       if (this.cache.has(e.key)) this.remove(e.key, e.revision);
       return;
     }
@@ -221,10 +240,18 @@ export class KindWatcher<T> {
     try {
       obj = stampRevision(this.params.codec.decode(e.value), e.revision);
     } catch (err) {
+      const known = this.brokenKeys.get(e.key);
+      if (known?.revision === e.revision) return; // listed again after a resync: already reported
       this.decodeErrors++;
-      this.logger.error({ err, key: e.key, revision: e.revision }, 'undecodable value in the state bucket; skipped');
+      const record = { revision: e.revision, error: (err instanceof Error ? err.message : String(err)).slice(0, 200) };
+      this.brokenKeys.set(e.key, record);
+      // One line per key and revision: a damaged record is reported, not repeated on every resync.
+      this.logger.error({ key: e.key, revision: e.revision, err: record.error }, 'undecodable value in the state bucket; skipped');
+      const onUndecodable = this.params.handlers.onUndecodable?.bind(this.params.handlers);
+      if (onUndecodable) this.safely('onUndecodable', () => onUndecodable(e.key, record));
       return;
     }
+    this.brokenKeys.delete(e.key);
     this.cache.set(e.key, obj);
     this.revisions.set(e.key, e.revision);
     this.safely('onUpsert', () => this.params.handlers.onUpsert(obj, { key: e.key, revision: e.revision }));

@@ -1,5 +1,5 @@
 import type { KV } from '@nats-io/kv';
-import { ErrorCode, SvcnetError, kindKeyFilter, objectKey, STATE_BUCKET } from '@svcnet/model';
+import { ErrorCode, SvcnetError, kindKeyFilter, objectKey, parseObjectKey, STATE_BUCKET } from '@svcnet/model';
 import type { Endpoints, ObjectKind, ObjectMeta, Pod, Service } from '@svcnet/model';
 import { endpointsCodec, podCodec, serviceCodec } from '@svcnet/api';
 import type { StoreConnection } from './connection.js';
@@ -17,10 +17,39 @@ export interface StoredObject {
   metadata: ObjectMeta;
 }
 
+/** A stored value that cannot be decoded, as lists report it. */
+export interface BrokenRecord {
+  namespace: string;
+  name: string;
+  revision: number;
+  error: string;
+}
+
 /** A list read at one revision. */
 export interface ObjectList<T> {
   items: T[];
   revision: number;
+  /** Keys of the kind whose values cannot be decoded. */
+  broken: BrokenRecord[];
+}
+
+/** What a delete removed: the object, or only its key when the value was undecodable. */
+export interface Deleted<T> {
+  namespace: string;
+  name: string;
+  /** Undefined when the stored value could not be decoded. */
+  object: T | undefined;
+}
+
+/**
+ * Largest encoded object written (NATS' default max_payload is 1 MiB and a KV
+ * message carries headers too). Requests are capped lower at the gRPC edge; this
+ * is the last guard, for any writer.
+ */
+export const MAX_OBJECT_BYTES = 1024 * 1024 - 16 * 1024;
+
+function errorText(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).slice(0, 200);
 }
 
 export interface ObjectStoreParams<T> {
@@ -69,8 +98,27 @@ export class ObjectStore<T extends StoredObject> {
     return obj;
   }
 
-  /** The object, or undefined when absent. Throws UNAVAILABLE when NATS is down. */
-  async tryGet(namespace: string, name: string): Promise<T | undefined> {
+  /** Fails at once while NATS is away: waiting would only end at the request deadline. */
+  private requireConnected(action: string): void {
+    if (!this.connection.connected) {
+      throw new SvcnetError(
+        ErrorCode.Unavailable,
+        `store unavailable while ${action}: not connected to NATS (${this.connection.servers.join(',')}); reconnecting`,
+      );
+    }
+  }
+
+  private damaged(namespace: string, name: string, revision: number, err: unknown): SvcnetError {
+    return new SvcnetError(
+      ErrorCode.DataLoss,
+      `stored ${this.resource()} "${name}" in namespace "${namespace}" (revision ${revision}) cannot be decoded: ${errorText(err)}; delete it (its owner may also overwrite it)`,
+      { cause: err },
+    );
+  }
+
+  /** The raw entry (or undefined when absent). */
+  private async rawGet(namespace: string, name: string): Promise<{ value: Uint8Array; revision: number } | undefined> {
+    this.requireConnected(`reading ${this.key(namespace, name)}`);
     let entry;
     try {
       entry = await this.kv.get(this.key(namespace, name));
@@ -78,13 +126,29 @@ export class ObjectStore<T extends StoredObject> {
       throw storeUnavailable(err, `reading ${this.key(namespace, name)}`);
     }
     if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+    return { value: entry.value, revision: entry.revision };
+  }
+
+  /** The object, or undefined when absent. UNAVAILABLE when NATS is down, DATA_LOSS when undecodable. */
+  async tryGet(namespace: string, name: string): Promise<T | undefined> {
+    const entry = await this.rawGet(namespace, name);
+    if (!entry) return undefined;
     try {
       return this.withRevision(this.codec.decode(entry.value), entry.revision);
     } catch (err) {
-      throw new SvcnetError(ErrorCode.Internal, `stored ${this.kind} ${namespace}/${name} cannot be decoded`, {
-        cause: err,
-      });
+      throw this.damaged(namespace, name, entry.revision, err);
     }
+  }
+
+  private encode(obj: T): Uint8Array {
+    const bytes = this.codec.encode(obj);
+    if (bytes.length > MAX_OBJECT_BYTES) {
+      throw new SvcnetError(
+        ErrorCode.InvalidArgument,
+        `${this.resource()} "${obj.metadata.name}" is too large: ${bytes.length} bytes encoded, the limit is ${MAX_OBJECT_BYTES}`,
+      );
+    }
+    return bytes;
   }
 
   /** The object; NOT_FOUND when absent. */
@@ -96,6 +160,7 @@ export class ObjectStore<T extends StoredObject> {
 
   /** Every object of the kind (one namespace, or all). Undecodable values are skipped. */
   async list(namespace?: string): Promise<ObjectList<T>> {
+    this.requireConnected(`listing ${this.resource()}`);
     try {
       const snap = await readSnapshot({
         nc: this.connection.nc,
@@ -103,15 +168,17 @@ export class ObjectStore<T extends StoredObject> {
         filter: kindKeyFilter(this.kind, namespace),
       });
       const items: T[] = [];
+      const broken: BrokenRecord[] = [];
       for (const e of snap.entries) {
         if (e.value.length === 0) continue;
         try {
           items.push(this.withRevision(this.codec.decode(e.value), e.revision));
-        } catch {
-          // Garbage under a key is reported by watchers; a list just leaves it out.
+        } catch (err) {
+          const key = parseObjectKey(e.key);
+          if (key) broken.push({ namespace: key.namespace, name: key.name, revision: e.revision, error: errorText(err) });
         }
       }
-      return { items, revision: snap.revision };
+      return { items, revision: snap.revision, broken };
     } catch (err) {
       throw storeUnavailable(err, `listing ${this.resource()}`);
     }
@@ -120,8 +187,10 @@ export class ObjectStore<T extends StoredObject> {
   /** Creates the object; ALREADY_EXISTS when the key holds a live value. */
   async create(obj: T): Promise<T> {
     const { namespace, name } = obj.metadata;
+    const bytes = this.encode(obj);
+    this.requireConnected(`creating ${this.key(namespace, name)}`);
     try {
-      const rev = await this.kv.create(this.key(namespace, name), this.codec.encode(obj));
+      const rev = await this.kv.create(this.key(namespace, name), bytes);
       return this.withRevision(obj, rev);
     } catch (err) {
       if (isCasConflict(err)) {
@@ -137,12 +206,14 @@ export class ObjectStore<T extends StoredObject> {
    */
   async update(obj: T, expectedRevision: number): Promise<T> {
     const { namespace, name } = obj.metadata;
+    const bytes = this.encode(obj);
+    this.requireConnected(`updating ${this.key(namespace, name)}`);
     try {
-      const rev = await this.kv.update(this.key(namespace, name), this.codec.encode(obj), expectedRevision);
+      const rev = await this.kv.update(this.key(namespace, name), bytes, expectedRevision);
       return this.withRevision(obj, rev);
     } catch (err) {
       if (isCasConflict(err)) {
-        const current = await this.tryGet(namespace, name);
+        const current = await this.rawGet(namespace, name);
         if (!current) throw this.notFound(namespace, name);
         throw new SvcnetError(
           ErrorCode.Aborted,
@@ -154,10 +225,21 @@ export class ObjectStore<T extends StoredObject> {
     }
   }
 
-  /** Deletes the object (CAS when expectedRevision is given); returns what was deleted. */
-  async delete(namespace: string, name: string, expectedRevision?: number): Promise<T> {
-    const current = await this.get(namespace, name);
-    const rev = expectedRevision ?? current.metadata.resourceVersion;
+  /**
+   * Deletes the object (CAS when expectedRevision is given); returns what was
+   * deleted. A value that cannot be decoded is deleted too (that is how a
+   * damaged record is removed), and reported with `object` undefined.
+   */
+  async delete(namespace: string, name: string, expectedRevision?: number): Promise<Deleted<T>> {
+    const entry = await this.rawGet(namespace, name);
+    if (!entry) throw this.notFound(namespace, name);
+    let current: T | undefined;
+    try {
+      current = this.withRevision(this.codec.decode(entry.value), entry.revision);
+    } catch {
+      current = undefined;
+    }
+    const rev = expectedRevision ?? entry.revision;
     try {
       await this.kv.delete(this.key(namespace, name), { previousSeq: rev });
     } catch (err) {
@@ -170,7 +252,7 @@ export class ObjectStore<T extends StoredObject> {
       }
       throw storeUnavailable(err, `deleting ${this.key(namespace, name)}`);
     }
-    return current;
+    return { namespace, name, object: current };
   }
 }
 

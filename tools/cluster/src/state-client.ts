@@ -40,7 +40,7 @@ export function podObject(pod: PodRecord): v1.Pod {
       uid: '',
       labels: { ...pod.labels },
       annotations: {},
-      resourceVersion: 0,
+      resourceVersion: '0',
     },
     nodeName: pod.node,
     ip: pod.ip,

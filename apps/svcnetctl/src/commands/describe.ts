@@ -28,7 +28,7 @@ export async function runDescribe(ctx: CommandContext, args: string[]): Promise<
   for (const { kind, names } of resolveTargets(args)) {
     const objects: AnyObject[] = [];
     if (names.length === 0) {
-      objects.push(...(await ctx.api.list(kind, { namespace: ctx.namespace, allNamespaces: false, labelSelector: '' })));
+      objects.push(...(await ctx.api.list(kind, { namespace: ctx.namespace, allNamespaces: false, labelSelector: '' })).items);
     }
     for (const name of names) {
       try {

@@ -3,7 +3,7 @@
  */
 import { endpointsTable, podsTable, servicesTable, type TableOptions } from '../format/tables.js';
 import { formatObjects, parseOutputFormat } from '../output.js';
-import { SINGULAR, resolveTargets, type AnyObject, type Kind, type KindObjects } from '../resources.js';
+import { PLURAL, SINGULAR, resolveTargets, type AnyObject, type Kind, type KindObjects } from '../resources.js';
 import type { CommandContext } from './context.js';
 import { isNotFound } from './not-found.js';
 import { runGetWatch } from './get-watch.js';
@@ -51,12 +51,21 @@ export async function runGet(ctx: CommandContext, args: string[], options: GetOp
     });
   }
   let exitCode: ExitCode = ExitCode.Ok;
+  let brokenSeen = 0;
   const found: { kind: Kind; objects: AnyObject[] }[] = [];
   for (const { kind, names } of targets) {
     const objects: AnyObject[] = [];
     if (names.length === 0) {
       const query = { namespace: ctx.namespace, allNamespaces, labelSelector: options.selector ?? '' };
-      objects.push(...(await ctx.api.list(kind, query)).sort(byNamespaceAndName));
+      const { items, broken } = await ctx.api.list(kind, query);
+      objects.push(...items.sort(byNamespaceAndName));
+      // kubectl-style warnings on stderr: the table stays parseable, the damage is not hidden.
+      for (const b of broken) {
+        ctx.io.stderr(
+          `Warning: ${PLURAL[kind]} "${b.name}" in namespace "${b.namespace}" is broken: the stored record (revision ${b.revision}) cannot be decoded: ${b.error}; remove it with: svcnetctl delete ${SINGULAR[kind]} ${b.name} -n ${b.namespace}\n`,
+        );
+      }
+      brokenSeen += broken.length;
     } else {
       for (const name of names) {
         try {
@@ -82,7 +91,7 @@ export async function runGet(ctx: CommandContext, args: string[], options: GetOp
     return exitCode;
   }
   if (total === 0) {
-    if (!named) {
+    if (!named && brokenSeen === 0) {
       ctx.io.stderr(allNamespaces ? 'No resources found\n' : `No resources found in ${ctx.namespace} namespace.\n`);
     }
     return exitCode;

@@ -32,7 +32,7 @@ export function parseDestination(text: string, protocolFlag: string | undefined)
 export async function runTrace(ctx: CommandContext, destination: string, options: TraceOptions): Promise<ExitCode> {
   const query = { ...parseDestination(destination, options.protocol), ...(options.node ? { node: options.node } : {}) };
   const all = { namespace: '', allNamespaces: true, labelSelector: '' };
-  const [services, endpoints] = await Promise.all([ctx.api.list('Service', all), ctx.api.list('Endpoints', all)]);
+  const [{ items: services }, { items: endpoints }] = await Promise.all([ctx.api.list('Service', all), ctx.api.list('Endpoints', all)]);
   const result = traceDestination(services, endpoints, query);
   ctx.io.stdout(formatTrace(result));
   const reachable = result.kind === 'service' && result.endpoints.some((e) => e.ready && e.eligible);

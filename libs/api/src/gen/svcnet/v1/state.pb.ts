@@ -140,6 +140,25 @@ export interface ListObjectsRequest {
   allNamespaces: boolean;
   /** Optional equality-based selector, "k=v,k2=v2". */
   labelSelector: string;
+  /**
+   * Kubernetes' list chunking: at most `limit` objects per response (0 = all,
+   * at most 5000 per call are recommended), then pass the response's
+   * `continue` back to get the next chunk.
+   */
+  limit: number;
+  continue: string;
+}
+
+/**
+ * A stored record that cannot be decoded (written by something else than
+ * svcnet, or damaged). Lists report it so that it can be seen and deleted.
+ */
+export interface BrokenObject {
+  namespace: string;
+  name: string;
+  revision: number;
+  /** Why it cannot be decoded. */
+  error: string;
 }
 
 export interface DeleteObjectRequest {
@@ -175,16 +194,28 @@ export interface ServiceList {
   items: Service[];
   /** Store revision the list was read at. */
   revision: number;
+  /** Non-empty when more objects follow: pass it as ListObjectsRequest.continue. */
+  continue: string;
+  /** Objects after this chunk (when known). */
+  remainingItemCount: number;
+  /** Undecodable records in this chunk's key range. */
+  broken: BrokenObject[];
 }
 
 export interface PodList {
   items: Pod[];
   revision: number;
+  continue: string;
+  remainingItemCount: number;
+  broken: BrokenObject[];
 }
 
 export interface EndpointsList {
   items: Endpoints[];
   revision: number;
+  continue: string;
+  remainingItemCount: number;
+  broken: BrokenObject[];
 }
 
 export interface WatchRequest {
@@ -295,7 +326,7 @@ export const GetObjectRequest: MessageFns<GetObjectRequest> = {
 };
 
 function createBaseListObjectsRequest(): ListObjectsRequest {
-  return { namespace: "", allNamespaces: false, labelSelector: "" };
+  return { namespace: "", allNamespaces: false, labelSelector: "", limit: 0, continue: "" };
 }
 
 export const ListObjectsRequest: MessageFns<ListObjectsRequest> = {
@@ -308,6 +339,12 @@ export const ListObjectsRequest: MessageFns<ListObjectsRequest> = {
     }
     if (message.labelSelector !== "") {
       writer.uint32(26).string(message.labelSelector);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(32).uint32(message.limit);
+    }
+    if (message.continue !== "") {
+      writer.uint32(42).string(message.continue);
     }
     return writer;
   },
@@ -349,6 +386,22 @@ export const ListObjectsRequest: MessageFns<ListObjectsRequest> = {
             message.labelSelector = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.continue = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -374,6 +427,8 @@ export const ListObjectsRequest: MessageFns<ListObjectsRequest> = {
         : isSet(object.label_selector)
         ? globalThis.String(object.label_selector)
         : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      continue: isSet(object.continue) ? globalThis.String(object.continue) : "",
     };
   },
 
@@ -388,6 +443,12 @@ export const ListObjectsRequest: MessageFns<ListObjectsRequest> = {
     if (message.labelSelector !== "") {
       obj.labelSelector = message.labelSelector;
     }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    if (message.continue !== "") {
+      obj.continue = message.continue;
+    }
     return obj;
   },
 
@@ -399,6 +460,125 @@ export const ListObjectsRequest: MessageFns<ListObjectsRequest> = {
     message.namespace = object.namespace ?? "";
     message.allNamespaces = object.allNamespaces ?? false;
     message.labelSelector = object.labelSelector ?? "";
+    message.limit = object.limit ?? 0;
+    message.continue = object.continue ?? "";
+    return message;
+  },
+};
+
+function createBaseBrokenObject(): BrokenObject {
+  return { namespace: "", name: "", revision: 0, error: "" };
+}
+
+export const BrokenObject: MessageFns<BrokenObject> = {
+  encode(message: BrokenObject, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.revision !== 0) {
+      writer.uint32(24).uint64(message.revision);
+    }
+    if (message.error !== "") {
+      writer.uint32(34).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BrokenObject {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBrokenObject();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.revision = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BrokenObject {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+    };
+  },
+
+  toJSON(message: BrokenObject): unknown {
+    const obj: any = {};
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.revision !== 0) {
+      obj.revision = Math.round(message.revision);
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BrokenObject>): BrokenObject {
+    return BrokenObject.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BrokenObject>): BrokenObject {
+    const message = createBaseBrokenObject();
+    message.namespace = object.namespace ?? "";
+    message.name = object.name ?? "";
+    message.revision = object.revision ?? 0;
+    message.error = object.error ?? "";
     return message;
   },
 };
@@ -899,7 +1079,7 @@ export const UpdateEndpointsRequest: MessageFns<UpdateEndpointsRequest> = {
 };
 
 function createBaseServiceList(): ServiceList {
-  return { items: [], revision: 0 };
+  return { items: [], revision: 0, continue: "", remainingItemCount: 0, broken: [] };
 }
 
 export const ServiceList: MessageFns<ServiceList> = {
@@ -909,6 +1089,15 @@ export const ServiceList: MessageFns<ServiceList> = {
     }
     if (message.revision !== 0) {
       writer.uint32(16).uint64(message.revision);
+    }
+    if (message.continue !== "") {
+      writer.uint32(26).string(message.continue);
+    }
+    if (message.remainingItemCount !== 0) {
+      writer.uint32(32).uint64(message.remainingItemCount);
+    }
+    for (const v of message.broken) {
+      BrokenObject.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -942,6 +1131,30 @@ export const ServiceList: MessageFns<ServiceList> = {
             message.revision = longToNumber(reader.uint64());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.continue = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.remainingItemCount = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.broken.push(BrokenObject.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -958,6 +1171,13 @@ export const ServiceList: MessageFns<ServiceList> = {
     return {
       items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => Service.fromJSON(e)) : [],
       revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0,
+      continue: isSet(object.continue) ? globalThis.String(object.continue) : "",
+      remainingItemCount: isSet(object.remainingItemCount)
+        ? globalThis.Number(object.remainingItemCount)
+        : isSet(object.remaining_item_count)
+        ? globalThis.Number(object.remaining_item_count)
+        : 0,
+      broken: globalThis.Array.isArray(object?.broken) ? object.broken.map((e: any) => BrokenObject.fromJSON(e)) : [],
     };
   },
 
@@ -969,6 +1189,15 @@ export const ServiceList: MessageFns<ServiceList> = {
     if (message.revision !== 0) {
       obj.revision = Math.round(message.revision);
     }
+    if (message.continue !== "") {
+      obj.continue = message.continue;
+    }
+    if (message.remainingItemCount !== 0) {
+      obj.remainingItemCount = Math.round(message.remainingItemCount);
+    }
+    if (message.broken?.length) {
+      obj.broken = message.broken.map((e) => BrokenObject.toJSON(e));
+    }
     return obj;
   },
 
@@ -979,12 +1208,15 @@ export const ServiceList: MessageFns<ServiceList> = {
     const message = createBaseServiceList();
     message.items = object.items?.map((e) => Service.fromPartial(e)) || [];
     message.revision = object.revision ?? 0;
+    message.continue = object.continue ?? "";
+    message.remainingItemCount = object.remainingItemCount ?? 0;
+    message.broken = object.broken?.map((e) => BrokenObject.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBasePodList(): PodList {
-  return { items: [], revision: 0 };
+  return { items: [], revision: 0, continue: "", remainingItemCount: 0, broken: [] };
 }
 
 export const PodList: MessageFns<PodList> = {
@@ -994,6 +1226,15 @@ export const PodList: MessageFns<PodList> = {
     }
     if (message.revision !== 0) {
       writer.uint32(16).uint64(message.revision);
+    }
+    if (message.continue !== "") {
+      writer.uint32(26).string(message.continue);
+    }
+    if (message.remainingItemCount !== 0) {
+      writer.uint32(32).uint64(message.remainingItemCount);
+    }
+    for (const v of message.broken) {
+      BrokenObject.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1027,6 +1268,30 @@ export const PodList: MessageFns<PodList> = {
             message.revision = longToNumber(reader.uint64());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.continue = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.remainingItemCount = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.broken.push(BrokenObject.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1043,6 +1308,13 @@ export const PodList: MessageFns<PodList> = {
     return {
       items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => Pod.fromJSON(e)) : [],
       revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0,
+      continue: isSet(object.continue) ? globalThis.String(object.continue) : "",
+      remainingItemCount: isSet(object.remainingItemCount)
+        ? globalThis.Number(object.remainingItemCount)
+        : isSet(object.remaining_item_count)
+        ? globalThis.Number(object.remaining_item_count)
+        : 0,
+      broken: globalThis.Array.isArray(object?.broken) ? object.broken.map((e: any) => BrokenObject.fromJSON(e)) : [],
     };
   },
 
@@ -1054,6 +1326,15 @@ export const PodList: MessageFns<PodList> = {
     if (message.revision !== 0) {
       obj.revision = Math.round(message.revision);
     }
+    if (message.continue !== "") {
+      obj.continue = message.continue;
+    }
+    if (message.remainingItemCount !== 0) {
+      obj.remainingItemCount = Math.round(message.remainingItemCount);
+    }
+    if (message.broken?.length) {
+      obj.broken = message.broken.map((e) => BrokenObject.toJSON(e));
+    }
     return obj;
   },
 
@@ -1064,12 +1345,15 @@ export const PodList: MessageFns<PodList> = {
     const message = createBasePodList();
     message.items = object.items?.map((e) => Pod.fromPartial(e)) || [];
     message.revision = object.revision ?? 0;
+    message.continue = object.continue ?? "";
+    message.remainingItemCount = object.remainingItemCount ?? 0;
+    message.broken = object.broken?.map((e) => BrokenObject.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBaseEndpointsList(): EndpointsList {
-  return { items: [], revision: 0 };
+  return { items: [], revision: 0, continue: "", remainingItemCount: 0, broken: [] };
 }
 
 export const EndpointsList: MessageFns<EndpointsList> = {
@@ -1079,6 +1363,15 @@ export const EndpointsList: MessageFns<EndpointsList> = {
     }
     if (message.revision !== 0) {
       writer.uint32(16).uint64(message.revision);
+    }
+    if (message.continue !== "") {
+      writer.uint32(26).string(message.continue);
+    }
+    if (message.remainingItemCount !== 0) {
+      writer.uint32(32).uint64(message.remainingItemCount);
+    }
+    for (const v of message.broken) {
+      BrokenObject.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1112,6 +1405,30 @@ export const EndpointsList: MessageFns<EndpointsList> = {
             message.revision = longToNumber(reader.uint64());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.continue = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.remainingItemCount = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.broken.push(BrokenObject.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1128,6 +1445,13 @@ export const EndpointsList: MessageFns<EndpointsList> = {
     return {
       items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => Endpoints.fromJSON(e)) : [],
       revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0,
+      continue: isSet(object.continue) ? globalThis.String(object.continue) : "",
+      remainingItemCount: isSet(object.remainingItemCount)
+        ? globalThis.Number(object.remainingItemCount)
+        : isSet(object.remaining_item_count)
+        ? globalThis.Number(object.remaining_item_count)
+        : 0,
+      broken: globalThis.Array.isArray(object?.broken) ? object.broken.map((e: any) => BrokenObject.fromJSON(e)) : [],
     };
   },
 
@@ -1139,6 +1463,15 @@ export const EndpointsList: MessageFns<EndpointsList> = {
     if (message.revision !== 0) {
       obj.revision = Math.round(message.revision);
     }
+    if (message.continue !== "") {
+      obj.continue = message.continue;
+    }
+    if (message.remainingItemCount !== 0) {
+      obj.remainingItemCount = Math.round(message.remainingItemCount);
+    }
+    if (message.broken?.length) {
+      obj.broken = message.broken.map((e) => BrokenObject.toJSON(e));
+    }
     return obj;
   },
 
@@ -1149,6 +1482,9 @@ export const EndpointsList: MessageFns<EndpointsList> = {
     const message = createBaseEndpointsList();
     message.items = object.items?.map((e) => Endpoints.fromPartial(e)) || [];
     message.revision = object.revision ?? 0;
+    message.continue = object.continue ?? "";
+    message.remainingItemCount = object.remainingItemCount ?? 0;
+    message.broken = object.broken?.map((e) => BrokenObject.fromPartial(e)) || [];
     return message;
   },
 };

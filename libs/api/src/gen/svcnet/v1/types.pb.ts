@@ -233,9 +233,10 @@ export interface ObjectMeta {
   annotations: { [key: string]: string };
   /**
    * The store revision this object was read at (NATS KV revision). Send it back
-   * on update for compare-and-set; 0 means "whatever is current".
+   * on update for compare-and-set; 0 means "whatever is current". A decimal
+   * string in JavaScript, so a value past 2^53 is refused, not rounded.
    */
-  resourceVersion: number;
+  resourceVersion: string;
   creationTimestamp?:
     | Date
     | undefined;
@@ -373,7 +374,7 @@ function createBaseObjectMeta(): ObjectMeta {
     uid: "",
     labels: {},
     annotations: {},
-    resourceVersion: 0,
+    resourceVersion: "0",
     creationTimestamp: undefined,
     changeTimestamp: undefined,
   };
@@ -396,7 +397,7 @@ export const ObjectMeta: MessageFns<ObjectMeta> = {
     globalThis.Object.entries(message.annotations).forEach(([key, value]: [string, string]) => {
       ObjectMeta_AnnotationsEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).join();
     });
-    if (message.resourceVersion !== 0) {
+    if (message.resourceVersion !== "0") {
       writer.uint32(48).uint64(message.resourceVersion);
     }
     if (message.creationTimestamp !== undefined) {
@@ -472,7 +473,7 @@ export const ObjectMeta: MessageFns<ObjectMeta> = {
               break;
             }
 
-            message.resourceVersion = longToNumber(reader.uint64());
+            message.resourceVersion = reader.uint64().toString();
             continue;
           }
           case 7: {
@@ -537,10 +538,10 @@ export const ObjectMeta: MessageFns<ObjectMeta> = {
         )
         : {},
       resourceVersion: isSet(object.resourceVersion)
-        ? globalThis.Number(object.resourceVersion)
+        ? globalThis.String(object.resourceVersion)
         : isSet(object.resource_version)
-        ? globalThis.Number(object.resource_version)
-        : 0,
+        ? globalThis.String(object.resource_version)
+        : "0",
       creationTimestamp: isSet(object.creationTimestamp)
         ? fromJsonTimestamp(object.creationTimestamp)
         : isSet(object.creation_timestamp)
@@ -583,8 +584,8 @@ export const ObjectMeta: MessageFns<ObjectMeta> = {
         });
       }
     }
-    if (message.resourceVersion !== 0) {
-      obj.resourceVersion = Math.round(message.resourceVersion);
+    if (message.resourceVersion !== "0") {
+      obj.resourceVersion = globalThis.String(message.resourceVersion);
     }
     if (message.creationTimestamp !== undefined) {
       obj.creationTimestamp = message.creationTimestamp.toISOString();
@@ -621,7 +622,7 @@ export const ObjectMeta: MessageFns<ObjectMeta> = {
       },
       {},
     );
-    message.resourceVersion = object.resourceVersion ?? 0;
+    message.resourceVersion = object.resourceVersion ?? "0";
     message.creationTimestamp = object.creationTimestamp ?? undefined;
     message.changeTimestamp = object.changeTimestamp ?? undefined;
     return message;
@@ -2461,17 +2462,6 @@ function fromJsonTimestamp(o: any): Date {
   } else {
     return fromTimestamp(Timestamp.fromJSON(o));
   }
-}
-
-function longToNumber(int64: { toString(): string }): number {
-  const num = globalThis.Number(int64.toString());
-  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
-  }
-  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
-  }
-  return num;
 }
 
 function isObject(value: any): boolean {

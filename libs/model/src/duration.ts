@@ -1,4 +1,4 @@
-import { invalidField } from '@svcnet/model';
+import { invalidField } from './errors.js';
 
 /** Milliseconds per unit, as Go's time.ParseDuration accepts them. */
 const UNIT_MS: Record<string, number> = {
