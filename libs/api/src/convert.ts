@@ -244,7 +244,7 @@ export function endpointsFromProto(e: t.Endpoints): m.Endpoints {
 export function endpointsToProto(e: m.Endpoints): t.Endpoints {
   return {
     metadata: metaToProto(e.metadata),
-    subsets: e.subsets.map((s, si) => ({
+    subsets: e.subsets.map((s) => ({
       addresses: s.addresses.map((a) => ({
         ip: a.ip,
         nodeName: a.nodeName,
