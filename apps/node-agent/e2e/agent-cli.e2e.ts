@@ -26,11 +26,18 @@ describe.skipIf(notRoot !== undefined)(`svcnet-agent process${notRoot ? ` — sk
   let storeDir = '';
   const agentArgs = ['--node-name', 'n1', '--node-ip', '127.0.0.1', '--iptables-backend', 'nft', '--nats-url', 'nats://127.0.0.1:4222'];
 
+  const startNats = (): ChildProcess => {
+    const nats = spawn('ip', ['netns', 'exec', NS, 'nats-server', '-js', '-a', '127.0.0.1', '-p', '4222', '-sd', storeDir], { stdio: 'ignore' });
+    children.push(nats);
+    return nats;
+  };
+  let nats: ChildProcess | undefined;
+
   beforeAll(async () => {
     await exec.run({ file: 'ip', args: ['netns', 'add', NS] });
     await run('ip', ['link', 'set', 'lo', 'up']);
     storeDir = mkdtempSync(join(tmpdir(), 'nag-cli-js-'));
-    children.push(spawn('ip', ['netns', 'exec', NS, 'nats-server', '-js', '-a', '127.0.0.1', '-p', '4222', '-sd', storeDir], { stdio: 'ignore' }));
+    nats = startNats();
     // The state bucket, as the state service would create it.
     const script = `const { connect } = require(${JSON.stringify(requireHere.resolve('@nats-io/transport-node'))});
       const { Kvm } = require(${JSON.stringify(requireHere.resolve('@nats-io/kv'))});
@@ -89,5 +96,45 @@ describe.skipIf(notRoot !== undefined)(`svcnet-agent process${notRoot ? ` — sk
     const cleanup = await run(process.execPath, [AGENT, ...agentArgs, '--cleanup']);
     expect(cleanup.exitCode, cleanup.stderr).toBe(0);
     expect((await run('iptables-nft-save', [])).stdout).not.toMatch(/KUBE-/);
+  });
+
+  it('says when the feed goes away: log lines, svcnet_agent_feed_connected 0, /healthz 503 after --sync-period; then recovers', async () => {
+    const agent = spawn(
+      'ip',
+      ['netns', 'exec', NS, process.execPath, AGENT, ...agentArgs, '--sync-period', '2s', '--healthz-bind-address', '127.0.0.1:10266', '--metrics-bind-address', '127.0.0.1:10259'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    children.push(agent);
+    let logs = '';
+    agent.stdout?.on('data', (b: Buffer) => (logs += b.toString()));
+    agent.stderr?.on('data', (b: Buffer) => (logs += b.toString()));
+    const curl = async (url: string) => (await run('curl', ['-s', '-w', ' %{http_code}', url])).stdout;
+    const until = async (what: string, fn: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> => {
+      const deadline = Date.now() + timeoutMs;
+      while (!(await fn())) {
+        if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms; agent log:\n${logs.slice(-3000)}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    const metric = async () => /^svcnet_agent_feed_connected (\d)/m.exec(await curl('http://127.0.0.1:10259/metrics'))?.[1];
+    try {
+      await until('healthy', async () => (await curl('http://127.0.0.1:10266/healthz')).endsWith(' 200'));
+      expect(await metric()).toBe('1');
+      const down = Date.now();
+      nats!.kill('SIGKILL');
+      await until('disconnect logged', async () => logs.includes('lost the connection to NATS'));
+      expect(await metric()).toBe('0');
+      await until('healthz 503', async () => (await curl('http://127.0.0.1:10266/healthz')).endsWith(' 503'));
+      // Not before --sync-period (2 s), and well before the old 2x-sync-period-plus-heartbeats detection.
+      expect(Date.now() - down).toBeGreaterThanOrEqual(1_900);
+      expect(Date.now() - down).toBeLessThan(8_000);
+      expect(await curl('http://127.0.0.1:10266/healthz')).toMatch(/"feedConnected":false/);
+      nats = startNats();
+      await until('reconnect logged', async () => logs.includes('reconnected to NATS'));
+      expect(await metric()).toBe('1');
+      await until('healthy again', async () => (await curl('http://127.0.0.1:10266/healthz')).endsWith(' 200'));
+    } finally {
+      agent.kill('SIGTERM');
+    }
   });
 });

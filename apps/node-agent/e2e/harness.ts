@@ -86,6 +86,8 @@ export interface ServiceParams {
   affinity?: SessionAffinity;
   externalTrafficPolicy?: TrafficPolicy;
   namespace?: string;
+  /** Must lie inside the state service's --service-external-ip-cidrs. */
+  externalIPs?: string[];
 }
 
 function settle<T>(resolve: (v: T) => void, reject: (e: unknown) => void) {
@@ -121,7 +123,7 @@ export async function createService(cluster: Cluster, p: ServiceParams): Promise
       sessionAffinityTimeoutSeconds: p.affinity === 'ClientIP' ? 600 : 0,
       externalTrafficPolicy: p.externalTrafficPolicy ?? 'Cluster',
       internalTrafficPolicy: 'Cluster',
-      externalIPs: [],
+      externalIPs: p.externalIPs ?? [],
     },
   };
   const created = await new Promise<v1.Service>((resolve, reject) =>

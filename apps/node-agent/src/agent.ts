@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { endpointsCodec, serviceCodec } from '@svcnet/api';
 import type { Endpoints, Service } from '@svcnet/model';
@@ -7,6 +7,7 @@ import { ProcessNetExec, type NetExec } from '@svcnet/netexec';
 import { Proxier, SystemClock, type Clock, type NodeConfig, type ProxyBackend } from '@svcnet/proxy-core';
 import { connectStore, KindWatcher, type StoreConnection } from '@svcnet/store';
 import { createBackend, otherBackends, type BackendParams } from './backends.js';
+import { guardService, resolveControlPlane, type ControlPlaneEndpoint } from './control-plane-guard.js';
 import { checkEndpoints, checkService } from './feed-guard.js';
 import type { AgentOptions } from './flags.js';
 import { evaluateHealth, type HealthReport } from './healthz.js';
@@ -46,6 +47,15 @@ export class NodeAgent {
   private readonly clock: Clock;
   private readonly dryRun: boolean;
   private readonly feedRejected: Counter<'kind'>;
+  private readonly controlPlaneRefused: Counter;
+  private readonly feedConnected: Gauge;
+  private readonly feedUndecodable: Gauge<'kind'>;
+  /** The agent's own NATS servers: no service address may capture them. */
+  private controlPlane: ControlPlaneEndpoint[] = [];
+  /** What the guard last took out of each service (logged when it changes). */
+  private guarded = new Map<string, string>();
+  /** Since when the NATS connection has been down (ms since the epoch); undefined while connected. */
+  private feedDownSince: number | undefined;
   private backend: ObservedBackend<unknown> | undefined;
   private proxier: Proxier<unknown> | undefined;
   private store: StoreConnection | undefined;
@@ -63,6 +73,22 @@ export class NodeAgent {
     this.feedRejected = new Counter({
       name: 'svcnet_agent_feed_objects_rejected_total',
       help: 'Objects from the change feed refused as unusable (the last good version stays programmed)',
+      labelNames: ['kind'],
+      registers: [this.registry],
+    });
+    this.controlPlaneRefused = new Counter({
+      name: 'svcnet_agent_control_plane_addresses_refused_total',
+      help: "Service addresses not programmed because they equal one of the agent's own NATS servers (address and port)",
+      registers: [this.registry],
+    });
+    this.feedConnected = new Gauge({
+      name: 'svcnet_agent_feed_connected',
+      help: '1 while the agent is connected to NATS (its change feed), else 0',
+      registers: [this.registry],
+    });
+    this.feedUndecodable = new Gauge({
+      name: 'svcnet_agent_feed_undecodable_records',
+      help: 'Records on the change feed that cannot be decoded (skipped; the last good version stays programmed)',
       labelNames: ['kind'],
       registers: [this.registry],
     });
@@ -102,11 +128,13 @@ export class NodeAgent {
     this.proxier.start();
     if (!this.dryRun) await this.startHttp();
 
+    this.controlPlane = await resolveControlPlane(options.natsUrl);
     this.store = await connectStore({
       url: options.natsUrl,
       name: `svcnet-agent ${options.nodeName}`,
       reconnectForever: !this.dryRun,
     });
+    this.watchFeedConnection(this.store);
     this.watchers = { services: this.serviceWatcher(this.store), endpoints: this.endpointsWatcher(this.store) };
     void this.watchers.services.start();
     void this.watchers.endpoints.start();
@@ -159,7 +187,34 @@ export class NodeAgent {
       now: this.clock.now(),
       timeoutMs: 2 * this.options.syncPeriodMs,
       nodeName: this.options.nodeName,
+      feed: { downSince: this.feedDownSince, timeoutMs: this.options.syncPeriodMs },
     });
+  }
+
+  /**
+   * Says when the feed goes away and comes back (rules stay programmed
+   * meanwhile, but no change reaches this node), for logs, the
+   * svcnet_agent_feed_connected metric and /healthz.
+   */
+  private watchFeedConnection(store: StoreConnection): void {
+    const connected = this.feedConnected;
+    connected.set(1);
+    void (async () => {
+      for await (const s of store.nc.status()) {
+        if (s.type === 'disconnect') {
+          this.feedDownSince ??= this.clock.now();
+          connected.set(0);
+          this.log.warn({ server: String((s as { server?: unknown }).server ?? '') }, 'lost the connection to NATS: the change feed is paused (programmed rules stay); reconnecting');
+        } else if (s.type === 'reconnect') {
+          const downMs = this.feedDownSince === undefined ? 0 : this.clock.now() - this.feedDownSince;
+          this.feedDownSince = undefined;
+          connected.set(1);
+          this.log.info({ server: String((s as { server?: unknown }).server ?? ''), downMs }, 'reconnected to NATS: the change feed resumes');
+        } else if (s.type === 'error') {
+          this.log.warn({ err: (s as { error?: unknown }).error }, 'NATS connection error');
+        }
+      }
+    })().catch(() => undefined);
   }
 
   private plan(): string | undefined {
@@ -180,6 +235,9 @@ export class NodeAgent {
         endpoints: { revision: this.watchers.endpoints.revision, decodeErrors: this.watchers.endpoints.decodeErrors },
       },
       rejectedObjects: Object.fromEntries(this.rejected),
+      controlPlane: this.controlPlane,
+      controlPlaneAddressesRefused: Object.fromEntries(this.guarded),
+      feedConnected: this.feedDownSince === undefined,
       services: state ? [...state.services.values()] : [],
       endpoints: state ? Object.fromEntries(state.endpoints) : {},
     };
@@ -218,6 +276,26 @@ export class NodeAgent {
     this.log.error({ key, problem }, 'refusing an unusable object from the change feed; keeping the last good version');
   }
 
+  /** The service minus any address that would capture this agent's own NATS connection (logged once per change). */
+  private withoutControlPlane(svc: Service, key: string): Service {
+    const { service, dropped } = guardService(svc, this.controlPlane, this.options.nodeIPs);
+    const summary = dropped.join('; ');
+    if (dropped.length > 0 && this.guarded.get(key) !== summary) {
+      this.controlPlaneRefused.inc(dropped.length);
+      this.log.warn({ key, refused: dropped }, "not programming service addresses that equal this agent's own NATS servers");
+    }
+    if (dropped.length > 0) this.guarded.set(key, summary);
+    else this.guarded.delete(key);
+    return service;
+  }
+
+  private countUndecodable(): void {
+    const gauge = this.feedUndecodable;
+    if (!this.watchers) return;
+    gauge.set({ kind: 'Service' }, this.watchers.services.broken().size);
+    gauge.set({ kind: 'Endpoints' }, this.watchers.endpoints.broken().size);
+  }
+
   private onListed(which: 'services' | 'endpoints'): void {
     this.listsDone[which] = true;
     // Like kube-proxy, the first sync waits for both informers to have synced.
@@ -235,13 +313,15 @@ export class NodeAgent {
           const problem = checkService(svc, meta.key);
           if (problem) return this.reject('Service', meta.key, problem);
           this.rejected.delete(meta.key);
-          this.proxier?.onServiceUpsert(svc);
+          this.proxier?.onServiceUpsert(this.withoutControlPlane(svc, meta.key));
         },
         onDelete: (key, meta) => {
           this.rejected.delete(meta.key);
+          this.guarded.delete(meta.key);
           this.proxier?.onServiceDelete(key.namespace, key.name);
         },
         onSynced: () => this.onListed('services'),
+        onUndecodable: () => this.countUndecodable(),
       },
     });
   }
@@ -264,6 +344,7 @@ export class NodeAgent {
           this.proxier?.onEndpointsDelete(key.namespace, key.name);
         },
         onSynced: () => this.onListed('endpoints'),
+        onUndecodable: () => this.countUndecodable(),
       },
     });
   }

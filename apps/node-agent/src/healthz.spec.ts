@@ -7,17 +7,28 @@ const T0 = 1_700_000_000_000;
 
 describe('evaluateHealth (kube-proxy healthz, timeout = 2 × sync period)', () => {
   const timeoutMs = 2000;
-  const cases: { name: string; status: ProgrammingStatus; now: number; healthy: boolean }[] = [
+  const cases: { name: string; status: ProgrammingStatus; now: number; healthy: boolean; feedDownSince?: number; reason?: RegExp }[] = [
     { name: 'nothing pending, never synced (no work yet)', status: { pendingSince: undefined, lastSyncAt: undefined }, now: T0, healthy: true },
     { name: 'initial sync pending within timeout', status: { pendingSince: T0, lastSyncAt: undefined }, now: T0 + 2000, healthy: true },
     { name: 'initial sync pending beyond timeout', status: { pendingSince: T0, lastSyncAt: undefined }, now: T0 + 2001, healthy: false },
     { name: 'recent sync, nothing pending', status: { pendingSince: undefined, lastSyncAt: T0 }, now: T0 + 1500, healthy: true },
     { name: 'periodic syncs stopped', status: { pendingSince: undefined, lastSyncAt: T0 }, now: T0 + 2500, healthy: false },
     { name: 'change pending too long despite a recent sync', status: { pendingSince: T0, lastSyncAt: T0 + 1900 }, now: T0 + 2100, healthy: false },
+    { name: 'feed down shorter than the sync period', status: { pendingSince: undefined, lastSyncAt: T0 + 1000 }, now: T0 + 1500, healthy: true, feedDownSince: T0 + 600 },
+    {
+      name: 'feed down longer than the sync period',
+      status: { pendingSince: undefined, lastSyncAt: T0 + 1400 },
+      now: T0 + 1500,
+      healthy: false,
+      feedDownSince: T0 + 400,
+      reason: /change feed \(NATS\) has been disconnected/,
+    },
   ];
-  it.each(cases)('$name', ({ status, now, healthy }) => {
-    const r = evaluateHealth({ status, now, timeoutMs, nodeName: 'node1' });
+  it.each(cases)('$name', ({ status, now, healthy, feedDownSince, reason }) => {
+    const r = evaluateHealth({ status, now, timeoutMs, nodeName: 'node1', feed: { downSince: feedDownSince, timeoutMs: timeoutMs / 2 } });
     expect(r.healthy).toBe(healthy);
+    expect(r.feedConnected).toBe(feedDownSince === undefined);
+    if (reason) expect(r.reason).toMatch(reason);
     expect(r.nodeName).toBe('node1');
     expect(r.currentTime).toBe(new Date(now).toISOString());
     expect(r.lastUpdated).toBe(new Date(status.lastSyncAt ?? 0).toISOString());

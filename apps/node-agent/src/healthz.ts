@@ -14,6 +14,10 @@ export interface HealthReport {
   nodeName: string;
   /** Oldest change not yet programmed, if any. */
   oldestPendingChange?: string;
+  /** False while the change feed (NATS) is disconnected. */
+  feedConnected: boolean;
+  /** Why the node is unhealthy, when it is. */
+  reason?: string;
 }
 
 /** Parameters of {@link evaluateHealth}. */
@@ -23,6 +27,8 @@ export interface HealthInput {
   /** kube-proxy uses 2× --sync-period. */
   timeoutMs: number;
   nodeName: string;
+  /** The change feed: down since (ms since the epoch) and how long that may last (--sync-period). */
+  feed?: { downSince: number | undefined; timeoutMs: number };
 }
 
 /**
@@ -35,8 +41,19 @@ export function evaluateHealth(input: HealthInput): HealthReport {
   const { status, now, timeoutMs } = input;
   const pendingTooLong = status.pendingSince !== undefined && now - status.pendingSince > timeoutMs;
   const syncsStopped = status.lastSyncAt !== undefined && now - status.lastSyncAt > timeoutMs;
+  // Rules programmed from a feed that has been gone this long may be stale: say so.
+  const feedDown = input.feed?.downSince !== undefined && now - input.feed.downSince > input.feed.timeoutMs;
+  const reason = pendingTooLong
+    ? 'changes wait to be programmed for longer than 2x --sync-period'
+    : syncsStopped
+      ? 'no successful sync for longer than 2x --sync-period'
+      : feedDown
+        ? 'the change feed (NATS) has been disconnected for longer than --sync-period'
+        : undefined;
   return {
-    healthy: !pendingTooLong && !syncsStopped,
+    healthy: reason === undefined,
+    ...(reason ? { reason } : {}),
+    feedConnected: input.feed?.downSince === undefined,
     lastUpdated: new Date(status.lastSyncAt ?? 0).toISOString(),
     currentTime: new Date(now).toISOString(),
     nodeName: input.nodeName,

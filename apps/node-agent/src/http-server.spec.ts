@@ -9,6 +9,7 @@ const report = (healthy: boolean): HealthReport => ({
   lastUpdated: '2026-01-01T00:00:00.000Z',
   currentTime: '2026-01-01T00:00:01.000Z',
   nodeName: 'node1',
+  feedConnected: true,
 });
 
 describe('agent HTTP endpoints', () => {
@@ -54,7 +55,7 @@ describe('agent HTTP endpoints', () => {
   it('healthz body has no "healthy" field (kube-proxy shape)', async () => {
     const base = await start({ healthy: true, withDebug: false });
     const json = (await (await fetch(`${base}/healthz`)).json()) as Record<string, unknown>;
-    expect(Object.keys(json).sort()).toEqual(['currentTime', 'lastUpdated', 'nodeName']);
+    expect(Object.keys(json).sort()).toEqual(['currentTime', 'feedConnected', 'lastUpdated', 'nodeName']);
   });
 
   it('refuses other methods', async () => {

@@ -1,6 +1,8 @@
 // Hostile and broken input against the real state service (real nats-server,
 // real allocator, real gRPC): each case is one way an attacker or a careless
 // client could bend it, and fails when the defence is removed.
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Metadata, status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -180,6 +182,12 @@ describe('svcnet-state under hostile and broken input', () => {
     } while (token);
     expect(chunks).toBe(3);
     expect(new Set(names).size).toBe(1100);
+    // svcnetctl reads in chunks of 500, so it shows every one of them.
+    const ctl = spawnSync(process.execPath, [resolve(import.meta.dirname, '../../svcnetctl/dist/main.cjs'), '--server', stack.state.address, 'get', 'pods', '-n', 'many', '-o', 'name'], {
+      encoding: 'utf8',
+    });
+    expect(ctl.status, ctl.stderr).toBe(0);
+    expect(ctl.stdout.trim().split('\n')).toHaveLength(1100);
     const bad = await grpcError(client.listPods({ namespace: 'many', limit: 10, continue: 'not-a-token' }));
     expect(bad.code).toBe(status.INVALID_ARGUMENT);
     expect(fieldOf(bad)).toBe('continue');
