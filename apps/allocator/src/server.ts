@@ -1,5 +1,5 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { addHealthAndReflection, allocatorv1 } from '@svcnet/api';
+import { addHealthAndReflection, allocatorv1, tolerantService } from '@svcnet/api';
 import { ALLOCATION_BUCKETS, AllocationStore, connectStore, type StoreConnection } from '@svcnet/store';
 import type { Logger } from 'pino';
 import { AllocatorService, type ReadyAllocators } from './allocator-service.js';
@@ -32,7 +32,7 @@ export async function runAllocator(config: AllocatorConfig, log: Logger): Promis
   const metrics = new AllocatorMetrics(usage, () => service.serving);
   const service = new AllocatorService((kind, range, scope, ok) => metrics.observeAllocation(kind, range, scope, ok));
   const server = new Server();
-  server.addService(allocatorv1.AllocatorService, allocatorHandlers(service, log, metrics));
+  server.addService(tolerantService(allocatorv1.AllocatorService), allocatorHandlers(service, log, metrics));
   const health = addHealthAndReflection(server, [SERVICE_NAME]);
   const setServing = (serving: boolean) => {
     const s = serving ? 'SERVING' : 'NOT_SERVING';

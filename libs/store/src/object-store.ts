@@ -1,5 +1,5 @@
 import type { KV } from '@nats-io/kv';
-import { ErrorCode, SvcnetError, kindKeyFilter, objectKey, parseObjectKey, STATE_BUCKET } from '@svcnet/model';
+import { ErrorCode, SvcnetError, kindKeyFilter, objectKey, parseObjectKey, STATE_BUCKET, validateNamespaceFilter, validateObjectKey } from '@svcnet/model';
 import type { Endpoints, ObjectKind, ObjectMeta, Pod, Service } from '@svcnet/model';
 import { endpointsCodec, podCodec, serviceCodec } from '@svcnet/api';
 import type { StoreConnection } from './connection.js';
@@ -80,7 +80,13 @@ export class ObjectStore<T extends StoredObject> {
     this.bucket = params.bucket ?? STATE_BUCKET;
   }
 
+  /**
+   * The KV key of an object. Every read and write goes through here, so a name
+   * no object can have (a NATS wildcard, a separator, kilobytes of it) is
+   * refused with INVALID_ARGUMENT before it becomes a NATS subject.
+   */
   key(namespace: string, name: string): string {
+    validateObjectKey(this.kind, namespace, name);
     return objectKey(this.kind, namespace, name);
   }
 
@@ -160,6 +166,7 @@ export class ObjectStore<T extends StoredObject> {
 
   /** Every object of the kind (one namespace, or all). Undecodable values are skipped. */
   async list(namespace?: string): Promise<ObjectList<T>> {
+    if (namespace) validateNamespaceFilter(namespace);
     this.requireConnected(`listing ${this.resource()}`);
     try {
       const snap = await readSnapshot({
