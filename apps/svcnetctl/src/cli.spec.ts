@@ -196,6 +196,17 @@ describe('svcnetctl apply / get / describe / delete', () => {
     expect(h.api.calls).toEqual(['list Service empty ', 'list Endpoints * ']);
   });
 
+  it('warns on stderr about a record the server cannot decode, and keeps the table', async () => {
+    const h = harness();
+    h.api.brokenRecords.push({ kind: 'Service', record: { namespace: 'default', name: 'junk', revision: 12, error: 'invalid wire type 7' } });
+    const r = await h.run('get', 'svc');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(
+      'Warning: services "junk" in namespace "default" is broken: the stored record (revision 12) cannot be decoded: invalid wire type 7; remove it with: svcnetctl delete service junk -n default\n',
+    );
+  });
+
   it('describes a service with its endpoints', async () => {
     const h = harness({ 'app.yaml': podAndService });
     await h.run('apply', '-f', 'app.yaml');
