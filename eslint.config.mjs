@@ -12,7 +12,7 @@ function boundaries(allow) {
       // Generated code + converters: domain types only.
       { sourceTag: 'type:api', onlyDependOnLibsWithTags: ['type:domain'] },
       { sourceTag: 'type:os', onlyDependOnLibsWithTags: [] },
-      { sourceTag: 'type:data', onlyDependOnLibsWithTags: ['type:domain', 'type:api'] },
+      { sourceTag: 'type:data', onlyDependOnLibsWithTags: ['type:domain', 'type:api', 'type:data'] },
       // Backends: model, proxy-core, netexec (and other backends' shared pieces, never apps).
       { sourceTag: 'type:backend', onlyDependOnLibsWithTags: ['type:domain', 'type:os', 'type:backend'] },
       { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:domain', 'type:os', 'type:api', 'type:data'] },

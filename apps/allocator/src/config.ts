@@ -1,10 +1,11 @@
 import { ErrorCode, SvcnetError, invalidField, parseBindAddress, type BindAddress } from '@svcnet/model';
 import { NodePortRange, ServiceIpRange, cidrsOverlap, parseCidrList } from '@svcnet/ipam';
+import { natsConnectSettings, type NatsConnectSettings, type NatsFlagValues } from '@svcnet/service-runtime';
 
 /** Validated allocator settings. */
 export interface AllocatorConfig {
   listen: string;
-  natsUrl: string;
+  nats: NatsConnectSettings;
   /** One range, or two (dual stack); the first is the primary family. */
   serviceIpRanges: ServiceIpRange[];
   nodePortRange: NodePortRange;
@@ -16,9 +17,8 @@ export interface AllocatorConfig {
 }
 
 /** The raw flag values. */
-export interface AllocatorFlags {
+export interface AllocatorFlags extends NatsFlagValues {
   listen: string;
-  natsUrl: string;
   serviceClusterIpRange: string;
   serviceNodePortRange: string;
   podNetworkCidr?: string;
@@ -65,7 +65,7 @@ export function configFromFlags(flags: AllocatorFlags): AllocatorConfig {
   if (!Number.isInteger(verbosity) || verbosity < 0) throw invalidField('v', flags.v, 'must be a non-negative integer');
   return {
     listen: flags.listen,
-    natsUrl: flags.natsUrl,
+    nats: natsConnectSettings(flags),
     serviceIpRanges,
     nodePortRange,
     verbosity,

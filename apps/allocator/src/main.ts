@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { SvcnetError } from '@svcnet/model';
 import { configFromFlags, type AllocatorFlags } from './config.js';
-import { createServiceLogger, stopOnSignals } from '@svcnet/service-runtime';
+import { addNatsFlags, createServiceLogger, stopOnSignals } from '@svcnet/service-runtime';
 import { runAllocator } from './server.js';
 
 const program = new Command()
@@ -10,7 +10,6 @@ const program = new Command()
     'Hands out ClusterIPs and NodePorts over gRPC (svcnet.v1.Allocator), one key per allocation in the NATS JetStream KV buckets svcnet-alloc-ips and svcnet-alloc-ports. Run several replicas against one NATS: the store decides every race.',
   )
   .option('--listen <host:port>', 'gRPC listen address', '127.0.0.1:9401')
-  .option('--nats-url <url>', 'NATS server URL(s), comma-separated', 'nats://127.0.0.1:4222')
   .option('--service-cluster-ip-range <cidr[,cidr]>', 'ClusterIP range: one CIDR or an IPv4,IPv6 pair (first = primary family)', '10.96.0.0/12')
   .option('--service-node-port-range <first-last>', 'NodePort range', '30000-32767')
   .option('--pod-network-cidr <cidr[,cidr]>', 'pod network; refused when it overlaps the service range')
@@ -19,6 +18,7 @@ const program = new Command()
   .option('--metrics-bind-address <ip:port>', 'ip:port for /metrics, /healthz and /livez (empty disables)', '127.0.0.1:9411')
   .option('-v, --v <level>', 'log verbosity (0 info, 1-3 debug, 4+ trace)', '0')
   .showHelpAfterError();
+addNatsFlags(program);
 
 async function main(): Promise<void> {
   program.parse();
@@ -34,7 +34,11 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createServiceLogger({ name: 'svcnet-allocator', verbosity: config.verbosity });
-  const running = await runAllocator(config, log);
+  const running = await runAllocator(config, log, (err) => {
+    // A setting that cannot work (refused credentials, a bucket with other replicas): say so and exit, never loop.
+    process.stderr.write(`svcnet-allocator: ${err.message}\n`);
+    void running.stop().finally(() => process.exit(1));
+  });
   stopOnSignals(log, () => running.stop());
 }
 

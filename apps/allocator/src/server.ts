@@ -1,6 +1,6 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { addHealthAndReflection, allocatorv1, tolerantService } from '@svcnet/api';
-import { ALLOCATION_BUCKETS, AllocationStore, connectStore, type StoreConnection } from '@svcnet/store';
+import { ALLOCATION_BUCKETS, AllocationStore, connectStore, StoreConfigError, type StoreConnection } from '@svcnet/store';
 import type { Logger } from 'pino';
 import { AllocatorService, type ReadyAllocators } from './allocator-service.js';
 import type { AllocatorConfig } from './config.js';
@@ -25,7 +25,11 @@ export interface RunningAllocator {
  * NOT_SERVING while NATS is away) and opens the allocation buckets in the
  * background, retrying until NATS answers.
  */
-export async function runAllocator(config: AllocatorConfig, log: Logger): Promise<RunningAllocator> {
+/**
+ * Starts the allocator. `onFatal` hears a setting that can never work
+ * (refused credentials, a bucket with another replica count); the caller exits.
+ */
+export async function runAllocator(config: AllocatorConfig, log: Logger, onFatal: (err: StoreConfigError) => void = () => undefined): Promise<RunningAllocator> {
   let ready: ReadyAllocators | undefined;
   const usage = (): RangeGauge[] =>
     ready ? [...ready.clusterIps, ready.nodePorts].map((a) => ({ kind: a.range.kind, range: a.range.text, ...a.usage() })) : [];
@@ -60,9 +64,14 @@ export async function runAllocator(config: AllocatorConfig, log: Logger): Promis
   let connection: StoreConnection | undefined;
   const stores: AllocationStore[] = [];
   const opened = (async () => {
-    connection = await connectStore({ url: config.natsUrl, name: 'svcnet-allocator' });
+    connection = await connectStore({
+      ...config.nats,
+      name: 'svcnet-allocator',
+      requestTimeoutMs: config.storeTimeoutMs,
+      logger: log,
+    });
     if (stopped) return;
-    log.info({ nats: config.natsUrl }, 'connected to NATS');
+    log.info({ nats: config.nats.url, user: connection.user }, 'connected to NATS');
     void (async () => {
       for await (const s of connection.nc.status()) {
         if (s.type === 'disconnect' || s.type === 'reconnect') log.warn({ nats: s.type }, 'NATS connection changed');
@@ -77,12 +86,11 @@ export async function runAllocator(config: AllocatorConfig, log: Logger): Promis
           return await AllocationStore.open({
             connection: connection!,
             bucket,
-            timeoutMs: config.storeTimeoutMs,
             replicas: config.kvReplicas,
             onWatchError: (err) => log.warn({ bucket, err }, 'allocation watch restarting'),
           });
         } catch (err) {
-          if (stopped) throw err;
+          if (stopped || err instanceof StoreConfigError) throw err;
           log.warn({ bucket, attempt, err }, 'cannot open allocation bucket yet; retrying');
           await sleep(Math.min(2000, 100 * attempt));
         }
@@ -102,7 +110,9 @@ export async function runAllocator(config: AllocatorConfig, log: Logger): Promis
     setServing(service.serving);
     log.info({ buckets: Object.values(ALLOCATION_BUCKETS) }, 'allocation store open: serving');
   })().catch((err: unknown) => {
-    if (!stopped) log.error({ err }, 'allocation store failed to open');
+    if (stopped) return;
+    log.error({ err }, 'allocation store failed to open');
+    if (err instanceof StoreConfigError) onFatal(err);
   });
 
   return {

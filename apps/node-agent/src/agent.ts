@@ -128,11 +128,12 @@ export class NodeAgent {
     this.proxier.start();
     if (!this.dryRun) await this.startHttp();
 
-    this.controlPlane = await resolveControlPlane(options.natsUrl);
+    this.controlPlane = await resolveControlPlane(options.nats.url);
     this.store = await connectStore({
-      url: options.natsUrl,
+      ...options.nats,
       name: `svcnet-agent ${options.nodeName}`,
       reconnectForever: !this.dryRun,
+      logger: this.log,
     });
     this.watchFeedConnection(this.store);
     this.watchers = { services: this.serviceWatcher(this.store), endpoints: this.endpointsWatcher(this.store) };
@@ -150,7 +151,7 @@ export class NodeAgent {
     if (!w) throw new Error('agent not started');
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no initial list from ${this.options.natsUrl} within ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(() => reject(new Error(`no initial list from ${this.options.nats.url} within ${timeoutMs} ms`)), timeoutMs);
     });
     try {
       await Promise.race([Promise.all([w.services.start(), w.endpoints.start()]), timeout]);

@@ -5,9 +5,9 @@ const detect = () => ['192.168.7.2'];
 
 describe('parseAgentArgs: kube-proxy flags', () => {
   it('applies kube-proxy defaults', () => {
-    const o = parseAgentArgs(['--node-name', 'node1'], detect);
+    const o = parseAgentArgs(['--node-name', 'node1'], detect, {});
     expect(o).toMatchObject<Partial<AgentOptions>>({
-      natsUrl: 'nats://127.0.0.1:4222',
+      nats: { url: 'nats://127.0.0.1:4222' },
       nodeName: 'node1',
       nodeIPs: ['192.168.7.2'],
       proxyMode: 'iptables',
@@ -29,7 +29,8 @@ describe('parseAgentArgs: kube-proxy flags', () => {
   });
 
   const cases: { name: string; argv: string[]; expected: Partial<AgentOptions> }[] = [
-    { name: 'nats url list', argv: ['--nats-url', 'nats://a:1,nats://b:2'], expected: { natsUrl: 'nats://a:1,nats://b:2' } },
+    { name: 'nats url list', argv: ['--nats-url', 'nats://a:1,nats://b:2'], expected: { nats: { url: 'nats://a:1,nats://b:2' } } },
+    { name: 'nats credentials', argv: ['--nats-creds', '/etc/svcnet/agent.creds'], expected: { nats: { url: 'nats://127.0.0.1:4222', credsFile: '/etc/svcnet/agent.creds' } } },
     { name: 'node ip list', argv: ['--node-ip', '10.0.0.1, 10.0.0.2'], expected: { nodeIPs: ['10.0.0.1', '10.0.0.2'] } },
     { name: 'ipv6 node ip', argv: ['--node-ip', 'fd00::1'], expected: { nodeIPs: ['fd00::1'] } },
     { name: 'proxy mode ipvs', argv: ['--proxy-mode', 'ipvs'], expected: { proxyMode: 'ipvs' } },

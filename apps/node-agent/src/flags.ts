@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ProxyMode } from '@svcnet/proxy-core';
 import { SvcnetError, ErrorCode, invalidField, parseBindAddress, parseDuration, type BindAddress } from '@svcnet/model';
+import { addNatsFlags, natsConnectSettings, type NatsConnectSettings, type NatsFlagValues } from '@svcnet/service-runtime';
 
 export { parseBindAddress, type BindAddress };
 
@@ -13,7 +14,8 @@ export type IptablesVariantFlag = (typeof IptablesVariantFlag)[keyof typeof Ipta
 
 /** Everything svcnet-agent was asked to do, validated. */
 export interface AgentOptions {
-  natsUrl: string;
+  /** NATS servers, credentials and TLS (flags, else the NATS tools' environment variables). */
+  nats: NatsConnectSettings;
   nodeName: string;
   nodeIPs: string[];
   proxyMode: ProxyMode;
@@ -71,10 +73,9 @@ function durationOption(field: string) {
 }
 
 /** The commander program with kube-proxy's flags (exported for --help and tests). */
-export function buildCommand(): Command {
-  return new Command('svcnet-agent')
-    .description("svcnet's kube-proxy: watches services and endpoints, programs this node's data plane")
-    .option('--nats-url <url>', 'NATS server URL(s), comma separated', 'nats://127.0.0.1:4222')
+export function buildCommand(env: NodeJS.ProcessEnv = process.env): Command {
+  const cmd = new Command('svcnet-agent').description("svcnet's kube-proxy: watches services and endpoints, programs this node's data plane");
+  return addNatsFlags(cmd, env)
     .option('--node-name <name>', 'name of this node (endpoints with this nodeName are local)', hostname())
     .addOption(new Option('--node-ip <ips>', "this node's IP addresses, comma separated").default('', 'detected'))
     .addOption(
@@ -111,8 +112,7 @@ export function buildCommand(): Command {
     .allowExcessArguments(false);
 }
 
-interface RawFlags {
-  natsUrl: string;
+interface RawFlags extends NatsFlagValues {
   nodeName: string;
   nodeIp: string;
   proxyMode: ProxyMode;
@@ -150,7 +150,7 @@ export function optionsFromFlags(raw: RawFlags, detect: () => string[] = detectN
   }
   if (!raw.nodeName.trim()) throw invalidField('node-name', raw.nodeName, 'must not be empty');
   return {
-    natsUrl: raw.natsUrl,
+    nats: natsConnectSettings(raw),
     nodeName: raw.nodeName.trim(),
     nodeIPs,
     proxyMode: raw.proxyMode,
@@ -175,8 +175,8 @@ export function optionsFromFlags(raw: RawFlags, detect: () => string[] = detectN
  * Parses argv (without node and script) into options. Usage errors throw
  * SvcnetError(INVALID_ARGUMENT); `--help` throws with code `help` handled by main.
  */
-export function parseAgentArgs(argv: readonly string[], detect?: () => string[]): AgentOptions {
-  const cmd = buildCommand().exitOverride().configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+export function parseAgentArgs(argv: readonly string[], detect?: () => string[], env: NodeJS.ProcessEnv = process.env): AgentOptions {
+  const cmd = buildCommand(env).exitOverride().configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
   try {
     cmd.parse([...argv], { from: 'user' });
   } catch (err) {

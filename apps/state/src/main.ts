@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { parseCidr } from '@svcnet/ipam';
 import { invalidField, parseBindAddress, parseDuration } from '@svcnet/model';
-import { createServiceLogger, stopOnSignals } from '@svcnet/service-runtime';
+import { addNatsFlags, createServiceLogger, natsConnectSettings, stopOnSignals, type NatsFlagValues } from '@svcnet/service-runtime';
+import { StoreConfigError } from '@svcnet/store';
 import { DEFAULT_MAX_WATCHES_PER_CLIENT, runState } from './server.js';
 
 const program = new Command()
@@ -10,7 +11,6 @@ const program = new Command()
     "svcnet's API server: services, pods and endpoints over gRPC (svcnet.v1.State), stored in the NATS JetStream KV bucket svcnet-state, which is also the change feed node agents watch.",
   )
   .option('--listen <host:port>', 'gRPC listen address', '127.0.0.1:9402')
-  .option('--nats-url <url>', 'NATS server URL(s), comma-separated', 'nats://127.0.0.1:4222')
   .option('--allocator-url <host:port>', 'svcnet-allocator gRPC address', '127.0.0.1:9401')
   .option('--pod-network-cidr <cidr[,cidr]>', 'pod network; pod IPs must lie inside it')
   .option('--repair-interval-ms <ms>', 'allocation repair loop period', '60000')
@@ -22,9 +22,11 @@ const program = new Command()
     '',
   )
   .option('--max-watches-per-client <n>', 'Watch streams one client address may hold open; more get RESOURCE_EXHAUSTED', String(DEFAULT_MAX_WATCHES_PER_CLIENT))
+  .option('--kv-replicas <n>', 'replicas of the state bucket when it is created (3 on a NATS cluster); an existing bucket with another count is refused', '1')
   .option('--store-timeout <duration>', 'deadline of each NATS request; while NATS is away calls fail at once with UNAVAILABLE', '5s')
   .option('-v, --v <level>', 'log verbosity (0 info, 1-3 debug, 4+ trace)', '0')
   .showHelpAfterError();
+addNatsFlags(program);
 
 function positiveInt(flag: string, value: string): number {
   const n = Number(value);
@@ -37,9 +39,9 @@ function positiveInt(flag: string, value: string): number {
 
 async function main(): Promise<void> {
   program.parse();
-  const o = program.opts<{
+  const o = program.opts<NatsFlagValues & {
     listen: string;
-    natsUrl: string;
+    kvReplicas: string;
     allocatorUrl: string;
     podNetworkCidr?: string;
     repairIntervalMs: string;
@@ -67,7 +69,8 @@ async function main(): Promise<void> {
   const running = await runState(
     {
       listen: o.listen,
-      natsUrl: o.natsUrl,
+      nats: natsConnectSettings(o),
+      kvReplicas: positiveInt('kv-replicas', o.kvReplicas),
       allocatorUrl: o.allocatorUrl,
       ...(o.podNetworkCidr ? { podNetworkCidr: o.podNetworkCidr } : {}),
       repairIntervalMs: positiveInt('repair-interval-ms', o.repairIntervalMs),
@@ -83,6 +86,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof StoreConfigError) {
+    process.stderr.write(`svcnet-state: ${err.message}\n`);
+    process.exit(1);
+  }
   process.stderr.write(`svcnet-state: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

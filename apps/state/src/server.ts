@@ -2,7 +2,7 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { addHealthAndReflection, statev1, tolerantService } from '@svcnet/api';
 import type { BindAddress } from '@svcnet/model';
-import { boundPort, closeHttp, GrpcServerMetrics, listenMetrics } from '@svcnet/service-runtime';
+import { boundPort, closeHttp, GrpcServerMetrics, listenMetrics, type NatsConnectSettings } from '@svcnet/service-runtime';
 import { connectStore, openStateStores, type StoreConnection } from '@svcnet/store';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { GrpcAllocations, type Allocations } from './allocations.js';
@@ -17,7 +17,9 @@ import { stateHandlers } from './state-edge.js';
 
 export interface StateConfig {
   listen: string;
-  natsUrl: string;
+  nats: NatsConnectSettings;
+  /** Replicas of the state bucket when it is created. */
+  kvReplicas?: number;
   allocatorUrl: string;
   podNetworkCidr?: string;
   repairIntervalMs: number;
@@ -56,11 +58,12 @@ function bind(server: Server, address: string): Promise<number> {
  */
 export async function runState(config: StateConfig, logger: Logger): Promise<RunningState> {
   const connection: StoreConnection = await connectStore({
-    url: config.natsUrl,
+    ...config.nats,
     name: 'svcnet-state',
+    logger,
     ...(config.storeTimeoutMs ? { requestTimeoutMs: config.storeTimeoutMs } : {}),
   });
-  const stores = await openStateStores(connection);
+  const stores = await openStateStores(connection, { replicas: config.kvReplicas ?? 1 });
   const allocations: Allocations = new GrpcAllocations(config.allocatorUrl, config.allocatorTimeoutMs);
   const informers = new StateInformers({ connection, logger });
   const controller = new EndpointsController({ informers, endpoints: stores.endpoints, logger });
@@ -151,7 +154,7 @@ export async function runState(config: StateConfig, logger: Logger): Promise<Run
     : undefined;
   const metricsPort = http ? boundPort(http) : undefined;
   logger.info(
-    { listen: address, nats: config.natsUrl, allocator: config.allocatorUrl, ...(http ? { metrics: `${config.metricsBindAddress!.host}:${metricsPort}` } : {}) },
+    { listen: address, nats: config.nats.url, natsUser: connection.user, allocator: config.allocatorUrl, ...(http ? { metrics: `${config.metricsBindAddress!.host}:${metricsPort}` } : {}) },
     'svcnet-state serving',
   );
   return {

@@ -23,7 +23,7 @@ export type {
   EndpointSubset,
   Endpoints,
 } from './types.js';
-export { STATE_BUCKET, objectKey, kindKeyFilter, parseObjectKey, namespacedName } from './keys.js';
+export { STATE_BUCKET, ALLOCATION_BUCKETS, objectKey, kindKeyFilter, parseObjectKey, namespacedName } from './keys.js';
 export type { ObjectKey } from './keys.js';
 export { ErrorCode, SvcnetError, invalidField } from './errors.js';
 export type { SvcnetErrorOptions } from './errors.js';

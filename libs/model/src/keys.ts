@@ -3,6 +3,14 @@ import type { ObjectKind } from './types.js';
 /** Name of the JetStream KV bucket holding services, pods and endpoints. */
 export const STATE_BUCKET = 'svcnet-state';
 
+/** JetStream KV buckets of the allocator: one key per allocated value. */
+export const ALLOCATION_BUCKETS = {
+  /** ClusterIPs, IPv4 and IPv6: key = the canonical IP with ':' written as '-'. */
+  clusterIps: 'svcnet-alloc-ips',
+  /** NodePorts: key = the port in decimal. */
+  nodePorts: 'svcnet-alloc-ports',
+} as const;
+
 const KEY_PREFIX: Record<ObjectKind, string> = {
   Service: 'services',
   Pod: 'pods',

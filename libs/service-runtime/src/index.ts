@@ -7,3 +7,5 @@ export { stopOnSignals } from './shutdown.js';
 export type { SignalDeps, StopOnSignalsOptions } from './shutdown.js';
 export { GrpcServerMetrics, grpcCodeLabel } from './grpc-metrics.js';
 export { listenMetrics } from './metrics-endpoint.js';
+export { addNatsFlags, natsConnectSettings, DEFAULT_NATS_URL } from './nats-flags.js';
+export type { NatsFlagValues, NatsConnectSettings } from './nats-flags.js';

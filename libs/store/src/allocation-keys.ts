@@ -1,10 +1,6 @@
-/** JetStream KV buckets of the allocator: one key per allocated value. */
-export const ALLOCATION_BUCKETS = {
-  /** ClusterIPs, IPv4 and IPv6: key = the canonical IP with ':' written as '-'. */
-  clusterIps: 'svcnet-alloc-ips',
-  /** NodePorts: key = the port in decimal. */
-  nodePorts: 'svcnet-alloc-ports',
-} as const;
+import { ALLOCATION_BUCKETS } from '@svcnet/model';
+
+export { ALLOCATION_BUCKETS };
 
 /**
  * KV keys allow `[-/_=.a-zA-Z0-9]`; an IPv6 address has ':' so it is written

@@ -1,7 +1,7 @@
-import { jetstream, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
-import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import type { KV, KvEntry } from '@nats-io/kv';
 import { ErrorCode, SvcnetError } from '@svcnet/model';
-import type { StoreConnection } from './connection.js';
+import { StoreConfigError, type StoreConnection } from './connection.js';
 import {
   allocationKey,
   allocationValue,
@@ -14,8 +14,6 @@ import {
 export interface OpenAllocationStoreParams {
   connection: StoreConnection;
   bucket: string;
-  /** JetStream request timeout: a stuck store fails a request after this, not after 30 s. Default 5000. */
-  timeoutMs?: number;
   /** Stream replicas (3 on a NATS cluster). Default 1. */
   replicas?: number;
   /**
@@ -97,11 +95,11 @@ export class AllocationStore {
 
   /** Opens (creating if needed) the bucket and resolves once the cache holds everything already stored. */
   static async open(params: OpenAllocationStoreParams): Promise<AllocationStore> {
-    const js = jetstream(params.connection.nc, { timeout: params.timeoutMs ?? 5000 });
     let kv: KV;
     try {
-      kv = await new Kvm(js).create(params.bucket, { history: 1, replicas: params.replicas ?? 1 });
+      kv = await params.connection.bucket(params.bucket, { history: 1, replicas: params.replicas ?? 1 });
     } catch (err) {
+      if (err instanceof StoreConfigError) throw err;
       throw allocationStoreError(err);
     }
     const store = new AllocationStore(kv, params);

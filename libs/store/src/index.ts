@@ -1,6 +1,6 @@
 // Public API of @svcnet/store: named exports only.
-export { connectStore, DEFAULT_STORE_TIMEOUT_MS } from './connection.js';
-export type { StoreConnectOptions, StoreConnection } from './connection.js';
+export { connectStore, credentialsIdentity, DEFAULT_STORE_TIMEOUT_MS, StoreConfigError } from './connection.js';
+export type { StoreConnectOptions, StoreConnection, NatsTlsOptions, StoreLogger, CredentialsIdentity } from './connection.js';
 export { ObjectStore, openStateBucket, openStateStores, MAX_OBJECT_BYTES } from './object-store.js';
 export type { ObjectCodec, StoredObject, ObjectList, ObjectStoreParams, StateStores, BrokenRecord, Deleted } from './object-store.js';
 export { KindWatcher } from './kind-watcher.js';

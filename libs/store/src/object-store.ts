@@ -2,7 +2,7 @@ import type { KV } from '@nats-io/kv';
 import { ErrorCode, SvcnetError, kindKeyFilter, objectKey, parseObjectKey, STATE_BUCKET, validateNamespaceFilter, validateObjectKey } from '@svcnet/model';
 import type { Endpoints, ObjectKind, ObjectMeta, Pod, Service } from '@svcnet/model';
 import { endpointsCodec, podCodec, serviceCodec } from '@svcnet/api';
-import type { StoreConnection } from './connection.js';
+import { StoreConfigError, type StoreConnection } from './connection.js';
 import { readSnapshot } from './kv-feed.js';
 import { isCasConflict, storeUnavailable } from './store-errors.js';
 
@@ -263,11 +263,12 @@ export class ObjectStore<T extends StoredObject> {
   }
 }
 
-/** Opens (creating if needed) the state bucket: one value per key, no TTL. */
-export async function openStateBucket(connection: StoreConnection): Promise<KV> {
+/** Opens (creating if needed, with `replicas` copies) the state bucket: one value per key, no TTL. */
+export async function openStateBucket(connection: StoreConnection, options: { replicas?: number } = {}): Promise<KV> {
   try {
-    return await connection.bucket(STATE_BUCKET, { history: 1 });
+    return await connection.bucket(STATE_BUCKET, { history: 1, replicas: options.replicas ?? 1 });
   } catch (err) {
+    if (err instanceof StoreConfigError) throw err;
     throw storeUnavailable(err, `opening bucket ${STATE_BUCKET}`);
   }
 }
@@ -281,8 +282,8 @@ export interface StateStores {
 }
 
 /** Opens the state bucket and returns a typed store per kind. */
-export async function openStateStores(connection: StoreConnection): Promise<StateStores> {
-  const kv = await openStateBucket(connection);
+export async function openStateStores(connection: StoreConnection, options: { replicas?: number } = {}): Promise<StateStores> {
+  const kv = await openStateBucket(connection, options);
   return {
     kv,
     services: new ObjectStore<Service>({ connection, kv, kind: 'Service', codec: serviceCodec }),

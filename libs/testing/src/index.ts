@@ -1,6 +1,6 @@
 // Public API of @svcnet/testing: named exports only.
-export { startNatsServer, freePort, waitForPort } from './nats-server.js';
-export type { NatsServerHandle, StartNatsOptions } from './nats-server.js';
+export { startNatsServer, startNatsCluster, freePort, waitForPort } from './nats-server.js';
+export type { NatsServerHandle, NatsClusterHandle, StartNatsOptions } from './nats-server.js';
 export {
   NetnsLab,
   NetnsNameError,

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,10 @@ export interface StartNatsOptions {
   storeDir?: string;
   /** Path of the binary (default: `nats-server` from PATH or /usr/sbin). */
   binary?: string;
+  /** Extra configuration (e.g. the auth block of `generateNatsAuth`), written to a file passed with `-c`. */
+  configText?: string;
+  /** Extra command-line arguments (cluster flags…). */
+  extraArgs?: string[];
 }
 
 /** Finds a free TCP port on loopback. */
@@ -59,6 +63,12 @@ export async function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 
   }
 }
 
+function writeConfig(storeDir: string, text: string): string {
+  const path = join(storeDir, 'svcnet-test.conf');
+  writeFileSync(path, text, { mode: 0o600 });
+  return path;
+}
+
 function binaryPath(explicit?: string): string {
   if (explicit) return explicit;
   return process.env.NATS_SERVER_BIN ?? 'nats-server';
@@ -77,7 +87,8 @@ export async function startNatsServer(options: StartNatsOptions = {}): Promise<N
 
   const start = async (): Promise<void> => {
     stderr = '';
-    child = spawn(binaryPath(options.binary), ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], {
+    const config = options.configText !== undefined ? [ '-c', writeConfig(storeDir, options.configText) ] : [];
+    child = spawn(binaryPath(options.binary), ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir, ...config, ...(options.extraArgs ?? [])], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env,
     });
@@ -121,6 +132,47 @@ export async function startNatsServer(options: StartNatsOptions = {}): Promise<N
     cleanup: async () => {
       await stopWith('SIGTERM');
       if (!options.storeDir) rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A JetStream cluster of nats-servers on loopback, for tests of faults and replicas. */
+export interface NatsClusterHandle {
+  readonly servers: NatsServerHandle[];
+  /** Every client URL, comma-separated (what `--nats-url` takes). */
+  readonly url: string;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Starts `size` nats-servers as one JetStream cluster (routes on loopback), each
+ * with its own store; resolves once every server says it is ready. JetStream
+ * elects its meta leader a moment later: callers retry their first bucket create.
+ */
+export async function startNatsCluster(options: { size?: number; configText?: string; name?: string } = {}): Promise<NatsClusterHandle> {
+  const size = options.size ?? 3;
+  const clusterPorts = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const routes = clusterPorts.map((p) => `nats-route://127.0.0.1:${p}`).join(',');
+  const name = options.name ?? `svcnet-test-${process.pid}`;
+  const servers: NatsServerHandle[] = [];
+  try {
+    await Promise.all(
+      clusterPorts.map(async (cp, i) => {
+        servers[i] = await startNatsServer({
+          ...(options.configText !== undefined ? { configText: options.configText } : {}),
+          extraArgs: ['--cluster_name', name, '--cluster', `nats://127.0.0.1:${cp}`, '--routes', routes, '-n', `${name}-${i}`],
+        });
+      }),
+    );
+  } catch (err) {
+    await Promise.all(servers.filter(Boolean).map((s) => s.cleanup()));
+    throw err;
+  }
+  return {
+    servers,
+    url: servers.map((s) => s.url).join(','),
+    cleanup: async () => {
+      await Promise.all(servers.map((s) => s.cleanup()));
     },
   };
 }
