@@ -416,9 +416,17 @@ export const dataplaneCases: readonly DataplaneCase[] = [
         ['services.default.junk2', nonsense],
         ['endpoints.default.junk', undecodable],
         ['services.default.junk3', new Uint8Array()],
+        // Oversize (900 KB of garbage) and a key no object can have.
+        ['services.default.junk4', Uint8Array.from({ length: 900_000 }, (_, i) => (i * 7) & 0xff)],
+        ['services.default.Not_A_Name', nonsense],
       ];
       try {
         await rawKvPut(ctx.cluster, junk);
+        // svcnetctl and the state service keep answering, naming what is broken.
+        const get = await ctx.cluster.ctl(['get', 'services'], { allowFailure: true });
+        expect(get.exitCode, get.stderr).toBe(0);
+        expect(get.stdout).toMatch(/^web\s/m);
+        expect(get.stderr).toMatch(/Warning: services "junk" in namespace "default" is broken/);
         // The feed still flows and syncs still succeed: a new service gets programmed.
         const fresh = await createService(ctx.cluster, { name: 'after-junk', selector: { app: 'web' } });
         await waitReachable(ctx.cluster, 'client-1', fresh.spec.clusterIP, SERVICE_PORT);

@@ -5,7 +5,7 @@
  * hosts this test process.
  */
 import { createRequire } from 'node:module';
-import type { ServiceError } from '@grpc/grpc-js';
+import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import { serviceFromProto, serviceToProto, type v1 } from '@svcnet/api';
 import type { Service, ServicePort, SessionAffinity, TrafficPolicy } from '@svcnet/model';
 import { ControlPlanePorts, type Cluster } from '@svcnet/cluster';
@@ -94,15 +94,15 @@ function settle<T>(resolve: (v: T) => void, reject: (e: unknown) => void) {
   return (err: ServiceError | null, res: T): void => (err ? reject(err) : resolve(res));
 }
 
-function stateClient(cluster: Cluster) {
-  const client = cluster.stateClient();
+function stateClient(cluster: Cluster, replica = 0) {
+  const client = cluster.stateClient(replica);
   if (!client) throw new Error(`no state service in cluster ${cluster.name}: ${cluster.skipped.join('; ')}`);
   return client;
 }
 
 /** Creates a service through the State API (ClusterIP and node ports allocated); returns it as stored. */
-export async function createService(cluster: Cluster, p: ServiceParams): Promise<Service> {
-  const client = stateClient(cluster);
+export async function createService(cluster: Cluster, p: ServiceParams, replica = 0): Promise<Service> {
+  const client = stateClient(cluster, replica);
   const port: ServicePort = {
     name: '',
     protocol: p.protocol ?? 'TCP',
@@ -127,14 +127,16 @@ export async function createService(cluster: Cluster, p: ServiceParams): Promise
     },
   };
   const created = await new Promise<v1.Service>((resolve, reject) =>
-    client.createService({ service: serviceToProto(svc) }, settle(resolve, reject)),
+    client.createService({ service: serviceToProto(svc) }, new Metadata(), { deadline: Date.now() + 10_000 }, settle(resolve, reject)),
   );
   return serviceFromProto(created);
 }
 
-export async function deleteService(cluster: Cluster, namespace: string, name: string): Promise<void> {
-  const client = stateClient(cluster);
-  await new Promise<v1.Service>((resolve, reject) => client.deleteService({ namespace, name }, settle(resolve, reject)));
+export async function deleteService(cluster: Cluster, namespace: string, name: string, replica = 0): Promise<void> {
+  const client = stateClient(cluster, replica);
+  await new Promise<v1.Service>((resolve, reject) =>
+    client.deleteService({ namespace, name }, new Metadata(), { deadline: Date.now() + 10_000 }, settle(resolve, reject)),
+  );
 }
 
 /** The node port of a NodePort service's only port. */
@@ -320,14 +322,23 @@ const requireHere = createRequire(import.meta.url);
  * key), from inside the control-plane namespace where nats-server listens,
  * bypassing the State API on purpose. One process for every entry.
  */
-export async function rawKvPut(cluster: Cluster, entries: readonly (readonly [string, Uint8Array | undefined])[]): Promise<void> {
+export async function rawKvPut(
+  cluster: Cluster,
+  entries: readonly (readonly [string, Uint8Array | undefined])[],
+  /** Whose NATS credentials to write with (when the cluster has credentials): the state service's by default. */
+  user = 'svcnet-state',
+): Promise<void> {
   const transport = requireHere.resolve('@nats-io/transport-node');
   const kvLib = requireHere.resolve('@nats-io/kv');
+  const creds = cluster.natsCreds(user);
   const script = `
-    const { connect } = require(${JSON.stringify(transport)});
+    const { connect, credsAuthenticator } = require(${JSON.stringify(transport)});
     const { Kvm } = require(${JSON.stringify(kvLib)});
+    const { readFileSync } = require('node:fs');
     (async () => {
-      const nc = await connect({ servers: '127.0.0.1:${ControlPlanePorts.nats}' });
+      const creds = ${JSON.stringify(creds ?? '')};
+      const nc = await connect({ servers: '127.0.0.1:${ControlPlanePorts.nats}', timeout: 5000,
+        ...(creds ? { authenticator: credsAuthenticator(readFileSync(creds)), inboxPrefix: '_INBOX_' + ${JSON.stringify(user)} } : {}) });
       const kv = await new Kvm(nc).open('svcnet-state');
       const args = process.argv.slice(1);
       for (let i = 0; i < args.length; i += 2) {

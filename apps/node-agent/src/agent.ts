@@ -62,6 +62,7 @@ export class NodeAgent {
   private watchers: { services: KindWatcher<Service>; endpoints: KindWatcher<Endpoints> } | undefined;
   private servers: Server[] = [];
   private listsDone = { services: false, endpoints: false };
+  private feedSyncedLogged = false;
   private rejected = new Map<string, string>();
 
   constructor(params: NodeAgentParams) {
@@ -300,7 +301,16 @@ export class NodeAgent {
   private onListed(which: 'services' | 'endpoints'): void {
     this.listsDone[which] = true;
     // Like kube-proxy, the first sync waits for both informers to have synced.
-    if (this.listsDone.services && this.listsDone.endpoints) this.proxier?.onSynced();
+    if (this.listsDone.services && this.listsDone.endpoints) {
+      if (!this.feedSyncedLogged) {
+        this.feedSyncedLogged = true;
+        this.log.info(
+          { services: this.watchers?.services.snapshot().size, endpoints: this.watchers?.endpoints.snapshot().size },
+          'feed synced: initial lists received; programming',
+        );
+      }
+      this.proxier?.onSynced();
+    }
   }
 
   private serviceWatcher(connection: StoreConnection): KindWatcher<Service> {

@@ -1,6 +1,6 @@
 import { credentials, type ServiceError } from '@grpc/grpc-js';
 import { allocatorv1, fromGrpcError, ipFamilyFromProto, ipFamilyToProto } from '@svcnet/api';
-import type { IpFamily } from '@svcnet/model';
+import { ErrorCode, SvcnetError, type IpFamily } from '@svcnet/model';
 
 /** One allocation as the allocator reports it. */
 export interface AllocationRecord {
@@ -26,12 +26,22 @@ export interface Allocations {
 
 type Call<Req, Res> = (req: Req, options: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => unknown;
 
+/** An allocator failure as the state service's clients should read it: an unreachable allocator is named as such. */
+function allocatorError(address: string, err: ServiceError): SvcnetError {
+  const e = fromGrpcError(err);
+  if (e.code !== ErrorCode.Unavailable) return e;
+  return Object.assign(new SvcnetError(ErrorCode.Unavailable, `allocator at ${address} unavailable: ${e.message}`, { cause: err }), e.field ? { field: e.field } : {});
+}
+
 /** The allocator over gRPC; every failure comes back as a SvcnetError (UNAVAILABLE when it is down). */
 export class GrpcAllocations implements Allocations {
   private readonly client: allocatorv1.AllocatorClient;
   private readonly timeoutMs: number;
 
-  constructor(address: string, timeoutMs = 5_000) {
+  constructor(
+    private readonly address: string,
+    timeoutMs = 5_000,
+  ) {
     // A restarted allocator should be used again within seconds, not after
     // grpc-js's default reconnect backoff (up to 120 s).
     this.client = new allocatorv1.AllocatorClient(address, credentials.createInsecure(), {
@@ -44,7 +54,7 @@ export class GrpcAllocations implements Allocations {
   private call<Req, Res>(fn: Call<Req, Res>, req: Req): Promise<Res> {
     return new Promise((resolve, reject) => {
       fn.call(this.client, req, { deadline: new Date(Date.now() + this.timeoutMs) }, (err, res) =>
-        err ? reject(fromGrpcError(err)) : resolve(res),
+        err ? reject(allocatorError(this.address, err)) : resolve(res),
       );
     });
   }

@@ -148,14 +148,26 @@ export class EndpointsController {
     }
   }
 
-  /** Conflicts (another replica wrote first) and store outages: retry this key later, the others now. */
+  /**
+   * Retries this key later, the others now. Losing a race to another state
+   * replica (a CAS conflict, a create that found the key taken) is normal and
+   * is retried shortly, without backoff: the winner's write is already on its
+   * way to our informer. Real failures (NATS away, a record we cannot write)
+   * back off exponentially per key.
+   */
   private retryLater(item: string, err: unknown): void {
-    const n = (this.failures.get(item) ?? 0) + 1;
-    this.failures.set(item, n);
+    const raced = err instanceof SvcnetError && (err.code === 'ABORTED' || err.code === 'ALREADY_EXISTS');
     const base = this.params.retryBaseMs ?? RETRY_BASE_MS;
-    const delay = Math.min(RETRY_MAX_MS, base * 2 ** (n - 1));
-    const level = err instanceof SvcnetError && err.code === 'ABORTED' && n < 5 ? 'debug' : 'warn';
-    this.params.logger[level]({ err, service: item, attempt: n, retryInMs: delay }, 'endpoints sync failed; will retry');
+    let delay: number;
+    if (raced) {
+      delay = Math.round(base / 2 + Math.random() * base);
+      this.params.logger.debug({ service: item, retryInMs: delay, err: (err as Error).message }, 'endpoints written by another replica first; re-checking');
+    } else {
+      const n = (this.failures.get(item) ?? 0) + 1;
+      this.failures.set(item, n);
+      delay = Math.min(RETRY_MAX_MS, base * 2 ** (n - 1));
+      this.params.logger.warn({ err, service: item, attempt: n, retryInMs: delay }, 'endpoints sync failed; will retry');
+    }
     this.retryTimers.set(
       item,
       setTimeout(() => {

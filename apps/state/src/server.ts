@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { addHealthAndReflection, statev1, tolerantService } from '@svcnet/api';
 import type { BindAddress } from '@svcnet/model';
 import { boundPort, closeHttp, GrpcServerMetrics, listenMetrics, type NatsConnectSettings } from '@svcnet/service-runtime';
-import { connectStore, openStateStores, type StoreConnection } from '@svcnet/store';
+import { connectStore, openStateStores, StoreConfigError, type StateStores, type StoreConnection } from '@svcnet/store';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { GrpcAllocations, type Allocations } from './allocations.js';
 import { EndpointsController } from './endpoints-controller.js';
@@ -32,6 +32,23 @@ export interface StateConfig {
   maxWatchesPerClient?: number;
   /** /metrics, /healthz, /livez; undefined = disabled. */
   metricsBindAddress?: BindAddress;
+}
+
+/**
+ * Opens the state bucket, waiting for JetStream: a NATS cluster that has just
+ * started elects its leaders for a few seconds. Settings that cannot work
+ * (a bucket with another replica count) end the start at once.
+ */
+async function openStoresWhenReady(connection: StoreConnection, replicas: number, logger: Logger): Promise<StateStores> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await openStateStores(connection, { replicas });
+    } catch (err) {
+      if (err instanceof StoreConfigError || attempt >= 60) throw err;
+      logger.warn({ err, attempt }, 'cannot open the state bucket yet; retrying');
+      await new Promise((r) => setTimeout(r, Math.min(2000, 200 * attempt)));
+    }
+  }
 }
 
 /** Default of --max-watches-per-client. */
@@ -63,7 +80,7 @@ export async function runState(config: StateConfig, logger: Logger): Promise<Run
     logger,
     ...(config.storeTimeoutMs ? { requestTimeoutMs: config.storeTimeoutMs } : {}),
   });
-  const stores = await openStateStores(connection, { replicas: config.kvReplicas ?? 1 });
+  const stores = await openStoresWhenReady(connection, config.kvReplicas ?? 1, logger);
   const allocations: Allocations = new GrpcAllocations(config.allocatorUrl, config.allocatorTimeoutMs);
   const informers = new StateInformers({ connection, logger });
   const controller = new EndpointsController({ informers, endpoints: stores.endpoints, logger });

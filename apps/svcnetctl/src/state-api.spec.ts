@@ -119,4 +119,19 @@ describe('GrpcStateApi over a real gRPC connection', () => {
       lonely.close();
     }
   });
+
+  it('fails over to the next server when one refuses the connection, and keeps using the one that answered', async () => {
+    const closedPort = await freePort();
+    const live = (api as unknown as { servers: string[] }).servers[0]!;
+    const both = new GrpcStateApi({ server: `127.0.0.1:${closedPort},${live}`, timeoutMs: 5000 });
+    try {
+      expect((await both.get('Service', 'default', 'redis')).spec.clusterIP).toBe('10.96.0.10');
+      expect((both as unknown as { current: number }).current).toBe(1);
+      // A server that answered with an error is not asked again elsewhere.
+      const err = await both.get('Service', 'default', 'nope').catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'NOT_FOUND' });
+    } finally {
+      both.close();
+    }
+  });
 });

@@ -39,6 +39,13 @@ export interface ListResult<K extends Kind> {
   broken: BrokenObject[];
 }
 
+/**
+ * grpc-js's own words when it could not reach the server at all (anchored: a
+ * server's UNAVAILABLE may quote such an error from its own upstream, e.g. the
+ * state service relaying that the allocator is down).
+ */
+const CLIENT_SIDE_UNREACHABLE = /^(No connection established|connect ECONNREFUSED|Name resolution failed)/;
+
 /** kubectl's default --chunk-size: lists are read in chunks of this many objects. */
 export const LIST_CHUNK_SIZE = 500;
 
@@ -74,7 +81,7 @@ type Callback<Res> = (err: ServiceError | null, res: Res) => void;
 type UnaryMethod<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: Callback<Res>) => ClientUnaryCall;
 
 export interface GrpcStateApiOptions {
-  /** host:port of the state service. */
+  /** host:port of the state service, or several comma-separated (replicas: client-side failover). */
   server: string;
   /** Per-call deadline. */
   timeoutMs: number;
@@ -82,31 +89,60 @@ export interface GrpcStateApiOptions {
   logger?: Logger;
 }
 
-/** StateApi over gRPC (`svcnet.v1.State`), plaintext as the rest of svcnet. */
+/**
+ * StateApi over gRPC (`svcnet.v1.State`). With several servers, a call that
+ * cannot reach one (refused, unresolvable) goes to the next, and the one that
+ * answered is used first from then on; a server that answered, even with an
+ * error, is never asked again for the same call (a write is never sent twice).
+ */
 export class GrpcStateApi implements StateApi {
-  private readonly client: statev1.StateClient;
+  private readonly servers: string[];
+  private readonly clients: statev1.StateClient[];
+  private current = 0;
 
   constructor(private readonly options: GrpcStateApiOptions) {
-    this.client = new statev1.StateClient(options.server, credentials.createInsecure());
+    this.servers = options.server.split(',').map((s) => s.trim()).filter(Boolean);
+    this.clients = this.servers.map((server) => new statev1.StateClient(server, credentials.createInsecure()));
   }
 
-  private call<Req, Res>(method: UnaryMethod<Req, Res>, req: Req): Promise<Res> {
+  private get client(): statev1.StateClient {
+    return this.clients[this.current]!;
+  }
+
+  private async call<Req, Res>(method: UnaryMethod<Req, Res>, req: Req): Promise<Res> {
+    let unreachable: ServerUnreachableError | undefined;
+    for (let tried = 0; tried < this.clients.length; tried++) {
+      const i = (this.current + tried) % this.clients.length;
+      try {
+        const res = await this.callOne(i, method, req);
+        this.current = i;
+        return res;
+      } catch (err) {
+        // Only "could not connect" moves on; a deadline may have passed after the server acted on the call.
+        const refused = err instanceof ServerUnreachableError && (err.cause as Partial<ServiceError> | undefined)?.code === status.UNAVAILABLE;
+        if (!refused) throw err;
+        unreachable = err;
+      }
+    }
+    throw unreachable!;
+  }
+
+  private callOne<Req, Res>(i: number, method: UnaryMethod<Req, Res>, req: Req): Promise<Res> {
     const started = Date.now();
+    const server = this.servers[i]!;
     return new Promise((resolve, reject) => {
-      method.call(this.client, req, new Metadata(), { deadline: started + this.options.timeoutMs }, (err, res) => {
-        this.options.logger?.debug(
-          { method: method.name, server: this.options.server, ms: Date.now() - started, code: err?.code ?? 0 },
-          'state rpc',
-        );
+      // The generated methods live on the client class: the same function serves every replica's client.
+      method.call(this.clients[i], req, new Metadata(), { deadline: started + this.options.timeoutMs }, (err, res) => {
+        this.options.logger?.debug({ method: method.name, server, ms: Date.now() - started, code: err?.code ?? 0 }, 'state rpc');
         if (!err) return resolve(res);
         // grpc-js reports a refused or unresolvable address as UNAVAILABLE before any
         // server answered; that is kubectl's "connection refused", not a server error.
-        if (err.code === status.UNAVAILABLE && /No connection established|ECONNREFUSED|Name resolution failed/.test(err.details)) {
-          return reject(new ServerUnreachableError(this.options.server, undefined, { cause: err }));
+        if (err.code === status.UNAVAILABLE && CLIENT_SIDE_UNREACHABLE.test(err.details)) {
+          return reject(new ServerUnreachableError(server, undefined, { cause: err }));
         }
         if (err.code === status.DEADLINE_EXCEEDED) {
-          const message = `Unable to connect to the server ${this.options.server}: ${err.details}`;
-          return reject(new ServerUnreachableError(this.options.server, message, { cause: err }));
+          const message = `Unable to connect to the server ${server}: ${err.details}`;
+          return reject(new ServerUnreachableError(server, message, { cause: err }));
         }
         reject(fromGrpcError(err));
       });
@@ -201,7 +237,7 @@ export class GrpcStateApi implements StateApi {
       stream.on('end', () => resolve());
       stream.on('error', (err: ServiceError) => {
         if (cancelled && err.code === status.CANCELLED) return resolve();
-        if (err.code === status.UNAVAILABLE && /No connection established|ECONNREFUSED/.test(err.details)) {
+        if (err.code === status.UNAVAILABLE && CLIENT_SIDE_UNREACHABLE.test(err.details)) {
           return reject(new ServerUnreachableError(this.options.server, undefined, { cause: err }));
         }
         reject(fromGrpcError(err));
@@ -217,6 +253,6 @@ export class GrpcStateApi implements StateApi {
   }
 
   close(): void {
-    this.client.close();
+    for (const c of this.clients) c.close();
   }
 }

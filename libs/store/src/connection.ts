@@ -236,5 +236,7 @@ async function openBucket(kvm: Kvm, name: string, options: Partial<KvOptions> = 
         `start with --kv-replicas ${existing.replicas}, or change the bucket first (nats stream edit KV_${name} --replicas ${replicas})`,
     );
   }
-  return kvm.create(name, { history: 1, ...options, replicas });
+  // Reads go through the stream leader: with direct gets any replica answers, and a replica that is
+  // behind (nats-server 2.9 can leave one behind after a crash) would serve stale objects.
+  return kvm.create(name, { history: 1, allow_direct: false, ...options, replicas });
 }

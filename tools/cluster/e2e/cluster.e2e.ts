@@ -62,7 +62,7 @@ describe.skipIf(!isRoot)('svcnet-cluster: 2 nodes in network namespaces (needs r
 
   it('creates the wire, control-plane, external and node namespaces and records them', async () => {
     expect(await ourNamespaces()).toEqual(
-      ['clt-cp', 'clt-ext', 'clt-net', 'clt-node1', 'clt-node2', 'clt-pod-a', 'clt-pod-b', 'clt-pod-c', 'clt-pod-u'].sort(),
+      ['cp', 'ext', 'net', 'node1', 'node2', 'pod-a', 'pod-b', 'pod-c', 'pod-u'].map((n) => `${NAME}-${n}`).sort(),
     );
     const recorded = readState(STATE_DIR);
     expect(recorded?.pods.map((p) => p.name).sort()).toEqual(['a', 'b', 'c', 'u']);
@@ -150,7 +150,7 @@ describe.skipIf(!isRoot)('svcnet-cluster: 2 nodes in network namespaces (needs r
   it('pod del kills the pod, deletes its namespace and forgets it', async () => {
     const pid = cluster.state.processes.find((p) => p.component === 'pod-u')!.pid;
     await cluster.deletePod('u');
-    expect(await ourNamespaces()).not.toContain('clt-pod-u');
+    expect(await ourNamespaces()).not.toContain(`${NAME}-pod-u`);
     expect(() => process.kill(pid, 0)).toThrow();
     expect(readState(STATE_DIR)?.pods.map((p) => p.name)).not.toContain('u');
   });

@@ -4,16 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { ProcessNetExec, type ExecResult } from '@svcnet/netexec';
 import { NetnsLab } from '@svcnet/testing';
 import type { statev1 } from '@svcnet/api';
-import {
-  agentArgv,
-  allocatorArgv,
-  bundlePath,
-  natsArgv,
-  socketBridgeArgv,
-  stateArgv,
-  svcnetctlArgv,
-  type ExtraArgs,
-} from './components.js';
+import { natsUserName, NatsRole } from '@svcnet/nats-auth';
+import { agentArgv, bundlePath, socketBridgeArgv, svcnetctlArgv, type ExtraArgs } from './components.js';
+import { authDir, credsPath, DEFAULT_CONTROL_PLANE, natsAccess, startControlPlane, stateComponent } from './control-plane.js';
 import { buildNetwork } from './network.js';
 import { addPod, deletePod, setPodReady, type AddPodOptions } from './pods.js';
 import { isRunning, startInNetns, stopRecorded, tail } from './processes.js';
@@ -29,7 +22,7 @@ import {
   type ProcessRecord,
   type ProxyModeName,
 } from './state-file.js';
-import { AgentPorts, ControlPlanePorts, planCluster } from './topology.js';
+import { AgentPorts, planCluster } from './topology.js';
 
 /** Options of {@link Cluster.up}. */
 export interface ClusterUpOptions {
@@ -47,6 +40,12 @@ export interface ClusterUpOptions {
   controlPlane?: boolean;
   /** Start one agent per node (when built). Default true. */
   agents?: boolean;
+  /** nats-servers in the control plane, as one JetStream cluster. Default 3. */
+  natsServers?: number;
+  /** Per-program NATS credentials. Default true; false runs NATS without authentication. */
+  natsAuth?: boolean;
+  /** State service replicas (ports 9000, 9010, …). Default 1. */
+  stateReplicas?: number;
   /** Progress messages (default: none). */
   log?: (message: string) => void;
 }
@@ -105,7 +104,19 @@ export class Cluster {
     try {
       log(`namespaces: ${plan.wireNs}, ${plan.controlPlane.ns}, ${plan.external.ns}, ${plan.nodes.map((n) => n.ns).join(', ')}`);
       await buildNetwork(cluster.lab, plan);
-      await cluster.startControlPlane(opts, log);
+      await startControlPlane(
+        cluster,
+        {
+          settings: {
+            natsServers: opts.natsServers ?? DEFAULT_CONTROL_PLANE.natsServers,
+            auth: opts.natsAuth ?? DEFAULT_CONTROL_PLANE.auth,
+            stateReplicas: opts.stateReplicas ?? DEFAULT_CONTROL_PLANE.stateReplicas,
+          },
+          ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}),
+          withServices: opts.controlPlane ?? true,
+        },
+        log,
+      );
       if (opts.agents ?? true) await cluster.startAgents(opts, log);
       else cluster.state.skipped.push('agents (not requested)');
       cluster.save();
@@ -142,6 +153,7 @@ export class Cluster {
     }
     await new NetnsLab({ prefix: where.name }).cleanup();
     rmSync(join(stateDir, 'nats'), { recursive: true, force: true });
+    rmSync(join(stateDir, 'auth'), { recursive: true, force: true });
     rmSync(stateFilePath(stateDir), { force: true });
   }
 
@@ -185,34 +197,8 @@ export class Cluster {
     }
   }
 
-  private async startControlPlane(opts: ClusterUpOptions, log: (m: string) => void): Promise<void> {
-    const cp = this.state.plan.controlPlane.ns;
-    const nats = this.startProcess('nats', cp, natsArgv(join(this.state.stateDir, 'nats')));
-    await this.waitListening(nats, ControlPlanePorts.nats);
-    this.startBridge('nats', ControlPlanePorts.nats);
-    log(`nats-server: nats://${this.state.plan.controlPlane.ip}:${ControlPlanePorts.nats}`);
-    if (!(opts.controlPlane ?? true)) {
-      this.state.skipped.push('allocator, state (not requested)');
-      return;
-    }
-    const allocator = bundlePath(this.state.repoRoot, 'allocator');
-    const stateApp = bundlePath(this.state.repoRoot, 'state');
-    if (!allocator || !stateApp) {
-      const missing = [!allocator && 'allocator', !stateApp && 'state'].filter(Boolean).join(', ');
-      this.state.skipped.push(`${missing} (bundle not built: npx nx run-many -t build)`);
-      log(`control plane NOT started: ${missing} not built`);
-      return;
-    }
-    const a = this.startProcess('allocator', cp, allocatorArgv(allocator, opts.extraArgs?.allocator));
-    await this.waitListening(a, ControlPlanePorts.allocator);
-    const s = this.startProcess('state', cp, stateArgv(stateApp, opts.extraArgs?.state));
-    await this.waitListening(s, ControlPlanePorts.state);
-    this.startBridge('state', ControlPlanePorts.state);
-    log(`allocator and state: ${this.state.plan.controlPlane.ip}:${ControlPlanePorts.state} (gRPC)`);
-  }
-
   /** A Unix socket in the state dir relayed to a control-plane port, so root-namespace code can talk to it. */
-  private startBridge(which: 'state' | 'nats', port: number): void {
+  startBridge(which: string, port: number): void {
     const socket = join(this.state.stateDir, `${which}.sock`);
     this.startProcess(`bridge-${which}`, this.state.plan.controlPlane.ns, socketBridgeArgv(socket, port));
     this.state.sockets[which] = socket;
@@ -239,6 +225,7 @@ export class Cluster {
           bundle,
           plan: this.state.plan,
           node,
+          nats: natsAccess(this.state, natsUserName(NatsRole.Agent, node.name), 'wire'),
           proxyMode: this.state.proxyMode,
           iptables: this.state.iptables,
           ...(opts.extraArgs?.agent ? { extra: opts.extraArgs.agent } : {}),
@@ -259,12 +246,46 @@ export class Cluster {
 
   /** Restarts one node's agent with the same command line (e.g. to test a restart). */
   async restartAgent(node: string): Promise<ProcessRecord> {
-    const rec = this.state.processes.find((p) => p.component === `agent-${node}`);
-    if (!rec) throw new Error(`no agent recorded for ${node}`);
-    await stopRecorded([rec]);
-    const fresh = this.startProcess(rec.component, rec.ns, rec.argv, rec.env);
+    const fresh = await this.restartComponent(`agent-${node}`);
     await this.waitListening(fresh, AgentPorts.healthz);
     return fresh;
+  }
+
+  private recorded(component: string): ProcessRecord {
+    const rec = this.state.processes.find((p) => p.component === component);
+    if (!rec) throw new Error(`no component ${component}; components: ${this.state.processes.map((p) => p.component).join(', ')}`);
+    return rec;
+  }
+
+  /** Kills a component (SIGKILL by default: a crash), leaving its record so it can be started again. */
+  async killComponent(component: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const rec = this.recorded(component);
+    if (!isRunning(rec)) return;
+    try {
+      process.kill(rec.pid, signal);
+    } catch {
+      return; // already gone
+    }
+    for (let i = 0; i < 100 && isRunning(rec); i++) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  /** Starts a stopped or killed component again with its recorded command line and environment. */
+  startComponent(component: string): ProcessRecord {
+    const rec = this.recorded(component);
+    if (isRunning(rec)) return rec;
+    return this.startProcess(rec.component, rec.ns, rec.argv, rec.env);
+  }
+
+  /** Stops (SIGTERM) and starts a component with the same command line. */
+  async restartComponent(component: string): Promise<ProcessRecord> {
+    const rec = this.recorded(component);
+    await stopRecorded([rec]);
+    return this.startProcess(rec.component, rec.ns, rec.argv, rec.env);
+  }
+
+  /** The NATS credentials file of a user (`svcnet-admin`, `svcnet-agent-node1`…), when credentials are on. */
+  natsCreds(user: string): string | undefined {
+    return credsPath(this.state, user);
   }
 
   /** The namespace for a name: a namespace itself, a node (`node1`), a pod, or cp / ext / net. */
@@ -304,10 +325,11 @@ export class Cluster {
     return this.exec_.run({ file: file!, args: rest, netns: this.state.plan.controlPlane.ns, ...opts });
   }
 
-  /** A State gRPC client (through the Unix-socket bridge); undefined when no state service runs. */
-  stateClient(): statev1.StateClient | undefined {
-    const socket = this.state.sockets.state;
+  /** A State gRPC client (through the Unix-socket bridge) of replica 0, or of `replica`; undefined when it does not run. */
+  stateClient(replica = 0): statev1.StateClient | undefined {
+    const socket = this.state.sockets[stateComponent(replica)];
     if (!socket || !existsSync(socket)) return undefined;
+    if (replica !== 0) return connectStateClient(socket);
     this.client ??= connectStateClient(socket);
     return this.client;
   }
@@ -321,8 +343,9 @@ export class Cluster {
     await deletePod(this, name);
   }
 
-  async setPodReady(name: string, ready: boolean): Promise<void> {
-    await setPodReady(this, name, ready);
+  /** Flips a pod's readiness through state replica `replica` (default 0). */
+  async setPodReady(name: string, ready: boolean, replica = 0): Promise<void> {
+    await setPodReady(this, name, ready, replica);
   }
 
   pod(name: string): PodRecord {
@@ -359,6 +382,7 @@ export class Cluster {
     for (const socket of Object.values(this.state.sockets)) rmSync(socket, { force: true });
     // The JetStream store belonged to this cluster only; a new `up` starts empty. Logs stay for post-mortems.
     rmSync(join(this.state.stateDir, 'nats'), { recursive: true, force: true });
+    rmSync(authDir(this.state), { recursive: true, force: true });
     rmSync(stateFilePath(this.state.stateDir), { force: true });
     this.state.processes = [];
     this.state.pods = [];

@@ -1,14 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { agentArgv, socketBridgeArgv, stateArgv, svcnetctlArgv } from './components.js';
-import { planCluster } from './topology.js';
+import { agentArgv, natsArgv, socketBridgeArgv, stateArgv, svcnetctlArgv } from './components.js';
+import { natsUrls, planCluster } from './topology.js';
 
 describe('component command lines', () => {
   const plan = planCluster('clt', 2);
   it('agents reach NATS over the wire and use their node\u2019s wire address', () => {
-    const argv = agentArgv({ bundle: '/b/agent.cjs', plan, node: plan.nodes[1]!, proxyMode: 'iptables', iptables: 'legacy', extra: ['-v', '2'] });
+    const nats = { url: natsUrls(plan.controlPlane.ip, 3), creds: '/s/auth/svcnet-agent-node2.creds' };
+    const argv = agentArgv({ bundle: '/b/agent.cjs', plan, node: plan.nodes[1]!, nats, proxyMode: 'iptables', iptables: 'legacy', extra: ['-v', '2'] });
     const flag = (f: string): string | undefined => argv[argv.indexOf(f) + 1];
     expect(argv[1]).toBe('/b/agent.cjs');
-    expect(flag('--nats-url')).toBe('nats://192.168.77.2:4222');
+    expect(flag('--nats-url')).toBe('nats://192.168.77.2:4222,nats://192.168.77.2:4223,nats://192.168.77.2:4224');
+    expect(flag('--nats-creds')).toBe('/s/auth/svcnet-agent-node2.creds');
     expect(flag('--node-name')).toBe('node2');
     expect(flag('--node-ip')).toBe('192.168.77.12');
     expect(flag('--iptables-backend')).toBe('legacy');
@@ -16,9 +18,20 @@ describe('component command lines', () => {
     expect(argv.slice(-2)).toEqual(['-v', '2']);
   });
   it('the state service talks to the allocator and NATS on loopback inside the control plane', () => {
-    const argv = stateArgv('/b/state.cjs');
+    const argv = stateArgv({ bundle: '/b/state.cjs', nats: { url: natsUrls('127.0.0.1', 1) }, kvReplicas: 1, replica: 1 });
     expect(argv[argv.indexOf('--allocator-url') + 1]).toBe('127.0.0.1:9001');
     expect(argv[argv.indexOf('--nats-url') + 1]).toBe('nats://127.0.0.1:4222');
+    expect(argv[argv.indexOf('--listen') + 1]).toBe('0.0.0.0:9010');
+    expect(argv).not.toContain('--nats-creds');
+  });
+  it('NATS servers of a cluster route to each other and load the auth configuration', () => {
+    const argv = natsArgv({ storeDir: '/s/nats/1', index: 1, size: 3, clusterName: 'clt', configFile: '/s/auth/server.conf' });
+    const flag = (f: string): string | undefined => argv[argv.indexOf(f) + 1];
+    expect(flag('-p')).toBe('4223');
+    expect(flag('--cluster')).toBe('nats://127.0.0.1:6223');
+    expect(flag('--routes')).toBe('nats-route://127.0.0.1:6222,nats-route://127.0.0.1:6223,nats-route://127.0.0.1:6224');
+    expect(flag('-c')).toBe('/s/auth/server.conf');
+    expect(natsArgv({ storeDir: '/s/nats/0', index: 0, size: 1, clusterName: 'clt' })).not.toContain('--cluster');
   });
   it('svcnetctl gets --server before the user\u2019s arguments', () => {
     expect(svcnetctlArgv('/b/ctl.cjs', ['get', 'services']).slice(1)).toEqual(['/b/ctl.cjs', '--server', '127.0.0.1:9000', 'get', 'services']);

@@ -33,41 +33,91 @@ export interface ExtraArgs {
   agent?: string[];
 }
 
-export function natsArgv(storeDir: string): string[] {
-  return ['nats-server', '-js', '-a', '0.0.0.0', '-p', String(ControlPlanePorts.nats), '-sd', storeDir];
+/** How the programs reach NATS: every server, and each program's own credentials. */
+export interface NatsAccess {
+  /** Comma-separated URLs of every server. */
+  url: string;
+  /** `--nats-creds` per program (absent when auth is off). */
+  creds?: string;
 }
 
-export function allocatorArgv(bundle: string, extra: readonly string[] = []): string[] {
+function natsFlags(access: NatsAccess): string[] {
+  return ['--nats-url', access.url, ...(access.creds ? ['--nats-creds', access.creds] : [])];
+}
+
+/** Parameters of {@link natsArgv}. */
+export interface NatsArgvParams {
+  storeDir: string;
+  index: number;
+  /** Servers in the JetStream cluster (1 = a single server, no routes). */
+  size: number;
+  clusterName: string;
+  /** The auth configuration file, when credentials are on. */
+  configFile?: string;
+}
+
+/** One nats-server of the control plane; with size > 1 the servers route to each other on loopback. */
+export function natsArgv(p: NatsArgvParams): string[] {
+  const argv = ['nats-server', '-js', '-a', '0.0.0.0', '-p', String(ControlPlanePorts.nats + p.index), '-sd', p.storeDir, '-n', `${p.clusterName}-nats-${p.index}`];
+  // Monitoring (/jsz, /varz) on loopback inside the control-plane namespace only.
+  argv.push('-m', String(ControlPlanePorts.natsMonitor + p.index));
+  if (p.size > 1) {
+    const routes = Array.from({ length: p.size }, (_, i) => `nats-route://127.0.0.1:${ControlPlanePorts.natsRoute + i}`).join(',');
+    argv.push('--cluster_name', `${p.clusterName}-nats`, '--cluster', `nats://127.0.0.1:${ControlPlanePorts.natsRoute + p.index}`, '--routes', routes);
+  }
+  if (p.configFile) argv.push('-c', p.configFile);
+  return argv;
+}
+
+/** Parameters of {@link allocatorArgv} and {@link stateArgv}. */
+export interface ControlPlaneArgvParams {
+  bundle: string;
+  nats: NatsAccess;
+  kvReplicas: number;
+  extra?: readonly string[];
+}
+
+export function allocatorArgv(p: ControlPlaneArgvParams): string[] {
   return [
     process.execPath,
-    bundle,
+    p.bundle,
     '--listen',
     `0.0.0.0:${ControlPlanePorts.allocator}`,
-    '--nats-url',
-    `nats://127.0.0.1:${ControlPlanePorts.nats}`,
+    ...natsFlags(p.nats),
+    '--kv-replicas',
+    String(p.kvReplicas),
     '--service-cluster-ip-range',
     SERVICE_CLUSTER_IP_RANGE,
     '--service-node-port-range',
     SERVICE_NODE_PORT_RANGE,
     '--pod-network-cidr',
     POD_NETWORK_CIDR,
-    ...extra,
+    ...(p.extra ?? []),
   ];
 }
 
-export function stateArgv(bundle: string, extra: readonly string[] = []): string[] {
+/** The gRPC port of state replica `i` (0, 1, …). */
+export function statePort(replica: number): number {
+  return ControlPlanePorts.state + 10 * replica;
+}
+
+export function stateArgv(p: ControlPlaneArgvParams & { replica?: number }): string[] {
+  const replica = p.replica ?? 0;
   return [
     process.execPath,
-    bundle,
+    p.bundle,
     '--listen',
-    `0.0.0.0:${ControlPlanePorts.state}`,
-    '--nats-url',
-    `nats://127.0.0.1:${ControlPlanePorts.nats}`,
+    `0.0.0.0:${statePort(replica)}`,
+    ...natsFlags(p.nats),
+    '--kv-replicas',
+    String(p.kvReplicas),
     '--allocator-url',
     `127.0.0.1:${ControlPlanePorts.allocator}`,
     '--pod-network-cidr',
     POD_NETWORK_CIDR,
-    ...extra,
+    '--metrics-bind-address',
+    `127.0.0.1:${9412 + 10 * replica}`,
+    ...(p.extra ?? []),
   ];
 }
 
@@ -76,6 +126,8 @@ export interface AgentArgvParams {
   bundle: string;
   plan: ClusterPlan;
   node: NodePlan;
+  /** URLs as reached over the wire, and this node's credentials. */
+  nats: NatsAccess;
   proxyMode: ProxyModeName;
   iptables: IptablesVariant;
   extra?: readonly string[];
@@ -86,8 +138,7 @@ export function agentArgv(p: AgentArgvParams): string[] {
   return [
     process.execPath,
     p.bundle,
-    '--nats-url',
-    `nats://${p.plan.controlPlane.ip}:${ControlPlanePorts.nats}`,
+    ...natsFlags(p.nats),
     '--node-name',
     p.node.name,
     '--node-ip',

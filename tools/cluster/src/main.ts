@@ -62,13 +62,19 @@ function buildProgram(): Command {
     .addOption(new Option('--iptables <variant>', 'iptables binaries the agents use').choices(Object.values(IptablesVariant)).default('auto'))
     .option('--no-agents', 'do not start node agents')
     .option('--agent-arg <arg...>', 'extra flags for every agent (e.g. --agent-arg=--sync-period=5s)')
-    .action(async (o: Where & { nodes: number; proxyMode: ProxyModeName; iptables: IptablesVariant; agents: boolean; agentArg?: string[] }) => {
+    .option('--nats-cluster <n>', 'nats-servers in the control plane, as one JetStream cluster (buckets get min(3, n) replicas)', positiveInt, 3)
+    .addOption(new Option('--nats-auth <mode>', 'per-program NATS credentials, or none (plain NATS, for a quick local try)').choices(['creds', 'none']).default('creds'))
+    .option('--state-replicas <n>', 'svcnet-state replicas (gRPC on 9000, 9010, …)', positiveInt, 1)
+    .action(async (o: Where & { nodes: number; proxyMode: ProxyModeName; iptables: IptablesVariant; agents: boolean; agentArg?: string[]; natsCluster: number; natsAuth: string; stateReplicas: number }) => {
       const cluster = await Cluster.up({
         ...where(o),
         nodes: o.nodes,
         proxyMode: o.proxyMode,
         iptables: o.iptables,
         agents: o.agents,
+        natsServers: o.natsCluster,
+        natsAuth: o.natsAuth !== 'none',
+        stateReplicas: o.stateReplicas,
         ...(o.agentArg ? { extraArgs: { agent: o.agentArg } } : {}),
         log: say,
       });

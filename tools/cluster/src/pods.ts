@@ -111,9 +111,9 @@ export async function deletePod(cluster: Cluster, name: string): Promise<void> {
   cluster.save();
 }
 
-export async function setPodReady(cluster: Cluster, name: string, ready: boolean): Promise<void> {
+export async function setPodReady(cluster: Cluster, name: string, ready: boolean, replica = 0): Promise<void> {
   const pod = cluster.pod(name);
-  const client = cluster.stateClient();
+  const client = cluster.stateClient(replica);
   if (!client || !pod.registered) throw new Error(`pod ${name} is not registered (no state service running)`);
   await setPodReadiness(client, pod, ready);
   pod.ready = ready;

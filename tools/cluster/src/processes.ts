@@ -16,6 +16,8 @@ export function processStartTime(pid: number): string | undefined {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may contain spaces; fields after it follow ") ".
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // A killed child that its parent has not reaped yet is a zombie: it no longer runs.
+    if (rest[0] === 'Z' || rest[0] === 'X') return undefined;
     return rest[19];
   } catch {
     return undefined;

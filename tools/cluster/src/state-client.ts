@@ -1,25 +1,30 @@
-import { credentials, status, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { statev1, v1 } from '@svcnet/api';
 import type { PodRecord } from './state-file.js';
 
 /** A State client through the Unix-socket bridge into the control-plane namespace. */
 export function connectStateClient(socket: string): statev1.StateClient {
-  return new statev1.StateClient(`unix:${socket}`, credentials.createInsecure());
+  // A restarted state service must be used again within seconds, not after grpc-js's default backoff (up to 120 s).
+  return new statev1.StateClient(`unix:${socket}`, credentials.createInsecure(), {
+    'grpc.initial_reconnect_backoff_ms': 200,
+    'grpc.max_reconnect_backoff_ms': 2_000,
+  });
 }
 
-type Unary<Req, Res> = (req: Req, cb: (err: ServiceError | null, res: Res) => void) => unknown;
+type Unary<Req, Res> = (req: Req, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res: Res) => void) => unknown;
 
 /** Calls a unary method, retrying UNAVAILABLE (the state service may still be connecting to NATS). */
 export async function callWithRetry<Req, Res>(fn: Unary<Req, Res>, req: Req, timeoutMs = 15_000): Promise<Res> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
+      // Each call has its own deadline too: through the socket bridge a dead server can look like a slow one.
       return await new Promise<Res>((resolve, reject) => {
-        fn(req, (err, res) => (err ? reject(err) : resolve(res)));
+        fn(req, new Metadata(), { deadline: Math.min(deadline, Date.now() + 5_000) }, (err, res) => (err ? reject(err) : resolve(res)));
       });
     } catch (err) {
       const code = (err as Partial<ServiceError>).code;
-      if (code !== status.UNAVAILABLE || Date.now() > deadline) throw err;
+      if ((code !== status.UNAVAILABLE && code !== status.DEADLINE_EXCEEDED) || Date.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, 200));
     }
   }

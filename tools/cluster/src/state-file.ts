@@ -41,6 +41,15 @@ export interface PodRecord {
   command: string[];
 }
 
+/** How the control plane runs. */
+export interface ControlPlaneSettings {
+  /** nats-servers in one JetStream cluster (buckets get min(3, n) replicas). */
+  natsServers: number;
+  /** Per-program NATS credentials (an operator, accounts and one user per program). */
+  auth: boolean;
+  stateReplicas: number;
+}
+
 /** Everything `up` made, so later commands (and `down`, even after a crash) find it. */
 export interface ClusterState {
   version: 1;
@@ -51,8 +60,10 @@ export interface ClusterState {
   proxyMode: ProxyModeName;
   iptables: IptablesVariant;
   plan: ClusterPlan;
-  /** Unix sockets (in stateDir) bridged by socat to the control plane's TCP ports. */
-  sockets: { state?: string; nats?: string };
+  /** Unix sockets (in stateDir) bridged by socat to the control plane's TCP ports, by component (`state`, `state-1`, `nats`). */
+  sockets: Record<string, string>;
+  /** Absent in state files of clusters made before these settings existed: one plain server. */
+  controlPlane?: ControlPlaneSettings;
   /** Components not started, with why (e.g. a bundle not built yet). */
   skipped: string[];
   processes: ProcessRecord[];

@@ -16,8 +16,13 @@ export const SERVICE_NODE_PORT_RANGE = '30000-32767';
 export const MAX_NODES = 80;
 
 /** Fixed ports: each namespace has its own port space, so nothing collides across clusters. */
-export const ControlPlanePorts = { nats: 4222, state: 9000, allocator: 9001 } as const;
+export const ControlPlanePorts = { nats: 4222, natsRoute: 6222, natsMonitor: 8222, state: 9000, allocator: 9001 } as const;
 export const AgentPorts = { healthz: 10256, metrics: 10249 } as const;
+
+/** `nats://host:4222,nats://host:4223,…` for the control plane's `size` NATS servers. */
+export function natsUrls(host: string, size: number): string {
+  return Array.from({ length: size }, (_, i) => `nats://${host}:${ControlPlanePorts.nats + i}`).join(',');
+}
 
 /** One node's names and addresses. */
 export interface NodePlan {
