@@ -1,0 +1,227 @@
+/**
+ * One service port as the table holds it: the verdict its addresses and node
+ * port dispatch to, the endpoints behind each (indexed for the pick chains),
+ * hairpin elements, and — for ClientIP affinity only — its own chains and
+ * sets. Kept compact; the elements are derived on demand (elementsOfClaim).
+ */
+import { createHash } from 'node:crypto';
+import type { EndpointInfo, NodeConfig, ServicePortInfo } from '@svcnet/proxy-core';
+import { quote, type NftElement } from './elements.js';
+import { masqueradeRules, pickChainName } from './layout.js';
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+/** A named set of a service (ClientIP affinity: dynamic, with a timeout) or the node-port address set. */
+export interface NftSet {
+  type: string;
+  flags: string;
+  timeoutSeconds?: number;
+  elements?: readonly string[];
+}
+
+/** One UDP destination and the endpoints it was DNATed to (for conntrack cleanup). */
+export interface UdpTarget {
+  origDst: string;
+  origPortDst?: number;
+  endpoints: readonly string[];
+}
+
+/** An endpoint: `[ip, port]`. */
+export type Ep = readonly [string, number];
+
+export interface ServiceFragment {
+  id: string;
+  /** Why this service port is not programmed (IPv6, SCTP). */
+  skipped?: string;
+  proto: 'tcp' | 'udp';
+  port: number;
+  /** The cluster IP, then the external IPs (IPv4, no repeats). */
+  addresses: readonly string[];
+  nodePort: number;
+  addressMap: 'service-ips' | 'no-endpoint-services';
+  /** `goto cluster-N`, `goto svc-…` (affinity) or `goto reject-service`. */
+  addressVerdict: string;
+  /** The endpoints `cluster-N` indexes (none for affinity and rejects). */
+  addressEps: readonly Ep[];
+  nodePortMap: 'service-nodeports' | 'no-endpoint-nodeports';
+  /** `goto nodeport-N`, `goto nodeport-local-N`, `goto ext-…` (affinity), `drop` or `goto reject-service`. */
+  nodePortVerdict: string;
+  nodePortEps: readonly Ep[];
+  /** Endpoints on this node that a pod may reach itself through: masqueraded (hairpin). */
+  hairpinAddress: readonly string[];
+  hairpinNodePort: readonly string[];
+  /** ClientIP affinity only: the service's own chains and affinity sets. */
+  chains: ReadonlyArray<readonly [string, readonly string[]]>;
+  sets: ReadonlyArray<readonly [string, NftSet]>;
+  /** The shared pick chains its verdicts go to. */
+  picks: readonly string[];
+  udp: readonly UdpTarget[];
+}
+
+/** A dispatch key a fragment claims: a service address (`a …`) or its node port (`n …`). */
+export interface Claim {
+  key: string;
+  /** Lower wins when two services claim one key: cluster IPs and node ports before external IPs. */
+  prio: number;
+  address?: string;
+}
+
+export function hash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16).toUpperCase();
+}
+
+/** A fragment with nothing in it but what `over` sets. */
+function fragment(sp: ServicePortInfo, over: Partial<ServiceFragment>): ServiceFragment {
+  return {
+    id: sp.id,
+    proto: 'tcp',
+    port: sp.port,
+    addresses: [],
+    nodePort: 0,
+    addressMap: 'no-endpoint-services',
+    addressVerdict: 'goto reject-service',
+    addressEps: [],
+    nodePortMap: 'no-endpoint-nodeports',
+    nodePortVerdict: 'goto reject-service',
+    nodePortEps: [],
+    hairpinAddress: [],
+    hairpinNodePort: [],
+    chains: [],
+    sets: [],
+    picks: [],
+    udp: [],
+    ...over,
+  };
+}
+
+/** Renders one service port with its endpoints. Pure. */
+export function renderService(sp: ServicePortInfo, endpoints: readonly EndpointInfo[], config: NodeConfig): ServiceFragment {
+  if (sp.protocol !== 'TCP' && sp.protocol !== 'UDP') return fragment(sp, { skipped: `protocol ${sp.protocol} is not programmed in nftables mode` });
+  if (!IPV4.test(sp.clusterIP)) return fragment(sp, { skipped: `cluster IP ${sp.clusterIP} is not IPv4` });
+  const proto = sp.protocol === 'TCP' ? 'tcp' : 'udp';
+  const key = `${sp.id}/${proto}`;
+  const ready = endpoints.filter((e) => e.ready && !e.terminating && IPV4.test(e.ip));
+  const clusterEps = sp.internalPolicyLocal ? ready.filter((e) => e.isLocal) : ready;
+  const localEps = ready.filter((e) => e.isLocal);
+  const addresses = [...new Set([sp.clusterIP, ...sp.externalIPs.filter((ip) => IPV4.test(ip))])];
+  const nodePort = sp.nodePort > 0 ? sp.nodePort : 0;
+  const ep = (e: EndpointInfo): Ep => [e.ip, e.port];
+  // Only a pod on this node can reach itself through this node's DNAT; an endpoint without a node
+  // name might be one.
+  const mayHairpin = (e: EndpointInfo) => e.isLocal || e.nodeName === '';
+  const udp: UdpTarget[] = [];
+  if (proto === 'udp') {
+    for (const d of addresses) udp.push({ origDst: d, endpoints: ready.map((e) => e.ip) });
+    if (nodePort) udp.push({ origDst: '', origPortDst: nodePort, endpoints: ready.map((e) => e.ip) });
+  }
+  // No endpoint at all: the keys go to the no-endpoint maps, whose filter-hook rules reject.
+  if (ready.length === 0) return fragment(sp, { proto, addresses, nodePort, udp });
+  const base = { proto, addresses, nodePort, udp, addressMap: 'service-ips', nodePortMap: 'service-nodeports' } as const;
+
+  const picks: string[] = [];
+  const etpLocal = sp.externalPolicyLocal;
+  const hairpinAddress = config.masqueradeAll ? [] : clusterEps.filter(mayHairpin).map((e) => e.ip);
+  // Node-port traffic with externalTrafficPolicy Cluster is always masqueraded; Local keeps the client.
+  const hairpinNodePort = nodePort && etpLocal ? localEps.filter(mayHairpin).map((e) => e.ip) : [];
+  const affinity = sp.sessionAffinity.kind === 'ClientIP' ? sp.sessionAffinity.timeoutSeconds : 0;
+  if (affinity > 0) {
+    const h = hash(key);
+    const sets: Array<readonly [string, NftSet]> = [];
+    const chains: Array<readonly [string, readonly string[]]> = [];
+    // The timeout is part of the set's name: a set cannot be redefined in place, so a new timeout
+    // is a new set (and the chains that use it change with it).
+    const setOf = (e: EndpointInfo) => `aff-${hash(`${key}|${e.ip}:${e.port}|${affinity}`)}`;
+    const used = new Map<string, EndpointInfo>();
+    const pick = (eps: readonly EndpointInfo[]): string[] => {
+      for (const e of eps) used.set(setOf(e), e);
+      const to = (e: EndpointInfo) =>
+        `meta l4proto ${proto} update @${setOf(e)} { ip saddr } dnat to ${e.ip}:${e.port} comment ${quote(`${sp.id} -> ${e.ip}:${e.port}`)}`;
+      // A client seen before goes where it went; a new one takes a cascade like iptables'
+      // --probability: rule i takes 1/(N-i) of what reaches it, so every endpoint gets 1/N.
+      const seen = eps.map((e) => `ip saddr @${setOf(e)} ${to(e)}`);
+      const fresh = eps.map((e, i) => (eps.length - i > 1 ? `numgen random mod ${eps.length - i} == 0 ${to(e)}` : to(e)));
+      return [...seen, ...fresh];
+    };
+    let addressVerdict = 'goto reject-service';
+    if (clusterEps.length > 0) {
+      chains.push([`svc-${h}`, [...masqueradeRules(config), ...pick(clusterEps)]]);
+      addressVerdict = `goto svc-${h}`;
+    }
+    let nodePortVerdict = '';
+    if (nodePort) {
+      if (etpLocal && localEps.length === 0) nodePortVerdict = 'drop';
+      else {
+        chains.push([`ext-${h}`, etpLocal ? pick(localEps) : ['jump mark-for-masquerade', ...pick(ready)]]);
+        nodePortVerdict = `goto ext-${h}`;
+      }
+    }
+    for (const [name] of used) sets.push([name, { type: 'ipv4_addr', flags: 'dynamic,timeout', timeoutSeconds: affinity }]);
+    return fragment(sp, {
+      ...base,
+      addressVerdict,
+      nodePortVerdict,
+      hairpinAddress: clusterEps.length > 0 ? hairpinAddress : [],
+      hairpinNodePort: nodePortVerdict === 'drop' ? [] : hairpinNodePort,
+      chains,
+      sets,
+    });
+  }
+
+  let addressVerdict = 'goto reject-service';
+  let addressEps: Ep[] = [];
+  if (clusterEps.length > 0) {
+    const chain = pickChainName('cluster', proto, clusterEps.length);
+    picks.push(chain);
+    addressVerdict = `goto ${chain}`;
+    addressEps = clusterEps.map(ep);
+  }
+  let nodePortVerdict = '';
+  let nodePortEps: Ep[] = [];
+  if (nodePort) {
+    const eps = etpLocal ? localEps : ready;
+    if (eps.length === 0) nodePortVerdict = 'drop';
+    else {
+      const chain = pickChainName(etpLocal ? 'nodeport-local' : 'nodeport', proto, eps.length);
+      picks.push(chain);
+      nodePortVerdict = `goto ${chain}`;
+      nodePortEps = eps.map(ep);
+    }
+  }
+  return fragment(sp, {
+    ...base,
+    addressVerdict,
+    addressEps,
+    nodePortVerdict,
+    nodePortEps,
+    hairpinAddress: addressEps.length > 0 ? hairpinAddress : [],
+    hairpinNodePort: nodePortEps.length > 0 ? hairpinNodePort : [],
+    picks,
+  });
+}
+
+/** The dispatch keys the fragment wants: each address (cluster IP first) and the node port. */
+export function claimsOf(f: ServiceFragment): Claim[] {
+  if (f.skipped !== undefined) return [];
+  const out: Claim[] = f.addresses.map((address, i) => ({ key: `a ${address} . ${f.proto} . ${f.port}`, prio: i === 0 ? 0 : 1, address }));
+  if (f.nodePort) out.push({ key: `n ${f.proto} . ${f.nodePort}`, prio: 0 });
+  return out;
+}
+
+/** The elements the fragment puts in the table for one of its claims (when it owns that key). */
+export function elementsOfClaim(f: ServiceFragment, claim: Claim): NftElement[] {
+  const comment = f.id;
+  const out: NftElement[] = [];
+  if (claim.address === undefined) {
+    const k = [f.proto, f.nodePort] as const;
+    out.push({ map: f.nodePortMap, key: k, data: f.nodePortVerdict, comment });
+    f.nodePortEps.forEach((e, i) => out.push({ map: `nodeport-endpoints-${f.proto}`, key: [f.nodePort, i], data: e, comment }));
+    for (const ip of f.hairpinNodePort) out.push({ map: 'hairpin-nodeports', key: [...k, ip, ip], comment });
+    return out;
+  }
+  const address = claim.address;
+  const k = [address, f.proto, f.port] as const;
+  out.push({ map: f.addressMap, key: k, data: f.addressVerdict, comment });
+  f.addressEps.forEach((e, i) => out.push({ map: `cluster-endpoints-${f.proto}`, key: [address, f.port, i], data: e, comment }));
+  for (const ip of f.hairpinAddress) out.push({ map: 'hairpin-ips', key: [...k, ip, ip], comment });
+  return out;
+}
