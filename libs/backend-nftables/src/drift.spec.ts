@@ -45,7 +45,7 @@ class ModelKernel {
 
   /** Our own transaction (what apply does around `nft -f`). */
   async ourCommit(tracker: DriftTracker, p: NftPlan, written: ReadonlySet<string> | 'all'): Promise<void> {
-    if (written === 'all') await tracker.beforeReplace();
+    if (written === 'all' || written.size > 0) await tracker.beforeCommit();
     this.gen++;
     await tracker.afterCommit(p, written);
   }
@@ -72,9 +72,9 @@ describe('DriftTracker', () => {
     const { kernel, tracker } = await applied();
     await kernel.ourCommit(tracker, plan, new Set());
     await kernel.ourCommit(tracker, plan, new Set(['cluster-tcp-2']));
-    expect(kernel.calls).toEqual(['rules']);
+    expect(kernel.calls).toEqual(['gen', 'rules']);
     expect(await tracker.check(plan)).toEqual([]);
-    expect(kernel.calls).toEqual(['rules', 'gen']);
+    expect(kernel.calls).toEqual(['gen', 'rules', 'gen']);
   });
 
   it('another program committed (its own table): the whole table is read, found intact, and the check is cheap again', async () => {
@@ -127,25 +127,21 @@ describe('DriftTracker', () => {
     expect(await tracker.check(plan)).toEqual(['rules changed in: services']);
   });
 
-  it('a commit right after our replace: the rules read back are taken, and the next check compares everything', async () => {
+  it('a commit right after our replace (it may have edited what we wrote): no trusted copy, the next check asks for a full sync', async () => {
     const kernel = new ModelKernel();
     const tracker = new DriftTracker(kernel.probe);
-    await tracker.beforeReplace();
+    await tracker.beforeCommit();
     kernel.gen += 2; // ours and someone else's
     await tracker.afterCommit(plan, 'all');
-    kernel.calls = [];
-    expect(await tracker.check(plan)).toEqual([]);
-    expect(kernel.calls).toEqual(['rules']);
-    expect(await tracker.check(plan)).toEqual([]);
-    expect(kernel.calls).toEqual(['rules', 'gen']);
+    expect(await tracker.check(plan)).toEqual(['no trusted copy of the rules (another transaction committed right around ours)']);
   });
 
-  it('a partial sync writing chains before anything was trusted: nothing to compare them with', async () => {
-    const kernel = new ModelKernel();
-    const tracker = new DriftTracker(kernel.probe);
-    kernel.gen++;
+  it('a commit right after our partial sync: the chains it wrote have no trusted copy', async () => {
+    const { kernel, tracker } = await applied();
+    await tracker.beforeCommit();
+    kernel.gen += 2;
     await tracker.afterCommit(plan, new Set([someChain()]));
-    expect(await tracker.check(plan)).toEqual(['no trusted copy of the rules (another transaction committed right after ours)']);
+    expect(await tracker.check(plan)).toEqual([`no trusted copy of the rules of: ${someChain()}`]);
   });
 
   it('a ruleset that keeps changing while it is read counts as drift (after a second look)', async () => {

@@ -17,54 +17,67 @@ export type Probe = (mode: 'gen' | 'rules', sets: readonly string[]) => Promise<
 
 const ELEMENT_MAP_NAMES = ELEMENT_MAPS.map((m) => m.name);
 
+type Baseline = { chains: Map<string, string>; nodePortIps: Digest | undefined };
+
 export class DriftTracker {
   /** The generation if only our transactions committed since the last trusted point. */
   private expectedGen: number | undefined;
-  /** Rule digest per chain, and the node-port address set's digest, as our last apply left them. */
-  private baseline: { chains: Map<string, string>; nodePortIps: Digest | undefined } | undefined;
+  /** The generation right before our transaction that is being committed. */
+  private preGen: number | undefined;
+  /** Rule digest per chain, and the node-port address set's digest, as our own transactions left them. */
+  private baseline: Baseline | undefined;
 
   constructor(private readonly probe: Probe) {}
 
   /** Nothing is known (start, failed apply, cleanup). */
   reset(): void {
     this.expectedGen = undefined;
+    this.preGen = undefined;
     this.baseline = undefined;
   }
 
-  /** Before a table replace: the generation it will follow (nothing else known about the old table matters). */
-  async beforeReplace(): Promise<void> {
-    this.reset();
-    this.expectedGen = (await this.probe('gen', [])).genAfter;
+  /** Before a transaction that writes chains (or replaces the table): the generation it will follow. */
+  async beforeCommit(): Promise<void> {
+    this.preGen = undefined;
+    this.preGen = (await this.probe('gen', [])).genAfter;
   }
 
   /**
-   * After one of our transactions committed. When it wrote chains (`all`
-   * for a table replace), their rules are read back at once as the trusted
-   * copy. If the generation shows that someone else committed since the last
-   * trusted point, the chains this transaction did not write keep their old
-   * digests (an edit there must still be found) and the next check compares
-   * everything.
+   * After each of our transactions. When it wrote chains (`all` for a table
+   * replace), their rules are read back as the trusted copy — only if the
+   * generation shows that the read saw exactly our transaction's result
+   * (nobody committed in between); otherwise they have no trusted copy and
+   * the next check asks for a full sync. Chains it did not write keep their
+   * digests, so an edit there made before our transaction is still found.
    */
   async afterCommit(plan: NftPlan, written: ReadonlySet<string> | 'all'): Promise<void> {
+    const pre = this.preGen;
+    this.preGen = undefined;
+    const onlyOurs = this.expectedGen !== undefined && pre === this.expectedGen;
     if (this.expectedGen !== undefined) this.expectedGen++;
     if (written !== 'all' && written.size === 0) return;
     const p = await this.probe('rules', nodePortCidrs(plan.config).length > 0 ? [NODEPORT_IPS] : []);
-    const read = { chains: p.chains, nodePortIps: p.elements.get(NODEPORT_IPS) };
-    if (this.expectedGen !== undefined && p.genBefore === this.expectedGen && p.genAfter === this.expectedGen) {
+    const exact = pre !== undefined && p.genBefore === pre + 1 && p.genAfter === pre + 1;
+    const read: Baseline = { chains: p.chains, nodePortIps: p.elements.get(NODEPORT_IPS) };
+    if (written === 'all') {
+      this.baseline = exact ? read : undefined;
+      this.expectedGen = exact ? pre + 1 : undefined;
+      return;
+    }
+    if (exact && onlyOurs) {
       this.baseline = read;
       return;
     }
+    // Someone else committed since the last trusted point (the next check compares everything).
     this.expectedGen = undefined;
-    if (written === 'all') this.baseline = read;
-    else if (this.baseline !== undefined) {
-      const chains = new Map(this.baseline.chains);
-      for (const c of written) {
-        const digest = p.chains.get(c);
-        if (digest === undefined) chains.delete(c);
-        else chains.set(c, digest);
-      }
-      this.baseline = { chains, nodePortIps: this.baseline.nodePortIps };
+    if (this.baseline === undefined) return;
+    const chains = new Map(this.baseline.chains);
+    for (const c of written) {
+      const digest = p.chains.get(c);
+      if (exact && digest !== undefined) chains.set(c, digest);
+      else chains.delete(c);
     }
+    this.baseline = { chains, nodePortIps: this.baseline.nodePortIps };
   }
 
   /** What differs between the kernel and `plan` (empty: no drift). */
@@ -85,16 +98,18 @@ export class DriftTracker {
 }
 
 /** Everything that differs between a probe of the whole table and the plan (plus the trusted rule digests). */
-export function compareWithPlan(p: ProbeResult, plan: NftPlan, baseline: { chains: Map<string, string>; nodePortIps: Digest | undefined } | undefined): string[] {
+export function compareWithPlan(p: ProbeResult, plan: NftPlan, baseline: Baseline | undefined): string[] {
   const reasons: string[] = [];
   const chains = [...BASE_CHAINS.map(([name]) => name), ...chainsOf(plan).keys()];
   const missing = chains.filter((c) => !p.chains.has(c));
   const extra = [...p.chains.keys()].filter((c) => !chains.includes(c));
   if (missing.length > 0) reasons.push(`chains missing: ${missing.slice(0, 5).join(' ')}`);
   if (extra.length > 0) reasons.push(`chains not ours: ${extra.slice(0, 5).join(' ')}`);
-  if (baseline === undefined) reasons.push('no trusted copy of the rules (another transaction committed right after ours)');
+  if (baseline === undefined) reasons.push('no trusted copy of the rules (another transaction committed right around ours)');
   else {
-    const changed = chains.filter((c) => p.chains.has(c) && p.chains.get(c) !== baseline.chains.get(c));
+    const untrusted = chains.filter((c) => p.chains.has(c) && !baseline.chains.has(c));
+    const changed = chains.filter((c) => p.chains.has(c) && baseline.chains.has(c) && p.chains.get(c) !== baseline.chains.get(c));
+    if (untrusted.length > 0) reasons.push(`no trusted copy of the rules of: ${untrusted.slice(0, 5).join(' ')}`);
     if (changed.length > 0) reasons.push(`rules changed in: ${changed.slice(0, 5).join(' ')}`);
   }
   // nft names anonymous sets `__set<n>`; the layout has none, but they are nft's, not ours to judge.

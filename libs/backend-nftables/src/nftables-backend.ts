@@ -78,15 +78,17 @@ export class NftablesBackend implements ProxyBackend<NftPlan> {
       const partial = previous !== undefined && !plan.full;
       const script = partial ? updateScript(previous, plan) : replaceScript(plan);
       if (script !== '') {
+        // A transaction that writes chains is bracketed by two netlink reads (the generation
+        // before, the rules after): the rules' trusted copy for the drift check.
+        const written = partial ? chainsWritten(script) : 'all';
+        const writesChains = written === 'all' || written.size > 0;
         let tracked = true;
-        if (!partial) {
-          calls++;
-          tracked = await this.tracking(() => this.drift.beforeReplace());
+        if (writesChains) {
+          calls += 2;
+          tracked = await this.tracking(() => this.drift.beforeCommit());
         }
         calls++;
         await this.run('nft', ['-f', '-'], script);
-        const written = partial ? chainsWritten(script) : 'all';
-        if (tracked && (written === 'all' || written.size > 0)) calls++;
         if (tracked) await this.tracking(() => this.drift.afterCommit(plan, written));
       }
       this.applied = plan;
