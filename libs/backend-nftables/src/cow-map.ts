@@ -29,15 +29,24 @@ export class CowMap<V> implements Iterable<[string, V]> {
 
   /** Builds a map from entries (later entries win). */
   static from<V>(entries: Iterable<readonly [string, V]>): CowMap<V> {
+    const b = CowMap.builder<V>();
+    for (const [k, v] of entries) b.set(k, v);
+    return b.done();
+  }
+
+  /** A map filled in place, then frozen by `done()` (a full render's indexes, without a second copy). */
+  static builder<V>(): { get(key: string): V | undefined; set(key: string, value: V): void; done(): CowMap<V> } {
     const shards: Array<Map<string, V> | undefined> = new Array<undefined>(SHARDS).fill(undefined);
     let size = 0;
-    for (const [k, v] of entries) {
-      const s = shardOf(k);
-      const shard = (shards[s] ??= new Map<string, V>());
-      if (!shard.has(k)) size++;
-      shard.set(k, v);
-    }
-    return new CowMap<V>(shards, size);
+    return {
+      get: (key) => shards[shardOf(key)]?.get(key),
+      set: (key, value) => {
+        const shard = (shards[shardOf(key)] ??= new Map<string, V>());
+        if (!shard.has(key)) size++;
+        shard.set(key, value);
+      },
+      done: () => new CowMap<V>(shards, size),
+    };
   }
 
   get(key: string): V | undefined {

@@ -15,7 +15,7 @@ describe('elements', () => {
     },
     {
       name: 'endpoint element: the numgen index in host order',
-      e: { map: 'cluster-endpoints-tcp', key: ['10.96.0.10', 80, 1], data: ['10.244.1.3', 8080], comment: 'default/web:http' },
+      e: { map: 'cluster-endpoints-tcp', key: ['10.96.0.10', 80, 1], data: { ip: '10.244.1.3', port: 8080 }, comment: 'default/web:http' },
       text: '10.96.0.10 . 80 . 1 comment "default/web:http" : 10.244.1.3 . 8080',
       key: '0a60000a0050000001000000',
       data: '0af401031f900000',
@@ -47,8 +47,8 @@ describe('elements', () => {
   });
 
   it('the digest counts, and adding then removing an element restores it', () => {
-    const a: NftElement = { map: 'cluster-endpoints-tcp', key: ['10.96.0.10', 80, 0], data: ['10.244.1.2', 8080], comment: 'x' };
-    const b: NftElement = { ...a, data: ['10.244.1.3', 8080] };
+    const a: NftElement = { map: 'cluster-endpoints-tcp', key: ['10.96.0.10', 80, 0], data: { ip: '10.244.1.2', port: 8080 }, comment: 'x' };
+    const b: NftElement = { ...a, data: { ip: '10.244.1.3', port: 8080 } };
     const d = digestWith(digestWith(EMPTY_DIGEST, a, 1), b, 1);
     expect(d.count).toBe(2);
     expect(digestWith(digestWith(d, b, -1), a, -1)).toEqual(EMPTY_DIGEST);

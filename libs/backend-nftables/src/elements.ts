@@ -11,14 +11,15 @@ import { ELEMENT_MAP, ELEMENT_MAPS, type ElementMapName } from './layout.js';
 export interface NftElement {
   map: ElementMapName;
   key: ReadonlyArray<string | number>;
-  /** A verdict (`goto cluster-2`, `drop`) or a DNAT target `[ip, port]`; none for sets. */
-  data?: string | readonly [string, number];
+  /** A verdict (`goto cluster-tcp-2`, `drop`) or a DNAT target; none for sets. */
+  data?: string | { readonly ip: string; readonly port: number };
   /** `<ns>/<name>:<port>` of the service port the element belongs to. */
   comment: string;
 }
 
 export function quote(comment: string): string {
   // nft keeps at most 128 bytes of comment; quotes and backslashes cannot be escaped in it.
+  if (comment.length <= 120 && comment.indexOf('"') < 0 && comment.indexOf('\\') < 0) return `"${comment}"`;
   return `"${comment.replace(/["\\]/g, '').slice(0, 120)}"`;
 }
 
@@ -27,7 +28,7 @@ export function elementKeyText(e: NftElement): string {
 }
 
 function dataText(data: NonNullable<NftElement['data']>): string {
-  return typeof data === 'string' ? data : `${data[0]} . ${data[1]}`;
+  return typeof data === 'string' ? data : `${data.ip} . ${data.port}`;
 }
 
 /** `<key> comment "…" : <data>`, as `add element` and a map's `elements = { … }` take it. */
@@ -46,48 +47,69 @@ const PROTO_NUMBERS: Readonly<Record<string, number>> = { tcp: 6, udp: 17 };
 const VERDICT_CODES: Readonly<Record<string, number>> = { drop: 0, accept: 1, jump: 0xfffffffd, goto: 0xfffffffc };
 
 export function ipv4ToU32(ip: string): number {
-  const p = ip.split('.');
-  return ((Number(p[0]) << 24) | (Number(p[1]) << 16) | (Number(p[2]) << 8) | Number(p[3])) >>> 0;
+  let n = 0;
+  let part = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      n = (n << 8) | part;
+      part = 0;
+    } else part = part * 10 + c - 48;
+  }
+  return ((n << 8) | part) >>> 0;
 }
 
-const be32 = (out: number[], x: number) => out.push((x >>> 24) & 0xff, (x >>> 16) & 0xff, (x >>> 8) & 0xff, x & 0xff);
+/** A numgen result is stored in host byte order (little-endian): its bytes read big-endian. */
+const bswap32 = (x: number) => (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
+
+/** A string's bytes (ASCII chain names) as big-endian words, zero-padded to a multiple of 4. */
+function pushString(out: number[], s: string): void {
+  for (let i = 0; i < s.length; i += 4) {
+    let w = 0;
+    for (let j = 0; j < 4; j++) w = (w << 8) | (i + j < s.length ? s.charCodeAt(i + j) & 0xff : 0);
+    out.push(w >>> 0);
+  }
+}
 
 /**
- * The element's key and data as the kernel stores them: each key field padded
- * to 4 bytes; a verdict as its code then the chain name; zero-padded to 4.
+ * The element's key and data as the kernel stores them, as big-endian 32-bit
+ * words: each key field padded to 4 bytes; a verdict as its code then the
+ * chain name; zero-padded.
  */
-export function elementBytes(e: NftElement): { key: number[]; data: number[] } {
+export function elementWords(e: NftElement): { key: number[]; data: number[] } {
   const spec = ELEMENT_MAP[e.map];
   const key: number[] = [];
-  spec.key.forEach((kind, i) => {
+  for (let i = 0; i < spec.key.length; i++) {
+    const kind = spec.key[i];
     const v = e.key[i]!;
-    if (kind === 'ip') be32(key, ipv4ToU32(String(v)));
-    else if (kind === 'proto') key.push(PROTO_NUMBERS[String(v)]!, 0, 0, 0);
-    else if (kind === 'port') key.push((Number(v) >>> 8) & 0xff, Number(v) & 0xff, 0, 0);
-    // A numgen result is in host byte order: little-endian.
-    else key.push(Number(v) & 0xff, (Number(v) >>> 8) & 0xff, (Number(v) >>> 16) & 0xff, (Number(v) >>> 24) & 0xff);
-  });
+    if (kind === 'ip') key.push(ipv4ToU32(v as string));
+    else if (kind === 'proto') key.push((PROTO_NUMBERS[v as string]! << 24) >>> 0);
+    else if (kind === 'port') key.push(((v as number) << 16) >>> 0);
+    else key.push(bswap32(v as number));
+  }
   const data: number[] = [];
   if (typeof e.data === 'string') {
-    const [verb, chain] = e.data.split(' ');
-    be32(data, VERDICT_CODES[verb!]!);
-    for (let i = 0; i < (chain ?? '').length; i++) data.push(chain!.charCodeAt(i) & 0xff);
+    const space = e.data.indexOf(' ');
+    data.push(VERDICT_CODES[space < 0 ? e.data : e.data.slice(0, space)]!);
+    if (space >= 0) pushString(data, e.data.slice(space + 1));
   } else if (e.data) {
-    be32(data, ipv4ToU32(e.data[0]));
-    data.push((e.data[1] >>> 8) & 0xff, e.data[1] & 0xff, 0, 0);
+    data.push(ipv4ToU32(e.data.ip), (e.data.port << 16) >>> 0);
   }
-  while (data.length % 4) data.push(0);
   return { key, data };
 }
 
-/** Sum of big-endian 32-bit words mod 2^32, starting `rot` bytes in (wrapping around). */
-function wordSum(bytes: readonly number[], rot: number): number {
+/** The same as bytes (for tests and for reading). */
+export function elementBytes(e: NftElement): { key: number[]; data: number[] } {
+  const bytes = (ws: number[]) => ws.flatMap((w) => [(w >>> 24) & 0xff, (w >>> 16) & 0xff, (w >>> 8) & 0xff, w & 0xff]);
+  const { key, data } = elementWords(e);
+  return { key: bytes(key), data: bytes(data) };
+}
+
+/** Sum of the words mod 2^32; with `rot`, of the words of the bytes rotated left by one. */
+function wordSum(ws: readonly number[], rot: boolean): number {
   let sum = 0;
-  const n = bytes.length;
-  for (let i = 0; i + 3 < n; i += 4) {
-    const b = (j: number) => bytes[(i + j + rot) % n]!;
-    sum = (sum + ((b(0) << 24) | (b(1) << 16) | (b(2) << 8) | b(3))) >>> 0;
-  }
+  const n = ws.length;
+  for (let i = 0; i < n; i++) sum = (sum + (rot ? ((ws[i]! << 8) | (ws[(i + 1) % n]! >>> 24)) >>> 0 : ws[i]!)) >>> 0;
   return sum;
 }
 
@@ -112,8 +134,8 @@ function mix(k: number, d: number): number {
  * rotated by one.
  */
 export function elementHashes(e: NftElement): [number, number] {
-  const { key, data } = elementBytes(e);
-  return [mix(wordSum(key, 0), wordSum(data, 0)), mix(wordSum(key, key.length ? 1 : 0), wordSum(data, data.length ? 1 : 0))];
+  const { key, data } = elementWords(e);
+  return [mix(wordSum(key, false), wordSum(data, false)), mix(wordSum(key, true), wordSum(data, true))];
 }
 
 /** An order-independent digest of a map's elements: count and two sums of per-element hashes (mod 2^32). */

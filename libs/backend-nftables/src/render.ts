@@ -45,8 +45,12 @@ export interface NftPlan {
   owners: CowMap<readonly Claimant[]>;
   /** Pick chain → how many service ports use it. */
   picks: ReadonlyMap<string, number>;
-  /** What each element map must hold, as the drift check compares it with the kernel. */
-  digests: Digests;
+  /**
+   * What each element map must hold, as the drift check compares it with the
+   * kernel: computed on first use (a full render does not pay for it), then
+   * carried by partial renders in O(change).
+   */
+  readonly digests: Digests;
   /** Set by a partial render: what changed since `delta.base`. */
   delta?: PlanDelta;
   /** The whole table as `nft -f` input (rendered on each read: it is large and rarely needed). */
@@ -76,35 +80,49 @@ function addPicks(picks: Map<string, number>, f: ServiceFragment | undefined, si
   }
 }
 
-function makePlan(fields: Omit<NftPlan, 'table'>): NftPlan {
-  return {
+/** Digests of plans whose digests have been computed (a partial render carries them on). */
+const knownDigests = new WeakMap<NftPlan, Digests>();
+
+function computeDigests(plan: Pick<NftPlan, 'fragments' | 'owners'>): Digests {
+  const digests = emptyDigests();
+  for (const key of plan.owners.keys()) for (const e of elementsOfKey(plan, key)) digests[e.map] = digestWith(digests[e.map], e, 1);
+  return digests;
+}
+
+function makePlan(fields: Omit<NftPlan, 'table' | 'digests'>, digests?: Digests): NftPlan {
+  const plan: NftPlan = {
     ...fields,
+    get digests() {
+      let d = knownDigests.get(plan);
+      if (!d) knownDigests.set(plan, (d = computeDigests(plan)));
+      return d;
+    },
     get table() {
-      return renderTable(this);
+      return renderTable(plan);
     },
   };
+  if (digests) knownDigests.set(plan, digests);
+  return plan;
 }
 
 /** Every fragment rendered anew. */
 function renderFull(state: ProxyState, config: NodeConfig): NftPlan {
-  const fragments: Array<[string, ServiceFragment]> = [];
-  const owners = new Map<string, Claimant[]>();
+  const fragments = CowMap.builder<ServiceFragment>();
+  const owners = CowMap.builder<Claimant[]>();
+  const contested: Claimant[][] = [];
   const picks = new Map<string, number>();
   for (const sp of state.services.values()) {
     const f = renderService(sp, state.endpoints.get(sp.id) ?? [], config);
-    fragments.push([sp.id, f]);
+    fragments.set(sp.id, f);
     addPicks(picks, f, 1);
     for (const c of claimsOf(f)) {
       const list = owners.get(c.key);
-      if (list) list.push({ id: f.id, prio: c.prio });
-      else owners.set(c.key, [{ id: f.id, prio: c.prio }]);
+      if (!list) owners.set(c.key, [{ id: f.id, prio: c.prio }]);
+      else if (list.push({ id: f.id, prio: c.prio }) === 2) contested.push(list);
     }
   }
-  for (const list of owners.values()) if (list.length > 1) list.sort(byClaimant);
-  const plan = { fragments: CowMap.from(fragments), owners: CowMap.from<readonly Claimant[]>(owners) };
-  const digests = emptyDigests();
-  for (const key of plan.owners.keys()) for (const e of elementsOfKey(plan, key)) digests[e.map] = digestWith(digests[e.map], e, 1);
-  return makePlan({ full: true, config, ...plan, picks, digests });
+  for (const list of contested) list.sort(byClaimant);
+  return makePlan({ full: true, config, fragments: fragments.done(), owners: owners.done(), picks });
 }
 
 /** Only the changed service ports rendered; everything else carried over from `last`. */
@@ -141,15 +159,19 @@ function renderPartial(state: ProxyState, config: NodeConfig, last: NftPlan, cha
     addPicks(picks, c.before, -1);
     addPicks(picks, c.after, 1);
   }
-  const digests: Record<ElementMapName, Digest> = { ...last.digests };
-  for (const key of claims) {
-    const was = last.owners.get(key)?.[0];
-    const now = owners.get(key)?.[0];
-    if (was && now && was.id === now.id && last.fragments.get(was.id) === fragments.get(now.id)) continue;
-    for (const e of elementsOfKey(last, key)) digests[e.map] = digestWith(digests[e.map], e, -1);
-    for (const e of elementsOfKey({ fragments, owners }, key)) digests[e.map] = digestWith(digests[e.map], e, 1);
+  const lastDigests = knownDigests.get(last);
+  let digests: Record<ElementMapName, Digest> | undefined;
+  if (lastDigests) {
+    digests = { ...lastDigests };
+    for (const key of claims) {
+      const was = last.owners.get(key)?.[0];
+      const now = owners.get(key)?.[0];
+      if (was && now && was.id === now.id && last.fragments.get(was.id) === fragments.get(now.id)) continue;
+      for (const e of elementsOfKey(last, key)) digests[e.map] = digestWith(digests[e.map], e, -1);
+      for (const e of elementsOfKey({ fragments, owners }, key)) digests[e.map] = digestWith(digests[e.map], e, 1);
+    }
   }
-  return makePlan({ full: false, config, fragments, owners, picks, digests, delta: { base: last.fragments, changes, claims } });
+  return makePlan({ full: false, config, fragments, owners, picks, delta: { base: last.fragments, changes, claims } }, digests);
 }
 
 /**
@@ -222,11 +244,12 @@ export function elementMapBody(name: ElementMapName): string {
 /** The table as one `table ip svcnet { … }` block: element maps, sets, base chains, then chains by name. */
 function renderTable(plan: NftPlan): string {
   const out: string[] = [`table ip ${NFT_TABLE} {`];
-  const elements = elementsOf(plan);
+  const texts = new Map<ElementMapName, string[]>(ELEMENT_MAPS.map((m) => [m.name, []]));
+  for (const key of [...plan.owners.keys()].sort(byName)) for (const e of elementsOfKey(plan, key)) texts.get(e.map)!.push(elementText(e));
   for (const spec of ELEMENT_MAPS) {
-    const els = elements.get(spec.name)!;
+    const els = texts.get(spec.name)!;
     out.push(`\t${spec.kind} ${spec.name} {`, ...spec.declaration.map((l) => `\t\t${l}`));
-    if (els.length > 0) out.push(`\t\telements = { ${els.map(elementText).join(',\n\t\t\t     ')} }`);
+    if (els.length > 0) out.push(`\t\telements = { ${els.join(',\n\t\t\t     ')} }`);
     out.push('\t}');
   }
   const sets = setsOf(plan);

@@ -26,8 +26,11 @@ export interface UdpTarget {
   endpoints: readonly string[];
 }
 
-/** An endpoint: `[ip, port]`. */
-export type Ep = readonly [string, number];
+/** An endpoint (the proxier's EndpointInfo objects are kept as they are: no copies). */
+export interface Ep {
+  readonly ip: string;
+  readonly port: number;
+}
 
 export interface ServiceFragment {
   id: string;
@@ -100,12 +103,11 @@ export function renderService(sp: ServicePortInfo, endpoints: readonly EndpointI
   if (!IPV4.test(sp.clusterIP)) return fragment(sp, { skipped: `cluster IP ${sp.clusterIP} is not IPv4` });
   const proto = sp.protocol === 'TCP' ? 'tcp' : 'udp';
   const key = `${sp.id}/${proto}`;
-  const ready = endpoints.filter((e) => e.ready && !e.terminating && IPV4.test(e.ip));
+  const ready = endpoints.every((e) => e.ready && !e.terminating && IPV4.test(e.ip)) ? endpoints : endpoints.filter((e) => e.ready && !e.terminating && IPV4.test(e.ip));
   const clusterEps = sp.internalPolicyLocal ? ready.filter((e) => e.isLocal) : ready;
   const localEps = ready.filter((e) => e.isLocal);
-  const addresses = [...new Set([sp.clusterIP, ...sp.externalIPs.filter((ip) => IPV4.test(ip))])];
+  const addresses = sp.externalIPs.length === 0 ? [sp.clusterIP] : [...new Set([sp.clusterIP, ...sp.externalIPs.filter((ip) => IPV4.test(ip))])];
   const nodePort = sp.nodePort > 0 ? sp.nodePort : 0;
-  const ep = (e: EndpointInfo): Ep => [e.ip, e.port];
   // Only a pod on this node can reach itself through this node's DNAT; an endpoint without a node
   // name might be one.
   const mayHairpin = (e: EndpointInfo) => e.isLocal || e.nodeName === '';
@@ -168,15 +170,15 @@ export function renderService(sp: ServicePortInfo, endpoints: readonly EndpointI
   }
 
   let addressVerdict = 'goto reject-service';
-  let addressEps: Ep[] = [];
+  let addressEps: readonly Ep[] = [];
   if (clusterEps.length > 0) {
     const chain = pickChainName('cluster', proto, clusterEps.length);
     picks.push(chain);
     addressVerdict = `goto ${chain}`;
-    addressEps = clusterEps.map(ep);
+    addressEps = clusterEps;
   }
   let nodePortVerdict = '';
-  let nodePortEps: Ep[] = [];
+  let nodePortEps: readonly Ep[] = [];
   if (nodePort) {
     const eps = etpLocal ? localEps : ready;
     if (eps.length === 0) nodePortVerdict = 'drop';
@@ -184,7 +186,7 @@ export function renderService(sp: ServicePortInfo, endpoints: readonly EndpointI
       const chain = pickChainName(etpLocal ? 'nodeport-local' : 'nodeport', proto, eps.length);
       picks.push(chain);
       nodePortVerdict = `goto ${chain}`;
-      nodePortEps = eps.map(ep);
+      nodePortEps = eps;
     }
   }
   return fragment(sp, {

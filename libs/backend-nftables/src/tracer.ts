@@ -75,7 +75,7 @@ function tablesOf(plan: NftPlan): Tables {
   if (t) return t;
   const maps = new Map<string, Map<string, string>>();
   for (const [name, els] of elementsOf(plan)) {
-    maps.set(name, new Map(els.map((e) => [elementKeyText(e), e.data === undefined ? '' : typeof e.data === 'string' ? e.data : `${e.data[0]} . ${e.data[1]}`])));
+    maps.set(name, new Map(els.map((e) => [elementKeyText(e), e.data === undefined ? '' : typeof e.data === 'string' ? e.data : `${e.data.ip} . ${e.data.port}`])));
   }
   const chains = chainsOf(plan);
   for (const [name, , rules] of BASE_CHAINS) chains.set(name, rules);
