@@ -65,6 +65,14 @@ describe('renderNftPlan', () => {
     expect(lines).toContain(line);
   });
 
+  it('the table text lists exactly the elements the plan holds', () => {
+    const text = plan.table;
+    const listed = [...text.matchAll(/^\t(?:map|set) (\S+) \{\n[\s\S]*?(?:elements = \{ ([\s\S]*?) \}\n)?\t\}/gm)].flatMap(([, m, els]) =>
+      els ? els.split(',\n\t\t\t     ').map((e) => `${m}: ${e}`) : [],
+    );
+    expect(listed.sort()).toEqual(lines);
+  });
+
   it('the common service costs elements, not chains: chains are fixed, per endpoint count, or per affinity service', () => {
     const chains = [...chainsOf(plan).keys()].sort();
     expect(chains.filter((c) => !/^(services|service-endpoints-check|reject-service|mark-for-masquerade|masquerading)$/.test(c))).toEqual([

@@ -8,7 +8,7 @@
  */
 import type { NodeConfig, ProxyState } from '@svcnet/proxy-core';
 import { CowMap } from './cow-map.js';
-import { digestWith, elementText, emptyDigests, type Digest, type Digests, type NftElement } from './elements.js';
+import { digestWith, emptyDigests, type Digest, type Digests, type NftElement } from './elements.js';
 import {
   BASE_CHAINS,
   ELEMENT_MAPS,
@@ -19,7 +19,7 @@ import {
   pickChainRules,
   type ElementMapName,
 } from './layout.js';
-import { claimsOf, elementsOfClaim, renderService, type Claim, type NftSet, type ServiceFragment } from './service-fragment.js';
+import { appendClaimText, claimsOf, elementsOfClaim, renderService, type Claim, type NftSet, type ServiceFragment } from './service-fragment.js';
 
 /** A service port that claims a dispatch key; the first (lowest prio, then id) owns it. */
 export interface Claimant {
@@ -244,10 +244,10 @@ export function elementMapBody(name: ElementMapName): string {
 /** The table as one `table ip svcnet { … }` block: element maps, sets, base chains, then chains by name. */
 function renderTable(plan: NftPlan): string {
   const out: string[] = [`table ip ${NFT_TABLE} {`];
-  const texts = new Map<ElementMapName, string[]>(ELEMENT_MAPS.map((m) => [m.name, []]));
-  for (const key of [...plan.owners.keys()].sort(byName)) for (const e of elementsOfKey(plan, key)) texts.get(e.map)!.push(elementText(e));
+  const texts = Object.fromEntries(ELEMENT_MAPS.map((m) => [m.name, [] as string[]])) as Record<ElementMapName, string[]>;
+  for (const [key, claimants] of [...plan.owners].sort((a, b) => byName(a[0], b[0]))) appendClaimText(plan.fragments.get(claimants[0]!.id)!, claimOfKey(key), texts);
   for (const spec of ELEMENT_MAPS) {
-    const els = texts.get(spec.name)!;
+    const els = texts[spec.name];
     out.push(`\t${spec.kind} ${spec.name} {`, ...spec.declaration.map((l) => `\t\t${l}`));
     if (els.length > 0) out.push(`\t\telements = { ${els.join(',\n\t\t\t     ')} }`);
     out.push('\t}');

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { EndpointInfo, NodeConfig, ServicePortInfo } from '@svcnet/proxy-core';
 import { quote, type NftElement } from './elements.js';
+import type { ElementMapName } from './layout.js';
 import { masqueradeRules, pickChainName } from './layout.js';
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
@@ -226,4 +227,27 @@ export function elementsOfClaim(f: ServiceFragment, claim: Claim): NftElement[] 
   f.addressEps.forEach((e, i) => out.push({ map: `cluster-endpoints-${f.proto}`, key: [address, f.port, i], data: e, comment }));
   for (const ip of f.hairpinAddress) out.push({ map: 'hairpin-ips', key: [...k, ip, ip], comment });
   return out;
+}
+
+/**
+ * The same elements as elementsOfClaim, written straight into per-map lists
+ * of `nft` element text: a full sync writes every element of the table, and
+ * skipping the element objects halves its cost. A unit test keeps the two equal.
+ */
+export function appendClaimText(f: ServiceFragment, claim: Claim, out: Readonly<Record<ElementMapName, string[]>>): void {
+  const c = quote(f.id);
+  if (claim.address === undefined) {
+    const k = `${f.proto} . ${f.nodePort}`;
+    out[f.nodePortMap].push(`${k} comment ${c} : ${f.nodePortVerdict}`);
+    const eps = out[f.proto === 'tcp' ? 'nodeport-endpoints-tcp' : 'nodeport-endpoints-udp'];
+    for (let i = 0; i < f.nodePortEps.length; i++) eps.push(`${f.nodePort} . ${i} comment ${c} : ${f.nodePortEps[i]!.ip} . ${f.nodePortEps[i]!.port}`);
+    for (const ip of f.hairpinNodePort) out['hairpin-nodeports'].push(`${k} . ${ip} . ${ip} comment ${c}`);
+    return;
+  }
+  const k = `${claim.address} . ${f.proto} . ${f.port}`;
+  out[f.addressMap].push(`${k} comment ${c} : ${f.addressVerdict}`);
+  const eps = out[f.proto === 'tcp' ? 'cluster-endpoints-tcp' : 'cluster-endpoints-udp'];
+  const prefix = `${claim.address} . ${f.port} . `;
+  for (let i = 0; i < f.addressEps.length; i++) eps.push(`${prefix}${i} comment ${c} : ${f.addressEps[i]!.ip} . ${f.addressEps[i]!.port}`);
+  for (const ip of f.hairpinAddress) out['hairpin-ips'].push(`${k} . ${ip} . ${ip} comment ${c}`);
 }
