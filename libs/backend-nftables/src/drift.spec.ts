@@ -5,7 +5,8 @@ import { DriftTracker, type Probe } from './drift.js';
 import type { Digest } from './elements.js';
 import { parseProbe, type ProbeResult } from './kernel-probe.js';
 import { BASE_CHAINS, ELEMENT_MAPS } from './layout.js';
-import { chainsOf, renderNftPlan, setsOf, type NftPlan } from './render.js';
+import { chainsOf, setsOf } from './plan-views.js';
+import { renderNftPlan, type NftPlan } from './render.js';
 
 const config: NodeConfig = { nodeName: 'node1', nodeIPs: ['192.168.77.11'], clusterCIDR: '10.244.0.0/16', masqueradeAll: false, nodePortAddresses: [] };
 const plan = renderNftPlan(

@@ -11,7 +11,8 @@
 import { sameDigest, type Digest } from './elements.js';
 import { BASE_CHAINS, ELEMENT_MAPS, NODEPORT_IPS, nodePortCidrs } from './layout.js';
 import type { ProbeResult } from './kernel-probe.js';
-import { chainsOf, setsOf, type NftPlan } from './render.js';
+import { chainsOf, setsOf } from './plan-views.js';
+import type { NftPlan } from './render.js';
 
 export type Probe = (mode: 'gen' | 'rules', sets: readonly string[]) => Promise<ProbeResult>;
 

@@ -1,7 +1,8 @@
 // Public API of @svcnet/backend-nftables: named exports only.
 export { NftablesBackend } from './nftables-backend.js';
 export type { NftablesBackendParams } from './nftables-backend.js';
-export { chainsOf, elementsOf, renderNftPlan, setsOf, skippedOf } from './render.js';
+export { renderNftPlan } from './render.js';
+export { chainsOf, elementsOf, setsOf, skippedOf } from './plan-views.js';
 export type { NftPlan, PlanDelta } from './render.js';
 export { renderService } from './service-fragment.js';
 export type { NftSet, ServiceFragment, UdpTarget } from './service-fragment.js';

@@ -85,7 +85,7 @@ describe('NftablesBackend', () => {
     kernel.fail = undefined;
     kernel.take();
     await backend.apply(render([[a, [ep('10.244.1.3')]]], second, ['default/a:']));
-    expect(kernel.calls.find((c) => c.file === 'nft')!.input).toMatch(/^add table ip svcnet\ndelete table ip svcnet\n/);
+    expect(String(kernel.calls.find((c) => c.file === 'nft')!.input)).toMatch(/^add table ip svcnet\ndelete table ip svcnet\n/);
   });
 
   it('a probe that cannot run does not fail the sync; the drift check then says so', async () => {

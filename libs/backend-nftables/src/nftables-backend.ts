@@ -13,8 +13,9 @@ import { BackendApplyError, type ApplyResult, type NodeConfig, type ProxyBackend
 import { DriftTracker } from './drift.js';
 import { NftProbeError, parseProbe, PROBE_SCRIPT, type ProbeResult } from './kernel-probe.js';
 import { NFT_TABLE } from './layout.js';
-import { renderNftPlan, skippedOf, type NftPlan } from './render.js';
-import { replaceScript, staleUdpFlows, staleUdpFlowsBetween, updateScript } from './update-script.js';
+import { skippedOf } from './plan-views.js';
+import { renderNftPlan, type NftPlan } from './render.js';
+import { replaceScriptBuffer, staleUdpFlows, staleUdpFlowsBetween, updateScript } from './update-script.js';
 
 export interface NftablesBackendParams {
   exec: NetExec;
@@ -58,7 +59,7 @@ export class NftablesBackend implements ProxyBackend<NftPlan> {
     return renderNftPlan(input.state, input.config, input.full || !input.lastApplied, input.lastApplied, input.changed);
   }
 
-  private run(file: string, args: string[], input?: string, allowFailure = false) {
+  private run(file: string, args: string[], input?: string | Buffer, allowFailure = false) {
     return this.exec.run({ file, args, input, netns: this.netns, allowFailure, timeoutMs: this.timeoutMs });
   }
 
@@ -76,11 +77,11 @@ export class NftablesBackend implements ProxyBackend<NftPlan> {
     this.applied = undefined; // until this apply succeeds
     try {
       const partial = previous !== undefined && !plan.full;
-      const script = partial ? updateScript(previous, plan) : replaceScript(plan);
-      if (script !== '') {
+      const script = partial ? updateScript(previous, plan) : replaceScriptBuffer(plan);
+      if (script.length > 0) {
         // A transaction that writes chains is bracketed by two netlink reads (the generation
         // before, the rules after): the rules' trusted copy for the drift check.
-        const written = partial ? chainsWritten(script) : 'all';
+        const written = typeof script === 'string' ? chainsWritten(script) : 'all';
         const writesChains = written === 'all' || written.size > 0;
         let tracked = true;
         if (writesChains) {

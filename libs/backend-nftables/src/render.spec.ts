@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { buildEndpoint, buildProxyState, buildServicePort, seededRandom, ChurnModel } from '@svcnet/proxy-core';
 import type { EndpointInfo, NodeConfig, ServicePortInfo } from '@svcnet/proxy-core';
 import { elementText } from './elements.js';
-import { chainsOf, elementsOf, renderNftPlan, setsOf, skippedOf, type NftPlan } from './render.js';
+import { chainsOf, elementsOf, setsOf, skippedOf } from './plan-views.js';
+import { renderNftPlan, type NftPlan } from './render.js';
 
 const config: NodeConfig = { nodeName: 'node1', nodeIPs: ['192.168.77.11'], clusterCIDR: '10.244.0.0/16', masqueradeAll: false, nodePortAddresses: [] };
 

@@ -8,18 +8,11 @@
  */
 import type { NodeConfig, ProxyState } from '@svcnet/proxy-core';
 import { CowMap } from './cow-map.js';
-import { digestWith, emptyDigests, type Digest, type Digests, type NftElement } from './elements.js';
-import {
-  BASE_CHAINS,
-  ELEMENT_MAPS,
-  fixedChains,
-  NFT_TABLE,
-  NODEPORT_IPS,
-  nodePortCidrs,
-  pickChainRules,
-  type ElementMapName,
-} from './layout.js';
-import { appendClaimText, claimsOf, elementsOfClaim, renderService, type Claim, type NftSet, type ServiceFragment } from './service-fragment.js';
+import { digestWith, emptyDigests, type Digest, type Digests } from './elements.js';
+import type { ElementMapName } from './layout.js';
+import { elementsOfKey } from './plan-views.js';
+import { claimsOf, renderService, type ServiceFragment } from './service-fragment.js';
+import { tableBuffer } from './table-text.js';
 
 /** A service port that claims a dispatch key; the first (lowest prio, then id) owns it. */
 export interface Claimant {
@@ -53,24 +46,12 @@ export interface NftPlan {
   readonly digests: Digests;
   /** Set by a partial render: what changed since `delta.base`. */
   delta?: PlanDelta;
-  /** The whole table as `nft -f` input (rendered on each read: it is large and rarely needed). */
+  /** The whole table as `nft -f` input (rendered on each read: it is large and rarely needed; see table-text.ts). */
   readonly table: string;
 }
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const byClaimant = (a: Claimant, b: Claimant): number => a.prio - b.prio || byName(a.id, b.id);
-
-/** The claim a dispatch key stands for (the address is part of the key). */
-export function claimOfKey(key: string): Claim {
-  return key.startsWith('a ') ? { key, prio: 0, address: key.slice(2, key.indexOf(' ', 2)) } : { key, prio: 0 };
-}
-
-/** The elements a plan holds for one dispatch key: its owner's. */
-export function elementsOfKey(plan: Pick<NftPlan, 'fragments' | 'owners'>, key: string): NftElement[] {
-  const owner = plan.owners.get(key)?.[0];
-  const f = owner && plan.fragments.get(owner.id);
-  return f ? elementsOfClaim(f, claimOfKey(key)) : [];
-}
 
 function addPicks(picks: Map<string, number>, f: ServiceFragment | undefined, sign: 1 | -1): void {
   for (const p of f?.picks ?? []) {
@@ -98,7 +79,7 @@ function makePlan(fields: Omit<NftPlan, 'table' | 'digests'>, digests?: Digests)
       return d;
     },
     get table() {
-      return renderTable(plan);
+      return tableBuffer(plan).toString();
     },
   };
   if (digests) knownDigests.set(plan, digests);
@@ -189,79 +170,5 @@ export function renderNftPlan(
 ): NftPlan {
   if (full || lastApplied === undefined || changed === undefined) return renderFull(state, config);
   return renderPartial(state, config, lastApplied, changed);
-}
-
-/** Every regular chain of the plan with its rules: fixed, pick (in use) and affinity chains. */
-export function chainsOf(plan: NftPlan): Map<string, readonly string[]> {
-  const chains = fixedChains(plan.config);
-  for (const name of plan.picks.keys()) chains.set(name, pickChainRules(name, plan.config)!);
-  for (const f of plan.fragments.values()) for (const [name, rules] of f.chains) chains.set(name, rules);
-  return chains;
-}
-
-/** Every named set that is not an element map: the node-port addresses and the affinity sets. */
-export function setsOf(plan: NftPlan): Map<string, NftSet> {
-  const sets = new Map<string, NftSet>();
-  const cidrs = nodePortCidrs(plan.config);
-  if (cidrs.length > 0) sets.set(NODEPORT_IPS, { type: 'ipv4_addr', flags: 'interval', elements: cidrs });
-  for (const f of plan.fragments.values()) for (const [name, set] of f.sets) sets.set(name, set);
-  return sets;
-}
-
-/** Every element of every element map, by map (owners' elements, keys in order). */
-export function elementsOf(plan: NftPlan): Map<ElementMapName, NftElement[]> {
-  const out = new Map<ElementMapName, NftElement[]>(ELEMENT_MAPS.map((m) => [m.name, []]));
-  for (const key of [...plan.owners.keys()].sort(byName)) for (const e of elementsOfKey(plan, key)) out.get(e.map)!.push(e);
-  return out;
-}
-
-/** Service ports not programmed, with why (IPv6, SCTP). */
-export function skippedOf(plan: NftPlan): Array<{ id: string; reason: string }> {
-  const out: Array<{ id: string; reason: string }> = [];
-  for (const f of plan.fragments.values()) if (f.skipped !== undefined) out.push({ id: f.id, reason: f.skipped });
-  return out.sort((a, b) => byName(a.id, b.id));
-}
-
-/** A set's declarations: type, flags, timeout, elements. */
-export function setParts(set: NftSet): string[] {
-  const parts = [`type ${set.type}`, `flags ${set.flags}`];
-  if (set.timeoutSeconds) parts.push(`timeout ${set.timeoutSeconds}s`);
-  if (set.elements?.length) parts.push(`elements = { ${set.elements.join(', ')} }`);
-  return parts;
-}
-
-/** A set's body on one line, as `add set` takes it: `{ type …; flags …; … }`. */
-export function setBody(set: NftSet): string {
-  return `{ ${setParts(set).join('; ')}; }`;
-}
-
-/** The declaration of an element map, as `add map/set` takes it (`{ …; }`). */
-export function elementMapBody(name: ElementMapName): string {
-  const spec = ELEMENT_MAPS.find((m) => m.name === name)!;
-  return `{ ${spec.declaration.join('; ')}; }`;
-}
-
-/** The table as one `table ip svcnet { … }` block: element maps, sets, base chains, then chains by name. */
-function renderTable(plan: NftPlan): string {
-  const out: string[] = [`table ip ${NFT_TABLE} {`];
-  const texts = Object.fromEntries(ELEMENT_MAPS.map((m) => [m.name, [] as string[]])) as Record<ElementMapName, string[]>;
-  for (const [key, claimants] of [...plan.owners].sort((a, b) => byName(a[0], b[0]))) appendClaimText(plan.fragments.get(claimants[0]!.id)!, claimOfKey(key), texts);
-  for (const spec of ELEMENT_MAPS) {
-    const els = texts[spec.name];
-    out.push(`\t${spec.kind} ${spec.name} {`, ...spec.declaration.map((l) => `\t\t${l}`));
-    if (els.length > 0) out.push(`\t\telements = { ${els.join(',\n\t\t\t     ')} }`);
-    out.push('\t}');
-  }
-  const sets = setsOf(plan);
-  for (const name of [...sets.keys()].sort(byName)) {
-    out.push(`\tset ${name} {\n${setParts(sets.get(name)!).map((l) => `\t\t${l}\n`).join('')}\t}`);
-  }
-  for (const [name, hook, rules] of BASE_CHAINS) out.push(`\tchain ${name} {\n\t\t${hook}\n${rules.map((r) => `\t\t${r}\n`).join('')}\t}`);
-  const chains = chainsOf(plan);
-  for (const name of [...chains.keys()].sort(byName)) {
-    out.push(`\tchain ${name} {\n${chains.get(name)!.map((r) => `\t\t${r}\n`).join('')}\t}`);
-  }
-  out.push('}', '');
-  return out.join('\n');
 }
 

@@ -10,7 +10,6 @@ import { quote, type NftElement } from './elements.js';
 import type { ElementMapName } from './layout.js';
 import { masqueradeRules, pickChainName } from './layout.js';
 
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 /** A named set of a service (ClientIP affinity: dynamic, with a timeout) or the node-port address set. */
 export interface NftSet {
@@ -74,119 +73,111 @@ export function hash(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 16).toUpperCase();
 }
 
+/** Shared by every fragment that has none (a full render at 50,000 services allocates less). */
+const NONE: readonly never[] = Object.freeze([]);
+
 /** A fragment with nothing in it but what `over` sets. */
 function fragment(sp: ServicePortInfo, over: Partial<ServiceFragment>): ServiceFragment {
   return {
     id: sp.id,
     proto: 'tcp',
     port: sp.port,
-    addresses: [],
+    addresses: NONE,
     nodePort: 0,
     addressMap: 'no-endpoint-services',
     addressVerdict: 'goto reject-service',
-    addressEps: [],
+    addressEps: NONE,
     nodePortMap: 'no-endpoint-nodeports',
     nodePortVerdict: 'goto reject-service',
-    nodePortEps: [],
-    hairpinAddress: [],
-    hairpinNodePort: [],
-    chains: [],
-    sets: [],
-    picks: [],
-    udp: [],
+    nodePortEps: NONE,
+    hairpinAddress: NONE,
+    hairpinNodePort: NONE,
+    chains: NONE,
+    sets: NONE,
+    picks: NONE,
+    udp: NONE,
     ...over,
   };
+}
+
+/** `a.b.c.d` with each part 0–255 (cheaper than a regular expression, and run per endpoint). */
+function isIPv4(ip: string): boolean {
+  let dots = 0;
+  let digits = 0;
+  let part = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || ++dots > 3) return false;
+      digits = 0;
+      part = 0;
+    } else if (c >= 48 && c <= 57 && ++digits <= 3) {
+      part = part * 10 + c - 48;
+      if (part > 255) return false;
+    } else return false;
+  }
+  return dots === 3 && digits > 0;
+}
+
+const usable = (e: EndpointInfo) => e.ready && !e.terminating && isIPv4(e.ip);
+// Only a pod on this node can reach itself through this node's DNAT; an endpoint without a node
+// name might be one.
+const mayHairpin = (e: EndpointInfo) => e.isLocal || e.nodeName === '';
+
+/** Pick chain name → its `goto` verdict (a handful of strings, shared by every fragment). */
+const gotoPick = new Map<string, [string, string]>();
+function pick(kind: 'cluster' | 'nodeport' | 'nodeport-local', proto: 'tcp' | 'udp', count: number): [string, string] {
+  const name = pickChainName(kind, proto, count);
+  let v = gotoPick.get(name);
+  if (!v) gotoPick.set(name, (v = [name, `goto ${name}`]));
+  return v;
 }
 
 /** Renders one service port with its endpoints. Pure. */
 export function renderService(sp: ServicePortInfo, endpoints: readonly EndpointInfo[], config: NodeConfig): ServiceFragment {
   if (sp.protocol !== 'TCP' && sp.protocol !== 'UDP') return fragment(sp, { skipped: `protocol ${sp.protocol} is not programmed in nftables mode` });
-  if (!IPV4.test(sp.clusterIP)) return fragment(sp, { skipped: `cluster IP ${sp.clusterIP} is not IPv4` });
+  if (!isIPv4(sp.clusterIP)) return fragment(sp, { skipped: `cluster IP ${sp.clusterIP} is not IPv4` });
   const proto = sp.protocol === 'TCP' ? 'tcp' : 'udp';
-  const key = `${sp.id}/${proto}`;
-  const ready = endpoints.every((e) => e.ready && !e.terminating && IPV4.test(e.ip)) ? endpoints : endpoints.filter((e) => e.ready && !e.terminating && IPV4.test(e.ip));
+  const ready = endpoints.every(usable) ? endpoints : endpoints.filter(usable);
   const clusterEps = sp.internalPolicyLocal ? ready.filter((e) => e.isLocal) : ready;
-  const localEps = ready.filter((e) => e.isLocal);
-  const addresses = sp.externalIPs.length === 0 ? [sp.clusterIP] : [...new Set([sp.clusterIP, ...sp.externalIPs.filter((ip) => IPV4.test(ip))])];
+  const addresses = sp.externalIPs.length === 0 ? [sp.clusterIP] : [...new Set([sp.clusterIP, ...sp.externalIPs.filter(isIPv4)])];
   const nodePort = sp.nodePort > 0 ? sp.nodePort : 0;
-  // Only a pod on this node can reach itself through this node's DNAT; an endpoint without a node
-  // name might be one.
-  const mayHairpin = (e: EndpointInfo) => e.isLocal || e.nodeName === '';
-  const udp: UdpTarget[] = [];
+  let udp: readonly UdpTarget[] = NONE;
   if (proto === 'udp') {
-    for (const d of addresses) udp.push({ origDst: d, endpoints: ready.map((e) => e.ip) });
-    if (nodePort) udp.push({ origDst: '', origPortDst: nodePort, endpoints: ready.map((e) => e.ip) });
+    const ips = ready.map((e) => e.ip);
+    udp = [...addresses.map((d) => ({ origDst: d, endpoints: ips })), ...(nodePort ? [{ origDst: '', origPortDst: nodePort, endpoints: ips }] : [])];
   }
   // No endpoint at all: the keys go to the no-endpoint maps, whose filter-hook rules reject.
   if (ready.length === 0) return fragment(sp, { proto, addresses, nodePort, udp });
-  const base = { proto, addresses, nodePort, udp, addressMap: 'service-ips', nodePortMap: 'service-nodeports' } as const;
 
-  const picks: string[] = [];
   const etpLocal = sp.externalPolicyLocal;
-  const hairpinAddress = config.masqueradeAll ? [] : clusterEps.filter(mayHairpin).map((e) => e.ip);
+  const localEps = etpLocal ? ready.filter((e) => e.isLocal) : NONE;
+  const hairpin = (eps: readonly EndpointInfo[]) => (eps.some(mayHairpin) ? eps.filter(mayHairpin).map((e) => e.ip) : NONE);
   // Node-port traffic with externalTrafficPolicy Cluster is always masqueraded; Local keeps the client.
-  const hairpinNodePort = nodePort && etpLocal ? localEps.filter(mayHairpin).map((e) => e.ip) : [];
+  const hairpinNodePort = nodePort && etpLocal ? hairpin(localEps) : NONE;
+  const hairpinAddress = config.masqueradeAll ? NONE : hairpin(clusterEps);
   const affinity = sp.sessionAffinity.kind === 'ClientIP' ? sp.sessionAffinity.timeoutSeconds : 0;
-  if (affinity > 0) {
-    const h = hash(key);
-    const sets: Array<readonly [string, NftSet]> = [];
-    const chains: Array<readonly [string, readonly string[]]> = [];
-    // The timeout is part of the set's name: a set cannot be redefined in place, so a new timeout
-    // is a new set (and the chains that use it change with it).
-    const setOf = (e: EndpointInfo) => `aff-${hash(`${key}|${e.ip}:${e.port}|${affinity}`)}`;
-    const used = new Map<string, EndpointInfo>();
-    const pick = (eps: readonly EndpointInfo[]): string[] => {
-      for (const e of eps) used.set(setOf(e), e);
-      const to = (e: EndpointInfo) =>
-        `meta l4proto ${proto} update @${setOf(e)} { ip saddr } dnat to ${e.ip}:${e.port} comment ${quote(`${sp.id} -> ${e.ip}:${e.port}`)}`;
-      // A client seen before goes where it went; a new one takes a cascade like iptables'
-      // --probability: rule i takes 1/(N-i) of what reaches it, so every endpoint gets 1/N.
-      const seen = eps.map((e) => `ip saddr @${setOf(e)} ${to(e)}`);
-      const fresh = eps.map((e, i) => (eps.length - i > 1 ? `numgen random mod ${eps.length - i} == 0 ${to(e)}` : to(e)));
-      return [...seen, ...fresh];
-    };
-    let addressVerdict = 'goto reject-service';
-    if (clusterEps.length > 0) {
-      chains.push([`svc-${h}`, [...masqueradeRules(config), ...pick(clusterEps)]]);
-      addressVerdict = `goto svc-${h}`;
-    }
-    let nodePortVerdict = '';
-    if (nodePort) {
-      if (etpLocal && localEps.length === 0) nodePortVerdict = 'drop';
-      else {
-        chains.push([`ext-${h}`, etpLocal ? pick(localEps) : ['jump mark-for-masquerade', ...pick(ready)]]);
-        nodePortVerdict = `goto ext-${h}`;
-      }
-    }
-    for (const [name] of used) sets.push([name, { type: 'ipv4_addr', flags: 'dynamic,timeout', timeoutSeconds: affinity }]);
-    return fragment(sp, {
-      ...base,
-      addressVerdict,
-      nodePortVerdict,
-      hairpinAddress: clusterEps.length > 0 ? hairpinAddress : [],
-      hairpinNodePort: nodePortVerdict === 'drop' ? [] : hairpinNodePort,
-      chains,
-      sets,
-    });
-  }
+  const base = { proto, addresses, nodePort, udp, addressMap: 'service-ips', nodePortMap: 'service-nodeports' } as const;
+  if (affinity > 0) return affinityFragment({ sp, config, base, ready, clusterEps, localEps, affinity, hairpinAddress, hairpinNodePort });
 
   let addressVerdict = 'goto reject-service';
-  let addressEps: readonly Ep[] = [];
+  let addressEps: readonly Ep[] = NONE;
+  let picks: string[] | readonly never[] = NONE;
   if (clusterEps.length > 0) {
-    const chain = pickChainName('cluster', proto, clusterEps.length);
-    picks.push(chain);
-    addressVerdict = `goto ${chain}`;
+    const [chain, verdict] = pick('cluster', proto, clusterEps.length);
+    picks = [chain];
+    addressVerdict = verdict;
     addressEps = clusterEps;
   }
   let nodePortVerdict = '';
-  let nodePortEps: readonly Ep[] = [];
+  let nodePortEps: readonly Ep[] = NONE;
   if (nodePort) {
     const eps = etpLocal ? localEps : ready;
     if (eps.length === 0) nodePortVerdict = 'drop';
     else {
-      const chain = pickChainName(etpLocal ? 'nodeport-local' : 'nodeport', proto, eps.length);
-      picks.push(chain);
-      nodePortVerdict = `goto ${chain}`;
+      const [chain, verdict] = pick(etpLocal ? 'nodeport-local' : 'nodeport', proto, eps.length);
+      picks = [...picks, chain];
+      nodePortVerdict = verdict;
       nodePortEps = eps;
     }
   }
@@ -196,9 +187,68 @@ export function renderService(sp: ServicePortInfo, endpoints: readonly EndpointI
     addressEps,
     nodePortVerdict,
     nodePortEps,
-    hairpinAddress: addressEps.length > 0 ? hairpinAddress : [],
-    hairpinNodePort: nodePortEps.length > 0 ? hairpinNodePort : [],
+    hairpinAddress: addressEps.length > 0 ? hairpinAddress : NONE,
+    hairpinNodePort: nodePortEps.length > 0 ? hairpinNodePort : NONE,
     picks,
+  });
+}
+
+/** ClientIP affinity: the service's own chains, a dynamic set per endpoint (kube-proxy's layout). */
+function affinityFragment(p: {
+  sp: ServicePortInfo;
+  config: NodeConfig;
+  base: Partial<ServiceFragment> & { proto: 'tcp' | 'udp'; nodePort: number };
+  ready: readonly EndpointInfo[];
+  clusterEps: readonly EndpointInfo[];
+  localEps: readonly EndpointInfo[];
+  affinity: number;
+  hairpinAddress: readonly string[];
+  hairpinNodePort: readonly string[];
+}): ServiceFragment {
+  const { sp, base, affinity } = p;
+  const proto = base.proto;
+  const key = `${sp.id}/${proto}`;
+  const h = hash(key);
+  const etpLocal = sp.externalPolicyLocal;
+  const localEps = etpLocal ? p.localEps : p.ready.filter((e) => e.isLocal);
+  const sets: Array<readonly [string, NftSet]> = [];
+  const chains: Array<readonly [string, readonly string[]]> = [];
+  // The timeout is part of the set's name: a set cannot be redefined in place, so a new timeout
+  // is a new set (and the chains that use it change with it).
+  const setOf = (e: EndpointInfo) => `aff-${hash(`${key}|${e.ip}:${e.port}|${affinity}`)}`;
+  const used = new Map<string, EndpointInfo>();
+  const pickRules = (eps: readonly EndpointInfo[]): string[] => {
+    for (const e of eps) used.set(setOf(e), e);
+    const to = (e: EndpointInfo) =>
+      `meta l4proto ${proto} update @${setOf(e)} { ip saddr } dnat to ${e.ip}:${e.port} comment ${quote(`${sp.id} -> ${e.ip}:${e.port}`)}`;
+    // A client seen before goes where it went; a new one takes a cascade like iptables'
+    // --probability: rule i takes 1/(N-i) of what reaches it, so every endpoint gets 1/N.
+    const seen = eps.map((e) => `ip saddr @${setOf(e)} ${to(e)}`);
+    const fresh = eps.map((e, i) => (eps.length - i > 1 ? `numgen random mod ${eps.length - i} == 0 ${to(e)}` : to(e)));
+    return [...seen, ...fresh];
+  };
+  let addressVerdict = 'goto reject-service';
+  if (p.clusterEps.length > 0) {
+    chains.push([`svc-${h}`, [...masqueradeRules(p.config), ...pickRules(p.clusterEps)]]);
+    addressVerdict = `goto svc-${h}`;
+  }
+  let nodePortVerdict = '';
+  if (base.nodePort) {
+    if (etpLocal && localEps.length === 0) nodePortVerdict = 'drop';
+    else {
+      chains.push([`ext-${h}`, etpLocal ? pickRules(localEps) : ['jump mark-for-masquerade', ...pickRules(p.ready)]]);
+      nodePortVerdict = `goto ext-${h}`;
+    }
+  }
+  for (const [name] of used) sets.push([name, { type: 'ipv4_addr', flags: 'dynamic,timeout', timeoutSeconds: affinity }]);
+  return fragment(sp, {
+    ...base,
+    addressVerdict,
+    nodePortVerdict,
+    hairpinAddress: p.clusterEps.length > 0 ? p.hairpinAddress : NONE,
+    hairpinNodePort: nodePortVerdict === 'drop' ? NONE : p.hairpinNodePort,
+    chains,
+    sets,
   });
 }
 
@@ -234,7 +284,7 @@ export function elementsOfClaim(f: ServiceFragment, claim: Claim): NftElement[] 
  * of `nft` element text: a full sync writes every element of the table, and
  * skipping the element objects halves its cost. A unit test keeps the two equal.
  */
-export function appendClaimText(f: ServiceFragment, claim: Claim, out: Readonly<Record<ElementMapName, string[]>>): void {
+export function appendClaimText(f: ServiceFragment, claim: Claim, out: Readonly<Record<ElementMapName, { push(text: string): unknown }>>): void {
   const c = quote(f.id);
   if (claim.address === undefined) {
     const k = `${f.proto} . ${f.nodePort}`;

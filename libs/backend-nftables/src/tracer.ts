@@ -9,7 +9,8 @@
 import type { Protocol } from '@svcnet/model';
 import { elementKeyText } from './elements.js';
 import { BASE_CHAINS } from './layout.js';
-import { chainsOf, elementsOf, setsOf, type NftPlan } from './render.js';
+import { chainsOf, elementsOf, setsOf } from './plan-views.js';
+import type { NftPlan } from './render.js';
 
 /** The first packet of a new connection. */
 export interface NftTracePacket {

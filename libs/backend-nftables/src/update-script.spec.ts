@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { buildEndpoint, buildProxyState, buildServicePort } from '@svcnet/proxy-core';
 import type { EndpointInfo, NodeConfig, ServicePortInfo } from '@svcnet/proxy-core';
-import { renderNftPlan, setsOf, type NftPlan } from './render.js';
+import { setsOf } from './plan-views.js';
+import { renderNftPlan, type NftPlan } from './render.js';
 import { staleUdpFlows, staleUdpFlowsBetween, updateScript } from './update-script.js';
 
 const config: NodeConfig = { nodeName: 'node1', nodeIPs: ['192.168.77.11'], clusterCIDR: '10.244.0.0/16', masqueradeAll: false, nodePortAddresses: [] };

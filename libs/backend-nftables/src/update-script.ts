@@ -5,12 +5,19 @@
  */
 import { elementKeyText, elementText, elementValue, type NftElement } from './elements.js';
 import { ELEMENT_MAPS, fixedChains, NFT_TABLE, nodePortCidrs, pickChainRules } from './layout.js';
-import { elementsOfKey, setBody, type NftPlan } from './render.js';
+import { elementsOfKey, setBody } from './plan-views.js';
+import type { NftPlan } from './render.js';
+import { tableBuffer } from './table-text.js';
 import type { NftSet, ServiceFragment, UdpTarget } from './service-fragment.js';
 
 /** The whole table anew (start, after a failure, full syncs): one transaction, old table out, new in. */
 export function replaceScript(plan: NftPlan): string {
-  return `add table ip ${NFT_TABLE}\ndelete table ip ${NFT_TABLE}\n${plan.table}`;
+  return replaceScriptBuffer(plan).toString();
+}
+
+/** replaceScript as a Buffer, as `nft -f` gets it (no 35 MB string at 50,000 services). */
+export function replaceScriptBuffer(plan: NftPlan): Buffer {
+  return Buffer.concat([Buffer.from(`add table ip ${NFT_TABLE}\ndelete table ip ${NFT_TABLE}\n`), tableBuffer(plan)]);
 }
 
 /** The changes between two plans: from the later one's delta when it was derived from the earlier one, else every service port. */

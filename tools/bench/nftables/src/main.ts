@@ -146,7 +146,7 @@ async function rssChild(count: number, perService: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 2000));
     gc?.();
     const m = process.memoryUsage();
-    console.log(JSON.stringify({ rssMiB: m.rss / 2 ** 20, heapUsedMiB: m.heapUsed / 2 ** 20, syncs: proxier.status().syncs }));
+    console.log(JSON.stringify({ rssMiB: m.rss / 2 ** 20, heapUsedMiB: m.heapUsed / 2 ** 20, heapTotalMiB: m.heapTotal / 2 ** 20, externalMiB: m.external / 2 ** 20, syncs: proxier.status().syncs }));
     await proxier.stop();
   } finally {
     await lab.cleanup();
