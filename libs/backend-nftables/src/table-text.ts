@@ -10,33 +10,28 @@ import type { NftPlan } from './render.js';
 import { appendClaimText } from './service-fragment.js';
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-const CHUNK = 1 << 20;
+const BATCH = 1 << 16;
 const SEPARATOR = ',\n\t\t\t     ';
 
-/** One map's elements, comma-separated, into 1 MB Buffers. */
+/** One map's elements, comma-separated, into Buffers (batched: one native write per ~64 KB of text). */
 class ElementWriter {
   count = 0;
   private readonly chunks: Buffer[] = [];
-  private buf = Buffer.allocUnsafe(CHUNK);
-  private pos = 0;
+  private pending = '';
 
   push(text: string): void {
-    if (this.count++ > 0) this.write(SEPARATOR);
-    this.write(text);
+    this.pending = this.count++ > 0 ? `${this.pending}${SEPARATOR}${text}` : text;
+    if (this.pending.length >= BATCH) this.flush();
   }
 
-  private write(text: string): void {
-    // At most 3 bytes per UTF-16 unit.
-    if (this.pos + text.length * 3 > this.buf.length) {
-      this.chunks.push(this.buf.subarray(0, this.pos));
-      this.buf = Buffer.allocUnsafe(Math.max(CHUNK, text.length * 3));
-      this.pos = 0;
-    }
-    this.pos += this.buf.write(text, this.pos);
+  private flush(): void {
+    if (this.pending.length > 0) this.chunks.push(Buffer.from(this.pending));
+    this.pending = '';
   }
 
   buffers(): Buffer[] {
-    return [...this.chunks, this.buf.subarray(0, this.pos)];
+    this.flush();
+    return this.chunks;
   }
 }
 

@@ -37,6 +37,14 @@ async function timed<T>(fn: () => Promise<T> | T): Promise<[T, number]> {
   return [r, performance.now() - t];
 }
 
+/** This process's CPU time (ms) spent in `fn`: less at the mercy of other load than wall time. */
+function cpu<T>(fn: () => T): [T, number] {
+  const c = process.cpuUsage();
+  const r = fn();
+  const d = process.cpuUsage(c);
+  return [r, (d.user + d.system) / 1000];
+}
+
 async function bareNft(ns: string, text: string): Promise<number> {
   return (await timed(() => exec.run({ file: 'nft', args: ['-f', '-'], input: text, netns: ns, timeoutMs: 900_000 })))[1];
 }
@@ -51,10 +59,11 @@ async function bench(count: number, perService: number, runs: number, changes: n
 
     // Full sync: render + apply (the table replaced, the generation read before and the rules after).
     let plan: NftPlan | undefined;
-    const full = { render: [] as number[], text: [] as number[], ours: [] as number[], bare: [] as number[] };
+    const full = { render: [] as number[], text: [] as number[], cpu: [] as number[], ours: [] as number[], bare: [] as number[] };
     for (let r = 0; r < runs; r++) {
       const [p, renderMs] = await timed(() => renderNftPlan(state, CONFIG, true));
       const [text, textMs] = await timed(() => replaceScript(p));
+      full.cpu.push(cpu(() => renderNftPlan(state, CONFIG, true))[1] + cpu(() => replaceScript(p))[1]);
       full.bare.push(await bareNft(bare, text));
       const [, applyMs] = await timed(() => backend.apply(p));
       full.render.push(renderMs);
@@ -67,7 +76,9 @@ async function bench(count: number, perService: number, runs: number, changes: n
       }
     }
     const ratios = full.ours.map((o, i) => o / full.bare[i]!);
-    console.log(`full sync: ours ${range(full.ours, secs)} (render ${range(full.render, ms)}; table text ${range(full.text, ms)}) | bare nft -f ${range(full.bare, secs)} | ratio ${range(ratios, (x) => `${x.toFixed(2)}×`)}`);
+    console.log(
+      `full sync: ours ${range(full.ours, secs)} (render ${range(full.render, ms)}; table text ${range(full.text, ms)}; render + text again, CPU time: ${range(full.cpu, ms)}) | bare nft -f ${range(full.bare, secs)} | ratio ${range(ratios, (x) => `${x.toFixed(2)}×`)}`,
+    );
 
     // Partial syncs, alternating with the bare `nft -f` of the same script in the bare namespace.
     const partial = async (what: string, change: (i: number) => string) => {
