@@ -1,6 +1,6 @@
 /**
  * Drift with content, end to end: a Proxier with the nftables backend runs in
- * a throw-away namespace (nftd-<random>) with --sync-period 1 s; the table is
+ * a throw-away namespace (nftd-<random>) with --sync-period 1.5 s; the table is
  * then edited by hand with `nft` the ways an operator or another program
  * might — an element pointing at another pod, a rule deleted or changed, a
  * chain flushed, an element deleted — and must be back to exactly what the
@@ -19,7 +19,7 @@ import { NftablesBackend, renderNftPlan, replaceScript, setsOf, type NftPlan } f
 import { normalizeListing } from './listing.js';
 
 const notRoot = process.getuid?.() === 0 ? undefined : 'needs root to create network namespaces';
-const SYNC_PERIOD_MS = 1000;
+const SYNC_PERIOD_MS = 1500;
 const config: NodeConfig = { nodeName: 'n1', nodeIPs: ['10.0.0.1'], clusterCIDR: '10.244.0.0/16', masqueradeAll: false, nodePortAddresses: [] };
 
 const services = [
