@@ -35,7 +35,7 @@ export interface Ep {
 export interface ServiceFragment {
   id: string;
   /** Why this service port is not programmed (IPv6, SCTP). */
-  skipped?: string;
+  skipped: string | undefined;
   proto: 'tcp' | 'udp';
   port: number;
   /** The cluster IP, then the external IPs (IPv4, no repeats). */
@@ -76,27 +76,31 @@ export function hash(text: string): string {
 /** Shared by every fragment that has none (a full render at 50,000 services allocates less). */
 const NONE: readonly never[] = Object.freeze([]);
 
-/** A fragment with nothing in it but what `over` sets. */
-function fragment(sp: ServicePortInfo, over: Partial<ServiceFragment>): ServiceFragment {
+/**
+ * A fragment with nothing in it but what `o` sets. Every fragment gets the
+ * same fields in the same order (one object shape: no spread, which would
+ * leave tens of thousands of fragments in slow dictionary mode).
+ */
+function fragment(sp: ServicePortInfo, o: Partial<ServiceFragment>): ServiceFragment {
   return {
     id: sp.id,
-    proto: 'tcp',
+    skipped: o.skipped,
+    proto: o.proto ?? 'tcp',
     port: sp.port,
-    addresses: NONE,
-    nodePort: 0,
-    addressMap: 'no-endpoint-services',
-    addressVerdict: 'goto reject-service',
-    addressEps: NONE,
-    nodePortMap: 'no-endpoint-nodeports',
-    nodePortVerdict: 'goto reject-service',
-    nodePortEps: NONE,
-    hairpinAddress: NONE,
-    hairpinNodePort: NONE,
-    chains: NONE,
-    sets: NONE,
-    picks: NONE,
-    udp: NONE,
-    ...over,
+    addresses: o.addresses ?? NONE,
+    nodePort: o.nodePort ?? 0,
+    addressMap: o.addressMap ?? 'no-endpoint-services',
+    addressVerdict: o.addressVerdict ?? 'goto reject-service',
+    addressEps: o.addressEps ?? NONE,
+    nodePortMap: o.nodePortMap ?? 'no-endpoint-nodeports',
+    nodePortVerdict: o.nodePortVerdict ?? 'goto reject-service',
+    nodePortEps: o.nodePortEps ?? NONE,
+    hairpinAddress: o.hairpinAddress ?? NONE,
+    hairpinNodePort: o.hairpinNodePort ?? NONE,
+    chains: o.chains ?? NONE,
+    sets: o.sets ?? NONE,
+    picks: o.picks ?? NONE,
+    udp: o.udp ?? NONE,
   };
 }
 
@@ -124,12 +128,16 @@ const usable = (e: EndpointInfo) => e.ready && !e.terminating && isIPv4(e.ip);
 // name might be one.
 const mayHairpin = (e: EndpointInfo) => e.isLocal || e.nodeName === '';
 
-/** Pick chain name → its `goto` verdict (a handful of strings, shared by every fragment). */
-const gotoPick = new Map<string, [string, string]>();
-function pick(kind: 'cluster' | 'nodeport' | 'nodeport-local', proto: 'tcp' | 'udp', count: number): [string, string] {
-  const name = pickChainName(kind, proto, count);
-  let v = gotoPick.get(name);
-  if (!v) gotoPick.set(name, (v = [name, `goto ${name}`]));
+/** (kind, protocol, count) → the pick chain's name and `goto` verdict (a handful of strings, shared by every fragment). */
+const gotoPick = new Map<number, [string, string]>();
+const PICK_KINDS = ['cluster', 'nodeport', 'nodeport-local'] as const;
+function pick(kind: 0 | 1 | 2, proto: 'tcp' | 'udp', count: number): [string, string] {
+  const k = count * 8 + kind * 2 + (proto === 'tcp' ? 0 : 1);
+  let v = gotoPick.get(k);
+  if (!v) {
+    const name = pickChainName(PICK_KINDS[kind], proto, count);
+    gotoPick.set(k, (v = [name, `goto ${name}`]));
+  }
   return v;
 }
 
@@ -157,14 +165,16 @@ export function renderService(sp: ServicePortInfo, endpoints: readonly EndpointI
   const hairpinNodePort = nodePort && etpLocal ? hairpin(localEps) : NONE;
   const hairpinAddress = config.masqueradeAll ? NONE : hairpin(clusterEps);
   const affinity = sp.sessionAffinity.kind === 'ClientIP' ? sp.sessionAffinity.timeoutSeconds : 0;
-  const base = { proto, addresses, nodePort, udp, addressMap: 'service-ips', nodePortMap: 'service-nodeports' } as const;
-  if (affinity > 0) return affinityFragment({ sp, config, base, ready, clusterEps, localEps, affinity, hairpinAddress, hairpinNodePort });
+  if (affinity > 0) {
+    const base = { proto, addresses, nodePort, udp, addressMap: 'service-ips', nodePortMap: 'service-nodeports' } as const;
+    return affinityFragment({ sp, config, base, ready, clusterEps, localEps, affinity, hairpinAddress, hairpinNodePort });
+  }
 
   let addressVerdict = 'goto reject-service';
   let addressEps: readonly Ep[] = NONE;
   let picks: string[] | readonly never[] = NONE;
   if (clusterEps.length > 0) {
-    const [chain, verdict] = pick('cluster', proto, clusterEps.length);
+    const [chain, verdict] = pick(0, proto, clusterEps.length);
     picks = [chain];
     addressVerdict = verdict;
     addressEps = clusterEps;
@@ -175,14 +185,19 @@ export function renderService(sp: ServicePortInfo, endpoints: readonly EndpointI
     const eps = etpLocal ? localEps : ready;
     if (eps.length === 0) nodePortVerdict = 'drop';
     else {
-      const [chain, verdict] = pick(etpLocal ? 'nodeport-local' : 'nodeport', proto, eps.length);
+      const [chain, verdict] = pick(etpLocal ? 2 : 1, proto, eps.length);
       picks = [...picks, chain];
       nodePortVerdict = verdict;
       nodePortEps = eps;
     }
   }
   return fragment(sp, {
-    ...base,
+    proto,
+    addresses,
+    nodePort,
+    udp,
+    addressMap: 'service-ips',
+    nodePortMap: 'service-nodeports',
     addressVerdict,
     addressEps,
     nodePortVerdict,

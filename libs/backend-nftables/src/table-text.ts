@@ -35,13 +35,13 @@ class ElementWriter {
   }
 }
 
-/** `table ip svcnet { … }`: element maps, sets, base chains, then chains by name. */
-export function tableBuffer(plan: NftPlan): Buffer {
+/** `table ip svcnet { … }` (after `prefix`): element maps, sets, base chains, then chains by name. */
+export function tableBuffer(plan: NftPlan, prefix = ''): Buffer {
   const writers = Object.fromEntries(ELEMENT_MAPS.map((m) => [m.name, new ElementWriter()])) as Record<ElementMapName, ElementWriter>;
   for (const [key, claimants] of [...plan.owners].sort((a, b) => byName(a[0], b[0]))) appendClaimText(plan.fragments.get(claimants[0]!.id)!, claimOfKey(key), writers);
   const out: Buffer[] = [];
   const text = (t: string) => out.push(Buffer.from(t));
-  text(`table ip ${NFT_TABLE} {\n`);
+  text(`${prefix}table ip ${NFT_TABLE} {\n`);
   for (const spec of ELEMENT_MAPS) {
     text(`\t${spec.kind} ${spec.name} {\n${spec.declaration.map((l) => `\t\t${l}\n`).join('')}`);
     const w = writers[spec.name];

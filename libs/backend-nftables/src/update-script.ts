@@ -17,7 +17,7 @@ export function replaceScript(plan: NftPlan): string {
 
 /** replaceScript as a Buffer, as `nft -f` gets it (no 35 MB string at 50,000 services). */
 export function replaceScriptBuffer(plan: NftPlan): Buffer {
-  return Buffer.concat([Buffer.from(`add table ip ${NFT_TABLE}\ndelete table ip ${NFT_TABLE}\n`), tableBuffer(plan)]);
+  return tableBuffer(plan, `add table ip ${NFT_TABLE}\ndelete table ip ${NFT_TABLE}\n`);
 }
 
 /** The changes between two plans: from the later one's delta when it was derived from the earlier one, else every service port. */
