@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { buildEndpoint, buildProxyState, buildServicePort } from '@svcnet/proxy-core';
+import { buildEndpoint, buildProxyState, buildServicePort, seededRandom, ChurnModel } from '@svcnet/proxy-core';
 import type { EndpointInfo, NodeConfig, ServicePortInfo } from '@svcnet/proxy-core';
-import { renderNftPlan } from './render.js';
+import { elementText } from './elements.js';
+import { chainsOf, elementsOf, setsOf, skippedOf } from './plan-views.js';
+import { renderNftPlan, type NftPlan } from './render.js';
 
 const config: NodeConfig = { nodeName: 'node1', nodeIPs: ['192.168.77.11'], clusterCIDR: '10.244.0.0/16', masqueradeAll: false, nodePortAddresses: [] };
 
@@ -12,6 +14,22 @@ function sp(over: Partial<ServicePortInfo> & { id: string }): ServicePortInfo {
 }
 const ep = (ip: string, local = false, port = 8080): EndpointInfo => buildEndpoint(ip, port, { nodeName: local ? 'node1' : 'node2', isLocal: local });
 const state = buildProxyState;
+
+/** Every element of the plan as `map: text`, sorted. */
+const elementLines = (p: NftPlan) => [...elementsOf(p)].flatMap(([m, els]) => els.map((e) => `${m}: ${elementText(e)}`)).sort();
+
+/** Everything a plan puts in the kernel, comparable across plans rendered different ways. */
+function content(p: NftPlan) {
+  return {
+    elements: elementLines(p),
+    chains: [...chainsOf(p)].sort(),
+    sets: [...setsOf(p)].sort(),
+    picks: [...p.picks].sort(),
+    digests: p.digests,
+    skipped: skippedOf(p),
+    table: p.table,
+  };
+}
 
 describe('renderNftPlan', () => {
   const web = sp({ id: 'default/web:', nodePort: 30080 });
@@ -30,54 +48,134 @@ describe('renderNftPlan', () => {
     config,
     true,
   );
+  const lines = elementLines(plan);
 
-  it('dispatches by verdict maps and picks endpoints with numgen', () => {
-    expect(plan.table).toMatch(/10\.96\.0\.10 \. tcp \. 80 : goto svc-[0-9A-F]{16}/);
-    expect(plan.table).toMatch(/tcp \. 30080 : goto ext-[0-9A-F]{16}/);
-    // Two endpoints: the first takes 1/2, the rest goes to the second — no anonymous maps.
-    expect(plan.table).toMatch(/numgen random mod 2 == 0 goto sep-[0-9A-F]{16}\n\t\tgoto sep-[0-9A-F]{16}\n/);
+  it.each([
+    { name: 'cluster IP → the pick chain for its endpoint count', line: 'service-ips: 10.96.0.10 . tcp . 80 comment "default/web:" : goto cluster-tcp-2' },
+    { name: 'its endpoints, indexed for numgen', line: 'cluster-endpoints-tcp: 10.96.0.10 . 80 . 1 comment "default/web:" : 10.244.2.2 . 8080' },
+    { name: 'node port (eTP Cluster) → nodeport-N', line: 'service-nodeports: tcp . 30080 comment "default/web:" : goto nodeport-tcp-2' },
+    { name: 'node port endpoints: every ready endpoint', line: 'nodeport-endpoints-tcp: 30080 . 1 comment "default/web:" : 10.244.2.2 . 8080' },
+    { name: 'hairpin: the local endpoint only', line: 'hairpin-ips: 10.96.0.10 . tcp . 80 . 10.244.1.2 . 10.244.1.2 comment "default/web:"' },
+    { name: 'UDP', line: 'service-ips: 10.96.0.53 . udp . 53 comment "kube-system/dns:dns" : goto cluster-udp-1' },
+    { name: 'no endpoints: the cluster IP is rejected', line: 'no-endpoint-services: 10.96.0.99 . tcp . 80 comment "default/empty:" : goto reject-service' },
+    { name: 'no endpoints: the node port is rejected', line: 'no-endpoint-nodeports: tcp . 30099 comment "default/empty:" : goto reject-service' },
+    { name: 'eTP Local node port → local endpoints, no masquerade chain', line: 'service-nodeports: tcp . 30030 comment "default/local:" : goto nodeport-local-tcp-1' },
+    { name: 'eTP Local node port: the local endpoint', line: 'nodeport-endpoints-tcp: 30030 . 0 comment "default/local:" : 10.244.1.5 . 8080' },
+    { name: 'eTP Local node port: its hairpin', line: 'hairpin-nodeports: tcp . 30030 . 10.244.1.5 . 10.244.1.5 comment "default/local:"' },
+  ])('element: $name', ({ line }) => {
+    expect(lines).toContain(line);
+  });
+
+  it('the table text lists exactly the elements the plan holds', () => {
+    const text = plan.table;
+    const listed = [...text.matchAll(/^\t(?:map|set) (\S+) \{\n[\s\S]*?(?:elements = \{ ([\s\S]*?) \}\n)?\t\}/gm)].flatMap(([, m, els]) =>
+      els ? els.split(',\n\t\t\t     ').map((e) => `${m}: ${e}`) : [],
+    );
+    expect(listed.sort()).toEqual(lines);
+  });
+
+  it('the common service costs elements, not chains: chains are fixed, per endpoint count, or per affinity service', () => {
+    const chains = [...chainsOf(plan).keys()].sort();
+    expect(chains.filter((c) => !/^(services|service-endpoints-check|reject-service|mark-for-masquerade|masquerading)$/.test(c))).toEqual([
+      'cluster-tcp-2',
+      'cluster-udp-1',
+      'nodeport-local-tcp-1',
+      'nodeport-tcp-2',
+      expect.stringMatching(/^svc-[0-9A-F]{16}$/),
+    ]);
+    expect(chainsOf(plan).get('cluster-tcp-2')).toEqual([
+      'ip saddr != 10.244.0.0/16 jump mark-for-masquerade',
+      'meta l4proto tcp dnat ip to ip daddr . th dport . numgen random mod 2 map @cluster-endpoints-tcp',
+    ]);
+    expect(chainsOf(plan).get('nodeport-local-tcp-1')).toEqual(['meta l4proto tcp dnat ip to th dport . numgen random mod 1 map @nodeport-endpoints-tcp']);
+    // 1,000 more services of two endpoints each: not one chain more.
+    const many = renderNftPlan(state(Array.from({ length: 1000 }, (_, i) => [sp({ id: `bulk/s${i}:`, clusterIP: `10.97.${i >> 8}.${i & 255}` }), [ep('10.244.3.1'), ep('10.244.3.2')]] as const)), config, true);
+    expect([...chainsOf(many).keys()].filter((c) => /^(cluster|nodeport|svc|ext)-/.test(c))).toEqual(['cluster-tcp-2']);
+    expect(many.digests['cluster-endpoints-tcp'].count).toBe(2000);
+  });
+
+  it('ClientIP affinity: its own chain with a dynamic set per endpoint, checked before the numgen cascade', () => {
+    const svc = [...chainsOf(plan)].find(([c]) => c.startsWith('svc-'))![1];
+    const [set] = [...setsOf(plan).keys()].filter((s) => s.startsWith('aff-'));
+    expect(setsOf(plan).get(set!)).toEqual({ type: 'ipv4_addr', flags: 'dynamic,timeout', timeoutSeconds: 600 });
+    expect(svc).toEqual([
+      'ip saddr != 10.244.0.0/16 jump mark-for-masquerade',
+      `ip saddr @${set} meta l4proto tcp update @${set} { ip saddr } dnat to 10.244.1.4:8080 comment "default/aff: -> 10.244.1.4:8080"`,
+      `meta l4proto tcp update @${set} { ip saddr } dnat to 10.244.1.4:8080 comment "default/aff: -> 10.244.1.4:8080"`,
+    ]);
+    expect(lines).toContain(`service-ips: 10.96.0.20 . tcp . 80 comment "default/aff:" : goto ${[...chainsOf(plan).keys()].find((c) => c.startsWith('svc-'))}`);
     expect(plan.table).not.toContain('vmap {');
-    expect(plan.table).toContain('meta l4proto tcp dnat to 10.244.1.2:8080');
-    expect(plan.table).toContain('ip saddr != 10.244.0.0/16 jump mark-for-masquerade');
-    expect(plan.counts['map service-ips']).toBe(4);
   });
 
-  it('rejects services without endpoints, by cluster IP and node port', () => {
-    expect(plan.table).toContain('10.96.0.99 . tcp . 80 : goto reject-service');
-    expect(plan.table).toContain('tcp . 30099 : goto reject-service');
-    expect(plan.table).not.toMatch(/10\.96\.0\.99 \. tcp \. 80 : goto svc-/);
+  it.each([
+    {
+      name: 'externalTrafficPolicy Local without a local endpoint: the node port drops',
+      s: sp({ id: 'default/l:', nodePort: 30031, externalPolicyLocal: true }),
+      eps: [ep('10.244.2.5')],
+      want: ['service-nodeports: tcp . 30031 comment "default/l:" : drop'],
+      not: /nodeport-endpoints-tcp: 30031/,
+    },
+    {
+      name: 'internalTrafficPolicy Local without a local endpoint: the cluster IP is rejected',
+      s: sp({ id: 'default/i:', internalPolicyLocal: true }),
+      eps: [ep('10.244.2.5')],
+      want: ['service-ips: 10.96.0.10 . tcp . 80 comment "default/i:" : goto reject-service'],
+      not: /cluster-endpoints/,
+    },
+    {
+      name: 'external IPs: dispatched like the cluster IP, each with its own endpoint elements',
+      s: sp({ id: 'default/x:', externalIPs: ['192.168.50.100', '10.96.0.10', 'fd00::1'] }),
+      eps: [ep('10.244.2.5')],
+      want: [
+        'service-ips: 192.168.50.100 . tcp . 80 comment "default/x:" : goto cluster-tcp-1',
+        'cluster-endpoints-tcp: 192.168.50.100 . 80 . 0 comment "default/x:" : 10.244.2.5 . 8080',
+      ],
+      not: /fd00/,
+    },
+    {
+      name: 'not-ready and terminating endpoints are left out',
+      s: sp({ id: 'default/r:' }),
+      eps: [ep('10.244.2.5'), { ...ep('10.244.2.6'), ready: false }, { ...ep('10.244.2.7'), terminating: true }],
+      want: ['service-ips: 10.96.0.10 . tcp . 80 comment "default/r:" : goto cluster-tcp-1'],
+      not: /10\.244\.2\.[67]/,
+    },
+  ])('$name', ({ s, eps, want, not }) => {
+    const p = renderNftPlan(state([[s, eps]]), config, true);
+    const l = elementLines(p);
+    for (const w of want) expect(l).toContain(w);
+    expect(l.join('\n')).not.toMatch(not);
   });
 
-  it('ClientIP affinity: a dynamic set per endpoint, checked before numgen', () => {
-    expect(plan.table).toMatch(/set aff-[0-9A-F]{16} \{\n\t\ttype ipv4_addr\n\t\tflags dynamic,timeout\n\t\ttimeout 600s/);
-    expect(plan.table).toMatch(/ip saddr @aff-[0-9A-F]{16} goto sep-/);
-    expect(plan.table).toMatch(/update @aff-[0-9A-F]{16} \{ ip saddr \}/);
-  });
-
-  it('externalTrafficPolicy Local: node port traffic to local endpoints only, not masqueraded', () => {
-    const ext = /chain (ext-[0-9A-F]{16}) \{\n((?:\t\t.*\n)*)\t\}/g;
-    const bodies = [...plan.table.matchAll(ext)].map((m) => m[2]!);
-    const localBody = bodies.find((b) => !b.includes('mark-for-masquerade'));
-    expect(localBody).toBeDefined();
-    expect(localBody).toMatch(/^\t\tgoto sep-/);
-  });
-
-  it('spreads N endpoints evenly: rule i takes 1/(N-i)', () => {
-    const three = renderNftPlan(state([[web, [ep('10.244.1.2'), ep('10.244.1.3'), ep('10.244.1.4')]]]), config, true);
-    const picks = three.table.split('\n').filter((l) => /numgen|^\t\tgoto sep-/.test(l)).map((l) => l.trim().replace(/sep-[0-9A-F]+/, 'sep'));
-    expect(picks).toEqual(['numgen random mod 3 == 0 goto sep', 'numgen random mod 2 == 0 goto sep', 'goto sep']);
+  it('--masquerade-all: pick chains mark everything, no hairpin elements needed for cluster IPs', () => {
+    const p = renderNftPlan(state([[web, [ep('10.244.1.2', true)]]]), { ...config, masqueradeAll: true }, true);
+    expect(chainsOf(p).get('cluster-tcp-1')![0]).toBe('jump mark-for-masquerade');
+    expect(p.digests['hairpin-ips'].count).toBe(0);
   });
 
   it('tracks UDP destinations for conntrack cleanup and skips what it cannot program', () => {
-    expect(plan.udp).toEqual([{ origDst: '10.96.0.53', endpoints: ['10.244.2.3'] }]);
+    expect([...plan.fragments.values()].flatMap((f) => f.udp)).toEqual([{ origDst: '10.96.0.53', endpoints: ['10.244.2.3'] }]);
     const sctp = renderNftPlan(state([[sp({ id: 'default/s:', protocol: 'SCTP' }), []], [sp({ id: 'default/v6:', clusterIP: 'fd00::1' }), []]]), config, true);
-    expect(sctp.skipped.map((s) => s.id)).toEqual(['default/s:', 'default/v6:']);
+    expect(skippedOf(sctp).map((s) => s.id)).toEqual(['default/s:', 'default/v6:']);
+    expect(elementLines(sctp)).toEqual([]);
   });
 
   it('restricts node ports to --nodeport-addresses', () => {
-    const p = renderNftPlan(state([[web, [ep('10.244.1.2', true)]]]), { ...config, nodePortAddresses: ['192.168.77.11/32'] }, true);
-    expect(p.table).toContain('set nodeport-ips {');
-    expect(p.table).toContain('fib daddr type local ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports');
+    const p = renderNftPlan(state([[web, [ep('10.244.1.2', true)]]]), { ...config, nodePortAddresses: ['192.168.77.11/32', 'fd00::/64'] }, true);
+    expect(setsOf(p).get('nodeport-ips')).toEqual({ type: 'ipv4_addr', flags: 'interval', elements: ['192.168.77.11/32'] });
+    expect(chainsOf(p).get('services')![1]).toBe('fib daddr type local ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports');
+  });
+
+  it('two services claiming one address: the cluster IP owner wins over an external IP, and takes over when the other goes', () => {
+    const owner = sp({ id: 'default/owner:', clusterIP: '10.96.0.10' });
+    const thief = sp({ id: 'default/thief:', clusterIP: '10.96.0.11', externalIPs: ['10.96.0.10'] });
+    const both = renderNftPlan(state([[owner, [ep('10.244.1.1')]], [thief, [ep('10.244.6.6'), ep('10.244.6.7')]]]), config, true);
+    expect(elementLines(both).filter((l) => l.includes(' 10.96.0.10 . '))).toEqual([
+      'cluster-endpoints-tcp: 10.96.0.10 . 80 . 0 comment "default/owner:" : 10.244.1.1 . 8080',
+      'service-ips: 10.96.0.10 . tcp . 80 comment "default/owner:" : goto cluster-tcp-1',
+    ]);
+    const ownerGone = renderNftPlan(state([[thief, [ep('10.244.6.6'), ep('10.244.6.7')]]]), config, false, both, new Set([owner.id]));
+    expect(elementLines(ownerGone).filter((l) => l.includes(' 10.96.0.10 . ')).length).toBe(3);
+    expect(content(ownerGone)).toEqual(content(renderNftPlan(state([[thief, [ep('10.244.6.6'), ep('10.244.6.7')]]]), config, true)));
   });
 
   it('a partial render re-renders only the changed service ports and equals a full render', () => {
@@ -86,25 +184,32 @@ describe('renderNftPlan', () => {
     const c = sp({ id: 'default/c:', clusterIP: '10.96.0.3', protocol: 'UDP', port: 53 });
     const first = renderNftPlan(state([[a, [ep('10.244.1.2')]], [b, [ep('10.244.1.3')]], [c, []]]), config, true);
     const steps: Array<[Parameters<typeof state>[0], string[]]> = [
-      [[[a, [ep('10.244.1.2'), ep('10.244.1.9')]], [b, [ep('10.244.1.3')]], [c, []]], ['default/a:']],
-      [[[a, [ep('10.244.1.2'), ep('10.244.1.9')]], [b, []], [c, [ep('10.244.2.3', false, 53)]]], ['default/b:', 'default/c:']],
+      [[[a, [ep('10.244.1.2'), ep('10.244.1.9', true)]], [b, [ep('10.244.1.3')]], [c, []]], ['default/a:']],
+      [[[a, [ep('10.244.1.2'), ep('10.244.1.9', true)]], [b, []], [c, [ep('10.244.2.3', false, 53)]]], ['default/b:', 'default/c:']],
       [[[a, [ep('10.244.1.9')]], [c, [ep('10.244.2.3', false, 53)]]], ['default/a:', 'default/b:']],
     ];
     let last = first;
     for (const [entries, changed] of steps) {
       const partial = renderNftPlan(state(entries), config, false, last, new Set(changed));
-      const full = renderNftPlan(state(entries), config, true);
-      expect([...partial.chains].sort()).toEqual([...full.chains].sort());
-      expect([...partial.maps].map(([m, els]) => [m, [...els].sort()])).toEqual([...full.maps].map(([m, els]) => [m, [...els].sort()]));
-      expect([...partial.sets].sort()).toEqual([...full.sets].sort());
-      expect(partial.udp).toEqual(full.udp);
-      expect(partial.counts).toEqual(full.counts);
-      // Unchanged service ports: the very fragment of the last plan.
-      for (const [id, f] of partial.fragments) expect(f === last.fragments.get(id)).toBe(!changed.includes(id) && last.fragments.has(id));
+      expect(partial.full).toBe(false);
+      expect(content(partial)).toEqual(content(renderNftPlan(state(entries), config, true)));
+      // Unchanged service ports: the very fragment of the last plan; the last plan itself untouched.
+      for (const [id, f] of partial.fragments) expect(f === last.fragments.get(id)).toBe(!changed.includes(id));
       last = partial;
     }
-    // Without the changed set (or on a full sync) everything is rendered again.
-    const again = renderNftPlan(state([[a, [ep('10.244.1.9')]]]), config, true, last, new Set());
-    expect(again.fragments.get('default/a:')).not.toBe(last.fragments.get('default/a:'));
+    expect(content(first)).toEqual(content(renderNftPlan(state([[a, [ep('10.244.1.2')]], [b, [ep('10.244.1.3')]], [c, []]]), config, true)));
+  });
+
+  it('under seeded churn, a run of partial renders equals a full render at every step', () => {
+    const model = new ChurnModel(seededRandom(7), { nodeName: 'node1' });
+    let last: NftPlan | undefined;
+    for (let step = 0; step < 80; step++) {
+      const changed = model.step();
+      const s = model.state();
+      const partial = renderNftPlan(s, config, last === undefined, last, changed);
+      const full = renderNftPlan(s, config, true);
+      expect(content(partial), `step ${step}`).toEqual(content(full));
+      last = partial;
+    }
   });
 });

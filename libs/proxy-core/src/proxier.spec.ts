@@ -94,6 +94,28 @@ describe('Proxier', () => {
     await proxier.stop();
   });
 
+  it('checks drift once per sync period even while changes keep coming', async () => {
+    const { clock, backend, proxier } = setup();
+    proxier.start();
+    proxier.onSynced();
+    await clock.advance(0);
+    // A change every 10 s (sync period 30 s): the loop never has a run with nothing to do.
+    const change = async (i: number) => {
+      proxier.onServiceUpsert(buildService({ name: `s${i}`, clusterIP: `10.96.0.${20 + i}` }));
+      await clock.advance(10_000);
+    };
+    for (let i = 0; i < 3; i++) await change(i);
+    expect(backend.driftChecks).toBe(0);
+    await change(3); // 30 s after the full sync: checked before this partial sync
+    expect(backend.driftChecks).toBe(1);
+    expect(backend.applied.map((a) => a.full)).toEqual([true, false, false, false, false]);
+    backend.drift = true;
+    for (let i = 4; i < 7; i++) await change(i);
+    expect(backend.driftChecks).toBe(2);
+    expect(backend.applied.slice(5).map((a) => a.full)).toEqual([false, false, true]);
+    await proxier.stop();
+  });
+
   it('reports unhealthy when programming stalls beyond 2x the sync period', async () => {
     const { clock, backend, proxier } = setup();
     proxier.start();

@@ -84,6 +84,8 @@ export class Proxier<Plan> {
   private changeTimes: number[] = [];
   private needFull = true;
   private applied: Plan | undefined;
+  /** When the kernel was last known to hold exactly `applied` (a drift check or a full sync). */
+  private lastDriftCheckAt: number | undefined;
   private isSynced = false;
   private queue: Promise<void> = Promise.resolve();
   private st = {
@@ -221,14 +223,16 @@ export class Proxier<Plan> {
       this.applied === undefined ||
       this.st.lastFullSyncAt === undefined ||
       now - this.st.lastFullSyncAt >= this.fullSyncPeriodMs;
-    if (!full && this.changed.size === 0) {
-      // Nothing changed: this is the periodic run, so look for rules changed behind our back.
-      if (!(await this.driftFound(this.applied as Plan))) {
+    // Look for rules changed behind our back on the periodic run, and at least once per sync
+    // period while changes keep coming (a partial sync would not repair them).
+    const driftDue = this.lastDriftCheckAt === undefined || now - this.lastDriftCheckAt >= this.syncPeriodMs;
+    if (!full && (this.changed.size === 0 || driftDue)) {
+      if (await this.driftFound(this.applied as Plan)) full = true;
+      else if (this.changed.size === 0) {
         this.st.lastSyncAt = this.clock.now();
         this.st.pendingSince = this.pendingAfterSync();
         return;
       }
-      full = true;
     }
 
     const started = performance.now();
@@ -248,6 +252,7 @@ export class Proxier<Plan> {
   }
 
   private async driftFound(applied: Plan): Promise<boolean> {
+    this.lastDriftCheckAt = this.clock.now();
     try {
       const drift = await this.backend.detectDrift(applied);
       if (drift) {
@@ -275,7 +280,10 @@ export class Proxier<Plan> {
     this.updateNoLocalEndpoints();
     this.st.syncs++;
     this.st.lastSyncAt = done;
-    if (full) this.st.lastFullSyncAt = done;
+    if (full) {
+      this.st.lastFullSyncAt = done;
+      this.lastDriftCheckAt = done;
+    }
     this.st.consecutiveFailures = 0;
     this.st.lastError = undefined;
     this.st.pendingSince = this.pendingAfterSync();

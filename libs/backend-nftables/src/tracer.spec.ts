@@ -1,0 +1,114 @@
+import { buildEndpoints, buildService } from '@svcnet/proxy-core';
+import type { NodeConfig } from '@svcnet/proxy-core';
+import { describe, expect, it } from 'vitest';
+import { renderNftPlan } from './render.js';
+import { NODE, stateOf } from './test-fixtures.js';
+import { traceNftPacket, type NftTracePacket } from './tracer.js';
+
+const state = stateOf(
+  [
+    buildService({ name: 'web', clusterIP: '10.96.0.10', type: 'NodePort', externalIPs: ['192.168.50.100'], ports: [{ nodePort: 30080 }] }),
+    buildService({ name: 'local', clusterIP: '10.96.0.20', type: 'NodePort', externalTrafficPolicy: 'Local', ports: [{ nodePort: 30020 }] }),
+    buildService({ name: 'sticky', clusterIP: '10.96.0.30', type: 'NodePort', sessionAffinity: 'ClientIP', sessionAffinityTimeoutSeconds: 60, ports: [{ nodePort: 30030 }] }),
+    buildService({ name: 'empty', clusterIP: '10.96.0.40', type: 'NodePort', ports: [{ nodePort: 30040 }] }),
+    buildService({ name: 'remote', clusterIP: '10.96.0.50', type: 'NodePort', externalTrafficPolicy: 'Local', ports: [{ nodePort: 30050 }] }),
+    buildService({ name: 'dns', clusterIP: '10.96.0.53', ports: [{ port: 53, protocol: 'UDP' }] }),
+    buildService({ name: 'itp', clusterIP: '10.96.0.60', internalTrafficPolicy: 'Local' }),
+    buildService({ name: 'three', clusterIP: '10.96.0.70' }),
+  ],
+  [
+    buildEndpoints({ name: 'web', addresses: ['10.244.1.2@n1', '10.244.2.2@n2'] }),
+    buildEndpoints({ name: 'local', addresses: ['10.244.1.5@n1', '10.244.2.5@n2'] }),
+    buildEndpoints({ name: 'sticky', addresses: ['10.244.1.7@n1', '10.244.2.7@n2', '10.244.2.8@n2'] }),
+    buildEndpoints({ name: 'remote', addresses: ['10.244.2.9@n2'] }),
+    buildEndpoints({ name: 'dns', addresses: ['10.244.2.53@n2'], ports: [{ port: 5353, protocol: 'UDP' }] }),
+    buildEndpoints({ name: 'itp', addresses: ['10.244.2.60@n2'] }),
+    buildEndpoints({ name: 'three', addresses: ['10.244.1.70@n1', '10.244.2.70@n2', '10.244.2.71@n2'] }),
+  ],
+);
+
+const plan = (config: Partial<NodeConfig> = {}) => renderNftPlan(state, { ...NODE, ...config }, true);
+
+const NODE_IP = '192.168.50.1';
+const OUTSIDE = '192.168.60.7';
+const WEB = ['10.244.1.2:8080', '10.244.2.2:8080'];
+const STICKY = ['10.244.1.7:8080', '10.244.2.7:8080', '10.244.2.8:8080'];
+
+interface Case {
+  name: string;
+  packet: NftTracePacket;
+  config?: Partial<NodeConfig>;
+  endpoints: string[];
+  masq: 'none' | 'all' | 'some';
+  rejected?: boolean;
+  dropped?: boolean;
+}
+
+const tcp = (src: string, dst: string, dport: number, extra: Partial<NftTracePacket> = {}): NftTracePacket => ({ src, dst, dport, protocol: 'TCP', ...extra });
+
+const cases: Case[] = [
+  { name: 'ClusterIP from a pod: both endpoints, no masquerade', packet: tcp('10.244.1.9', '10.96.0.10', 80), endpoints: WEB, masq: 'none' },
+  { name: 'ClusterIP from the node itself (output hook): masqueraded', packet: tcp(NODE_IP, '10.96.0.10', 80, { fromNode: true }), endpoints: WEB, masq: 'all' },
+  { name: 'ClusterIP from outside the cluster CIDR: masqueraded', packet: tcp(OUTSIDE, '10.96.0.10', 80), endpoints: WEB, masq: 'all' },
+  { name: 'ClusterIP wrong port: untouched', packet: tcp('10.244.1.9', '10.96.0.10', 81), endpoints: [], masq: 'none' },
+  { name: 'ClusterIP wrong protocol: untouched', packet: tcp('10.244.1.9', '10.96.0.53', 53), endpoints: [], masq: 'none' },
+  { name: 'UDP ClusterIP', packet: { ...tcp('10.244.1.9', '10.96.0.53', 53), protocol: 'UDP' }, endpoints: ['10.244.2.53:5353'], masq: 'none' },
+  { name: 'three endpoints: each reachable', packet: tcp('10.244.1.9', '10.96.0.70', 80), endpoints: ['10.244.1.70:8080', '10.244.2.70:8080', '10.244.2.71:8080'], masq: 'none' },
+  { name: 'NodePort from outside: masqueraded', packet: tcp(OUTSIDE, NODE_IP, 30080, { dstLocal: true }), endpoints: WEB, masq: 'all' },
+  { name: 'NodePort from the node itself', packet: tcp(NODE_IP, NODE_IP, 30080, { fromNode: true, dstLocal: true }), endpoints: WEB, masq: 'all' },
+  { name: 'NodePort on a non-local address: untouched', packet: tcp(OUTSIDE, '192.168.50.77', 30080), endpoints: [], masq: 'none' },
+  { name: 'NodePort on 127.0.0.1: untouched (as kube-proxy nftables)', packet: tcp('127.0.0.1', '127.0.0.1', 30080, { fromNode: true, dstLocal: true }), endpoints: [], masq: 'none' },
+  { name: 'external IP from outside: masqueraded', packet: tcp(OUTSIDE, '192.168.50.100', 80), endpoints: WEB, masq: 'all' },
+  { name: 'external IP from a pod: not masqueraded', packet: tcp('10.244.1.9', '192.168.50.100', 80), endpoints: WEB, masq: 'none' },
+  { name: 'hairpin: a pod reaching itself is masqueraded', packet: tcp('10.244.1.2', '10.96.0.10', 80), endpoints: WEB, masq: 'some' },
+  { name: 'hairpin through an external IP', packet: tcp('10.244.1.2', '192.168.50.100', 80), endpoints: WEB, masq: 'some' },
+  { name: 'eTP Local NodePort from outside: local endpoint only, client IP kept', packet: tcp(OUTSIDE, NODE_IP, 30020, { dstLocal: true }), endpoints: ['10.244.1.5:8080'], masq: 'none' },
+  { name: 'eTP Local NodePort, hairpin from the local endpoint: masqueraded', packet: tcp('10.244.1.5', NODE_IP, 30020, { dstLocal: true }), endpoints: ['10.244.1.5:8080'], masq: 'all' },
+  { name: 'eTP Local ClusterIP still reaches every endpoint', packet: tcp('10.244.1.9', '10.96.0.20', 80), endpoints: ['10.244.1.5:8080', '10.244.2.5:8080'], masq: 'none' },
+  { name: 'eTP Local NodePort without a local endpoint: dropped', packet: tcp(OUTSIDE, NODE_IP, 30050, { dstLocal: true }), endpoints: [], masq: 'none', dropped: true },
+  { name: 'service without endpoints: ClusterIP rejected', packet: tcp('10.244.1.9', '10.96.0.40', 80), endpoints: [], masq: 'none', rejected: true },
+  { name: 'service without endpoints: NodePort rejected', packet: tcp(OUTSIDE, NODE_IP, 30040, { dstLocal: true }), endpoints: [], masq: 'none', rejected: true },
+  { name: 'service without endpoints: from the node itself, rejected', packet: tcp(NODE_IP, '10.96.0.40', 80, { fromNode: true }), endpoints: [], masq: 'none', rejected: true },
+  { name: 'iTP Local without a local endpoint: rejected', packet: tcp('10.244.1.9', '10.96.0.60', 80), endpoints: [], masq: 'none', rejected: true },
+  { name: 'ClientIP affinity, new client: any endpoint', packet: tcp('10.244.1.9', '10.96.0.30', 80), endpoints: STICKY, masq: 'none' },
+  { name: 'ClientIP affinity NodePort: masqueraded, any endpoint', packet: tcp(OUTSIDE, NODE_IP, 30030, { dstLocal: true }), endpoints: STICKY, masq: 'all' },
+  { name: '--masquerade-all: pod traffic masqueraded', packet: tcp('10.244.1.9', '10.96.0.10', 80), config: { masqueradeAll: true }, endpoints: WEB, masq: 'all' },
+  { name: 'no cluster CIDR: outside traffic not masqueraded', packet: tcp(OUTSIDE, '10.96.0.10', 80), config: { clusterCIDR: '' }, endpoints: WEB, masq: 'none' },
+  { name: '--nodeport-addresses: NodePort on an address inside', packet: tcp(OUTSIDE, NODE_IP, 30080, { dstLocal: true }), config: { nodePortAddresses: ['192.168.50.0/24'] }, endpoints: WEB, masq: 'all' },
+  { name: '--nodeport-addresses: NodePort on a local address outside: untouched', packet: tcp(OUTSIDE, '192.168.77.1', 30080, { dstLocal: true }), config: { nodePortAddresses: ['192.168.50.0/24'] }, endpoints: [], masq: 'none' },
+];
+
+describe('traceNftPacket', () => {
+  it.each(cases)('$name', (c) => {
+    const r = traceNftPacket(plan(c.config), c.packet);
+    expect(r.endpoints).toEqual(c.endpoints);
+    expect(r.rejected).toBe(c.rejected ?? false);
+    expect(r.dropped).toBe(c.dropped ?? false);
+    const masq = r.alwaysMasqueraded ? 'all' : r.masqueraded ? 'some' : 'none';
+    expect(masq).toBe(c.masq);
+    const total = r.outcomes.reduce((s, o) => s + o.probability, 0);
+    expect(total).toBeCloseTo(1, 9);
+  });
+
+  it('spreads evenly: every endpoint 1/N (one numgen draw indexes the elements)', () => {
+    const r = traceNftPacket(plan(), tcp('10.244.1.9', '10.96.0.70', 80));
+    for (const o of r.outcomes) expect(o.probability).toBeCloseTo(1 / 3, 9);
+    const sticky = traceNftPacket(plan(), tcp('10.244.1.9', '10.96.0.30', 80));
+    for (const o of sticky.outcomes) expect(o.probability).toBeCloseTo(1 / 3, 9);
+  });
+
+  it('ClientIP affinity: a client in an endpoint\'s set goes there, and is recorded again', () => {
+    const p = plan();
+    const fresh = traceNftPacket(p, tcp('10.244.1.9', '10.96.0.30', 80));
+    const to = fresh.outcomes.find((o) => o.endpoint === '10.244.2.7:8080')!;
+    expect(to.affinitySet).toHaveLength(1);
+    const pinned = traceNftPacket(p, tcp('10.244.1.9', '10.96.0.30', 80, { affinity: { [to.affinitySet[0]!]: ['10.244.1.9'] } }));
+    expect(pinned.endpoints).toEqual(['10.244.2.7:8080']);
+    expect(pinned.outcomes).toHaveLength(1);
+  });
+
+  it('the common service goes through shared chains only', () => {
+    const r = traceNftPacket(plan(), tcp('10.244.1.9', '10.96.0.10', 80));
+    expect(r.outcomes[0]!.path.slice(0, 3)).toEqual(['nat-prerouting', 'services', 'cluster-tcp-2']);
+  });
+});
