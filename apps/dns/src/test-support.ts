@@ -79,8 +79,11 @@ export async function udpExchange(port: number, msg: Buffer, timeoutMs = 1000, h
   }
 }
 
-/** Opens a TCP connection, sends the frames (raw bytes), collects `expect` framed replies (or until close/timeout). */
-export async function tcpExchange(port: number, payload: Buffer, expect: number, timeoutMs = 2000): Promise<{ replies: Buffer[]; closed: boolean }> {
+/**
+ * Opens a TCP connection, sends the bytes (an array: one write each, 20 ms
+ * apart), collects `expect` framed replies (or until close/timeout).
+ */
+export async function tcpExchange(port: number, payload: Buffer | Buffer[], expect: number, timeoutMs = 2000): Promise<{ replies: Buffer[]; closed: boolean }> {
   return new Promise((resolve) => {
     const s = connect({ port, host: '127.0.0.1' });
     let data: Buffer = Buffer.alloc(0);
@@ -92,7 +95,10 @@ export async function tcpExchange(port: number, payload: Buffer, expect: number,
       resolve({ replies, closed });
     };
     const timer = setTimeout(finish, timeoutMs);
-    s.on('connect', () => s.write(payload));
+    s.on('connect', () => {
+      const chunks = Array.isArray(payload) ? payload : [payload];
+      chunks.forEach((c, i) => setTimeout(() => !s.destroyed && s.write(c), i * 20));
+    });
     s.on('data', (chunk: Buffer) => {
       data = Buffer.concat([data, chunk]);
       while (data.length >= 2 && data.length >= 2 + data.readUInt16BE(0)) {
