@@ -8,12 +8,14 @@ import {
   agentArgv,
   allocatorArgv,
   bundlePath,
+  dnsArgv,
   natsArgv,
   socketBridgeArgv,
   stateArgv,
   svcnetctlArgv,
   type ExtraArgs,
 } from './components.js';
+import { createKubeDns, DNS_PORT, CLUSTER_DOMAIN, removeAllResolvConfs, tenthAddress } from './dns.js';
 import { buildNetwork } from './network.js';
 import { addPod, deletePod, setPodReady, type AddPodOptions } from './pods.js';
 import { isRunning, startInNetns, stopRecorded, tail } from './processes.js';
@@ -29,7 +31,7 @@ import {
   type ProcessRecord,
   type ProxyModeName,
 } from './state-file.js';
-import { AgentPorts, ControlPlanePorts, planCluster } from './topology.js';
+import { AgentPorts, ControlPlanePorts, planCluster, SERVICE_CLUSTER_IP_RANGE } from './topology.js';
 
 /** Options of {@link Cluster.up}. */
 export interface ClusterUpOptions {
@@ -45,6 +47,8 @@ export interface ClusterUpOptions {
   extraArgs?: ExtraArgs;
   /** Start the allocator and state service (when built). Default true. */
   controlPlane?: boolean;
+  /** Start svcnet-dns and create kube-system/kube-dns (when built; needs the control plane). Default true. */
+  dns?: boolean;
   /** Start one agent per node (when built). Default true. */
   agents?: boolean;
   /** Progress messages (default: none). */
@@ -106,6 +110,8 @@ export class Cluster {
       log(`namespaces: ${plan.wireNs}, ${plan.controlPlane.ns}, ${plan.external.ns}, ${plan.nodes.map((n) => n.ns).join(', ')}`);
       await buildNetwork(cluster.lab, plan);
       await cluster.startControlPlane(opts, log);
+      if (opts.dns ?? true) await cluster.startDns(opts, log);
+      else cluster.state.skipped.push('dns (not requested)');
       if (opts.agents ?? true) await cluster.startAgents(opts, log);
       else cluster.state.skipped.push('agents (not requested)');
       cluster.save();
@@ -141,6 +147,7 @@ export class Cluster {
       return;
     }
     await new NetnsLab({ prefix: where.name }).cleanup();
+    removeAllResolvConfs(where.name);
     rmSync(join(stateDir, 'nats'), { recursive: true, force: true });
     rmSync(stateFilePath(stateDir), { force: true });
   }
@@ -209,6 +216,32 @@ export class Cluster {
     await this.waitListening(s, ControlPlanePorts.state);
     this.startBridge('state', ControlPlanePorts.state);
     log(`allocator and state: ${this.state.plan.controlPlane.ip}:${ControlPlanePorts.state} (gRPC)`);
+  }
+
+  /**
+   * Starts svcnet-dns in the control-plane namespace and creates the
+   * selector-less kube-system/kube-dns service (10th address of the service
+   * range) with Endpoints at the control plane's address; pods added from
+   * then on get a resolv.conf pointing at it.
+   */
+  private async startDns(opts: ClusterUpOptions, log: (m: string) => void): Promise<void> {
+    const bundle = bundlePath(this.state.repoRoot, 'dns');
+    // socat creates the bridge's socket a moment after it starts.
+    for (let i = 0; i < 100 && this.state.sockets.state && !existsSync(this.state.sockets.state); i++) await new Promise((r) => setTimeout(r, 50));
+    const client = this.stateClient();
+    if (!bundle || !client) {
+      const why = !bundle ? 'bundle not built: npx nx run dns:build' : 'no state service';
+      this.state.skipped.push(`dns (${why})`);
+      log(`svcnet-dns NOT started: ${why}`);
+      return;
+    }
+    const rec = this.startProcess('dns', this.state.plan.controlPlane.ns, dnsArgv(bundle, opts.extraArgs?.dns));
+    await this.waitListening(rec, DNS_PORT);
+    const clusterIP = tenthAddress(SERVICE_CLUSTER_IP_RANGE);
+    await createKubeDns(client, { clusterIP, serverIp: this.state.plan.controlPlane.ip });
+    this.state.dns = { clusterIP, domain: CLUSTER_DOMAIN };
+    this.save();
+    log(`svcnet-dns: ${this.state.plan.controlPlane.ip}:${DNS_PORT}, service kube-system/kube-dns ${clusterIP} (${CLUSTER_DOMAIN})`);
   }
 
   /** A Unix socket in the state dir relayed to a control-plane port, so root-namespace code can talk to it. */
@@ -356,6 +389,7 @@ export class Cluster {
     await stopRecorded(this.state.processes);
     for (const pod of this.state.pods) this.lab.adopt(pod.ns);
     await this.lab.cleanup();
+    removeAllResolvConfs(this.state.name);
     for (const socket of Object.values(this.state.sockets)) rmSync(socket, { force: true });
     // The JetStream store belonged to this cluster only; a new `up` starts empty. Logs stay for post-mortems.
     rmSync(join(this.state.stateDir, 'nats'), { recursive: true, force: true });
