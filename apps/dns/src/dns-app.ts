@@ -56,7 +56,10 @@ export class DnsApp {
     this.options = params.options;
     this.log = params.logger;
     this.zone = new ClusterZone({ domain: params.options.clusterDomain, ttlSeconds: params.options.ttlSeconds });
-    this.metrics = new DnsMetrics(this.registry, () => ({ records: this.zone.size, names: this.zone.nameCount, services: this.zone.serviceCount }));
+    this.metrics = new DnsMetrics(this.registry, () => {
+      const cache = this.server.cacheStats();
+      return { records: this.zone.size, names: this.zone.nameCount, services: this.zone.serviceCount, cacheEntries: cache.size, cacheHits: cache.hits, cacheMisses: cache.misses };
+    });
     this.upstream = new UpstreamForwarder({ servers: params.options.upstream });
     this.server = new DnsServer({
       host: params.options.listen.host,

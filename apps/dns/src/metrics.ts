@@ -4,6 +4,16 @@ import { rcodeName } from './answer.js';
 /** Query types counted by name; anything else is `other` (bounded label values). */
 const KNOWN_TYPES = new Set(['A', 'AAAA', 'SRV', 'PTR', 'TXT', 'SOA', 'NS', 'ANY', 'CNAME', 'MX', 'HTTPS', 'SVCB', 'none']);
 
+/** What the gauges read at scrape time. */
+export interface DnsStats {
+  records: number;
+  names: number;
+  services: number;
+  cacheEntries?: number;
+  cacheHits?: number;
+  cacheMisses?: number;
+}
+
 /** svcnet-dns's Prometheus series (CoreDNS's names, `svcnet_dns_` prefix). */
 export class DnsMetrics {
   readonly requests: Counter<'proto' | 'type' | 'rcode'>;
@@ -19,8 +29,9 @@ export class DnsMetrics {
   readonly feedSynced: Gauge;
   readonly tcpConnections: Gauge;
   private readonly children = new Map<string, Counter.Internal>();
+  private readonly durations = new Map<string, Histogram.Internal<'proto'>>();
 
-  constructor(registry: Registry, zoneStats: () => { records: number; names: number; services: number }) {
+  constructor(registry: Registry, zoneStats: () => DnsStats) {
     const registers = [registry];
     this.requests = new Counter({
       name: 'svcnet_dns_requests_total',
@@ -60,6 +71,25 @@ export class DnsMetrics {
     this.feedConnected = new Gauge({ name: 'svcnet_dns_feed_connected', help: '1 while the NATS connection is up; answers come from the last state while 0', registers });
     this.feedSynced = new Gauge({ name: 'svcnet_dns_feed_synced', help: '1 once both initial lists (services, endpoints) were applied', registers });
     this.tcpConnections = new Gauge({ name: 'svcnet_dns_tcp_connections', help: 'Open DNS-over-TCP connections', registers });
+    new Gauge({ name: 'svcnet_dns_cache_entries', help: 'Encoded answers held by the answer cache', registers, collect() { this.set(zoneStats().cacheEntries ?? 0); } });
+    new Counter({
+      name: 'svcnet_dns_cache_hits_total',
+      help: 'Queries answered from the answer cache',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(zoneStats().cacheHits ?? 0);
+      },
+    });
+    new Counter({
+      name: 'svcnet_dns_cache_misses_total',
+      help: 'Queries answered from the zone (then cached)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(zoneStats().cacheMisses ?? 0);
+      },
+    });
   }
 
   /** Counts one answered request (children cached: label hashing per query is measurable at 10k/s). */
@@ -72,5 +102,15 @@ export class DnsMetrics {
       this.children.set(key, child);
     }
     child.inc();
+  }
+
+  /** Observes one request's duration in seconds (child per transport, cached). */
+  observeDuration(proto: string, seconds: number): void {
+    let child = this.durations.get(proto);
+    if (!child) {
+      child = this.duration.labels(proto);
+      this.durations.set(proto, child);
+    }
+    child.observe(seconds);
   }
 }

@@ -115,6 +115,20 @@ describe('DnsServer on real sockets', () => {
     expect(up.seen).toContain('tcp.example.org');
   });
 
+  it('answers a repeated question from the answer cache, with its own ID, until the zone changes', async () => {
+    const name = `cached.default.svc.${D}`;
+    s.zone.upsertService(service({ name: 'cached', clusterIPs: ['10.96.0.40'] }));
+    const before = s.server.cacheStats().hits;
+    const first = decode((await udpExchange(s.server.port, query(name, 'A', { id: 1 })))!);
+    const second = decode((await udpExchange(s.server.port, query(name, 'A', { id: 2 })))!);
+    expect(s.server.cacheStats().hits).toBe(before + 1);
+    expect([first.id, second.id]).toEqual([1, 2]);
+    expect(answerLines(second)).toEqual(answerLines(first));
+    s.zone.upsertService(service({ name: 'cached', clusterIPs: ['10.96.0.41'] }));
+    const third = decode((await udpExchange(s.server.port, query(name, 'A', { id: 3 })))!);
+    expect(answerLines(third)).toEqual([`${name} A 10.96.0.41`]);
+  });
+
   it('counts requests by type and rcode, and durations', async () => {
     const text = await s.registry.metrics();
     expect(text).toMatch(/svcnet_dns_requests_total\{proto="udp",type="A",rcode="NOERROR"\} [1-9]/);

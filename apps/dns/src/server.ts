@@ -1,6 +1,7 @@
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, isIPv6, type Server as TcpServer, type Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { AnswerCache } from './answer-cache.js';
 import { Rcode } from './answer.js';
 import { handleMessage, MAX_QUERY_SIZE, Transport, type Outcome } from './message.js';
 import type { DnsMetrics } from './metrics.js';
@@ -23,6 +24,8 @@ export interface DnsServerParams {
   tcpIdleMs?: number;
   /** Answers buffered for a client that does not read; beyond it the connection is closed. Default 1 MiB. */
   tcpMaxBuffered?: number;
+  /** Encoded answers kept per generation of the answer cache (0 disables it). Default 20,000. */
+  cacheCapacity?: number;
 }
 
 /**
@@ -37,9 +40,17 @@ export class DnsServer {
   private udp: UdpSocket | undefined;
   private tcp: TcpServer | undefined;
   private readonly connections = new Set<Socket>();
+  private readonly cache: AnswerCache | undefined;
 
   constructor(params: DnsServerParams) {
     this.p = params;
+    const capacity = params.cacheCapacity ?? 20_000;
+    this.cache = capacity > 0 ? new AnswerCache(capacity) : undefined;
+  }
+
+  /** The answer cache's counters (for metrics and tests). */
+  cacheStats(): { hits: number; misses: number; size: number } {
+    return { hits: this.cache?.hits ?? 0, misses: this.cache?.misses ?? 0, size: this.cache?.size ?? 0 };
   }
 
   /** The bound port (after start). */
@@ -84,7 +95,18 @@ export class DnsServer {
   }
 
   private outcome(msg: Buffer, transport: Transport): Outcome {
-    return handleMessage(msg, { zone: this.p.zone, synced: this.p.synced(), transport, canForward: this.p.upstream.configured });
+    const synced = this.p.synced();
+    const key = this.cache ? AnswerCache.key(msg, transport) : undefined;
+    // The zone generation, and whether answers were still SERVFAIL-before-sync.
+    const version = this.p.zone.generation * 2 + (synced ? 1 : 0);
+    if (key !== undefined) {
+      const hit = this.cache!.get(key, version, msg.readUInt16BE(0));
+      if (hit) return { kind: 'reply', ...hit, malformed: false };
+    }
+    const out = handleMessage(msg, { zone: this.p.zone, synced, transport, canForward: this.p.upstream.configured });
+    // Malformed input is not worth remembering (and would let garbage fill the cache).
+    if (key !== undefined && out.kind === 'reply' && !out.malformed) this.cache!.set(key, version, out);
+    return out;
   }
 
   /** Counts an outcome; returns the bytes to send now, or undefined (dropped, or forwarded and sent later). */
@@ -98,7 +120,7 @@ export class DnsServer {
     if (outcome.malformed) metrics.malformed.inc({ proto: transport, action: 'formerr' });
     if (outcome.truncated) metrics.truncated.inc();
     metrics.countRequest(transport, outcome.qtype, outcome.rcode);
-    metrics.duration.observe({ proto: transport }, Number(process.hrtime.bigint() - started) / 1e9);
+    metrics.observeDuration(transport, Number(process.hrtime.bigint() - started) / 1e9);
     return outcome.wire;
   }
 
@@ -127,7 +149,7 @@ export class DnsServer {
     metrics.forwarded.inc({ result: reply ? 'answered' : 'failed' });
     const rcode = reply ? reply.readUInt16BE(2) & 0xf : Rcode.SERVFAIL;
     metrics.countRequest(transport, qtype, rcode);
-    metrics.duration.observe({ proto: transport }, Number(process.hrtime.bigint() - started) / 1e9);
+    metrics.observeDuration(transport, Number(process.hrtime.bigint() - started) / 1e9);
     if (reply) return reply;
     try {
       const q = dnsPacket.decode(msg);

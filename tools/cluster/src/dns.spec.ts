@@ -36,6 +36,7 @@ describe('cluster DNS settings', () => {
   it('starts svcnet-dns on port 53 against the local NATS', () => {
     const argv = dnsArgv('/x/main.cjs', ['--ttl', '1s']);
     expect(argv.slice(1)).toEqual([
+      '--max-semi-space-size=2',
       '/x/main.cjs',
       '--listen',
       '0.0.0.0:53',

@@ -37,6 +37,14 @@ const CREATES = Number(opts.creates);
 const CLIENTS = Number(opts.clients);
 const SVCNET = { name: 'svcnet-dns', ip: '127.0.0.1' };
 const KNOT = { name: 'knotd', ip: '127.0.0.2' };
+/** The bare baseline for a Node server: dgram receive + send, nothing else (flips QR, echoes the query). */
+const ECHO = { name: 'node-echo', ip: '127.0.0.3' };
+const ECHO_SERVER = `
+const s = require('node:dgram').createSocket('udp4');
+s.on('message', (m, r) => { m[2] |= 0x80; s.send(m, r.port, r.address); });
+s.bind(53, process.argv[1]);`;
+/** V8's young generation capped as the svcnet-dns bin and the cluster run it (RSS). */
+const DNS_NODE_FLAGS = ['--max-semi-space-size=2'];
 const NS = `svcnet-dnsbench${process.env.SVCNET_E2E_TAG ?? ''}`;
 const ROOT = resolve(process.env.SVCNET_ROOT ?? process.cwd());
 
@@ -178,7 +186,7 @@ async function inner(): Promise<void> {
   const children: ChildProcess[] = [];
   const nats = await startNatsServer();
   try {
-    spawnSync('ip', ['addr', 'add', `${KNOT.ip}/8`, 'dev', 'lo'], { stdio: 'ignore' });
+    for (const ip of [KNOT.ip, ECHO.ip]) spawnSync('ip', ['addr', 'add', `${ip}/8`, 'dev', 'lo'], { stdio: 'ignore' });
     const services = benchServices(SERVICES);
     const conn = await connectStore({ url: nats.url, name: 'bench-dns' });
     const stores = await openStateStores(conn);
@@ -212,7 +220,9 @@ async function inner(): Promise<void> {
     );
 
     t = performance.now();
-    const dns = spawn(process.execPath, [join(ROOT, 'apps/dns/dist/main.cjs'), '--listen', `${SVCNET.ip}:53`, '--nats-url', nats.url, '--metrics-bind-address', '127.0.0.1:9153'], {
+    // SVCNET_DNSBENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the server under load.
+    const nodeArgs = (process.env.SVCNET_DNSBENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const dns = spawn(process.execPath, [...DNS_NODE_FLAGS, ...nodeArgs, join(ROOT, 'apps/dns/dist/main.cjs'), '--listen', `${SVCNET.ip}:53`, '--nats-url', nats.url, '--metrics-bind-address', '127.0.0.1:9153'], {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     children.push(dns);
@@ -226,7 +236,13 @@ async function inner(): Promise<void> {
     const knot = spawn('knotd', ['-c', join(dir, 'knot.conf')], { stdio: ['ignore', 'ignore', 'inherit'] });
     children.push(knot);
     await waitAnswering(KNOT.ip, 'knotd');
+    const echo = spawn(process.execPath, ['-e', ECHO_SERVER, ECHO.ip], { stdio: ['ignore', 'ignore', 'inherit'] });
+    children.push(echo);
+    await sleep(500);
     const rssIdle = rssMiB(dns.pid);
+    const heap = await fetch('http://127.0.0.1:9153/metrics').then((r) => r.text());
+    const used = [...heap.matchAll(/nodejs_heap_space_size_used_bytes\{space="([a-z_]+)"\} (\d+)/g)].map((m) => `${m[1]} ${fmt(Number(m[2]) / 2 ** 20, 1)}`);
+    console.log(`svcnet-dns heap used (MiB): ${used.join(', ')}`);
     console.log(`svcnet-dns: start → synced ${fmt(syncMs)} ms, RSS ${fmt(rssIdle, 1)} MiB; knotd RSS ${fmt(rssMiB(knot.pid), 1)} MiB`);
 
     // The same questions must get the same answers from both.
@@ -242,7 +258,7 @@ async function inner(): Promise<void> {
     }
     console.log(`same answers: ${sample.length - mismatches}/${sample.length} sample queries`);
 
-    const qpsBy: Record<string, number[]> = { [SVCNET.name]: [], [KNOT.name]: [] };
+    const qpsBy: Record<string, number[]> = { [SVCNET.name]: [], [KNOT.name]: [], [ECHO.name]: [] };
     const p50By: Record<string, number[]> = { [SVCNET.name]: [], [KNOT.name]: [] };
     const p99By: Record<string, number[]> = { [SVCNET.name]: [], [KNOT.name]: [] };
     const lostBy: Record<string, number[]> = { [SVCNET.name]: [], [KNOT.name]: [] };
@@ -251,6 +267,11 @@ async function inner(): Promise<void> {
       for (const server of round % 2 ? [KNOT, SVCNET] : [SVCNET, KNOT]) {
         const sat = dnsperf(server.ip, file, ['-q', '500']).result;
         qpsBy[server.name]!.push(sat.qps);
+        if (server === SVCNET) {
+          const bare = dnsperf(ECHO.ip, file, ['-q', '500']).result;
+          qpsBy[ECHO.name]!.push(bare.qps);
+          console.log(`round ${round} ${ECHO.name.padEnd(10)} saturation ${fmt(bare.qps)} q/s (Node's UDP path alone)`);
+        }
         const paced = dnsperf(server.ip, file, ['-Q', String(RATE), '-q', '1000', '-v']);
         const lat = parseVerboseLatencies(paced.stdout);
         p50By[server.name]!.push(percentile(lat, 50));
@@ -264,6 +285,8 @@ async function inner(): Promise<void> {
     const rssLoaded = rssMiB(dns.pid);
     const created = await createToResolvable(stores, CREATES);
     const ratio = qpsBy[SVCNET.name]!.map((q, i) => q / qpsBy[KNOT.name]![i]!);
+    const echoRatio = qpsBy[SVCNET.name]!.map((q, i) => q / qpsBy[ECHO.name]![i]!);
+    const echoKnot = qpsBy[ECHO.name]!.map((q, i) => q / qpsBy[KNOT.name]![i]!);
     const cpu = cpus();
     console.log('');
     console.log(`== ${new Date().toISOString().slice(0, 10)}, ${cpu.length} × ${cpu[0]?.model ?? '?'}, ${fmt(totalmem() / 2 ** 30)} GiB, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
@@ -271,6 +294,7 @@ async function inner(): Promise<void> {
     console.log(`| measure | svcnet-dns | knotd | ratio (svcnet-dns / knotd) |`);
     console.log(`|---|---|---|---|`);
     console.log(`| queries/s at saturation | ${range(qpsBy[SVCNET.name]!)} | ${range(qpsBy[KNOT.name]!)} | ${range(ratio, 2)}× |`);
+    console.log(`| bare Node UDP responder (echo), queries/s | ${range(qpsBy[ECHO.name]!)} (svcnet-dns = ${range(echoRatio, 2)}× of it) | | echo / knotd ${range(echoKnot, 2)}× |`);
     console.log(`| p50 at ${fmt(RATE)} q/s | ${range(p50By[SVCNET.name]!, 3)} ms | ${range(p50By[KNOT.name]!, 3)} ms | |`);
     console.log(`| p99 at ${fmt(RATE)} q/s | ${range(p99By[SVCNET.name]!, 3)} ms | ${range(p99By[KNOT.name]!, 3)} ms | |`);
     console.log(`| queries lost at ${fmt(RATE)} q/s | ${range(lostBy[SVCNET.name]!)} | ${range(lostBy[KNOT.name]!)} | |`);
