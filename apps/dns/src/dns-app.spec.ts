@@ -107,3 +107,32 @@ describe('svcnet-dns fed by a real nats-server', () => {
     expect((await http(app, '/metrics')).body).toMatch(/svcnet_dns_feed_connected 1/);
   }, 60_000);
 });
+
+describe('svcnet-dns while NATS was never reachable', () => {
+  it('answers SERVFAIL for cluster names, is not ready, and stops promptly', async () => {
+    const app = new DnsApp({
+      options: {
+        listen: { host: '127.0.0.1', port: 0 },
+        natsUrl: 'nats://127.0.0.1:1',
+        clusterDomain: D,
+        ttlSeconds: 1,
+        upstream: [],
+        metricsBindAddress: { host: '127.0.0.1', port: 0 },
+        verbosity: 0,
+      },
+      logger: pino({ level: 'silent' }),
+    });
+    await app.start();
+    try {
+      expect((await resolve(app, `web.default.svc.${D}`)).rcode).toBe('SERVFAIL');
+      expect((await resolve(app, 'example.org')).rcode).toBe('REFUSED');
+      const ready = await http(app, '/readyz');
+      expect(ready.status).toBe(503);
+      expect(JSON.parse(ready.body)).toMatchObject({ synced: false, natsConnected: false });
+    } finally {
+      const started = Date.now();
+      await app.stop();
+      expect(Date.now() - started).toBeLessThan(3000);
+    }
+  });
+});

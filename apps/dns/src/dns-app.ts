@@ -45,7 +45,6 @@ export class DnsApp {
   private readonly server: DnsServer;
   private http: Server | undefined;
   private store: StoreConnection | undefined;
-  private connecting: Promise<void> | undefined;
   private watchers: { services: KindWatcher<Service>; endpoints: KindWatcher<Endpoints> } | undefined;
   private listed = { services: false, endpoints: false };
   private connected = false;
@@ -96,7 +95,7 @@ export class DnsApp {
     collectDefaultMetrics({ register: this.registry });
     await this.server.start();
     if (this.options.metricsBindAddress) this.http = await listenHttp(this.options.metricsBindAddress, (req, res) => this.serveHttp(req.url ?? '/', req.method ?? 'GET', res));
-    this.connecting = this.connect().catch((err: unknown) => {
+    void this.connect().catch((err: unknown) => {
       if (!this.stopped) this.log.error({ err }, 'cannot connect to NATS');
     });
     this.log.info(
@@ -122,7 +121,8 @@ export class DnsApp {
     if (this.http) await closeHttp(this.http);
     this.http = undefined;
     await this.store?.close();
-    await this.connecting;
+    // The connect started by start() is not awaited: while NATS has never been reachable it
+    // waits forever; a connection that arrives after stop() closes itself.
   }
 
   readiness(): Readiness {
