@@ -1,8 +1,66 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { rcodeName } from './answer.js';
 
 /** Query types counted by name; anything else is `other` (bounded label values). */
-const KNOWN_TYPES = new Set(['A', 'AAAA', 'SRV', 'PTR', 'TXT', 'SOA', 'NS', 'ANY', 'CNAME', 'MX', 'HTTPS', 'SVCB', 'none']);
+const TYPES = ['A', 'AAAA', 'SRV', 'PTR', 'TXT', 'SOA', 'NS', 'ANY', 'CNAME', 'MX', 'HTTPS', 'SVCB', 'none', 'other'] as const;
+const TYPE_INDEX = new Map<string, number>(TYPES.map((t, i) => [t, i]));
+const OTHER = TYPES.length - 1;
+const PROTOS = ['udp', 'tcp'] as const;
+/** Rcodes 0–23 (FORMERR … BADVERS and the TSIG ones); anything above is folded into 23. */
+const RCODES = 24;
+const BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 4];
+
+/**
+ * Per-request counts in plain typed arrays, published at scrape time:
+ * prom-client validates and hashes a label object on every `inc`/`observe`
+ * (children included), which cost more per query than answering it from the
+ * cache.
+ */
+class RequestTally {
+  readonly requests = new Float64Array(PROTOS.length * TYPES.length * RCODES);
+  readonly buckets = new Float64Array(PROTOS.length * (BUCKETS.length + 1));
+  readonly sums = new Float64Array(PROTOS.length);
+  readonly counts = new Float64Array(PROTOS.length);
+
+  count(proto: number, qtype: string, rcode: number): void {
+    const t = TYPE_INDEX.get(qtype) ?? OTHER;
+    this.requests[(proto * TYPES.length + t) * RCODES + Math.min(rcode, RCODES - 1)]! += 1;
+  }
+
+  observe(proto: number, seconds: number): void {
+    let b = 0;
+    while (b < BUCKETS.length && seconds > BUCKETS[b]!) b++;
+    this.buckets[proto * (BUCKETS.length + 1) + b]! += 1;
+    this.sums[proto]! += seconds;
+    this.counts[proto]! += 1;
+  }
+}
+
+/** prom-client's metric interface, for a histogram whose counts live in a {@link RequestTally}. */
+function durationHistogram(tally: RequestTally) {
+  const name = 'svcnet_dns_request_duration_seconds';
+  const help = 'Time from a request read to its answer handed to the socket';
+  return {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    get: async () => {
+      const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+      PROTOS.forEach((proto, p) => {
+        let cumulative = 0;
+        for (let b = 0; b <= BUCKETS.length; b++) {
+          cumulative += tally.buckets[p * (BUCKETS.length + 1) + b]!;
+          values.push({ metricName: `${name}_bucket`, labels: { le: b < BUCKETS.length ? BUCKETS[b]! : '+Inf', proto }, value: cumulative });
+        }
+        values.push({ metricName: `${name}_sum`, labels: { proto }, value: tally.sums[p]! });
+        values.push({ metricName: `${name}_count`, labels: { proto }, value: tally.counts[p]! });
+      });
+      return { name, help, type: 'histogram', aggregator: 'sum', values };
+    },
+    reset: () => undefined,
+  };
+}
 
 /** What the gauges read at scrape time. */
 export interface DnsStats {
@@ -17,7 +75,6 @@ export interface DnsStats {
 /** svcnet-dns's Prometheus series (CoreDNS's names, `svcnet_dns_` prefix). */
 export class DnsMetrics {
   readonly requests: Counter<'proto' | 'type' | 'rcode'>;
-  readonly duration: Histogram<'proto'>;
   readonly malformed: Counter<'proto' | 'action'>;
   readonly truncated: Counter;
   readonly forwarded: Counter<'result'>;
@@ -28,24 +85,28 @@ export class DnsMetrics {
   readonly feedConnected: Gauge;
   readonly feedSynced: Gauge;
   readonly tcpConnections: Gauge;
-  private readonly children = new Map<string, Counter.Internal>();
-  private readonly durations = new Map<string, Histogram.Internal<'proto'>>();
+  private readonly tally = new RequestTally();
 
   constructor(registry: Registry, zoneStats: () => DnsStats) {
     const registers = [registry];
+    const tally = this.tally;
     this.requests = new Counter({
       name: 'svcnet_dns_requests_total',
       help: 'DNS requests answered, by transport, query type and response code',
       labelNames: ['proto', 'type', 'rcode'],
       registers,
+      collect() {
+        this.reset();
+        tally.requests.forEach((n, i) => {
+          if (n === 0) return;
+          const rcode = i % RCODES;
+          const t = Math.floor(i / RCODES) % TYPES.length;
+          const p = Math.floor(i / (RCODES * TYPES.length));
+          this.inc({ proto: PROTOS[p]!, type: TYPES[t]!, rcode: rcodeName(rcode) }, n);
+        });
+      },
     });
-    this.duration = new Histogram({
-      name: 'svcnet_dns_request_duration_seconds',
-      help: 'Time from a request read to its answer handed to the socket',
-      labelNames: ['proto'],
-      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 4],
-      registers,
-    });
+    registry.registerMetric(durationHistogram(tally) as unknown as Parameters<Registry['registerMetric']>[0]);
     this.malformed = new Counter({
       name: 'svcnet_dns_malformed_requests_total',
       help: 'Messages that could not be parsed: answered FORMERR, dropped (no header, or a response), or their TCP connection closed',
@@ -92,25 +153,13 @@ export class DnsMetrics {
     });
   }
 
-  /** Counts one answered request (children cached: label hashing per query is measurable at 10k/s). */
-  countRequest(proto: string, qtype: string, rcode: number): void {
-    const type = KNOWN_TYPES.has(qtype) ? qtype : 'other';
-    const key = `${proto}|${type}|${rcode}`;
-    let child = this.children.get(key);
-    if (!child) {
-      child = this.requests.labels(proto, type, rcodeName(rcode));
-      this.children.set(key, child);
-    }
-    child.inc();
+  /** Counts one answered request. */
+  countRequest(proto: 'udp' | 'tcp', qtype: string, rcode: number): void {
+    this.tally.count(proto === 'tcp' ? 1 : 0, qtype, rcode);
   }
 
-  /** Observes one request's duration in seconds (child per transport, cached). */
-  observeDuration(proto: string, seconds: number): void {
-    let child = this.durations.get(proto);
-    if (!child) {
-      child = this.duration.labels(proto);
-      this.durations.set(proto, child);
-    }
-    child.observe(seconds);
+  /** Observes one request's duration in seconds. */
+  observeDuration(proto: 'udp' | 'tcp', seconds: number): void {
+    this.tally.observe(proto === 'tcp' ? 1 : 0, seconds);
   }
 }
