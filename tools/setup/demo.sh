@@ -2,7 +2,8 @@
 # `npm run demo`: a 2-node svcnet cluster in network namespaces on this machine
 # (root only; the root namespace's rules, routes and links are never touched).
 #   redis-server in a pod on node1, exposed as a ClusterIP service; redis-cli on
-#   node2 prints PONG through the ClusterIP; a NodePort web service answers the
+#   node2 reaches it by name (svcnet-dns, itself the service kube-system/kube-dns)
+#   and prints PONG through the ClusterIP; a NodePort web service answers the
 #   "external" namespace; the iptables rules for redis-service and the
 #   allocator's allocations (svcnet.v1.Allocator over gRPC) are shown.
 # Options: --keep (leave the cluster up), --proxy-mode MODE, --iptables legacy|nft,
@@ -23,7 +24,8 @@ while [ $# -gt 0 ]; do
 done
 [ "$(id -u)" = 0 ] || { echo "demo: needs root (network namespaces)" >&2; exit 1; }
 
-NAME=demo
+# SVCNET_E2E_TAG keeps two checkouts' demos apart, as it does for the e2e clusters.
+NAME=demo${SVCNET_E2E_TAG:-}
 CLUSTER=(node tools/cluster/dist/main.cjs)
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() { printf '$ %s\n' "$*"; "$@"; }
@@ -49,7 +51,7 @@ trap teardown EXIT
 
 step "cluster: 2 nodes, proxy mode $MODE"
 cl up --nodes 2 --proxy-mode "$MODE" --iptables "$IPT"
-if [ ! -f apps/svcnetctl/dist/main.cjs ] || cl status | grep -q 'state(not started)\|agent-node1(not started)'; then
+if [ ! -f apps/svcnetctl/dist/main.cjs ] || cl status | grep -q 'state(not started)\|dns(not started)\|agent-node1(not started)'; then
   echo "demo: the control plane, the agents or svcnetctl are not built yet; the cluster came up, the demo stops here." >&2
   exit 1
 fi
@@ -68,16 +70,22 @@ show "${CLUSTER[@]}" ctl -- expose pod redis --port 6379 --target-port 6379 --na
 show "${CLUSTER[@]}" ctl -- get service redis-service
 CLUSTER_IP=$(cl ctl -- get service redis-service -o json | json_field spec.clusterIP)
 
-step "redis-cli on node2 -> $CLUSTER_IP:6379 (the ClusterIP: no process listens there, the rules are the service)"
+step "redis-cli on node2 -> redis-service:6379 (a name: svcnet-dns answers $CLUSTER_IP, the ClusterIP; no process listens there, the rules are the service)"
+show "${CLUSTER[@]}" ctl -- get service kube-dns -n kube-system
 cl pod add client --node 2 -- sleep infinity
+show "${CLUSTER[@]}" exec client -- cat /etc/resolv.conf
 pong=""
 for _ in $(seq 1 50); do
-  pong=$(cl exec client -- redis-cli -h "$CLUSTER_IP" -p 6379 ping 2>/dev/null || true)
+  pong=$(cl exec client -- redis-cli -h redis-service -p 6379 ping 2>/dev/null || true)
   [ "$pong" = PONG ] && break
   sleep 0.2
 done
-printf '$ redis-cli -h %s ping   (from pod client on node2)\n%s\n' "$CLUSTER_IP" "${pong:-<no answer>}"
-[ "$pong" = PONG ] || { echo "demo: no PONG through the ClusterIP" >&2; cl logs agent-node2 | tail -20 >&2; exit 1; }
+printf '$ redis-cli -h redis-service ping   (from pod client on node2)\n%s\n' "${pong:-<no answer>}"
+[ "$pong" = PONG ] || { echo "demo: no PONG from redis-service" >&2; cl logs dns | tail -20 >&2; cl logs agent-node2 | tail -20 >&2; exit 1; }
+printf '$ getent hosts redis-service.default.svc.cluster.local   (from pod client on node2)\n'
+hosts=$(cl exec client -- getent hosts redis-service.default.svc.cluster.local || true)
+echo "${hosts:-<not found>}"
+[ "$(echo "$hosts" | awk '{ print $1 }')" = "$CLUSTER_IP" ] || { echo "demo: redis-service.default.svc.cluster.local does not resolve to $CLUSTER_IP" >&2; exit 1; }
 
 step "a NodePort web service, called from the external namespace"
 cl pod add web --node 2 --labels app=web --port http:8080 -- python3 -c '
@@ -115,4 +123,4 @@ esac
 step "what the allocator handed out (svcnet.v1.Allocator over gRPC, from the control-plane namespace)"
 show "${CLUSTER[@]}" exec cp -- node tools/setup/allocations.mjs 127.0.0.1:9001
 
-step "PONG through the ClusterIP: the demo worked"
+step "PONG from redis-service, by name through svcnet-dns and the ClusterIP: the demo worked"

@@ -6,6 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 APT_PACKAGES=(iptables nftables ipvsadm ipset conntrack iproute2 socat nats-server redis-server redis-tools curl netcat-openbsd procps iputils-ping)
+# --bench-dns: what tools/bench/dns compares svcnet-dns with (knot: the C server; dnsperf: the
+# load; dig for looking around). Not installed by default: Debian's knot package enables a
+# knot.service on systemd machines, which the benchmark does not use (it runs knotd itself).
+if [ "${1:-}" = --bench-dns ]; then
+  APT_PACKAGES+=(knot dnsperf bind9-dnsutils)
+fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

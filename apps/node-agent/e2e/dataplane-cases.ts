@@ -35,6 +35,7 @@ import {
   whoServer,
 } from './harness.js';
 import type { ModeInspector } from './mode-inspectors.js';
+import { DNS_TTL_SECONDS, dnsCases } from './dns-cases.js';
 
 /** Everything a case can use; one cluster shared by every case of a suite. */
 export interface CaseContext {
@@ -166,6 +167,7 @@ export const dataplaneCases: readonly DataplaneCase[] = [
       expect(podsSeen(b), summarize(b)).toHaveLength(1);
     },
   },
+  ...dnsCases,
   {
     name: 'removing an endpoint stops traffic to it within 1 s',
     async run(ctx) {
@@ -462,7 +464,10 @@ export function runDataplaneSuite(options: DataplaneSuiteOptions): void {
         nodes: 2,
         proxyMode: options.mode,
         ...(options.iptables ? { iptables: options.iptables } : {}),
-        extraArgs: { agent: ['--sync-period', `${syncPeriodMs}ms`, '--min-sync-period', '50ms', ...(options.agentArgs ?? [])] },
+        extraArgs: {
+          agent: ['--sync-period', `${syncPeriodMs}ms`, '--min-sync-period', '50ms', ...(options.agentArgs ?? [])],
+          dns: ['--ttl', `${DNS_TTL_SECONDS}s`],
+        },
       });
       if (cluster.skipped.length > 0) throw new Error(`cluster incomplete: ${cluster.skipped.join('; ')}`);
       const c = cluster;

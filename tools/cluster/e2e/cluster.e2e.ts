@@ -149,7 +149,10 @@ describe.skipIf(!isRoot)('svcnet-cluster: 2 nodes in network namespaces (needs r
 
   it('pod del kills the pod, deletes its namespace and forgets it', async () => {
     const pid = cluster.state.processes.find((p) => p.component === 'pod-u')!.pid;
+    const resolv = `/etc/netns/${pods.u!.ns}/resolv.conf`;
+    if (cluster.state.dns) expect(existsSync(resolv), 'pods get a resolv.conf while svcnet-dns runs').toBe(true);
     await cluster.deletePod('u');
+    expect(existsSync(resolv), 'the pod\u2019s resolv.conf goes with it').toBe(false);
     expect(await ourNamespaces()).not.toContain(`${NAME}-pod-u`);
     expect(() => process.kill(pid, 0)).toThrow();
     expect(readState(STATE_DIR)?.pods.map((p) => p.name)).not.toContain('u');
@@ -178,6 +181,9 @@ describe.skipIf(!isRoot)('svcnet-cluster: 2 nodes in network namespaces (needs r
     const viaNodePort = ['socat', '-T', '2', '-', `TCP:${cluster.nodeIp(2)}:${svc.spec.ports[0]!.nodePort}`];
     // From outside through node2 to a pod on node1: the source is masqueraded to node2's address.
     expect(await eventually(cluster, 'ext', viaNodePort, (o) => o.includes(' a'))).toBe(`${cluster.nodeIp(2)} a\n`);
+    // By name, through kube-dns (itself a service the agents program) and the pod's search list.
+    const byName = await eventually(cluster, 'b', ['getent', 'hosts', 'who'], (o) => o.length > 0);
+    expect(byName.trim().split(/\s+/)).toEqual([svc.spec.clusterIP, 'who.default.svc.cluster.local']);
   });
 
   it('never changed the root namespace\u2019s links, addresses or routes', () => {
@@ -195,13 +201,16 @@ describe.skipIf(!isRoot)('svcnet-cluster: 2 nodes in network namespaces (needs r
   });
 
   it('down after a crash (state file lost) still finds the namespaces and their processes by prefix', async () => {
-    const crashed = await Cluster.up({ name: NAME, nodes: 1, stateDir: STATE_DIR, repoRoot, agents: false, controlPlane: false });
-    await crashed.addPod({ name: 'z', node: 1, command: ['sleep', '300'] });
+    const crashed = await Cluster.up({ name: NAME, nodes: 1, stateDir: STATE_DIR, repoRoot, agents: false, controlPlane: controlPlaneBuilt });
+    const z = await crashed.addPod({ name: 'z', node: 1, command: ['sleep', '300'] });
+    const resolv = `/etc/netns/${z.ns}/resolv.conf`;
+    if (crashed.state.dns) expect(existsSync(resolv)).toBe(true);
     const pids = crashed.state.processes.map((p) => p.pid);
     writeFileSync(join(STATE_DIR, 'cluster.json'), '{ corrupt');
     await Cluster.down({ name: NAME, stateDir: STATE_DIR });
     expect(await ourNamespaces()).toEqual([]);
     for (const pid of pids) expect(() => process.kill(pid, 0), `pid ${pid}`).toThrow();
     expect(existsSync(join(STATE_DIR, 'cluster.json')), 'corrupt state file removed').toBe(false);
+    expect(existsSync(resolv), 'pods\u2019 resolv.conf removed by prefix').toBe(false);
   });
 });

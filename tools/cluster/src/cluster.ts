@@ -5,8 +5,9 @@ import { ProcessNetExec, type ExecResult } from '@svcnet/netexec';
 import { NetnsLab } from '@svcnet/testing';
 import type { statev1 } from '@svcnet/api';
 import { natsUserName, NatsRole } from '@svcnet/nats-auth';
-import { agentArgv, bundlePath, socketBridgeArgv, svcnetctlArgv, type ExtraArgs } from './components.js';
+import { agentArgv, bundlePath, dnsArgv, socketBridgeArgv, svcnetctlArgv, type ExtraArgs } from './components.js';
 import { authDir, credsPath, DEFAULT_CONTROL_PLANE, natsAccess, startControlPlane, stateComponent } from './control-plane.js';
+import { createKubeDns, DNS_PORT, CLUSTER_DOMAIN, removeAllResolvConfs, tenthAddress } from './dns.js';
 import { buildNetwork } from './network.js';
 import { addPod, deletePod, setPodReady, type AddPodOptions } from './pods.js';
 import { isRunning, startInNetns, stopRecorded, tail } from './processes.js';
@@ -22,7 +23,7 @@ import {
   type ProcessRecord,
   type ProxyModeName,
 } from './state-file.js';
-import { AgentPorts, planCluster } from './topology.js';
+import { AgentPorts, planCluster, SERVICE_CLUSTER_IP_RANGE } from './topology.js';
 
 /** Options of {@link Cluster.up}. */
 export interface ClusterUpOptions {
@@ -38,6 +39,8 @@ export interface ClusterUpOptions {
   extraArgs?: ExtraArgs;
   /** Start the allocator and state service (when built). Default true. */
   controlPlane?: boolean;
+  /** Start svcnet-dns and create kube-system/kube-dns (when built; needs the control plane). Default true. */
+  dns?: boolean;
   /** Start one agent per node (when built). Default true. */
   agents?: boolean;
   /** nats-servers in the control plane, as one JetStream cluster. Default 3. */
@@ -117,6 +120,8 @@ export class Cluster {
         },
         log,
       );
+      if (opts.dns ?? true) await cluster.startDns(opts, log);
+      else cluster.state.skipped.push('dns (not requested)');
       if (opts.agents ?? true) await cluster.startAgents(opts, log);
       else cluster.state.skipped.push('agents (not requested)');
       cluster.save();
@@ -152,6 +157,7 @@ export class Cluster {
       return;
     }
     await new NetnsLab({ prefix: where.name }).cleanup();
+    removeAllResolvConfs(where.name);
     rmSync(join(stateDir, 'nats'), { recursive: true, force: true });
     rmSync(join(stateDir, 'auth'), { recursive: true, force: true });
     rmSync(stateFilePath(stateDir), { force: true });
@@ -195,6 +201,32 @@ export class Cluster {
       }
       await new Promise((res) => setTimeout(res, 100));
     }
+  }
+
+  /**
+   * Starts svcnet-dns in the control-plane namespace and creates the
+   * selector-less kube-system/kube-dns service (10th address of the service
+   * range) with Endpoints at the control plane's address; pods added from
+   * then on get a resolv.conf pointing at it.
+   */
+  private async startDns(opts: ClusterUpOptions, log: (m: string) => void): Promise<void> {
+    const bundle = bundlePath(this.state.repoRoot, 'dns');
+    // socat creates the bridge's socket a moment after it starts.
+    for (let i = 0; i < 100 && this.state.sockets.state && !existsSync(this.state.sockets.state); i++) await new Promise((r) => setTimeout(r, 50));
+    const client = this.stateClient();
+    if (!bundle || !client) {
+      const why = !bundle ? 'bundle not built: npx nx run dns:build' : 'no state service';
+      this.state.skipped.push(`dns (${why})`);
+      log(`svcnet-dns NOT started: ${why}`);
+      return;
+    }
+    const rec = this.startProcess('dns', this.state.plan.controlPlane.ns, dnsArgv(bundle, natsAccess(this.state, natsUserName(NatsRole.Dns), 'loopback'), opts.extraArgs?.dns));
+    await this.waitListening(rec, DNS_PORT);
+    const clusterIP = tenthAddress(SERVICE_CLUSTER_IP_RANGE);
+    await createKubeDns(client, { clusterIP, serverIp: this.state.plan.controlPlane.ip });
+    this.state.dns = { clusterIP, domain: CLUSTER_DOMAIN };
+    this.save();
+    log(`svcnet-dns: ${this.state.plan.controlPlane.ip}:${DNS_PORT}, service kube-system/kube-dns ${clusterIP} (${CLUSTER_DOMAIN})`);
   }
 
   /** A Unix socket in the state dir relayed to a control-plane port, so root-namespace code can talk to it. */
@@ -379,6 +411,7 @@ export class Cluster {
     await stopRecorded(this.state.processes);
     for (const pod of this.state.pods) this.lab.adopt(pod.ns);
     await this.lab.cleanup();
+    removeAllResolvConfs(this.state.name);
     for (const socket of Object.values(this.state.sockets)) rmSync(socket, { force: true });
     // The JetStream store belonged to this cluster only; a new `up` starts empty. Logs stay for post-mortems.
     rmSync(join(this.state.stateDir, 'nats'), { recursive: true, force: true });

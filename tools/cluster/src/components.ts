@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { CLUSTER_DOMAIN, DNS_METRICS_PORT, DNS_PORT } from './dns.js';
 import type { IptablesVariant, ProxyModeName } from './state-file.js';
 import {
   AgentPorts,
@@ -17,6 +18,7 @@ export const AppBundle = {
   state: 'apps/state/dist/main.cjs',
   agent: 'apps/node-agent/dist/main.cjs',
   svcnetctl: 'apps/svcnetctl/dist/main.cjs',
+  dns: 'apps/dns/dist/main.cjs',
 } as const;
 export type AppName = keyof typeof AppBundle;
 
@@ -31,6 +33,7 @@ export interface ExtraArgs {
   allocator?: string[];
   state?: string[];
   agent?: string[];
+  dns?: string[];
 }
 
 /** How the programs reach NATS: every server, and each program's own credentials. */
@@ -118,6 +121,24 @@ export function stateArgv(p: ControlPlaneArgvParams & { replica?: number }): str
     '--metrics-bind-address',
     `127.0.0.1:${9412 + 10 * replica}`,
     ...(p.extra ?? []),
+  ];
+}
+
+/** svcnet-dns in the control-plane namespace: NATS next door, answers on every address of the namespace. */
+export function dnsArgv(bundle: string, nats: NatsAccess, extra: readonly string[] = []): string[] {
+  return [
+    process.execPath,
+    // As bin/svcnet-dns.cjs runs it: a small young generation keeps the resident size down.
+    '--max-semi-space-size=2',
+    bundle,
+    '--listen',
+    `0.0.0.0:${DNS_PORT}`,
+    ...natsFlags(nats),
+    '--cluster-domain',
+    CLUSTER_DOMAIN,
+    '--metrics-bind-address',
+    `0.0.0.0:${DNS_METRICS_PORT}`,
+    ...extra,
   ];
 }
 

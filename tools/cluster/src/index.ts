@@ -4,6 +4,7 @@ export type { ClusterUpOptions, ClusterExecOptions } from './cluster.js';
 export { PodCommands, parsePortSpec, parseLabels } from './pods.js';
 export type { AddPodOptions, PodPort } from './pods.js';
 export { AppBundle, bundlePath } from './components.js';
+export { CLUSTER_DOMAIN, DNS_PORT, DNS_METRICS_PORT, KUBE_DNS, NETNS_ETC, resolvConf, tenthAddress } from './dns.js';
 export type { ExtraArgs, AppName } from './components.js';
 export { ProxyModeName, IptablesVariant, defaultStateDir, readState } from './state-file.js';
 export type { ClusterState, PodRecord, ProcessRecord } from './state-file.js';

@@ -56,16 +56,17 @@ function buildProgram(): Command {
     .description('A local multi-node svcnet cluster built from network namespaces (root only; never touches the root namespace)')
     .enablePositionalOptions();
 
-  withWhere(program.command('up').description('create the namespaces and start nats, allocator, state and one agent per node'))
+  withWhere(program.command('up').description('create the namespaces and start nats, allocator, state, svcnet-dns and one agent per node'))
     .option('--nodes <n>', 'number of nodes', positiveInt, 2)
     .addOption(new Option('--proxy-mode <mode>', 'agents\u2019 proxy mode').choices(Object.values(ProxyModeName)).default('iptables'))
     .addOption(new Option('--iptables <variant>', 'iptables binaries the agents use').choices(Object.values(IptablesVariant)).default('auto'))
     .option('--no-agents', 'do not start node agents')
+    .option('--dns-arg <arg...>', 'extra flags for svcnet-dns (e.g. --dns-arg=--ttl=1s)')
     .option('--agent-arg <arg...>', 'extra flags for every agent (e.g. --agent-arg=--sync-period=5s)')
     .option('--nats-cluster <n>', 'nats-servers in the control plane, as one JetStream cluster (buckets get min(3, n) replicas)', positiveInt, 3)
     .addOption(new Option('--nats-auth <mode>', 'per-program NATS credentials, or none (plain NATS, for a quick local try)').choices(['creds', 'none']).default('creds'))
     .option('--state-replicas <n>', 'svcnet-state replicas (gRPC on 9000, 9010, …)', positiveInt, 1)
-    .action(async (o: Where & { nodes: number; proxyMode: ProxyModeName; iptables: IptablesVariant; agents: boolean; agentArg?: string[]; natsCluster: number; natsAuth: string; stateReplicas: number }) => {
+    .action(async (o: Where & { nodes: number; proxyMode: ProxyModeName; iptables: IptablesVariant; agents: boolean; agentArg?: string[]; dnsArg?: string[]; natsCluster: number; natsAuth: string; stateReplicas: number }) => {
       const cluster = await Cluster.up({
         ...where(o),
         nodes: o.nodes,
@@ -75,7 +76,7 @@ function buildProgram(): Command {
         natsServers: o.natsCluster,
         natsAuth: o.natsAuth !== 'none',
         stateReplicas: o.stateReplicas,
-        ...(o.agentArg ? { extraArgs: { agent: o.agentArg } } : {}),
+        extraArgs: { ...(o.agentArg ? { agent: o.agentArg } : {}), ...(o.dnsArg ? { dns: o.dnsArg } : {}) },
         log: say,
       });
       for (const s of cluster.skipped) say(`not started: ${s}`);
@@ -175,7 +176,8 @@ function printStatus(cluster: Cluster): void {
   };
   const lines = [
     `cluster ${cluster.name}: proxy mode ${cluster.state.proxyMode}, iptables ${cluster.state.iptables}`,
-    `  control plane ${plan.controlPlane.ns} ${plan.controlPlane.ip}: ${['nats', 'allocator', 'state'].map(mark).join(' ')}`,
+    `  control plane ${plan.controlPlane.ns} ${plan.controlPlane.ip}: ${['nats', 'allocator', 'state', 'dns'].map(mark).join(' ')}`,
+    ...(cluster.state.dns ? [`  dns           kube-system/kube-dns ${cluster.state.dns.clusterIP} (${cluster.state.dns.domain}), pods' resolv.conf in /etc/netns/<pod>`] : []),
     `  external      ${plan.external.ns} ${plan.external.ip}`,
     ...plan.nodes.map((n) => `  ${n.name.padEnd(13)} ${n.ns} ${n.ip} pods ${n.podCidr}: ${mark(`agent-${n.name}`)}`),
     ...pods.map((p) => `  pod ${p.namespace}/${p.name} on ${p.node} ${p.ip} ready=${p.ready} ${mark(`pod-${p.name}`)}`),

@@ -38,6 +38,9 @@ export async function buildNetwork(lab: NetnsLab, plan: ClusterPlan): Promise<vo
     // Real nodes have a default route: without one, a packet to a ClusterIP that no rule
     // DNATs fails routing before the filter table's REJECT for services without endpoints.
     await lab.addRoute(node.ns, 'default', plan.external.ip);
+    // svcnet-dns runs in the control plane; pods' queries reach it un-masqueraded (DNAT only),
+    // so its answers need a way back to every pod CIDR, as a real control plane has.
+    await lab.addRoute(plan.controlPlane.ns, node.podCidr, node.ip);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Cluster } from './cluster.js';
+import { removePodResolvConf, writePodResolvConf } from './dns.js';
 import { addPodNetwork } from './network.js';
 import { stopRecorded } from './processes.js';
 import { registerPod, setPodReadiness, unregisterPod } from './state-client.js';
@@ -78,6 +79,8 @@ export async function addPod(cluster: Cluster, opts: AddPodOptions): Promise<Pod
   state.pods.push(pod);
   cluster.save();
   await addPodNetwork(cluster.lab, { node, ns: pod.ns, hostVeth: pod.hostVeth, ip });
+  // Before the command starts: `ip netns exec` mounts it over /etc/resolv.conf at exec time.
+  if (state.dns) writePodResolvConf({ cluster: state.name, ns: pod.ns, namespace: pod.namespace, nameserver: state.dns.clusterIP });
   if (pod.command.length > 0) {
     const rec = cluster.startProcess(`pod-${pod.name}`, pod.ns, pod.command, {
       HOSTNAME: pod.name,
@@ -106,6 +109,7 @@ export async function deletePod(cluster: Cluster, name: string): Promise<void> {
   if (client && pod.registered) await unregisterPod(client, pod);
   await stopRecorded(cluster.state.processes.filter((p) => p.component === `pod-${name}`));
   await cluster.lab.deleteNamespace(pod.ns);
+  removePodResolvConf(cluster.state.name, pod.ns);
   cluster.state.processes = cluster.state.processes.filter((p) => p.component !== `pod-${name}`);
   cluster.state.pods = cluster.state.pods.filter((p) => p.name !== name);
   cluster.save();

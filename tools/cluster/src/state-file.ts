@@ -69,6 +69,8 @@ export interface ClusterState {
   processes: ProcessRecord[];
   pods: PodRecord[];
   nextVethId: number;
+  /** Set once svcnet-dns runs and kube-system/kube-dns exists: pods then get a resolv.conf. */
+  dns?: { clusterIP: string; domain: string };
 }
 
 /** The default state directory of a cluster. */
