@@ -81,13 +81,13 @@ export function diffIpvs(kernel: KernelState, plan: IpvsPlan): IpvsChanges {
     // The same object as last applied (render reuses unchanged services): nothing to compare.
     if (have === vs) continue;
     if (!have) ipvsLines.push(serviceLine('-A', vs));
-    else if (have.scheduler !== vs.scheduler || have.persistenceSeconds !== vs.persistenceSeconds) ipvsLines.push(serviceLine('-E', vs));
+    else if (have.scheduler !== vs.scheduler || have.persistenceSeconds !== vs.persistenceSeconds || have.foreign) ipvsLines.push(serviceLine('-E', vs));
     const haveReals = new Map((have?.reals ?? []).map((r) => [hostPort(r.address, r.port), r]));
     const wantReals = new Set(vs.reals.map((r) => hostPort(r.address, r.port)));
     for (const r of vs.reals) {
       const h = haveReals.get(hostPort(r.address, r.port));
       if (!h) ipvsLines.push(realLine('-a', vs, r));
-      else if (h.weight !== r.weight) ipvsLines.push(realLine('-e', vs, r));
+      else if (h.weight !== r.weight || h.foreign) ipvsLines.push(realLine('-e', vs, r));
     }
     for (const [k, r] of haveReals) if (!wantReals.has(k)) removedReals.push({ vs, real: r });
   }

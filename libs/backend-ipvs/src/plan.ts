@@ -10,6 +10,11 @@ export interface RealServer {
   port: number;
   /** 1 for a live endpoint; 0 while a removed TCP endpoint drains. */
   weight: number;
+  /**
+   * Read back from the kernel only: options svcnet never sets (another forwarding method than
+   * masquerade, connection thresholds), sorted. Any is drift, repaired with `-e`.
+   */
+  foreign?: string;
 }
 
 /** One IPVS virtual service (clusterIP:port, nodeIP:nodePort or externalIP:port). */
@@ -24,6 +29,8 @@ export interface VirtualServer {
   reals: RealServer[];
   /** `<ns>/<name>:<port>` this virtual service belongs to (for messages, not for the kernel). */
   serviceId: string;
+  /** Read back from the kernel only: options svcnet never sets (`-M`, `-o`, `-b`, `--pe`), sorted. Any is drift. */
+  foreign?: string;
 }
 
 export interface IpsetSpec {
