@@ -49,6 +49,24 @@ export interface IptablesRules {
   filter: string[];
 }
 
+/** What one service port contributes (rendered once, reused by reference while unchanged). */
+export interface IpvsFragment {
+  /** The ServicePortInfo and endpoints it was rendered from (identity = unchanged). */
+  sp: unknown;
+  eps: unknown;
+  vss: VirtualServer[];
+  /** [set name, member]. */
+  members: Array<[string, string]>;
+  /** Addresses bound to kube-ipvs0 for it: the cluster IP and its IPv4 external IPs. */
+  addresses: string[];
+}
+
+/** One changed service port: its fragment before and after (undefined = absent). */
+export interface FragmentPair {
+  before: IpvsFragment | undefined;
+  after: IpvsFragment | undefined;
+}
+
 export interface IpvsPlan {
   /** Full sync: the backend reads the kernel instead of trusting its last apply. */
   full: boolean;
@@ -63,6 +81,16 @@ export interface IpvsPlan {
    * (cluster and external IPs): node IPs (NodePorts). Stale services on them are removed.
    */
   ownedAddresses: string[];
+  /** Per service port id (not enumerable: plans compare by their kernel content). */
+  readonly fragments?: ReadonlyMap<string, IpvsFragment>;
+  /** Identifies this plan (not enumerable). */
+  readonly serial?: number;
+  /**
+   * Partial plans: the serial of the plan this one was rendered against (not the plan: that
+   * would chain every plan ever made) and the service ports that changed (not enumerable).
+   * The backend applies just these when the kernel holds that plan.
+   */
+  readonly delta?: { readonly baseSerial: number; readonly pairs: readonly FragmentPair[] };
 }
 
 /** `tcp:10.96.0.10:80` — the key of a virtual service. */
