@@ -49,6 +49,31 @@ describe('IPVS partial syncs in O(change)', () => {
     expect(p2.virtualServers.find((v) => v.address === '10.96.0.3')!.reals.map((r) => r.address)).toEqual(['10.244.0.9']);
   });
 
+  it('a new service is one step: ipset, ip and ipvsadm run at once (each waits here until all three started)', async () => {
+    const kernel = new SimKernel();
+    let open: () => void = () => undefined;
+    const bar = { armed: false, started: 0, all: new Promise<void>((r) => (open = r)) };
+    const exec = {
+      run: async (req: Parameters<SimKernel['run']>[0]) => {
+        if (bar.armed && ['ipset', 'ip', 'ipvsadm'].includes(req.file)) {
+          if (++bar.started === 3) open();
+          const late = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${req.file} waited alone: the calls are not one step`)), 1000));
+          await Promise.race([bar.all, late]);
+        }
+        return kernel.run(req);
+      },
+    };
+    const b = new IpvsBackend({ exec, config });
+    const p1 = b.render({ state: stateOf([]), config, full: true, changed: new Set(), lastApplied: undefined });
+    await b.apply(p1);
+    bar.armed = true;
+    const web = svc({ name: 'web', clusterIP: '10.96.0.1', port: 80 });
+    const p2 = b.render({ state: stateOf([[web, [ep('10.244.0.2', 80)]]]), config, full: false, changed: new Set([web.id]), lastApplied: p1 });
+    await b.apply(p2);
+    expect(bar.started).toBe(3);
+    expect(kernel.addresses).toEqual(new Set(['10.96.0.1']));
+  });
+
   it('an address shared by two ports of one service stays while one of them is left', async () => {
     const kernel = new SimKernel();
     const b = new IpvsBackend({ exec: kernel, config });

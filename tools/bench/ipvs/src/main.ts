@@ -89,7 +89,7 @@ async function benchSize(vm: IpvsVmHandle, n: number): Promise<Record<string, nu
   replaced[4] = { ...replaced[4]!, ip: ipOf(250, 1) };
   const s2: ProxyState = { services: s1.services, endpoints: new Map(s1.endpoints).set(changedId, replaced) };
   const r: Record<string, number[]> = {
-    oursFull: [], bareFull: [], oursChange: [], bareChange: [], oursAdd: [], bareAdd: [], fullCalls: [], changeCalls: [], addCalls: [], changeRender: [], addRender: [],
+    oursFull: [], bareFull: [], oursChange: [], bareChange: [], oursAdd: [], bareAdd: [], bareAddBound: [], fullCalls: [], changeCalls: [], addCalls: [], changeRender: [], addRender: [],
   };
   for (let round = 0; round < ROUNDS; round++) {
     await wipe(vm);
@@ -126,11 +126,22 @@ async function benchSize(vm: IpvsVmHandle, n: number): Promise<Record<string, nu
     r['bareFull']!.push(await bare(vm, inputs.ipvs, inputs.ipset));
     const reals = base.endpoints.get(changedId)!.map((e) => `-a -t ${extra}:80 -r ${e.ip}:8080 -m -w 1`).join('\n');
     r['bareAdd']!.push(await bare(vm, `-A -t ${extra}:80 -s rr\n${reals}\n`, `add KUBE-CLUSTER-IP ${extra},tcp:80\n`));
+    // The same plus binding the address (what makes the new service reachable): three calls, as ours.
+    await vm.exec.run({ file: 'ipvsadm', args: ['-D', '-t', `${extra}:80`] });
+    await vm.exec.run({ file: 'ipset', args: ['del', 'KUBE-CLUSTER-IP', `${extra},tcp:80`] });
+    await vm.exec.run({ file: 'ip', args: ['link', 'add', IPVS_DUMMY_LINK, 'type', 'dummy'], allowFailure: true });
+    r['bareAddBound']!.push(
+      await timed(async () => {
+        await bare(vm, `-A -t ${extra}:80 -s rr\n${reals}\n`, `add KUBE-CLUSTER-IP ${extra},tcp:80\n`);
+        await vm.exec.run({ file: 'ip', args: ['-batch', '-'], input: `addr add ${extra}/32 dev ${IPVS_DUMMY_LINK}\n` });
+      }),
+    );
     // The same change the backend makes: the new real server, the old one to weight 0.
     const vip = base.services.get(changedId)!.clusterIP;
     r['bareChange']!.push(await bare(vm, `-a -t ${vip}:80 -r ${ipOf(250, 1)}:8080 -m -w 1\n-e -t ${vip}:80 -r ${oldIp}:8080 -m -w 0\n`, ''));
   }
   const m = Object.fromEntries(Object.entries(r).map(([key, xs]) => [key, median(xs)]));
+  console.log(`  (n=${n}: one service added vs a bare add that also binds the address (3 calls): ${r['bareAddBound']!.map((x) => x.toFixed(0)).join('/')} ms, ratio of medians ${(median(r['oursAdd']!) / median(r['bareAddBound']!)).toFixed(2)}x)`);
   console.log(`  (n=${n}, every round: change ${r['oursChange']!.map((x) => x.toFixed(0)).join('/')} vs bare ${r['bareChange']!.map((x) => x.toFixed(0)).join('/')} ms; add ${r['oursAdd']!.map((x) => x.toFixed(0)).join('/')} vs bare ${r['bareAdd']!.map((x) => x.toFixed(0)).join('/')} ms; render ms change ${r['changeRender']!.map((x) => x.toFixed(1)).join('/')}, add ${r['addRender']!.map((x) => x.toFixed(1)).join('/')})`);
   return { ...m, fullRatio: m['oursFull']! / m['bareFull']!, changeRatio: m['oursChange']! / m['bareChange']!, addRatio: m['oursAdd']! / m['bareAdd']! };
 }
