@@ -71,7 +71,7 @@ export class IptablesBackend implements ProxyBackend<IptablesPlan> {
   async apply(plan: IptablesPlan): Promise<ApplyResult> {
     const started = performance.now();
     let calls = 0;
-    let listed = false;
+    let listLines: number[] = [];
     try {
       const variant = await this.variant();
       let saved: Map<string, SavedTable> | undefined;
@@ -84,10 +84,10 @@ export class IptablesBackend implements ProxyBackend<IptablesPlan> {
         if (variant === 'nft' && !this.listTableBroken) {
           const tableRules = saved ? () => savedRules(saved.get(t)) : () => planRules(plan, t);
           extras.listTableFirst = listTableFirstPays(plan.sections[t], { deleteChains: extras.deleteChains, tableRules });
-          listed ||= extras.listTableFirst;
         }
         return sectionText(t, plan.sections[t], extras);
       }).join('');
+      listLines = listLineNumbers(text);
       if (text !== '') {
         await this.run(variant, 'restore', ['-w', '--noflush'], text);
         calls++;
@@ -95,8 +95,9 @@ export class IptablesBackend implements ProxyBackend<IptablesPlan> {
       this.kernelKnown = true;
     } catch (err) {
       this.kernelKnown = false;
-      // Should an iptables-nft ever refuse the leading -S, the next (full) sync goes without it.
-      if (listed) this.listTableBroken = true;
+      // Should an iptables-nft ever refuse the -S line itself, later syncs go without it.
+      const failedLine = /\bline (\d+)\b/.exec(messageOf(err))?.[1];
+      if (failedLine !== undefined && listLines.includes(Number(failedLine))) this.listTableBroken = true;
       throw err instanceof BackendApplyError ? err : new BackendApplyError(this.mode, messageOf(err), { cause: err });
     }
     calls += await this.clearConntrack(plan.conntrack);
@@ -204,6 +205,19 @@ function extrasFor(table: IptablesTable, plan: IptablesPlan, saved: SavedTable |
   const deleteChains = [...(saved?.chains ?? [])].filter((c) => SERVICE_CHAIN.test(c) && !want.has(c)).sort();
   const jumps = JUMP_RULES.filter((j) => j.table === table && !hasJump(saved, j)).map(jumpInsertLine);
   return { deleteChains, jumps };
+}
+
+/** 1-based numbers of the `-S` lines of a restore input (iptables-restore names failing lines so). */
+function listLineNumbers(text: string): number[] {
+  const out: number[] = [];
+  if (!text.includes('\n-S\n')) return out;
+  let line = 1;
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) !== 10) continue;
+    line++;
+    if (text.startsWith('-S\n', i + 1)) out.push(line);
+  }
+  return out;
 }
 
 function savedRules(t: SavedTable | undefined): number {

@@ -1,7 +1,12 @@
+import { NetExecError } from '@svcnet/netexec';
+import type { NetExec } from '@svcnet/netexec';
+import { buildEndpoints, buildService } from '@svcnet/proxy-core';
 import { describe, expect, it } from 'vitest';
+import { IptablesBackend } from './iptables-backend.js';
 import { JUMP_RULES, jumpInsertLine } from './jump-rules.js';
 import { listTableFirstPays, sectionText } from './render.js';
 import type { RestoreSection } from './render.js';
+import { NODE, stateOf } from './test-fixtures.js';
 
 const section: RestoreSection = {
   declare: ['KUBE-SVC-A', 'KUBE-SERVICES', 'KUBE-SEP-A', 'KUBE-POSTROUTING'],
@@ -44,5 +49,38 @@ describe('listTableFirstPays', () => {
   ];
   it.each(CASES)('$name', ({ s, tableRules, pays }) => {
     expect(listTableFirstPays(s, { tableRules: () => tableRules })).toBe(pays);
+  });
+});
+
+describe('IptablesBackend with iptables-nft: a refused -S line turns listing off, other failures do not', () => {
+  const big = stateOf(
+    Array.from({ length: 600 }, (_, k) => buildService({ namespace: 'b', name: `s${k}`, clusterIP: `10.96.${k >> 8}.${k & 255}` })),
+    Array.from({ length: 600 }, (_, k) => buildEndpoints({ namespace: 'b', name: `s${k}`, addresses: [1, 2, 3, 4, 5].map((j) => `10.${100 + j}.${k >> 8}.${k & 255}@n1`) })),
+  );
+  const EMPTY = '*nat\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n';
+  const CASES = [
+    { name: 'the -S line refused', failAt: (lines: string[]) => lines.indexOf('-S') + 1, listsAfter: false },
+    { name: 'another line refused', failAt: (lines: string[]) => lines.length - 2, listsAfter: true },
+  ];
+  it.each(CASES)('$name', async ({ failAt, listsAfter }) => {
+    const restores: string[] = [];
+    const exec: NetExec = {
+      run: async (req) => {
+        if (req.file.endsWith('-save')) return { stdout: EMPTY, stderr: '', exitCode: 0, durationMs: 0 };
+        const input = String(req.input);
+        restores.push(input);
+        if (restores.length === 1) {
+          const n = failAt(input.split('\n'));
+          throw new NetExecError({ command: req.file, exitCode: 2, stderr: `iptables-nft-restore v1.8.9 (nf_tables): \nline ${n}: something failed` });
+        }
+        return { stdout: '', stderr: '', exitCode: 0, durationMs: 0 };
+      },
+    };
+    const b = new IptablesBackend({ exec, variant: 'nft', conntrack: false });
+    const plan = b.render({ state: big, config: NODE, full: true, changed: new Set(), lastApplied: undefined });
+    await expect(b.apply(plan)).rejects.toThrow(/something failed/);
+    expect(restores[0]!.split('\n')).toContain('-S');
+    await b.apply(plan);
+    expect(restores[1]!.split('\n').includes('-S')).toBe(listsAfter);
   });
 });
