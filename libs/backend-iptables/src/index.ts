@@ -1,7 +1,7 @@
 // Public API of @svcnet/backend-iptables: named exports only.
 export { IptablesBackend, cleanupText } from './iptables-backend.js';
 export type { IptablesBackendParams, IptablesVariant } from './iptables-backend.js';
-export { renderIptablesPlan, masqueradeMark, sectionText } from './render.js';
+export { renderIptablesPlan, masqueradeMark, sectionText, listTableFirstPays } from './render.js';
 export type { RestoreSection, RestoreExtras } from './render.js';
 export { describePlan } from './plan.js';
 export type { IptablesPlan, IptablesTable, ConntrackDeletion, RejectedService } from './plan.js';
@@ -17,3 +17,6 @@ export { tracePacket } from './packet-tracer.js';
 export type { TracePacket, TraceOutcome, TraceResult } from './packet-tracer.js';
 export { parseRule, inCidr } from './rule-parser.js';
 export type { ParsedRule } from './rule-parser.js';
+export { ContentCheck } from './content-check.js';
+export type { DriftFinding } from './content-check.js';
+export { canonicalRule, canonicalChain } from './rule-canon.js';

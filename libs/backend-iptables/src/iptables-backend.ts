@@ -4,7 +4,9 @@ import type { NetExec } from '@svcnet/netexec';
 import { JUMP_RULES, jumpInsertLine } from './jump-rules.js';
 import { describePlan } from './plan.js';
 import type { ConntrackDeletion, IptablesPlan, IptablesTable } from './plan.js';
-import { renderIptablesPlan, sectionText } from './render.js';
+import { ContentCheck } from './content-check.js';
+import type { DriftFinding } from './content-check.js';
+import { listTableFirstPays, renderIptablesPlan, sectionText } from './render.js';
 import type { RestoreExtras } from './render.js';
 import { hasJump, parseSave, ruleTarget } from './save-parser.js';
 import type { SavedTable } from './save-parser.js';
@@ -42,6 +44,10 @@ export class IptablesBackend implements ProxyBackend<IptablesPlan> {
   /** The kernel holds the last applied plan (no need to read it back). */
   private kernelKnown = false;
   private pendingConntrack: ConntrackDeletion[] = [];
+  private readonly content = new ContentCheck();
+  private drift: DriftFinding | undefined;
+  /** iptables-nft refused a restore that listed the table first: never do it again. */
+  private listTableBroken = false;
 
   constructor(params: IptablesBackendParams) {
     this.p = params;
@@ -65,14 +71,23 @@ export class IptablesBackend implements ProxyBackend<IptablesPlan> {
   async apply(plan: IptablesPlan): Promise<ApplyResult> {
     const started = performance.now();
     let calls = 0;
+    let listLines: number[] = [];
     try {
       const variant = await this.variant();
-      let text = plan.restore;
+      let saved: Map<string, SavedTable> | undefined;
       if (!this.kernelKnown || !plan.basedOnLast) {
-        const saved = parseSave((await this.run(variant, 'save', [])).stdout);
+        saved = parseSave((await this.run(variant, 'save', [])).stdout);
         calls++;
-        text = TABLES.map((t) => sectionText(t, plan.sections[t], extrasFor(t, plan, saved.get(t)))).join('');
       }
+      const text = TABLES.map((t) => {
+        const extras: RestoreExtras = saved ? extrasFor(t, plan, saved.get(t)) : {};
+        if (variant === 'nft' && !this.listTableBroken) {
+          const tableRules = saved ? () => savedRules(saved.get(t)) : () => planRules(plan, t);
+          extras.listTableFirst = listTableFirstPays(plan.sections[t], { deleteChains: extras.deleteChains, tableRules });
+        }
+        return sectionText(t, plan.sections[t], extras);
+      }).join('');
+      listLines = listLineNumbers(text);
       if (text !== '') {
         await this.run(variant, 'restore', ['-w', '--noflush'], text);
         calls++;
@@ -80,6 +95,9 @@ export class IptablesBackend implements ProxyBackend<IptablesPlan> {
       this.kernelKnown = true;
     } catch (err) {
       this.kernelKnown = false;
+      // Should an iptables-nft ever refuse the -S line itself, later syncs go without it.
+      const failedLine = /\bline (\d+)\b/.exec(messageOf(err))?.[1];
+      if (failedLine !== undefined && listLines.includes(Number(failedLine))) this.listTableBroken = true;
       throw err instanceof BackendApplyError ? err : new BackendApplyError(this.mode, messageOf(err), { cause: err });
     }
     calls += await this.clearConntrack(plan.conntrack);
@@ -93,12 +111,22 @@ export class IptablesBackend implements ProxyBackend<IptablesPlan> {
     return out.join('');
   }
 
+  /**
+   * Reads iptables-save and compares every chain of the plan by content (see
+   * ContentCheck): missing chains, rule counts, rules rewritten in place, and
+   * the jump rules in the built-in chains.
+   */
   async detectDrift(lastApplied: IptablesPlan): Promise<boolean> {
     const variant = await this.variant();
     const saved = parseSave((await this.run(variant, 'save', [])).stdout);
-    const drift = TABLES.some((t) => tableDrifted(saved.get(t), t === 'nat' ? lastApplied.nat : lastApplied.filter, t));
-    if (drift) this.kernelKnown = false;
-    return drift;
+    this.drift = this.content.check(saved, lastApplied);
+    if (this.drift) this.kernelKnown = false;
+    return this.drift !== undefined;
+  }
+
+  /** What the last drift check found (undefined: nothing). */
+  lastDrift(): DriftFinding | undefined {
+    return this.drift;
   }
 
   /**
@@ -111,10 +139,11 @@ export class IptablesBackend implements ProxyBackend<IptablesPlan> {
     for (const v of variants) {
       const save = await this.run(v, 'save', [], undefined, true).catch(() => undefined);
       if (!save || save.exitCode !== 0) continue;
-      const text = cleanupText(parseSave(save.stdout));
+      const text = cleanupText(parseSave(save.stdout), { listTableFirst: v === 'nft' && !this.listTableBroken });
       if (text !== '') await this.run(v, 'restore', ['-w', '--noflush'], text);
     }
     this.kernelKnown = false;
+    this.content.reset();
   }
 
   private async clearConntrack(deletions: readonly ConntrackDeletion[]): Promise<number> {
@@ -178,27 +207,50 @@ function extrasFor(table: IptablesTable, plan: IptablesPlan, saved: SavedTable |
   return { deleteChains, jumps };
 }
 
-function tableDrifted(saved: SavedTable | undefined, want: ReadonlyMap<string, readonly string[]>, table: IptablesTable): boolean {
-  if (!saved) return true;
-  for (const [chain, lines] of want) {
-    if (!saved.chains.has(chain)) return true;
-    if ((saved.rules.get(chain)?.length ?? 0) !== lines.length) return true;
+/** 1-based numbers of the `-S` lines of a restore input (iptables-restore names failing lines so). */
+function listLineNumbers(text: string): number[] {
+  const out: number[] = [];
+  if (!text.includes('\n-S\n')) return out;
+  let line = 1;
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) !== 10) continue;
+    line++;
+    if (text.startsWith('-S\n', i + 1)) out.push(line);
   }
-  return JUMP_RULES.some((j) => j.table === table && !hasJump(saved, j));
+  return out;
 }
 
+function savedRules(t: SavedTable | undefined): number {
+  let n = 0;
+  for (const lines of t?.rules.values() ?? []) n += lines.length;
+  return n;
+}
+
+/** Rules the kernel holds in one table after the last plan (the plan's own count; others' rules are few). */
+function planRules(plan: IptablesPlan, table: IptablesTable): number {
+  let n = 0;
+  for (const lines of plan.shared[table].values()) n += lines.length;
+  if (table === 'nat') for (const f of plan.fragments.values()) for (const lines of f.chains.values()) n += lines.length;
+  return n;
+}
+
+/** From this many chains on, an iptables-nft cleanup lists the table first (see RestoreExtras.listTableFirst). */
+const CLEANUP_LIST_MIN_CHAINS = 2000;
+
 /** Restore input that deletes our jump rules and every KUBE-* chain. */
-export function cleanupText(saved: Map<string, SavedTable>): string {
+export function cleanupText(saved: Map<string, SavedTable>, options: { listTableFirst?: boolean } = {}): string {
   let out = '';
   for (const [table, t] of saved) {
     const ours = [...t.chains].filter((c) => c.startsWith('KUBE-')).sort();
     if (ours.length === 0) continue;
+    // Many chains: list first, as in apply (the built-in chains we delete from exist, so none is faked).
+    const list = options.listTableFirst && ours.length >= CLEANUP_LIST_MIN_CHAINS ? ['-S'] : [];
     const deletes: string[] = [];
     for (const [chain, lines] of t.rules) {
       if (chain.startsWith('KUBE-')) continue;
       for (const l of lines) if (ruleTarget(l)?.startsWith('KUBE-')) deletes.push(`-D${l.slice(2)}`);
     }
-    out += [`*${table}`, ...ours.map((c) => `:${c} - [0:0]`), ...deletes, ...ours.map((c) => `-X ${c}`), 'COMMIT', ''].join('\n');
+    out += [`*${table}`, ...list, ...ours.map((c) => `:${c} - [0:0]`), ...deletes, ...ours.map((c) => `-X ${c}`), 'COMMIT', ''].join('\n');
   }
   return out;
 }

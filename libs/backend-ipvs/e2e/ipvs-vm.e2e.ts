@@ -5,7 +5,8 @@
  * pod namespaces. The cases mirror the shared per-mode data-plane table.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChurnModel, seededRandom, type ProxyState, type ServicePortInfo, type EndpointInfo } from '@svcnet/proxy-core';
+import { ChurnModel, Proxier, buildEndpoints, buildService, seededRandom, type ProxyState, type ServicePortInfo, type EndpointInfo } from '@svcnet/proxy-core';
+import { Registry } from 'prom-client';
 import { startIpvsVm, type IpvsVmHandle } from '@svcnet/testing';
 import { IpvsBackend, IpvsScheduler, type IpvsPlan } from '../src/index.js';
 import { CLIENT_NS, NODE_IP, endpoint, nodeConfig, pods, request, servicePort, setUpLab, tally } from './vm-lab.js';
@@ -23,14 +24,19 @@ function state(): ProxyState {
   return { services: new Map(services), endpoints: new Map(endpoints) };
 }
 
+/** Service ports put or deleted since the last sync: the proxier's `changed`. */
+const changed = new Set<string>();
+
 async function sync(full = false, b: IpvsBackend = backend): Promise<{ calls: number }> {
-  const plan = b.render({ state: state(), config: nodeConfig, full, changed: new Set(), lastApplied: b === backend ? lastApplied : undefined });
+  const plan = b.render({ state: state(), config: nodeConfig, full, changed: new Set(changed), lastApplied: b === backend ? lastApplied : undefined });
   const r = await b.apply(plan);
   lastApplied = plan;
+  changed.clear();
   return r;
 }
 
 function put(svc: ServicePortInfo, eps: EndpointInfo[]): void {
+  changed.add(svc.id);
   services.set(svc.id, svc);
   if (eps.length > 0) endpoints.set(svc.id, eps);
   else endpoints.delete(svc.id);
@@ -181,6 +187,7 @@ describe('IPVS mode in a VM with a real IPVS kernel', { timeout: 240_000 }, () =
 
   it('service deletion removes its virtual service, its address and its ipset entries', async () => {
     services.delete(empty.id);
+    changed.add(empty.id);
     await sync();
     expect(await sh('ipvsadm -Sn')).not.toContain('10.96.0.12:80');
     expect(await sh('ip -o addr show dev kube-ipvs0')).not.toContain('10.96.0.12/32');
@@ -199,6 +206,7 @@ describe('IPVS mode in a VM with a real IPVS kernel', { timeout: 240_000 }, () =
     expect(await fresh.readKernelState()).toBe(before);
     // A service deleted while the agent was down: the next start removes it.
     services.delete(sticky.id);
+    changed.add(sticky.id);
     const again = new IpvsBackend({ exec: vm.exec, clock, config: nodeConfig });
     await again.apply(again.render({ state: state(), config: nodeConfig, full: true, changed: new Set(), lastApplied: undefined }));
     expect(await sh('ipvsadm -Sn')).not.toContain('10.96.0.11');
@@ -216,6 +224,48 @@ describe('IPVS mode in a VM with a real IPVS kernel', { timeout: 240_000 }, () =
     await sync(true);
     expect(await backend.detectDrift(lastApplied!)).toBe(false);
     expect(tally(await request(vm.exec, '10.96.0.10', 80, 2))).toEqual({ 'pod-a': 1, 'pod-b': 1 });
+  });
+
+  it('drift in place (same counts): forwarding method, weight and a swapped set member are repaired by the Proxier within 2x the sync period', async () => {
+    const ns = 'drift-in-place';
+    const syncPeriodMs = 10_000;
+    await sh(`/usr/sbin/ip netns add ${ns}`);
+    const b = new IpvsBackend({ exec: vm.exec, netns: ns, scheduler: 'rr', clock, config: nodeConfig });
+    const proxier = new Proxier({ backend: b, config: nodeConfig, minSyncPeriodMs: 10, syncPeriodMs, metrics: new Registry() });
+    try {
+      proxier.onServiceUpsert(buildService({ name: 'inplace', clusterIP: '10.96.0.77', ports: [{ port: 8080 }] }));
+      proxier.onEndpointsUpsert(buildEndpoints({ name: 'inplace', addresses: [`${podA.ip}@vm`, `${podB.ip}@vm`], ports: [{ port: 8080 }] }));
+      proxier.start();
+      proxier.onSynced();
+      await proxier.syncNow();
+      expect(proxier.status().lastError).toBeUndefined();
+      const inNs = (cmd: string) => sh(`/usr/sbin/ip netns exec ${ns} sh -c '${cmd}'`);
+      // Service port = target port: direct routing and tunnels cannot change the port, so ipvsadm takes the service's.
+      const real = `-a -t 10.96.0.77:8080 -r ${podA.ip}:8080 -m -w 1`;
+      const cases: { name: string; edit: string; repaired: () => Promise<boolean> }[] = [
+        { name: 'direct routing instead of masquerade', edit: `ipvsadm -e -t 10.96.0.77:8080 -r ${podA.ip}:8080 -g -w 1`, repaired: async () => (await inNs('ipvsadm -Sn')).includes(real) },
+        { name: 'another weight', edit: `ipvsadm -e -t 10.96.0.77:8080 -r ${podA.ip}:8080 -m -w 9`, repaired: async () => (await inNs('ipvsadm -Sn')).includes(real) },
+        {
+          name: 'a set member swapped for another (same count)',
+          edit: 'ipset del KUBE-CLUSTER-IP 10.96.0.77,tcp:8080; ipset add KUBE-CLUSTER-IP 10.96.0.78,tcp:8080',
+          repaired: async () => / 10\.96\.0\.77,tcp:8080$/m.test(await inNs('ipset save KUBE-CLUSTER-IP')),
+        },
+      ];
+      for (const c of cases) {
+        expect(await c.repaired(), c.name).toBe(true);
+        const said = await inNs(`${c.edit} 2>&1; ipvsadm -Sn 2>&1`);
+        expect(await c.repaired(), `${c.name}: the edit took (${said})`).toBe(false);
+        const started = performance.now();
+        while (!(await c.repaired())) {
+          expect(performance.now() - started, `${c.name}: not repaired within 2x the sync period`).toBeLessThan(2 * syncPeriodMs);
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+      expect(proxier.status().lastError).toBeUndefined();
+    } finally {
+      await proxier.stop();
+      await sh(`/usr/sbin/ip netns del ${ns}`);
+    }
   });
 
   it('schedulers: the backend programs its --ipvs-scheduler, and the kernel accepts every one we validate', async () => {

@@ -49,6 +49,20 @@ export function ownedVirtualServers(kernel: KernelState, plan: IpvsPlan): Virtua
   return [...kernel.virtualServers.values()].filter((v) => owned.has(v.address));
 }
 
+/** ipvsadm lines that turn `have` (from the kernel; undefined = absent) into `vs`; reals to remove go to removedReals. */
+export function diffVirtualServer(have: VirtualServer | undefined, vs: VirtualServer, out: { ipvsLines: string[]; removedReals: RemovedReal[] }): void {
+  if (!have) out.ipvsLines.push(serviceLine('-A', vs));
+  else if (have.scheduler !== vs.scheduler || have.persistenceSeconds !== vs.persistenceSeconds || have.foreign) out.ipvsLines.push(serviceLine('-E', vs));
+  const haveReals = new Map((have?.reals ?? []).map((r) => [hostPort(r.address, r.port), r]));
+  const wantReals = new Set(vs.reals.map((r) => hostPort(r.address, r.port)));
+  for (const r of vs.reals) {
+    const h = haveReals.get(hostPort(r.address, r.port));
+    if (!h) out.ipvsLines.push(realLine('-a', vs, r));
+    else if (h.weight !== r.weight || h.foreign) out.ipvsLines.push(realLine('-e', vs, r));
+  }
+  for (const [k, r] of haveReals) if (!wantReals.has(k)) out.removedReals.push({ vs, real: r });
+}
+
 export function diffIpvs(kernel: KernelState, plan: IpvsPlan): IpvsChanges {
   const ipLines: string[] = [];
   if (!kernel.linkExists) ipLines.push(`link add ${IPVS_DUMMY_LINK} type dummy`);
@@ -80,16 +94,7 @@ export function diffIpvs(kernel: KernelState, plan: IpvsPlan): IpvsChanges {
     const have = kernel.virtualServers.get(key);
     // The same object as last applied (render reuses unchanged services): nothing to compare.
     if (have === vs) continue;
-    if (!have) ipvsLines.push(serviceLine('-A', vs));
-    else if (have.scheduler !== vs.scheduler || have.persistenceSeconds !== vs.persistenceSeconds) ipvsLines.push(serviceLine('-E', vs));
-    const haveReals = new Map((have?.reals ?? []).map((r) => [hostPort(r.address, r.port), r]));
-    const wantReals = new Set(vs.reals.map((r) => hostPort(r.address, r.port)));
-    for (const r of vs.reals) {
-      const h = haveReals.get(hostPort(r.address, r.port));
-      if (!h) ipvsLines.push(realLine('-a', vs, r));
-      else if (h.weight !== r.weight) ipvsLines.push(realLine('-e', vs, r));
-    }
-    for (const [k, r] of haveReals) if (!wantReals.has(k)) removedReals.push({ vs, real: r });
+    diffVirtualServer(have, vs, { ipvsLines, removedReals });
   }
   return {
     ipLines,
@@ -100,14 +105,19 @@ export function diffIpvs(kernel: KernelState, plan: IpvsPlan): IpvsChanges {
   };
 }
 
+/** `vs` as the kernel holds it after an apply: its reals plus those still draining at weight 0. */
+export function withDraining(vs: VirtualServer, draining: readonly RemovedReal[]): VirtualServer {
+  // Plan objects are shared, never mutated: a service with draining reals gets its own copy.
+  return draining.length === 0 ? vs : { ...vs, reals: [...vs.reals, ...draining.map((d) => ({ ...d.real, weight: 0 }))] };
+}
+
 /** The kernel state a successful apply of `plan` leaves (plus reals kept draining at weight 0). */
 export function stateAfterApply(plan: IpvsPlan, draining: readonly RemovedReal[]): KernelState {
-  // Plan objects are shared, never mutated: a service with draining reals gets its own copy.
   const virtualServers = new Map(plan.virtualServers.map((v) => [virtualServerKey(v), v]));
   for (const d of draining) {
     const key = virtualServerKey(d.vs);
     const vs = virtualServers.get(key);
-    if (vs) virtualServers.set(key, { ...vs, reals: [...vs.reals, { ...d.real, weight: 0 }] });
+    if (vs) virtualServers.set(key, withDraining(vs, [d]));
   }
   const chains = new Set([...ownChains('nat').map((c) => `nat:${c}`), ...ownChains('filter').map((c) => `filter:${c}`)]);
   const jumps = new Set(JUMP_RULES.map(([t, b, r]) => `${t}:${b}:${r}`));

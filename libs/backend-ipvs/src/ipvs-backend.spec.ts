@@ -201,4 +201,32 @@ describe('IpvsBackend kernel read-back', () => {
     const gone = good().on({ file: 'ipvsadm', result: { stdout: '' } });
     expect(await new IpvsBackend({ exec: gone }).detectDrift(p)).toBe(true);
   });
+
+  const REWRITTEN: { name: string; ipvs: string; repair: string }[] = [
+    {
+      name: 'real server switched to direct routing',
+      ipvs: '-A -t 10.96.0.10:80 -s rr\n-a -t 10.96.0.10:80 -r 10.244.1.2:8080 -g -w 1\n',
+      repair: '-e -t 10.96.0.10:80 -r 10.244.1.2:8080 -m -w 1\n',
+    },
+    { name: 'real server weight', ipvs: '-A -t 10.96.0.10:80 -s rr\n-a -t 10.96.0.10:80 -r 10.244.1.2:8080 -m -w 7\n', repair: '-e -t 10.96.0.10:80 -r 10.244.1.2:8080 -m -w 1\n' },
+    { name: 'virtual service one-packet flag', ipvs: '-A -t 10.96.0.10:80 -s rr -o\n-a -t 10.96.0.10:80 -r 10.244.1.2:8080 -m -w 1\n', repair: '-E -t 10.96.0.10:80 -s rr\n' },
+    {
+      name: 'real server replaced by another pod (same count)',
+      ipvs: '-A -t 10.96.0.10:80 -s rr\n-a -t 10.96.0.10:80 -r 10.244.1.99:8080 -m -w 1\n',
+      repair: '-a -t 10.96.0.10:80 -r 10.244.1.2:8080 -m -w 1\n-e -t 10.96.0.10:80 -r 10.244.1.99:8080 -m -w 0\n',
+    },
+  ];
+  it.each(REWRITTEN)('a change in place is drift and a full sync repairs it: $name', async ({ ipvs, repair }) => {
+    const p = plan([[web, [ep('10.244.1.2', 8080)]]], true);
+    const addrs = '7: kube-ipvs0    inet 10.96.0.10/32 scope global kube-ipvs0\n';
+    const sets = p.ipsets.map((x) => [`create ${x.name} ${x.type} ${x.createOptions}`, ...x.members.map((m) => `add ${x.name} ${m}`)].join('\n')).join('\n');
+    const exec = new FakeNetExec()
+      .on({ file: 'ip', match: (r) => r.args[0] === '-o', result: { stdout: addrs } })
+      .on({ file: 'ipset', match: (r) => r.args[0] === 'save', result: { stdout: sets } })
+      .on({ file: 'ipvsadm', match: (r) => r.args[0] === '-Sn', result: { stdout: ipvs } });
+    const b = new IpvsBackend({ exec });
+    expect(await b.detectDrift(p)).toBe(true);
+    await b.apply(p);
+    expect(exec.calls.find((c) => c.file === 'ipvsadm' && c.args[0] === '-R')?.input).toBe(repair);
+  });
 });

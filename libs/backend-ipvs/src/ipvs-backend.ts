@@ -7,10 +7,11 @@
  */
 import type { NetExec } from '@svcnet/netexec';
 import { BackendApplyError, type ApplyResult, type NodeConfig, type ProxyBackend, type RenderInput } from '@svcnet/proxy-core';
-import { diffIpvs, ownedVirtualServers, realLine, stateAfterApply, type IpvsChanges, type RemovedReal } from './diff.js';
+import { DesiredIndex, diffDelta } from './delta.js';
+import { diffIpvs, ownedVirtualServers, realLine, stateAfterApply, withDraining, type IpvsChanges, type RemovedReal } from './diff.js';
 import { iptablesCleanupInput, parseIptablesSave } from './iptables-rules.js';
 import { parseConnectionCounts, parseIpsetSave, parseIpvsadmSave, parseLinkAddresses, type KernelState } from './kernel-state.js';
-import { IPVS_DUMMY_LINK, hostPort, ipvsServiceArgs, virtualServerKey, type IpvsPlan } from './plan.js';
+import { IPVS_DUMMY_LINK, hostPort, ipvsServiceArgs, virtualServerKey, type IpvsPlan, type VirtualServer } from './plan.js';
 import { IPSET_NAMES, RenderMemo, renderIpvsPlan } from './render.js';
 import { validateIpvsScheduler, type IpvsScheduler } from './scheduler.js';
 
@@ -68,6 +69,9 @@ export class IpvsBackend implements ProxyBackend<IpvsPlan> {
   private readonly strictArp: boolean;
   private calls = 0;
   private readonly memo = new RenderMemo();
+  /** Reference counts of the last applied plan and its serial: partial syncs diff only what changed. */
+  private index: DesiredIndex | undefined;
+  private appliedSerial: number | undefined;
 
   constructor(params: IpvsBackendParams) {
     this.exec = params.exec;
@@ -88,7 +92,15 @@ export class IpvsBackend implements ProxyBackend<IpvsPlan> {
   }
 
   render(input: RenderInput<IpvsPlan>): IpvsPlan {
-    return renderIpvsPlan({ state: input.state, config: input.config, scheduler: this.scheduler, full: input.full || !input.lastApplied, memo: this.memo });
+    return renderIpvsPlan({
+      state: input.state,
+      config: input.config,
+      scheduler: this.scheduler,
+      full: input.full || !input.lastApplied,
+      memo: this.memo,
+      lastApplied: input.lastApplied,
+      changed: input.changed,
+    });
   }
 
   private async run(file: string, args: string[], input?: string, allowFailure = false): Promise<{ stdout: string; exitCode: number }> {
@@ -121,24 +133,69 @@ export class IpvsBackend implements ProxyBackend<IpvsPlan> {
         await this.run('sysctl', ['-w', ...IPVS_SYSCTLS, ...(this.strictArp ? STRICT_ARP_SYSCTLS : [])]);
         this.sysctlsDone = true;
       }
-      const base = plan.full || !this.known ? await this.readKernel() : this.known;
-      this.known = undefined; // until this apply succeeds
-      const changes = diffIpvs(base, plan);
-      const { deleteLines, udpGone } = await this.gracefulRemovals(changes, plan);
-      await this.execute(changes, deleteLines, udpGone);
-      this.known = stateAfterApply(plan, [...this.draining.values()]);
+      if (!(await this.applyDelta(plan))) {
+        const base = plan.full || !this.known ? await this.readKernel() : this.known;
+        this.forget();
+        const changes = diffIpvs(base, plan);
+        const desired = this.draining.size > 0 ? new Map(plan.virtualServers.map((v) => [virtualServerKey(v), v])) : new Map<string, VirtualServer>();
+        const { deleteLines, udpGone } = await this.gracefulRemovals(changes, (key) => desired.get(key));
+        await this.execute(changes, deleteLines, udpGone);
+        this.known = stateAfterApply(plan, [...this.draining.values()]);
+        this.index = plan.fragments ? DesiredIndex.of(plan.fragments.values()) : undefined;
+      }
+      this.appliedSerial = plan.serial;
       return { calls: this.calls, durationMs: performance.now() - started };
     } catch (e) {
+      this.forget();
       if (e instanceof BackendApplyError) throw e;
       throw new BackendApplyError('ipvs', e instanceof Error ? e.message : String(e), { cause: e });
     }
   }
 
+  /** Until an apply succeeds, nothing about the kernel is known: the next sync reads it. */
+  private forget(): void {
+    this.known = undefined;
+    this.index = undefined;
+    this.appliedSerial = undefined;
+  }
+
+  /**
+   * A partial plan rendered against the plan the kernel holds: diff and remember only the
+   * changed service ports (O(change)). False when the whole plan must be diffed instead.
+   */
+  private async applyDelta(plan: IpvsPlan): Promise<boolean> {
+    const known = this.known;
+    const index = this.index;
+    if (plan.full || !plan.delta || !known || !index || plan.delta.baseSerial !== this.appliedSerial) return false;
+    const drainingKeys = [...this.draining.values()].map((d) => virtualServerKey(d.vs));
+    const delta = diffDelta({ kernel: known, index, pairs: plan.delta.pairs, drainingKeys });
+    if (!delta) return false;
+    this.forget();
+    const { deleteLines, udpGone } = await this.gracefulRemovals(delta.changes, delta.desired);
+    await this.execute(delta.changes, deleteLines, udpGone);
+    delta.commit();
+    const draining = [...this.draining.values()];
+    for (const key of delta.touched) {
+      const want = index.vss.get(key)?.vs;
+      if (want) known.virtualServers.set(key, withDraining(want, draining.filter((d) => virtualServerKey(d.vs) === key)));
+      else known.virtualServers.delete(key);
+    }
+    this.known = known;
+    this.index = index;
+    return true;
+  }
+
   private async execute(changes: IpvsChanges, deleteLines: string[], udpGone: RemovedReal[]): Promise<void> {
-    if (changes.ipsetLines.length > 0) await this.run('ipset', ['-exist', 'restore'], changes.ipsetLines.join('\n') + '\n');
-    if (changes.ipLines.length > 0) await this.run('ip', ['-batch', '-'], changes.ipLines.join('\n') + '\n');
+    // ipsets, kube-ipvs0 addresses and IPVS services do not depend on each other: one step, the
+    // three tools at once (a new service needs all three; none waits for another).
     const ipvsLines = [...changes.ipvsLines, ...deleteLines];
-    if (ipvsLines.length > 0) await this.run('ipvsadm', ['-R'], ipvsLines.join('\n') + '\n');
+    const step: Promise<unknown>[] = [];
+    if (changes.ipsetLines.length > 0) step.push(this.run('ipset', ['-exist', 'restore'], changes.ipsetLines.join('\n') + '\n'));
+    if (changes.ipLines.length > 0) step.push(this.run('ip', ['-batch', '-'], changes.ipLines.join('\n') + '\n'));
+    if (ipvsLines.length > 0) step.push(this.run('ipvsadm', ['-R'], ipvsLines.join('\n') + '\n'));
+    const failed = (await Promise.allSettled(step)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    // The rules match our sets, so they go after the sets exist.
     if (changes.iptables) await this.run(this.iptablesRestore, ['--noflush'], changes.iptables);
     // UDP has no connection end: flush the NAT entries so clients stop hitting a gone endpoint.
     for (const { vs, real } of udpGone) {
@@ -152,12 +209,11 @@ export class IpvsBackend implements ProxyBackend<IpvsPlan> {
    * change); later syncs delete it once it has no connections or its bound
    * passed. UDP real servers go at once, with their conntrack entries.
    */
-  private async gracefulRemovals(changes: IpvsChanges, plan: IpvsPlan): Promise<{ deleteLines: string[]; udpGone: RemovedReal[] }> {
+  private async gracefulRemovals(changes: IpvsChanges, desired: (key: string) => VirtualServer | undefined): Promise<{ deleteLines: string[]; udpGone: RemovedReal[] }> {
     const now = this.clock.now();
     if (this.draining.size > 0) {
-      const desired = new Map(plan.virtualServers.map((v) => [virtualServerKey(v), v]));
       for (const [key, d] of this.draining) {
-        const vs = desired.get(virtualServerKey(d.vs));
+        const vs = desired(virtualServerKey(d.vs));
         const back = vs?.reals.some((r) => r.address === d.real.address && r.port === d.real.port);
         if (!vs || back) this.draining.delete(key);
       }

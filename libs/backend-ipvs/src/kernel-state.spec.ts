@@ -16,6 +16,20 @@ describe('kernel read-back parsers', () => {
     expect(vss.get('udp:10.96.0.53:53')).toMatchObject({ scheduler: 'lc', persistenceSeconds: 0, reals: [] });
   });
 
+  const FOREIGN: { name: string; lines: string[]; vs?: string; real?: string }[] = [
+    { name: 'nothing foreign in what svcnet writes', lines: ['-A -t 10.96.0.10:80 -s rr -p 60', '-a -t 10.96.0.10:80 -r 10.244.1.2:8080 -m -w 1'] },
+    { name: 'direct routing instead of masquerade', lines: ['-A -t 10.96.0.10:80 -s rr', '-a -t 10.96.0.10:80 -r 10.244.1.2:8080 -g -w 1'], real: '-g' },
+    { name: 'tunnel forwarding', lines: ['-A -t 10.96.0.10:80 -s rr', '-a -t 10.96.0.10:80 -r 10.244.1.2:8080 -i -w 1'], real: '-i' },
+    { name: 'connection thresholds', lines: ['-A -t 10.96.0.10:80 -s rr', '-a -t 10.96.0.10:80 -r 10.244.1.2:8080 -m -w 1 -x 100 -y 10'], real: '-x 100 -y 10' },
+    { name: 'persistence netmask', lines: ['-A -t 10.96.0.10:80 -s rr -p 60 -M 255.255.255.0', '-a -t 10.96.0.10:80 -r 10.244.1.2:8080 -m -w 1'], vs: '-M 255.255.255.0' },
+    { name: 'one-packet scheduling', lines: ['-A -u 10.96.0.10:53 -s rr -o', '-a -u 10.96.0.10:53 -r 10.244.1.2:53 -m -w 1'], vs: '-o' },
+  ];
+  it.each(FOREIGN)('ipvsadm -Sn options svcnet never sets are kept as foreign: $name', ({ lines, vs, real }) => {
+    const [got] = [...parseIpvsadmSave(lines.join('\n')).values()];
+    expect(got!.foreign).toBe(vs);
+    expect(got!.reals[0]!.foreign).toBe(real);
+  });
+
   it('ipvsadm -Ln: connection counts per real server', () => {
     const text = `IP Virtual Server version 1.2.1 (size=4096)
 Prot LocalAddress:Port Scheduler Flags

@@ -24,7 +24,33 @@ function splitHostPort(s: string): { address: string; port: number } {
 
 const protoOfFlag: Record<string, IpvsProtocol> = { '-t': 'tcp', '--tcp-service': 'tcp', '-u': 'udp', '--udp-service': 'udp', '--sctp-service': 'sctp' };
 
-/** Parses `ipvsadm -Sn` (the same format `ipvsadm -R` reads). */
+/** Options of `ipvsadm -Sn` lines that the plan sets (with their value count); the rest is foreign. */
+const OWN_SERVICE_OPTIONS: Record<string, number> = { '-s': 1, '-p': 1 };
+const OWN_REAL_OPTIONS: Record<string, number> = { '-r': 1, '-w': 1, '-m': 0 };
+
+/** Options after the `-A|-a <proto> <addr:port>` head that are not in `own`, normalized and sorted. */
+function foreignOptions(f: readonly string[], own: Record<string, number>): string {
+  const out: string[] = [];
+  for (let i = 3; i < f.length; i++) {
+    const n = own[f[i]!];
+    if (n !== undefined) {
+      i += n;
+      continue;
+    }
+    // A foreign option and its value(s): everything up to the next option.
+    let opt = f[i]!;
+    while (i + 1 < f.length && !f[i + 1]!.startsWith('-')) opt += ` ${f[++i]}`;
+    out.push(opt);
+  }
+  return out.sort().join(' ');
+}
+
+/**
+ * Parses `ipvsadm -Sn` (the same format `ipvsadm -R` reads). What the plan
+ * never sets (another forwarding method, thresholds, a persistence netmask,
+ * one-packet scheduling…) is kept in `foreign`, so a real server or virtual
+ * service changed in place by hand is seen as drift.
+ */
 export function parseIpvsadmSave(text: string): Map<string, VirtualServer> {
   const out = new Map<string, VirtualServer>();
   for (const line of text.split('\n')) {
@@ -39,12 +65,15 @@ export function parseIpvsadmSave(text: string): Map<string, VirtualServer> {
       return i >= 0 ? f[i + 1] : undefined;
     };
     if (f[0] === '-A') {
-      out.set(key, { protocol, address, port, scheduler: opt('-s') ?? 'wlc', persistenceSeconds: Number(opt('-p') ?? 0), reals: [], serviceId: '' });
+      const foreign = foreignOptions(f, OWN_SERVICE_OPTIONS);
+      out.set(key, { protocol, address, port, scheduler: opt('-s') ?? 'wlc', persistenceSeconds: Number(opt('-p') ?? 0), reals: [], serviceId: '', ...(foreign ? { foreign } : {}) });
     } else {
       const vs = out.get(key);
       const real = opt('-r');
       if (!vs || !real) continue;
-      vs.reals.push({ ...splitHostPort(real), weight: Number(opt('-w') ?? 1) });
+      // Masquerade is the only forwarding svcnet uses; ipvsadm prints -g (direct routing) or -i (tunnel) for the others.
+      const foreign = foreignOptions(f, OWN_REAL_OPTIONS);
+      vs.reals.push({ ...splitHostPort(real), weight: Number(opt('-w') ?? 1), ...(foreign ? { foreign } : {}) });
     }
   }
   for (const vs of out.values()) vs.reals.sort(compareReals);

@@ -10,6 +10,11 @@ export interface RealServer {
   port: number;
   /** 1 for a live endpoint; 0 while a removed TCP endpoint drains. */
   weight: number;
+  /**
+   * Read back from the kernel only: options svcnet never sets (another forwarding method than
+   * masquerade, connection thresholds), sorted. Any is drift, repaired with `-e`.
+   */
+  foreign?: string;
 }
 
 /** One IPVS virtual service (clusterIP:port, nodeIP:nodePort or externalIP:port). */
@@ -24,6 +29,8 @@ export interface VirtualServer {
   reals: RealServer[];
   /** `<ns>/<name>:<port>` this virtual service belongs to (for messages, not for the kernel). */
   serviceId: string;
+  /** Read back from the kernel only: options svcnet never sets (`-M`, `-o`, `-b`, `--pe`), sorted. Any is drift. */
+  foreign?: string;
 }
 
 export interface IpsetSpec {
@@ -42,6 +49,24 @@ export interface IptablesRules {
   filter: string[];
 }
 
+/** What one service port contributes (rendered once, reused by reference while unchanged). */
+export interface IpvsFragment {
+  /** The ServicePortInfo and endpoints it was rendered from (identity = unchanged). */
+  sp: unknown;
+  eps: unknown;
+  vss: VirtualServer[];
+  /** [set name, member]. */
+  members: Array<[string, string]>;
+  /** Addresses bound to kube-ipvs0 for it: the cluster IP and its IPv4 external IPs. */
+  addresses: string[];
+}
+
+/** One changed service port: its fragment before and after (undefined = absent). */
+export interface FragmentPair {
+  before: IpvsFragment | undefined;
+  after: IpvsFragment | undefined;
+}
+
 export interface IpvsPlan {
   /** Full sync: the backend reads the kernel instead of trusting its last apply. */
   full: boolean;
@@ -56,6 +81,16 @@ export interface IpvsPlan {
    * (cluster and external IPs): node IPs (NodePorts). Stale services on them are removed.
    */
   ownedAddresses: string[];
+  /** Per service port id (not enumerable: plans compare by their kernel content). */
+  readonly fragments?: ReadonlyMap<string, IpvsFragment>;
+  /** Identifies this plan (not enumerable). */
+  readonly serial?: number;
+  /**
+   * Partial plans: the serial of the plan this one was rendered against (not the plan: that
+   * would chain every plan ever made) and the service ports that changed (not enumerable).
+   * The backend applies just these when the kernel holds that plan.
+   */
+  readonly delta?: { readonly baseSerial: number; readonly pairs: readonly FragmentPair[] };
 }
 
 /** `tcp:10.96.0.10:80` — the key of a virtual service. */

@@ -1,7 +1,7 @@
 /** Pure rendering of the desired IPVS state from the node's ProxyState. */
 import type { EndpointInfo, NodeConfig, ProxyState, ServicePortInfo } from '@svcnet/proxy-core';
 import { renderIptablesRules } from './iptables-rules.js';
-import { virtualServerKey, type IpsetSpec, type IpvsPlan, type IpvsProtocol, type RealServer, type VirtualServer } from './plan.js';
+import { virtualServerKey, type FragmentPair, type IpvsFragment, type IpvsPlan, type IpvsProtocol, type RealServer, type VirtualServer } from './plan.js';
 import { compareReals } from './kernel-state.js';
 
 const HASH_OPTS = 'family inet hashsize 1024 maxelem 65536';
@@ -26,6 +26,12 @@ export interface RenderIpvsParams {
   scheduler: string;
   full: boolean;
   /**
+   * With `changed`: a partial render re-renders only those service ports (the proxier's
+   * contract: every other one is as in `lastApplied`), so it costs O(changes).
+   */
+  lastApplied?: IpvsPlan;
+  changed?: ReadonlySet<string>;
+  /**
    * Per-service results of the previous render, reused while the service and
    * endpoints objects are the same (the change trackers keep unchanged ones),
    * so that a sync of 5,000 services only rebuilds what changed.
@@ -33,21 +39,15 @@ export interface RenderIpvsParams {
   memo?: RenderMemo;
 }
 
-interface Fragment {
-  sp: ServicePortInfo;
-  eps: readonly EndpointInfo[] | undefined;
-  vss: VirtualServer[];
-  members: Array<[string, string]>;
-  /** External IPs: bound to kube-ipvs0 like the cluster IP. */
-  externalIPs: string[];
-}
-
 /** Cache for renderIpvsPlan; valid for one config + scheduler. */
 export class RenderMemo {
   config: NodeConfig | undefined;
   scheduler: string | undefined;
-  readonly byId = new Map<string, Fragment>();
+  readonly byId = new Map<string, IpvsFragment>();
 }
+
+/** What a plan was rendered with: a partial render needs the same. */
+const renderedWith = new WeakMap<IpvsPlan, { config: NodeConfig; scheduler: string }>();
 
 /** kube-proxy's endpoint choice: ready ones, else serving-and-terminating ones. */
 function usableEndpoints(eps: readonly EndpointInfo[]): EndpointInfo[] {
@@ -81,8 +81,11 @@ export function nodePortAddresses(config: NodeConfig): string[] {
   return config.nodePortAddresses.length === 0 ? v4 : v4.filter((ip) => config.nodePortAddresses.some((c) => inCidr(ip, c)));
 }
 
-function renderService(sp: ServicePortInfo, rawEps: readonly EndpointInfo[] | undefined, nodeIPs: readonly string[], scheduler: string): Fragment {
-  const frag: Fragment = { sp, eps: rawEps, vss: [], members: [], externalIPs: [] };
+function renderService(sp: ServicePortInfo, rawEps: readonly EndpointInfo[] | undefined, nodeIPs: readonly string[], scheduler: string): IpvsFragment {
+  // External IPs are bound to kube-ipvs0 like cluster IPs (as kube-proxy does): IPVS only sees
+  // packets to local addresses, and a bound address marks its virtual services as ours, so they
+  // go with their service and with --cleanup.
+  const frag: IpvsFragment = { sp, eps: rawEps, vss: [], members: [], addresses: [sp.clusterIP] };
   const add = (set: string, m: string): void => void frag.members.push([set, m]);
   const protocol = sp.protocol.toLowerCase() as IpvsProtocol;
   const eps = usableEndpoints(rawEps ?? []);
@@ -99,7 +102,7 @@ function renderService(sp: ServicePortInfo, rawEps: readonly EndpointInfo[] | un
   for (const e of eps.filter((x) => x.isLocal)) add('KUBE-LOOP-BACK', `${e.ip},${protocol}:${e.port},${e.ip}`);
   for (const ext of sp.externalIPs.filter((ip) => !ip.includes(':'))) {
     virtual(ext, sp.port, sp.externalPolicyLocal ? nodeReals : clusterReals);
-    frag.externalIPs.push(ext);
+    frag.addresses.push(ext);
     add('KUBE-EXTERNAL-IP', `${ext},${protocol}:${sp.port}`);
   }
   if (sp.nodePort > 0) {
@@ -113,49 +116,119 @@ function renderService(sp: ServicePortInfo, rawEps: readonly EndpointInfo[] | un
   return frag;
 }
 
+function renderable(sp: ServicePortInfo | undefined): sp is ServicePortInfo {
+  return sp !== undefined && sp.clusterIP !== '' && !sp.clusterIP.includes(':');
+}
+
 /**
  * Desired state → plan. IPv4 only: IPv6 service ports are skipped (their ipsets
  * would need the inet6 family; not supported yet).
  */
 export function renderIpvsPlan(params: RenderIpvsParams): IpvsPlan {
-  const { state, config, scheduler } = params;
-  const addresses = new Set<string>();
-  const vss = new Map<string, VirtualServer>();
-  const members = new Map<string, Set<string>>(IPSET_TYPES.map((s) => [s.name, new Set<string>()]));
-  const add = (set: string, m: string): void => void members.get(set)!.add(m);
-  const nodeIPs = nodePortAddresses(config);
+  const { config, scheduler, lastApplied: last, changed } = params;
   const memo = params.memo;
   if (memo && (memo.config !== config || memo.scheduler !== scheduler)) {
     memo.byId.clear();
     memo.config = config;
     memo.scheduler = scheduler;
   }
-  const seen = new Set<string>();
+  const lastWith = last ? renderedWith.get(last) : undefined;
+  const plan =
+    !params.full && last?.fragments && changed && lastWith?.config === config && lastWith.scheduler === scheduler
+      ? renderPartial(params, last, last.fragments, changed)
+      : renderFull(params);
+  renderedWith.set(plan, { config, scheduler });
+  return plan;
+}
+
+function renderFull(params: RenderIpvsParams): IpvsPlan {
+  const { state, config, scheduler, memo } = params;
+  const nodeIPs = nodePortAddresses(config);
+  const fragments = new Map<string, IpvsFragment>();
   for (const sp of state.services.values()) {
-    if (!sp.clusterIP || sp.clusterIP.includes(':')) continue;
+    if (!renderable(sp)) continue;
     const rawEps = state.endpoints.get(sp.id);
     let frag = memo?.byId.get(sp.id);
     if (!frag || frag.sp !== sp || frag.eps !== rawEps) {
       frag = renderService(sp, rawEps, nodeIPs, scheduler);
       memo?.byId.set(sp.id, frag);
     }
-    seen.add(sp.id);
-    addresses.add(sp.clusterIP);
-    for (const vs of frag.vss) vss.set(virtualServerKey(vs), vs);
-    for (const [set, m] of frag.members) add(set, m);
-    // External IPs are bound to kube-ipvs0 like cluster IPs (as kube-proxy does): IPVS only sees
-    // packets to local addresses, and a bound address marks its virtual services as ours, so they
-    // go with their service and with --cleanup.
-    for (const ip of frag.externalIPs) addresses.add(ip);
+    fragments.set(sp.id, frag);
   }
-  if (memo) for (const id of memo.byId.keys()) if (!seen.has(id)) memo.byId.delete(id);
-  const ipsets: IpsetSpec[] = IPSET_TYPES.map((s) => ({ ...s, members: [...members.get(s.name)!].sort() }));
+  if (memo) for (const id of memo.byId.keys()) if (!fragments.has(id)) memo.byId.delete(id);
+  return makePlan({ full: params.full, fragments, iptables: renderIptablesRules(config), ownedAddresses: [...new Set(nodeIPs)].sort() });
+}
+
+/** Only the changed service ports are rendered; the plan's sorted lists are assembled on first use. */
+function renderPartial(params: RenderIpvsParams, last: IpvsPlan, lastFragments: ReadonlyMap<string, IpvsFragment>, changed: ReadonlySet<string>): IpvsPlan {
+  const { state, scheduler, memo } = params;
+  const nodeIPs = nodePortAddresses(params.config);
+  const fragments = new Map(lastFragments);
+  const pairs: FragmentPair[] = [];
+  for (const id of changed) {
+    const before = lastFragments.get(id);
+    const sp = state.services.get(id);
+    let after: IpvsFragment | undefined;
+    if (renderable(sp)) {
+      const eps = state.endpoints.get(id);
+      after = before && before.sp === sp && before.eps === eps ? before : renderService(sp, eps, nodeIPs, scheduler);
+    }
+    if (after) fragments.set(id, after);
+    else fragments.delete(id);
+    if (memo) {
+      if (after) memo.byId.set(id, after);
+      else memo.byId.delete(id);
+    }
+    if (before !== after) pairs.push({ before, after });
+  }
+  return makePlan({ full: false, fragments, iptables: last.iptables, ownedAddresses: last.ownedAddresses, delta: { baseSerial: last.serial ?? -1, pairs } });
+}
+
+/** The whole desired state from the fragments: addresses, virtual services and set members, sorted. */
+function assemble(fragments: ReadonlyMap<string, IpvsFragment>): Pick<IpvsPlan, 'addresses' | 'virtualServers' | 'ipsets'> {
+  const addresses = new Set<string>();
+  const vss = new Map<string, VirtualServer>();
+  const members = new Map<string, Set<string>>(IPSET_TYPES.map((t) => [t.name, new Set<string>()]));
+  for (const frag of fragments.values()) {
+    for (const a of frag.addresses) addresses.add(a);
+    for (const vs of frag.vss) vss.set(virtualServerKey(vs), vs);
+    for (const [set, m] of frag.members) members.get(set)!.add(m);
+  }
   return {
-    full: params.full,
     addresses: [...addresses].sort(),
     virtualServers: [...vss.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v),
-    ipsets,
-    iptables: renderIptablesRules(config),
-    ownedAddresses: [...new Set(nodeIPs)].sort(),
+    ipsets: IPSET_TYPES.map((t) => ({ ...t, members: [...members.get(t.name)!].sort() })),
   };
+}
+
+let planSerial = 0;
+
+function makePlan(f: {
+  full: boolean;
+  fragments: ReadonlyMap<string, IpvsFragment>;
+  iptables: IpvsPlan['iptables'];
+  ownedAddresses: string[];
+  delta?: IpvsPlan['delta'];
+}): IpvsPlan {
+  let whole: Pick<IpvsPlan, 'addresses' | 'virtualServers' | 'ipsets'> | undefined;
+  const get = () => (whole ??= assemble(f.fragments));
+  const plan = {
+    full: f.full,
+    get addresses() {
+      return get().addresses;
+    },
+    get virtualServers() {
+      return get().virtualServers;
+    },
+    get ipsets() {
+      return get().ipsets;
+    },
+    iptables: f.iptables,
+    ownedAddresses: f.ownedAddresses,
+  } as IpvsPlan;
+  // Not enumerable: two plans with the same kernel content compare equal.
+  Object.defineProperty(plan, 'fragments', { value: f.fragments, enumerable: false });
+  Object.defineProperty(plan, 'serial', { value: ++planSerial, enumerable: false });
+  if (f.delta) Object.defineProperty(plan, 'delta', { value: f.delta, enumerable: false });
+  return plan;
 }

@@ -88,17 +88,25 @@ async function benchSize(vm: IpvsVmHandle, n: number): Promise<Record<string, nu
   const oldIp = replaced[4]!.ip;
   replaced[4] = { ...replaced[4]!, ip: ipOf(250, 1) };
   const s2: ProxyState = { services: s1.services, endpoints: new Map(s1.endpoints).set(changedId, replaced) };
-  const r: Record<string, number[]> = { oursFull: [], bareFull: [], oursChange: [], bareChange: [], oursAdd: [], bareAdd: [], fullCalls: [], changeCalls: [], addCalls: [] };
+  const r: Record<string, number[]> = {
+    oursFull: [], bareFull: [], oursChange: [], bareChange: [], oursAdd: [], bareAdd: [], bareAddBound: [], fullCalls: [], changeCalls: [], addCalls: [], changeRender: [], addRender: [],
+  };
   for (let round = 0; round < ROUNDS; round++) {
     await wipe(vm);
     const b = new IpvsBackend({ exec: vm.exec, config, timeoutMs: CALL_TIMEOUT_MS });
     let last: IpvsPlan | undefined;
-    const step = async (state: ProxyState, full: boolean, changed: string[]): Promise<{ ms: number; calls: number }> => {
-      const plan = b.render({ state, config, full, changed: new Set(changed), lastApplied: last });
+    // A sync is render + apply: both count (the host-side work is what O(change) is about).
+    const step = async (state: ProxyState, full: boolean, changed: string[]): Promise<{ ms: number; calls: number; renderMs: number }> => {
       let calls = 0;
-      const ms = await timed(async () => (calls = (await b.apply(plan)).calls));
-      last = plan;
-      return { ms, calls };
+      let renderMs = 0;
+      const ms = await timed(async () => {
+        const t = performance.now();
+        const plan = b.render({ state, config, full, changed: new Set(changed), lastApplied: last });
+        renderMs = performance.now() - t;
+        calls = (await b.apply(plan)).calls;
+        last = plan;
+      });
+      return { ms, calls, renderMs };
     };
     const full = await step(base, true, []);
     const fullPlan = last!;
@@ -109,6 +117,8 @@ async function benchSize(vm: IpvsVmHandle, n: number): Promise<Record<string, nu
     r['oursAdd']!.push(add.ms);
     r['addCalls']!.push(add.calls);
     r['oursChange']!.push(change.ms);
+    r['changeRender']!.push(change.renderMs);
+    r['addRender']!.push(add.renderMs);
     r['changeCalls']!.push(change.calls);
 
     await wipe(vm);
@@ -116,11 +126,23 @@ async function benchSize(vm: IpvsVmHandle, n: number): Promise<Record<string, nu
     r['bareFull']!.push(await bare(vm, inputs.ipvs, inputs.ipset));
     const reals = base.endpoints.get(changedId)!.map((e) => `-a -t ${extra}:80 -r ${e.ip}:8080 -m -w 1`).join('\n');
     r['bareAdd']!.push(await bare(vm, `-A -t ${extra}:80 -s rr\n${reals}\n`, `add KUBE-CLUSTER-IP ${extra},tcp:80\n`));
+    // The same plus binding the address (what makes the new service reachable): three calls, as ours.
+    await vm.exec.run({ file: 'ipvsadm', args: ['-D', '-t', `${extra}:80`] });
+    await vm.exec.run({ file: 'ipset', args: ['del', 'KUBE-CLUSTER-IP', `${extra},tcp:80`] });
+    await vm.exec.run({ file: 'ip', args: ['link', 'add', IPVS_DUMMY_LINK, 'type', 'dummy'], allowFailure: true });
+    r['bareAddBound']!.push(
+      await timed(async () => {
+        await bare(vm, `-A -t ${extra}:80 -s rr\n${reals}\n`, `add KUBE-CLUSTER-IP ${extra},tcp:80\n`);
+        await vm.exec.run({ file: 'ip', args: ['-batch', '-'], input: `addr add ${extra}/32 dev ${IPVS_DUMMY_LINK}\n` });
+      }),
+    );
     // The same change the backend makes: the new real server, the old one to weight 0.
     const vip = base.services.get(changedId)!.clusterIP;
     r['bareChange']!.push(await bare(vm, `-a -t ${vip}:80 -r ${ipOf(250, 1)}:8080 -m -w 1\n-e -t ${vip}:80 -r ${oldIp}:8080 -m -w 0\n`, ''));
   }
   const m = Object.fromEntries(Object.entries(r).map(([key, xs]) => [key, median(xs)]));
+  console.log(`  (n=${n}: one service added vs a bare add that also binds the address (3 calls): ${r['bareAddBound']!.map((x) => x.toFixed(0)).join('/')} ms, ratio of medians ${(median(r['oursAdd']!) / median(r['bareAddBound']!)).toFixed(2)}x)`);
+  console.log(`  (n=${n}, every round: change ${r['oursChange']!.map((x) => x.toFixed(0)).join('/')} vs bare ${r['bareChange']!.map((x) => x.toFixed(0)).join('/')} ms; add ${r['oursAdd']!.map((x) => x.toFixed(0)).join('/')} vs bare ${r['bareAdd']!.map((x) => x.toFixed(0)).join('/')} ms; render ms change ${r['changeRender']!.map((x) => x.toFixed(1)).join('/')}, add ${r['addRender']!.map((x) => x.toFixed(1)).join('/')})`);
   return { ...m, fullRatio: m['oursFull']! / m['bareFull']!, changeRatio: m['oursChange']! / m['bareChange']!, addRatio: m['oursAdd']! / m['bareAdd']! };
 }
 
