@@ -7,18 +7,21 @@
 #   "external" namespace; the iptables rules for redis-service and the
 #   allocator's allocations (svcnet.v1.Allocator over gRPC) are shown.
 # Options: --keep (leave the cluster up), --proxy-mode MODE, --iptables legacy|nft,
+#          --nats-cluster N (default 3 servers), --nats-auth none (plain NATS, for a quick try),
 #          --no-build (skip prereqs and build; for quick reruns).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-KEEP=0 BUILD=1 MODE=iptables IPT=auto
+KEEP=0 BUILD=1 MODE=iptables IPT=auto NATS_SERVERS=3 NATS_AUTH=creds
 while [ $# -gt 0 ]; do
   case "$1" in
     --keep) KEEP=1 ;;
     --no-build) BUILD=0 ;;
     --proxy-mode) MODE="$2"; shift ;;
     --iptables) IPT="$2"; shift ;;
-    *) echo "usage: $0 [--keep] [--no-build] [--proxy-mode MODE] [--iptables auto|legacy|nft]" >&2; exit 2 ;;
+    --nats-cluster) NATS_SERVERS="$2"; shift ;;
+    --nats-auth) NATS_AUTH="$2"; shift ;;
+    *) echo "usage: $0 [--keep] [--no-build] [--proxy-mode MODE] [--iptables auto|legacy|nft] [--nats-cluster N] [--nats-auth creds|none]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -49,8 +52,8 @@ teardown() {
 }
 trap teardown EXIT
 
-step "cluster: 2 nodes, proxy mode $MODE"
-cl up --nodes 2 --proxy-mode "$MODE" --iptables "$IPT"
+step "cluster: 2 nodes, proxy mode $MODE, $NATS_SERVERS NATS server(s), NATS credentials: $NATS_AUTH"
+cl up --nodes 2 --proxy-mode "$MODE" --iptables "$IPT" --nats-cluster "$NATS_SERVERS" --nats-auth "$NATS_AUTH"
 if [ ! -f apps/svcnetctl/dist/main.cjs ] || cl status | grep -q 'state(not started)\|dns(not started)\|agent-node1(not started)'; then
   echo "demo: the control plane, the agents or svcnetctl are not built yet; the cluster came up, the demo stops here." >&2
   exit 1
