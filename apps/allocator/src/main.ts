@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { SvcnetError } from '@svcnet/model';
 import { configFromFlags, type AllocatorFlags } from './config.js';
-import { addNatsFlags, createServiceLogger, stopOnSignals } from '@svcnet/service-runtime';
+import { addNatsFlags, addServingTlsFlags, createServiceLogger, stopOnSignals, TlsConfigError } from '@svcnet/service-runtime';
 import { runAllocator } from './server.js';
 
 const program = new Command()
@@ -19,6 +19,7 @@ const program = new Command()
   .option('-v, --v <level>', 'log verbosity (0 info, 1-3 debug, 4+ trace)', '0')
   .showHelpAfterError();
 addNatsFlags(program);
+addServingTlsFlags(program);
 
 async function main(): Promise<void> {
   program.parse();
@@ -29,6 +30,10 @@ async function main(): Promise<void> {
   } catch (err) {
     if (err instanceof SvcnetError) {
       process.stderr.write(`svcnet-allocator: invalid flags: --${err.message}\n`);
+      process.exit(1);
+    }
+    if (err instanceof TlsConfigError) {
+      process.stderr.write(`svcnet-allocator: invalid flags: ${err.message}\n`);
       process.exit(1);
     }
     throw err;

@@ -194,14 +194,18 @@ describe.skipIf(notRoot !== undefined)(`control plane under faults (3 NATS serve
 
   /** Allocations and services agree: nothing leaked (after the repair loop), nothing unallocated. */
   const checkAllocations = async (stored: Map<string, { ip: string }>): Promise<void> => {
-    await eventually('allocations match services (repair loop released leaks)', 30_000, async () => {
+    let last = '';
+    await eventually('allocations match services (repair loop released leaks)', 45_000, async () => {
       const r = await cluster!.exec('cp', [process.execPath, '-e', LIST_ALLOCATIONS, '127.0.0.1:9001']);
       const allocations = (JSON.parse(r.stdout) as { value: string; owner: string }[]).filter((a) => a.value.includes('.'));
       const byOwner = new Map(allocations.map((a) => [a.owner, a.value]));
-      const ok =
-        allocations.length === [...stored.values()].filter((s) => s.ip && s.ip !== 'None').length &&
-        [...stored].every(([name, s]) => byOwner.get(`default/${name}`) === s.ip);
-      return ok ? true : undefined;
+      const want = new Map([...stored].filter(([, s]) => s.ip && s.ip !== 'None').map(([name, s]) => [`default/${name}`, s.ip]));
+      const leaked = allocations.filter((a) => want.get(a.owner) !== a.value).map((a) => `${a.owner}=${a.value}`);
+      const missing = [...want].filter(([owner, ip]) => byOwner.get(owner) !== ip).map(([owner, ip]) => `${owner}=${ip}`);
+      last = `leaked [${leaked.join(' ')}] missing [${missing.join(' ')}]`;
+      return leaked.length === 0 && missing.length === 0 ? true : undefined;
+    }).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}: ${last}`);
     });
   };
 

@@ -11,20 +11,23 @@ import { runDescribe } from './commands/describe.js';
 import { runExpose, type ExposeOptions } from './commands/expose.js';
 import { runGet, type GetOptions } from './commands/get.js';
 import { runTrace, type TraceOptions } from './commands/trace.js';
-import type { StateApi } from './state-api.js';
+import type { ClientTlsOptions, StateApi } from '@svcnet/client';
+import { DEFAULT_SERVER, resolveConnection, type ConnectionFlags } from './config.js';
 
-/** Default address of the state service (apps/state's default `--listen`). */
-export const DEFAULT_SERVER = '127.0.0.1:9402';
+export { DEFAULT_SERVER };
 
 export interface CliDeps {
   io: CliIo;
   env: Readonly<Record<string, string | undefined>>;
   /** Opens the state API; called at most once, only by commands that need it. */
-  connect(params: { server: string; timeoutMs: number; verbosity: number }): StateApi;
+  connect(params: { server: string; timeoutMs: number; verbosity: number; tls: ClientTlsOptions | undefined }): StateApi;
+  /** A config file's text, or undefined when it does not exist (default: none exist). */
+  readText?(path: string): string | undefined;
+  /** The user's home directory (for ~/.svcnet/config). */
+  home?: string;
 }
 
-interface GlobalOptions {
-  server?: string;
+interface GlobalOptions extends ConnectionFlags {
   namespace?: string;
   requestTimeout: string;
   v: string;
@@ -49,15 +52,25 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<Ex
 
   const context = (): CommandContext => {
     const g = program.opts<GlobalOptions>();
-    const server = g.server ?? deps.env.SVCNET_SERVER ?? DEFAULT_SERVER;
+    const conn = resolveConnection(g, { env: deps.env, readText: deps.readText ?? (() => undefined), home: deps.home });
     const timeoutMs = parseDuration(g.requestTimeout);
-    api ??= deps.connect({ server, timeoutMs, verbosity: Number(g.v) || 0 });
-    return { io: deps.io, api, namespace: g.namespace ?? 'default', namespaceExplicit: g.namespace !== undefined };
+    api ??= deps.connect({ server: conn.server, timeoutMs, verbosity: Number(g.v) || 0, tls: conn.tls });
+    const namespace = g.namespace ?? conn.namespace;
+    return { io: deps.io, api, namespace: namespace ?? 'default', namespaceExplicit: g.namespace !== undefined };
   };
 
   program
     .description('svcnetctl controls svcnet services, pods and endpoints (kubectl habits, svcnet.v1.State over gRPC).')
-    .option('-s, --server <address>', `state service address (env SVCNET_SERVER, default ${DEFAULT_SERVER})`)
+    .option('--svcnetconfig <file>', 'config file with servers, certificates and contexts (env SVCNETCONFIG, default ~/.svcnet/config)')
+    .option('--context <name>', 'the context of the config file to use')
+    .option(
+      '-s, --server <address>',
+      `state service address(es), comma-separated for replicas; http:// means plaintext (env SVCNET_SERVER, default ${DEFAULT_SERVER})`,
+    )
+    .option('--certificate-authority <file>', 'CA bundle that signed the server certificate')
+    .option('--client-certificate <file>', 'client certificate (its Organization decides what you may do: svcnet:viewers, svcnet:editors)')
+    .option('--client-key <file>', 'key of --client-certificate')
+    .option('--insecure-skip-tls-verify', "do not check the server certificate (makes the connection insecure)")
     .option('-n, --namespace <namespace>', 'namespace of the request (default "default")')
     .option('--request-timeout <duration>', 'deadline of each request', '30s')
     .option('-v, --v <level>', 'log verbosity (pino JSON on stderr; 6+ logs every request)', '0')

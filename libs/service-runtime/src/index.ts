@@ -9,3 +9,13 @@ export { GrpcServerMetrics, grpcCodeLabel } from './grpc-metrics.js';
 export { listenMetrics } from './metrics-endpoint.js';
 export { addNatsFlags, natsConnectSettings, DEFAULT_NATS_URL } from './nats-flags.js';
 export type { NatsFlagValues, NatsConnectSettings } from './nats-flags.js';
+export {
+  TlsConfigError,
+  grpcServerCredentials,
+  readCertificate,
+  readKeyPair,
+  addServingTlsFlags,
+  servingSecurity,
+  serverCredentialsFor,
+} from './tls.js';
+export type { ServerTlsFiles, ClientTlsFiles, ServingSecurity, ServingTlsFlagValues } from './tls.js';
