@@ -1,4 +1,5 @@
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import type { ServerCredentials } from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { addHealthAndReflection, certificateAuthorizer, STATE_METHOD_ACCESS, statev1, tolerantService } from '@svcnet/api';
 import type { BindAddress } from '@svcnet/model';
