@@ -6,6 +6,7 @@ import {
   addServingTlsFlags,
   createServiceLogger,
   natsConnectSettings,
+  quietIpServernameWarning,
   servingSecurity,
   stopOnSignals,
   TlsConfigError,
@@ -15,6 +16,8 @@ import {
 import { StoreConfigError } from '@svcnet/store';
 import { ClientConfigError } from '@svcnet/client';
 import { DEFAULT_MAX_WATCHES_PER_CLIENT, runState } from './server.js';
+
+quietIpServernameWarning();
 
 const program = new Command()
   .name('svcnet-state')

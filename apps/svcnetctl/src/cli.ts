@@ -11,6 +11,7 @@ import { runDescribe } from './commands/describe.js';
 import { runExpose, type ExposeOptions } from './commands/expose.js';
 import { runGet, type GetOptions } from './commands/get.js';
 import { runTrace, type TraceOptions } from './commands/trace.js';
+import { runCertsInit, runCertsIssue, type CertsInitOptions, type CertsIssueOptions } from './commands/certs.js';
 import type { ClientTlsOptions, StateApi } from '@svcnet/client';
 import { DEFAULT_SERVER, resolveConnection, type ConnectionFlags } from './config.js';
 
@@ -137,6 +138,31 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<Ex
     .option('--dry-run <mode>', 'none or client (print the service without creating it)')
     .action(async (type: string, name: string, opts: ExposeOptions) => {
       exitCode = await runExpose(context(), type, name, opts);
+    });
+
+  const certs = program.command('certs').description("Create the cluster's CA and certificates (with the system's openssl), as kubeadm's certs phase");
+  certs
+    .command('init')
+    .description('A CA, the state and allocator serving certificates, the state→allocator client certificate, a NATS serving certificate, admin (svcnet:editors) and viewer (svcnet:viewers) client certificates, and a svcnetctl config')
+    .requiredOption('--dir <dir>', 'where to write them (keys 0600)')
+    .option('--server-hosts <hosts>', 'IPs and DNS names the servers are reached at (SANs; 127.0.0.1 and localhost always)')
+    .option('--state-server <addresses>', 'state service address(es) for the written config (default <first host>:9402)')
+    .option('--days <n>', 'validity of the certificates', '365')
+    .action(async (o: CertsInitOptions) => {
+      await runCertsInit(deps.io, o);
+    });
+  certs
+    .command('issue')
+    .description('One more certificate signed by the CA in --dir (a user: --org svcnet:viewers|svcnet:editors; a server: --server --hosts)')
+    .requiredOption('--dir <dir>', 'the directory with ca.crt and ca.key')
+    .requiredOption('--name <name>', 'file name: <dir>/<name>.crt and .key')
+    .option('--common-name <cn>', 'the certificate Common Name (default: --name)')
+    .option('--org <organization>', 'an Organization (repeatable): svcnet:viewers or svcnet:editors', collect)
+    .option('--serving', 'a serving certificate instead of a client one')
+    .option('--hosts <hosts>', 'SANs of a serving certificate')
+    .option('--days <n>', 'validity', '365')
+    .action(async (o: CertsIssueOptions) => {
+      await runCertsIssue(deps.io, o);
     });
 
   program

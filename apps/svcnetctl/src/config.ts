@@ -91,7 +91,7 @@ function load(path: string, text: string): ConfigFile {
  * `http://…` is plaintext (only ever on request); anything else is TLS.
  */
 export function resolveConnection(flags: ConnectionFlags, sources: ConfigSources): ConnectionSettings {
-  const explicitPath = flags.svcnetconfig ?? sources.env['SVCNETCONFIG'];
+  const explicitPath = flags.svcnetconfig ?? (sources.env['SVCNETCONFIG'] || undefined);
   const defaultPath = sources.home ? join(sources.home, '.svcnet', 'config') : undefined;
   const path = explicitPath ?? defaultPath;
   const text = path ? sources.readText(path) : undefined;
@@ -107,7 +107,7 @@ export function resolveConnection(flags: ConnectionFlags, sources: ConfigSources
   const user = ctx?.user ? file.users?.find((u) => u.name === ctx.user)?.user : undefined;
 
   const fileServers = cluster?.servers?.join(',') ?? cluster?.server;
-  const server = flags.server ?? sources.env['SVCNET_SERVER'] ?? fileServers ?? DEFAULT_SERVER;
+  const server = flags.server ?? (sources.env['SVCNET_SERVER'] || undefined) ?? fileServers ?? DEFAULT_SERVER;
   const plaintext = server.split(',').every((s) => s.trim().startsWith('http://'));
   if (!plaintext && server.split(',').some((s) => s.trim().startsWith('http://'))) {
     throw new UsageError(`--server ${server}: mix of http:// and TLS servers`);

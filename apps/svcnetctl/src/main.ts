@@ -5,6 +5,9 @@ import { pino } from 'pino';
 import { runCli } from './cli.js';
 import { nodeIo } from './node-io.js';
 import { StateClient } from '@svcnet/client';
+import { quietIpServernameWarning } from '@svcnet/service-runtime';
+
+quietIpServernameWarning();
 
 runCli(process.argv.slice(2), {
   io: nodeIo,

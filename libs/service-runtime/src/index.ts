@@ -17,5 +17,6 @@ export {
   addServingTlsFlags,
   servingSecurity,
   serverCredentialsFor,
+  quietIpServernameWarning,
 } from './tls.js';
 export type { ServerTlsFiles, ClientTlsFiles, ServingSecurity, ServingTlsFlagValues } from './tls.js';

@@ -143,3 +143,18 @@ export function servingSecurity(v: ServingTlsFlagValues): ServingSecurity {
 export function serverCredentialsFor(security: ServingSecurity): ServerCredentials {
   return 'tls' in security ? grpcServerCredentials(security.tls) : ServerCredentials.createInsecure();
 }
+
+/**
+ * Drops Node's DEP0123 warning ("Setting the TLS ServerName to an IP address is
+ * not permitted by RFC 6066"): gRPC passes the dialed address as the server
+ * name, and for an IP the certificate is still checked against its IP SANs, as
+ * it should be. Only that one warning is dropped; a CLI's stderr stays clean.
+ */
+export function quietIpServernameWarning(): void {
+  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((warning: unknown, ...rest: unknown[]) => {
+    const code = typeof rest[0] === 'object' && rest[0] !== null ? (rest[0] as { code?: string }).code : rest[1];
+    if (code === 'DEP0123') return;
+    emit(warning, ...rest);
+  }) as typeof process.emitWarning;
+}
