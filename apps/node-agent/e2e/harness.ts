@@ -333,6 +333,7 @@ export async function rawKvPut(
   const transport = requireHere.resolve('@nats-io/transport-node');
   const kvLib = requireHere.resolve('@nats-io/kv');
   const creds = cluster.natsCreds(user);
+  const ca = cluster.tlsFiles('nats')?.caFile;
   // Values go through a file: argv cannot carry a large one.
   const entriesFile = join(cluster.state.stateDir, `kv-put-${process.pid}-${Date.now()}.json`);
   writeFileSync(entriesFile, JSON.stringify(entries.map(([key, value]) => [key, value === undefined ? null : Buffer.from(value).toString('base64')])));
@@ -342,7 +343,8 @@ export async function rawKvPut(
     const { readFileSync } = require('node:fs');
     (async () => {
       const creds = ${JSON.stringify(creds ?? '')};
-      const nc = await connect({ servers: '127.0.0.1:${ControlPlanePorts.nats}', timeout: 5000,
+      const ca = ${JSON.stringify(ca ?? '')};
+      const nc = await connect({ servers: '127.0.0.1:${ControlPlanePorts.nats}', timeout: 5000, ...(ca ? { tls: { caFile: ca } } : {}),
         ...(creds ? { authenticator: credsAuthenticator(readFileSync(creds)), inboxPrefix: '_INBOX_' + ${JSON.stringify(user)} } : {}) });
       const kv = await new Kvm(nc).open('svcnet-state');
       for (const [key, value] of JSON.parse(readFileSync(process.argv[1], 'utf8'))) {

@@ -18,3 +18,5 @@ export type { AllocatorClientOptions, AllocationRecord } from './allocator-clien
 export { channelCredentials, ClientConfigError } from './credentials.js';
 export type { ClientTlsOptions } from './credentials.js';
 export { ServerUnreachableError, classifyTransportError } from './errors.js';
+export { clientConfigYaml } from './config-file.js';
+export type { ClientConfigParams, ConfigUser } from './config-file.js';

@@ -3,8 +3,8 @@
  * certs phase makes them, through the system's openssl (libs/pki).
  */
 import { writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { stringify } from 'yaml';
+import { join } from 'node:path';
+import { clientConfigYaml } from '@svcnet/client';
 import { createClusterPki, issueCertificate, pkiPath, type ClusterPki } from '@svcnet/pki';
 import { UsageError } from '../cli-errors.js';
 import type { CliIo } from './context.js';
@@ -36,19 +36,13 @@ function days(text: string | undefined): number | undefined {
 
 /** The svcnetctl config for a fresh PKI: an `admin` (editor) and a `viewer` context on the same servers. */
 export function configFor(pki: ClusterPki, servers: string[], configDir: string): string {
-  const rel = (p: string): string => relative(configDir, p);
-  return stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    'current-context': 'admin',
-    clusters: [{ name: 'svcnet', cluster: { servers, 'certificate-authority': rel(pki.ca.certFile) } }],
+  return clientConfigYaml({
+    servers,
+    caFile: pki.ca.certFile,
+    dir: configDir,
     users: [
-      { name: 'admin', user: { 'client-certificate': rel(pki.admin.certFile), 'client-key': rel(pki.admin.keyFile) } },
-      { name: 'viewer', user: { 'client-certificate': rel(pki.viewer.certFile), 'client-key': rel(pki.viewer.keyFile) } },
-    ],
-    contexts: [
-      { name: 'admin', context: { cluster: 'svcnet', user: 'admin' } },
-      { name: 'viewer', context: { cluster: 'svcnet', user: 'viewer' } },
+      { name: 'admin', ...pki.admin },
+      { name: 'viewer', ...pki.viewer },
     ],
   });
 }
