@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { SvcnetError } from '@svcnet/model';
 import { configFromFlags, type AllocatorFlags } from './config.js';
-import { addNatsFlags, addServingTlsFlags, createServiceLogger, stopOnSignals, TlsConfigError } from '@svcnet/service-runtime';
+import { addNatsFlags, addServingTlsFlags, createServiceLogger, stopOnSignals, TlsConfigError, versionLine } from '@svcnet/service-runtime';
 import { runAllocator } from './server.js';
 
 const program = new Command()
@@ -17,6 +17,7 @@ const program = new Command()
   .option('--kv-replicas <n>', 'replicas of the allocation buckets (3 on a NATS cluster)', '1')
   .option('--metrics-bind-address <ip:port>', 'ip:port for /metrics, /healthz and /livez (empty disables)', '127.0.0.1:9411')
   .option('-v, --v <level>', 'log verbosity (0 info, 1-3 debug, 4+ trace)', '0')
+  .version(versionLine('svcnet-allocator'), '--version', 'print the version, commit and build date')
   .showHelpAfterError();
 addNatsFlags(program);
 addServingTlsFlags(program);

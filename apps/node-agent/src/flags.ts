@@ -76,6 +76,7 @@ function durationOption(field: string) {
 export function buildCommand(env: NodeJS.ProcessEnv = process.env): Command {
   const cmd = new Command('svcnet-agent').description("svcnet's kube-proxy: watches services and endpoints, programs this node's data plane");
   return addNatsFlags(cmd, env)
+    .option('--version', 'print the version, commit and build date, then exit')
     .option('--node-name <name>', 'name of this node (endpoints with this nodeName are local)', hostname())
     .addOption(new Option('--node-ip <ips>', "this node's IP addresses, comma separated").default('', 'detected'))
     .addOption(

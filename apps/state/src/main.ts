@@ -10,6 +10,7 @@ import {
   servingSecurity,
   stopOnSignals,
   TlsConfigError,
+  versionLine,
   type NatsFlagValues,
   type ServingTlsFlagValues,
 } from '@svcnet/service-runtime';
@@ -39,6 +40,7 @@ const program = new Command()
   .option('--kv-replicas <n>', 'replicas of the state bucket when it is created (3 on a NATS cluster); an existing bucket with another count is refused', '1')
   .option('--store-timeout <duration>', 'deadline of each NATS request; while NATS is away calls fail at once with UNAVAILABLE', '5s')
   .option('-v, --v <level>', 'log verbosity (0 info, 1-3 debug, 4+ trace)', '0')
+  .version(versionLine('svcnet-state'), '--version', 'print the version, commit and build date')
   .showHelpAfterError();
 addNatsFlags(program);
 addServingTlsFlags(program);

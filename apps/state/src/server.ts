@@ -3,7 +3,7 @@ import { Server } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { addHealthAndReflection, certificateAuthorizer, STATE_METHOD_ACCESS, statev1, tolerantService } from '@svcnet/api';
 import type { BindAddress } from '@svcnet/model';
-import { boundPort, closeHttp, GrpcServerMetrics, listenMetrics, serverCredentialsFor, type NatsConnectSettings, type ServingSecurity } from '@svcnet/service-runtime';
+import { boundPort, closeHttp, GrpcServerMetrics, listenMetrics, registerBuildInfo, serverCredentialsFor, type NatsConnectSettings, type ServingSecurity } from '@svcnet/service-runtime';
 import { connectStore, openStateStores, StoreConfigError, type StateStores, type StoreConnection } from '@svcnet/store';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Allocations } from './allocations.js';
@@ -108,6 +108,7 @@ export async function runState(config: StateConfig, logger: Logger): Promise<Run
     }
   })().catch(() => undefined);
   const registry = new Registry();
+  registerBuildInfo(registry, 'svcnet-state');
   collectDefaultMetrics({ register: registry });
   const grpcMetrics = new GrpcServerMetrics('svcnet.v1.State', registry);
   new Gauge({

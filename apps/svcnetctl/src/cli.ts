@@ -14,6 +14,7 @@ import { runTrace, type TraceOptions } from './commands/trace.js';
 import { runCertsInit, runCertsIssue, type CertsInitOptions, type CertsIssueOptions } from './commands/certs.js';
 import type { ClientTlsOptions, StateApi } from '@svcnet/client';
 import { DEFAULT_SERVER, resolveConnection, type ConnectionFlags } from './config.js';
+import { versionLine } from '@svcnet/service-runtime';
 
 export { DEFAULT_SERVER };
 
@@ -75,6 +76,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<Ex
     .option('-n, --namespace <namespace>', 'namespace of the request (default "default")')
     .option('--request-timeout <duration>', 'deadline of each request', '30s')
     .option('-v, --v <level>', 'log verbosity (pino JSON on stderr; 6+ logs every request)', '0')
+    .version(versionLine('svcnetctl'), '--version', 'print the version, commit and build date')
     .exitOverride()
     .configureOutput({ writeOut: (s) => deps.io.stdout(s), writeErr: (s) => deps.io.stderr(s) })
     .showSuggestionAfterError();

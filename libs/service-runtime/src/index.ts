@@ -20,3 +20,5 @@ export {
   quietIpServernameWarning,
 } from './tls.js';
 export type { ServerTlsFiles, ClientTlsFiles, ServingSecurity, ServingTlsFlagValues } from './tls.js';
+export { buildInfo, versionLine, registerBuildInfo } from './build-info.js';
+export type { BuildInfo } from './build-info.js';
