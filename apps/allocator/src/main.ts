@@ -1,7 +1,15 @@
 import { Command } from 'commander';
 import { SvcnetError } from '@svcnet/model';
 import { configFromFlags, type AllocatorFlags } from './config.js';
-import { addNatsFlags, addServingTlsFlags, createServiceLogger, stopOnSignals, TlsConfigError, versionLine } from '@svcnet/service-runtime';
+import {
+  addNatsFlags,
+  addServingTlsFlags,
+  createServiceLogger,
+  parseWithConfigFile,
+  stopOnSignals,
+  TlsConfigError,
+  versionLine,
+} from '@svcnet/service-runtime';
 import { runAllocator } from './server.js';
 
 const program = new Command()
@@ -23,7 +31,7 @@ addNatsFlags(program);
 addServingTlsFlags(program);
 
 async function main(): Promise<void> {
-  program.parse();
+  parseWithConfigFile(program, { program: 'svcnet-allocator', apiVersion: 'svcnet.io/v1alpha1', kind: 'AllocatorConfiguration' });
   const o = program.opts<Omit<AllocatorFlags, 'storeTimeout'> & { storeTimeoutMs: string }>();
   let config;
   try {

@@ -1,4 +1,6 @@
+import { writeFileSync } from 'node:fs';
 import { SvcnetError } from '@svcnet/model';
+import { kubeProxyConfigText } from './kube-proxy-config.js';
 import { NodeAgent, cleanupEverything } from './agent.js';
 import { buildCommand, parseAgentArgs, type AgentOptions } from './flags.js';
 import { createLogger } from './logger.js';
@@ -48,6 +50,10 @@ async function main(): Promise<void> {
     options = parseAgentArgs(argv);
   } catch (err) {
     usageError(err);
+  }
+  if (options.writeConfigTo) {
+    writeFileSync(options.writeConfigTo, kubeProxyConfigText(options), { mode: 0o600 });
+    process.exit(0);
   }
   if (options.cleanup) {
     const logger = createLogger({ verbosity: options.verbosity, nodeName: options.nodeName });

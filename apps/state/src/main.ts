@@ -6,6 +6,7 @@ import {
   addServingTlsFlags,
   createServiceLogger,
   natsConnectSettings,
+  parseWithConfigFile,
   quietIpServernameWarning,
   servingSecurity,
   stopOnSignals,
@@ -60,7 +61,7 @@ function positiveInt(flag: string, value: string): number {
 }
 
 async function main(): Promise<void> {
-  program.parse();
+  parseWithConfigFile(program, { program: 'svcnet-state', apiVersion: 'svcnet.io/v1alpha1', kind: 'StateConfiguration' });
   const o = program.opts<NatsFlagValues & ServingTlsFlagValues & {
     allocatorCaFile?: string;
     allocatorClientCertFile?: string;

@@ -22,3 +22,4 @@ export {
 export type { ServerTlsFiles, ClientTlsFiles, ServingSecurity, ServingTlsFlagValues } from './tls.js';
 export { buildInfo, versionLine, registerBuildInfo } from './build-info.js';
 export type { BuildInfo } from './build-info.js';
+export { ConfigFileError, configFileArg, configFileArgv, configFileText, writeConfigFile, parseWithConfigFile } from './config-file.js';
