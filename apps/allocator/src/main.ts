@@ -17,7 +17,7 @@ const program = new Command()
   .description(
     'Hands out ClusterIPs and NodePorts over gRPC (svcnet.v1.Allocator), one key per allocation in the NATS JetStream KV buckets svcnet-alloc-ips and svcnet-alloc-ports. Run several replicas against one NATS: the store decides every race.',
   )
-  .option('--listen <host:port>', 'gRPC listen address', '127.0.0.1:9401')
+  .option('--listen <host:port>', 'gRPC listen address [$SVCNET_LISTEN]', process.env.SVCNET_LISTEN || '127.0.0.1:9401')
   .option('--service-cluster-ip-range <cidr[,cidr]>', 'ClusterIP range: one CIDR or an IPv4,IPv6 pair (first = primary family)', '10.96.0.0/12')
   .option('--service-node-port-range <first-last>', 'NodePort range', '30000-32767')
   .option('--pod-network-cidr <cidr[,cidr]>', 'pod network; refused when it overlaps the service range')

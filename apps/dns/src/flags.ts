@@ -43,7 +43,7 @@ export function buildCommand(version: string, env: NodeJS.ProcessEnv = process.e
   const cmd = new Command('svcnet-dns')
     .description("svcnet's cluster DNS: service names to cluster IPs (Kubernetes DNS-Based Service Discovery 1.1.0), fed by the state bucket's change feed")
     .version(version, '--version')
-    .option('--listen <addr>', 'IP:PORT to answer on, UDP and TCP', '0.0.0.0:53');
+    .option('--listen <addr>', 'IP:PORT to answer on, UDP and TCP [$SVCNET_LISTEN]', env.SVCNET_LISTEN || '0.0.0.0:53');
   return addNatsFlags(cmd, env)
     .option('--cluster-domain <domain>', 'the cluster domain served', 'cluster.local')
     .option('--ttl <duration>', 'TTL of every record and of negative answers', '5s')

@@ -82,8 +82,19 @@ export function buildCommand(env: NodeJS.ProcessEnv = process.env): Command {
     .option('--version', 'print the version, commit and build date, then exit')
     .option('--config <file>', 'a KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1) YAML file; flags override it')
     .option('--write-config-to <file>', 'write the effective configuration as a KubeProxyConfiguration and exit')
-    .option('--node-name <name>', 'name of this node (endpoints with this nodeName are local)', hostname())
-    .addOption(new Option('--node-ip <ips>', "this node's IP addresses, comma separated").default('', 'detected'))
+    .addOption(
+      new Option('--node-name <name>', 'name of this node (endpoints with this nodeName are local) [$SVCNET_NODE_NAME]').default(
+        env.SVCNET_NODE_NAME || hostname(),
+        env.SVCNET_NODE_NAME ? undefined : 'the host name',
+      ),
+    )
+    .addOption(new Option('--hostname-override <name>', "kube-proxy's name for --node-name").hideHelp())
+    .addOption(
+      new Option('--node-ip <ips>', "this node's IP addresses, comma separated [$SVCNET_NODE_IP]").default(
+        env.SVCNET_NODE_IP ?? '',
+        env.SVCNET_NODE_IP ? undefined : 'detected',
+      ),
+    )
     .addOption(
       new Option('--proxy-mode <mode>', 'which proxy mode to use').choices(Object.values(ProxyMode)).default('iptables'),
     )
@@ -120,6 +131,7 @@ export function buildCommand(env: NodeJS.ProcessEnv = process.env): Command {
 
 interface RawFlags extends NatsFlagValues {
   nodeName: string;
+  hostnameOverride?: string;
   nodeIp: string;
   proxyMode: ProxyMode;
   iptablesBackend: IptablesVariantFlag;
@@ -155,6 +167,7 @@ export function optionsFromFlags(raw: RawFlags, detect: () => string[] = detectN
   if (raw.proxyPortRange && !/^\d+[-+]\d+$/.test(raw.proxyPortRange)) {
     throw invalidField('proxy-port-range', raw.proxyPortRange, 'expected first-last, e.g. 30000-30100');
   }
+  if (raw.hostnameOverride !== undefined) raw = { ...raw, nodeName: raw.hostnameOverride };
   if (!raw.nodeName.trim()) throw invalidField('node-name', raw.nodeName, 'must not be empty');
   return {
     nats: natsConnectSettings(raw),

@@ -26,7 +26,7 @@ const program = new Command()
   .description(
     "svcnet's API server: services, pods and endpoints over gRPC (svcnet.v1.State), stored in the NATS JetStream KV bucket svcnet-state, which is also the change feed node agents watch.",
   )
-  .option('--listen <host:port>', 'gRPC listen address', '127.0.0.1:9402')
+  .option('--listen <host:port>', 'gRPC listen address [$SVCNET_LISTEN]', process.env.SVCNET_LISTEN || '127.0.0.1:9402')
   .option('--allocator-url <host:port>', 'svcnet-allocator gRPC address', '127.0.0.1:9401')
   .option('--pod-network-cidr <cidr[,cidr]>', 'pod network; pod IPs must lie inside it')
   .option('--repair-interval-ms <ms>', 'allocation repair loop period', '60000')

@@ -12,6 +12,7 @@ import { runExpose, type ExposeOptions } from './commands/expose.js';
 import { runGet, type GetOptions } from './commands/get.js';
 import { runTrace, type TraceOptions } from './commands/trace.js';
 import { runCertsInit, runCertsIssue, type CertsInitOptions, type CertsIssueOptions } from './commands/certs.js';
+import { runNatsInit, runNatsIssue, type NatsInitOptions, type NatsIssueOptions } from './commands/nats.js';
 import type { ClientTlsOptions, StateApi } from '@svcnet/client';
 import { DEFAULT_SERVER, resolveConnection, type ConnectionFlags } from './config.js';
 import { versionLine } from '@svcnet/service-runtime';
@@ -165,6 +166,27 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<Ex
     .option('--days <n>', 'validity', '365')
     .action(async (o: CertsIssueOptions) => {
       await runCertsIssue(deps.io, o);
+    });
+
+  const nats = program.command('nats').description("NATS credentials: an operator, the svcnet account and one least-privilege user per program (per node for agents), as nsc makes them");
+  nats
+    .command('init')
+    .description('The servers\' auth block (auth.conf), a .creds file per program and per --nodes entry, and the signing seeds (seeds.json)')
+    .requiredOption('--dir <dir>', 'where to write them (credentials and seeds 0600)')
+    .option('--nodes <names>', 'node names, comma separated: one agent user each (more later with nats issue)')
+    .option('--no-dns', 'no user for svcnet-dns')
+    .option('--force', 'replace an existing installation\'s keys (every credentials file must then be redistributed)')
+    .action(async (o: NatsInitOptions) => {
+      await runNatsInit(deps.io, o);
+    });
+  nats
+    .command('issue')
+    .description('One more user signed with the seeds in --dir (a new node: --role agent --node NAME); the servers need no change')
+    .requiredOption('--dir <dir>', 'the directory of nats init (seeds.json)')
+    .requiredOption('--role <role>', 'agent, dns, state, allocator or admin')
+    .option('--node <name>', "the agent's node name")
+    .action(async (o: NatsIssueOptions) => {
+      await runNatsIssue(deps.io, o);
     });
 
   program

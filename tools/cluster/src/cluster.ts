@@ -53,7 +53,7 @@ export interface ClusterUpOptions {
   dns?: boolean;
   /** Start one agent per node (when built). Default true. */
   agents?: boolean;
-  /** nats-servers in the control plane, as one JetStream cluster. Default 3. */
+  /** nats-servers in the control plane, as one JetStream cluster. Default 3; 0 builds the network only (no control plane at all). */
   natsServers?: number;
   /** Per-program NATS credentials. Default true; false runs NATS without authentication. */
   natsAuth?: boolean;

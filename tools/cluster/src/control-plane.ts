@@ -109,6 +109,11 @@ export async function startControlPlane(
   const settings = opts.settings;
   state.controlPlane = settings;
   host.save();
+  if (settings.natsServers === 0) {
+    // The network alone: the caller brings its own control plane (the install test does).
+    state.skipped.push('nats, allocator, state (natsServers: 0)');
+    return;
+  }
   const cp = state.plan.controlPlane.ns;
   if (settings.tls) await writePki(state, settings.stateReplicas);
   const natsTls = tlsFiles(state, 'nats');

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { versionLine } from '@svcnet/service-runtime';
 import { Cluster } from './cluster.js';
 import { bundlePath, svcnetctlArgv } from './components.js';
 import { svcnetctlConfigPath } from './control-plane.js';
@@ -55,6 +56,7 @@ function operands(args: string[]): string[] {
 function buildProgram(): Command {
   const program = new Command('svcnet-cluster')
     .description('A local multi-node svcnet cluster built from network namespaces (root only; never touches the root namespace)')
+    .version(versionLine('svcnet-cluster'), '--version', 'print the version, commit and build date')
     .enablePositionalOptions();
 
   withWhere(program.command('up').description('create the namespaces and start nats, allocator, state, svcnet-dns and one agent per node'))
