@@ -3,6 +3,7 @@
  * every outcome into an exit code: 0 ok, 1 failed, 2 usage error.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { parseDuration } from '@svcnet/model';
 import { ExitCode, UsageError, describeFailure } from './cli-errors.js';
 import { runApply } from './commands/apply.js';
 import type { CliIo, CommandContext } from './commands/context.js';
@@ -36,12 +37,13 @@ interface GlobalOptions extends ConnectionFlags {
   v: string;
 }
 
-/** kubectl's --request-timeout: `30s`, `2m`, `500ms` or plain seconds. */
-export function parseDuration(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) throw new UsageError(`invalid duration "${text}": use e.g. 30s, 2m, 500ms`);
-  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-  return Number(m[1]) * factor;
+/** kubectl's --request-timeout: a Go duration (`30s`, `1m30s`, `500ms`) or plain seconds. */
+export function parseRequestTimeout(text: string): number {
+  try {
+    return parseDuration(text, 'request-timeout', { bareSeconds: true });
+  } catch {
+    throw new UsageError(`invalid duration "${text}": use e.g. 30s, 2m, 500ms`);
+  }
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -56,7 +58,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<Ex
   const context = (): CommandContext => {
     const g = program.opts<GlobalOptions>();
     const conn = resolveConnection(g, { env: deps.env, readText: deps.readText ?? (() => undefined), home: deps.home });
-    const timeoutMs = parseDuration(g.requestTimeout);
+    const timeoutMs = parseRequestTimeout(g.requestTimeout);
     api ??= deps.connect({ server: conn.server, timeoutMs, verbosity: Number(g.v) || 0, tls: conn.tls });
     const namespace = g.namespace ?? conn.namespace;
     return { io: deps.io, api, namespace: namespace ?? 'default', namespaceExplicit: g.namespace !== undefined };
