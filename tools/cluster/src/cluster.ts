@@ -19,7 +19,7 @@ import {
 } from './control-plane.js';
 import { createKubeDns, DNS_PORT, CLUSTER_DOMAIN, removeAllResolvConfs, tenthAddress } from './dns.js';
 import { buildNetwork } from './network.js';
-import { addPod, deletePod, setPodReady, type AddPodOptions } from './pods.js';
+import { addPod, deletePod, setPodReady, type AddPodOptions, type PodHost } from './pods.js';
 import { isRunning, startInNetns, stopRecorded, tail } from './processes.js';
 import { connectStateClient } from './state-client.js';
 import {
@@ -82,7 +82,7 @@ export function defaultRepoRoot(): string {
  * records everything in a state file; `Cluster.open` finds it again from
  * another process; `down` removes it, also after a crash.
  */
-export class Cluster {
+export class Cluster implements PodHost {
   readonly lab: NetnsLab;
   private readonly exec_ = new ProcessNetExec();
   private client: statev1.StateClient | undefined;
