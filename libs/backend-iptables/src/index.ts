@@ -2,7 +2,8 @@
 export { IptablesBackend, cleanupText } from './iptables-backend.js';
 export type { IptablesBackendParams, IptablesVariant } from './iptables-backend.js';
 export { renderIptablesPlan, masqueradeMark, sectionText, listTableFirstPays } from './render.js';
-export type { RestoreSection, RestoreExtras } from './render.js';
+export type { RestoreExtras } from './render.js';
+export type { RestoreSection } from './plan.js';
 export { describePlan } from './plan.js';
 export type { IptablesPlan, IptablesTable, ConntrackDeletion, RejectedService } from './plan.js';
 export { Chain, renderServiceFragment, probability } from './service-rules.js';
