@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, ControlPlanePorts } from '@svcnet/cluster';
+import { seededRandom } from '@svcnet/proxy-core';
 import { e2eName } from '@svcnet/testing';
 import { createService, deleteService, podsSeen, rawKvPut, requests, SERVICE_PORT, summarize, TARGET_PORT, whoServer, type Reply } from './harness.js';
 
@@ -20,15 +21,6 @@ const MIN_SYNC_MS = 100;
 const PORTS = [{ port: TARGET_PORT }];
 const requireHere = createRequire(import.meta.url);
 
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
