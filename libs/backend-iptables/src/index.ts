@@ -16,7 +16,7 @@ export { parseSave, hasJump } from './save-parser.js';
 export type { SavedTable } from './save-parser.js';
 export { tracePacket } from './packet-tracer.js';
 export type { TracePacket, TraceOutcome, TraceResult } from './packet-tracer.js';
-export { parseRule, inCidr } from './rule-parser.js';
+export { parseRule } from './rule-parser.js';
 export type { ParsedRule } from './rule-parser.js';
 export { ContentCheck } from './content-check.js';
 export type { DriftFinding } from './content-check.js';
