@@ -50,6 +50,11 @@ export default tseslint.config(
     },
   },
   {
+    // Test doubles may build on other libs' test doubles.
+    files: ['**/src/testing/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [DEEP_IMPORTS] }] },
+  },
+  {
     // Tests, e2e helpers and benchmarks may drive the test harnesses and the local cluster tool.
     files: ['**/*.spec.ts', '**/*.e2e.ts', '**/e2e/**/*.ts', 'tools/bench/**/*.ts'],
     rules: {
