@@ -6,7 +6,8 @@
  * this finds the same bugs without root, in seconds.
  */
 import { ChurnModel, seededRandom } from '@svcnet/proxy-core';
-import type { EndpointInfo, NodeConfig, ServicePortInfo } from '@svcnet/proxy-core';
+import type { NodeConfig } from '@svcnet/proxy-core';
+import { serviceReachProblems } from '@svcnet/testing';
 import { describe, expect, it } from 'vitest';
 import { IptablesBackend } from './iptables-backend.js';
 import type { IptablesVariant } from './iptables-backend.js';
@@ -39,27 +40,6 @@ async function freshFullSync(variant: IptablesVariant, config: NodeConfig, state
   const b = new IptablesBackend({ exec, variant });
   await b.apply(b.render({ state, config, full: true, changed: new Set(), lastApplied: undefined }));
   return exec;
-}
-
-const POD = '10.244.250.9';
-const OUTSIDE = '192.168.60.7';
-const addr = (e: EndpointInfo) => `${e.ip}:${e.port}`;
-
-type Chains = Parameters<typeof tracePacket>[0];
-
-/** Traces a ClusterIP and (if any) a NodePort packet through the applied tables and checks who they reach. */
-function checkReach(applied: Chains, svc: ServicePortInfo, eps: readonly EndpointInfo[], why: string): void {
-  const ready = eps.filter((e) => e.ready).map(addr).sort();
-  const cluster = tracePacket(applied, { src: POD, dst: svc.clusterIP, dport: svc.port, protocol: svc.protocol });
-  expect(cluster.endpoints, `${why}: ${svc.id} cluster IP`).toEqual(ready);
-  expect(cluster.rejected, `${why}: ${svc.id} cluster IP rejected`).toBe(ready.length === 0);
-  expect(cluster.masqueraded, `${why}: ${svc.id} pod traffic is not masqueraded`).toBe(false);
-  if (svc.nodePort === 0) return;
-  const want = svc.externalPolicyLocal ? eps.filter((e) => e.ready && e.isLocal).map(addr).sort() : ready;
-  const np = tracePacket(applied, { src: OUTSIDE, dst: NODE.nodeIPs[0]!, dport: svc.nodePort, protocol: svc.protocol, dstLocal: true });
-  expect(np.endpoints, `${why}: ${svc.id} node port`).toEqual(want);
-  if (want.length === 0) expect(np.rejected || np.dropped, `${why}: ${svc.id} node port refused`).toBe(true);
-  else expect(np.alwaysMasqueraded, `${why}: ${svc.id} node port masquerade`).toBe(!svc.externalPolicyLocal);
 }
 
 interface Case {
@@ -125,7 +105,10 @@ describe('IptablesBackend on the stateful iptables-restore fake', () => {
       expect(view(exec, c.variant), why).toEqual(view(await freshFullSync(c.variant, config, state), c.variant));
       // Read back once per step: the tracer caches parsed rules per chain map.
       const applied = { nat: exec.tables[c.variant].chains('nat'), filter: exec.tables[c.variant].chains('filter') };
-      for (const svc of state.services.values()) checkReach(applied, svc, state.endpoints.get(svc.id) ?? [], why);
+      const problems = [...state.services.values()].flatMap((service) =>
+        serviceReachProblems({ trace: (packet) => tracePacket(applied, packet), service, endpoints: state.endpoints.get(service.id) ?? [], nodeIP: NODE.nodeIPs[0]! }),
+      );
+      expect(problems, why).toEqual([]);
     }
     // Most syncs were partial: the check is about them.
     expect(partial).toBeGreaterThan(c.steps * 0.7);

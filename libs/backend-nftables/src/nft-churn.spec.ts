@@ -6,7 +6,8 @@
  * this finds the same bugs without root, in seconds.
  */
 import { ChurnModel, seededRandom } from '@svcnet/proxy-core';
-import type { EndpointInfo, NodeConfig, ProxyState, ServicePortInfo } from '@svcnet/proxy-core';
+import type { NodeConfig, ProxyState } from '@svcnet/proxy-core';
+import { serviceReachProblems } from '@svcnet/testing';
 import { describe, expect, it } from 'vitest';
 import { NFT_TABLE } from './layout.js';
 import { NftablesBackend } from './nftables-backend.js';
@@ -14,7 +15,6 @@ import type { NftPlan } from './render.js';
 import { NODE } from './test-fixtures.js';
 import { FakeNftExec } from './testing/index.js';
 import { traceNftRuleset } from './tracer.js';
-import type { NftRulesetView } from './tracer.js';
 
 const list = (exec: FakeNftExec) => exec.ruleset.list('ip', NFT_TABLE);
 
@@ -24,25 +24,6 @@ async function freshFullSync(config: NodeConfig, state: ProxyState): Promise<Fak
   const b = new NftablesBackend({ exec });
   await b.apply(b.render({ state, config, full: true, changed: new Set(), lastApplied: undefined }));
   return exec;
-}
-
-const POD = '10.244.250.9';
-const OUTSIDE = '192.168.60.7';
-const addr = (e: EndpointInfo) => `${e.ip}:${e.port}`;
-
-/** Traces a ClusterIP and (if any) a NodePort packet through the applied table and checks who they reach. */
-function checkReach(applied: NftRulesetView, svc: ServicePortInfo, eps: readonly EndpointInfo[], why: string): void {
-  const ready = eps.filter((e) => e.ready).map(addr).sort();
-  const cluster = traceNftRuleset(applied, { src: POD, dst: svc.clusterIP, dport: svc.port, protocol: svc.protocol });
-  expect(cluster.endpoints, `${why}: ${svc.id} cluster IP`).toEqual(ready);
-  expect(cluster.rejected, `${why}: ${svc.id} cluster IP rejected`).toBe(ready.length === 0);
-  expect(cluster.masqueraded, `${why}: ${svc.id} pod traffic is not masqueraded`).toBe(false);
-  if (svc.nodePort === 0) return;
-  const want = svc.externalPolicyLocal ? eps.filter((e) => e.ready && e.isLocal).map(addr).sort() : ready;
-  const np = traceNftRuleset(applied, { src: OUTSIDE, dst: NODE.nodeIPs[0]!, dport: svc.nodePort, protocol: svc.protocol, dstLocal: true });
-  expect(np.endpoints, `${why}: ${svc.id} node port`).toEqual(want);
-  if (want.length === 0) expect(np.rejected || np.dropped, `${why}: ${svc.id} node port refused`).toBe(true);
-  else expect(np.alwaysMasqueraded, `${why}: ${svc.id} node port masquerade`).toBe(!svc.externalPolicyLocal);
 }
 
 interface Case {
@@ -105,7 +86,10 @@ describe('NftablesBackend on the stateful nft fake', () => {
       last = plan;
       expect(list(exec), why).toBe(list(await freshFullSync(config, state)));
       const applied = exec.ruleset.view('ip', NFT_TABLE)!;
-      for (const svc of state.services.values()) checkReach(applied, svc, state.endpoints.get(svc.id) ?? [], why);
+      const problems = [...state.services.values()].flatMap((service) =>
+        serviceReachProblems({ trace: (packet) => traceNftRuleset(applied, packet), service, endpoints: state.endpoints.get(service.id) ?? [], nodeIP: NODE.nodeIPs[0]! }),
+      );
+      expect(problems, why).toEqual([]);
     }
     // Most syncs were partial: the check is about them.
     expect(partial).toBeGreaterThan(c.steps * 0.7);

@@ -18,3 +18,5 @@ export { BridgeLab } from './bridge-lab.js';
 export type { BridgeLabPod, BridgeLabOptions } from './bridge-lab.js';
 export { percentile, summarize, median } from './stats.js';
 export type { Summary } from './stats.js';
+export { serviceReachProblems } from './service-reach.js';
+export type { ReachPacket, ReachTrace, ServiceReachParams } from './service-reach.js';
