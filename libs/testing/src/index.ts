@@ -20,3 +20,5 @@ export { percentile, summarize, median } from './stats.js';
 export type { Summary } from './stats.js';
 export { serviceReachProblems } from './service-reach.js';
 export type { ReachPacket, ReachTrace, ServiceReachParams } from './service-reach.js';
+export { runChurnSyncs } from './churn-syncs.js';
+export type { ChurnSyncCase, ChurnSyncParams } from './churn-syncs.js';
