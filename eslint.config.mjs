@@ -21,6 +21,8 @@ function boundaries(allow) {
   };
 }
 
+const DEEP_IMPORTS = { group: ['@svcnet/*/src/*', '@svcnet/*/src'], message: 'Import a lib through its public index only.' };
+
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', 'libs/api/src/gen/**', '**/bin/*.cjs', '**/*.mjs'] },
   ...tseslint.configs.recommended,
@@ -36,15 +38,27 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['@svcnet/*/src/*', '@svcnet/*/src'], message: 'Import a lib through its public index only.' }] },
+        {
+          patterns: [
+            DEEP_IMPORTS,
+            // Stateful fakes and other test doubles live in each lib's `testing` entry point, never in a program.
+            { group: ['@svcnet/*/testing'], message: 'Test doubles (@svcnet/<lib>/testing) are for tests only.' },
+          ],
+        },
       ],
       '@nx/enforce-module-boundaries': ['error', boundaries([])],
     },
   },
   {
+    // Test doubles may build on other libs' test doubles.
+    files: ['**/src/testing/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [DEEP_IMPORTS] }] },
+  },
+  {
     // Tests, e2e helpers and benchmarks may drive the test harnesses and the local cluster tool.
     files: ['**/*.spec.ts', '**/*.e2e.ts', '**/e2e/**/*.ts', 'tools/bench/**/*.ts'],
     rules: {
+      'no-restricted-imports': ['error', { patterns: [DEEP_IMPORTS] }],
       '@nx/enforce-module-boundaries': ['error', boundaries(['@svcnet/testing', '@svcnet/cluster', '@svcnet/pki'])], '@typescript-eslint/no-non-null-assertion': 'off', '@typescript-eslint/no-explicit-any': 'off' },
   },
 );

@@ -92,6 +92,14 @@ class Tracer {
     private readonly pkt: TracePacket,
   ) {}
 
+  /**
+   * A built-in chain's rules: as given when the chains hold it (a state read
+   * back from the kernel, iptables-save), else our jump rules (a rendered plan).
+   */
+  hookRules(table: IptablesTable, hook: string): ParsedRule[] {
+    return rulesOf(table === 'nat' ? this.plan.nat : this.plan.filter, hook) ?? builtinRules(table, hook);
+  }
+
   chain(table: IptablesTable, name: string, rules: ParsedRule[], st: State, depth: number): Step[] {
     if (depth > 32) throw new Error(`tracer: jump depth exceeded at ${name}`);
     return this.from(table, rules, 0, { ...st, path: [...st.path, `${table}/${name}`] }, depth);
@@ -160,14 +168,14 @@ class Tracer {
 }
 
 function runHook(tr: Tracer, table: IptablesTable, hook: string, st: State): Step[] {
-  return tr.chain(table, hook, builtinRules(table, hook), st, 0);
+  return tr.chain(table, hook, tr.hookRules(table, hook), st, 0);
 }
 
 /**
  * Traces the first packet of a connection through the plan's rules the way
  * the kernel would: nat PREROUTING (or OUTPUT), filter INPUT / FORWARD /
- * OUTPUT, nat POSTROUTING. Built-in chains hold only our jump rules and accept
- * by policy. Random load balancing forks the trace, so every endpoint that can
+ * OUTPUT, nat POSTROUTING. Built-in chains accept by policy and hold our jump
+ * rules, or the rules given for them (chains parsed from iptables-save). Random load balancing forks the trace, so every endpoint that can
  * be reached appears, with its probability.
  */
 export function tracePacket(plan: Pick<IptablesPlan, 'nat' | 'filter'>, pkt: TracePacket): TraceResult {

@@ -2,7 +2,7 @@ import { ChurnModel, seededRandom } from '@svcnet/proxy-core';
 import { describe, expect, it } from 'vitest';
 import { IpvsBackend } from './ipvs-backend.js';
 import type { IpvsPlan } from './plan.js';
-import { SimKernel } from './sim-kernel.js';
+import { SimKernel } from './testing/sim-kernel.js';
 import { config, ep, stateOf, svc } from './test-fixtures.js';
 
 /** A clock that never moves: removed TCP real servers keep draining at weight 0. */

@@ -12,5 +12,5 @@ export { elementText } from './elements.js';
 export type { NftElement } from './elements.js';
 export { NftProbeError } from './kernel-probe.js';
 export type { ProbeResult } from './kernel-probe.js';
-export { traceNftPacket } from './tracer.js';
-export type { NftTraceOutcome, NftTracePacket, NftTraceResult } from './tracer.js';
+export { traceNftPacket, traceNftRuleset } from './tracer.js';
+export type { NftRulesetView, NftTraceOutcome, NftTracePacket, NftTraceResult } from './tracer.js';

@@ -64,12 +64,18 @@ type Verdict = 'ACCEPT' | 'DROP' | 'REJECT';
 /** What a rule or chain leaves behind: go on with the next rule, leave the chain, or end the hook. */
 type Cont = { kind: 'next' | 'return'; state: State } | { kind: 'end'; state: State; verdict: Verdict };
 
-/** The plan as lookup tables: element map → key → data text; sets → CIDRs. */
-interface Tables {
-  maps: Map<string, Map<string, string>>;
-  chains: Map<string, readonly string[]>;
-  sets: Map<string, string[]>;
+/**
+ * A table as lookup tables, from a plan or read back from a kernel (or a
+ * fake of one): element map or set → key text (`a . b . c`) → data text
+ * (`goto cluster-tcp-2`, `10.244.1.2 . 8080`, '' for a set element);
+ * every chain (base chains too) → its rules; set → its elements (CIDRs).
+ */
+export interface NftRulesetView {
+  maps: ReadonlyMap<string, ReadonlyMap<string, string>>;
+  chains: ReadonlyMap<string, readonly string[]>;
+  sets: ReadonlyMap<string, readonly string[]>;
 }
+type Tables = NftRulesetView;
 
 const tablesCache = new WeakMap<NftPlan, Tables>();
 function tablesOf(plan: NftPlan): Tables {
@@ -97,7 +103,11 @@ type Handler = [RegExp, (m: RegExpExecArray, s: State) => Piece];
 
 /** Traces the first packet of a connection through the plan's rules. */
 export function traceNftPacket(plan: NftPlan, packet: NftTracePacket): NftTraceResult {
-  const t = tablesOf(plan);
+  return traceNftRuleset(tablesOf(plan), packet);
+}
+
+/** Traces the first packet of a connection through a table's rules and elements (e.g. as applied). */
+export function traceNftRuleset(t: NftRulesetView, packet: NftTracePacket): NftTraceResult {
   const proto = packet.protocol.toLowerCase();
   const share = (s: State, p: number): State => ({ ...s, prob: s.prob * p });
   const pass = (...states: State[]): Piece => ({ states });

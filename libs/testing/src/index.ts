@@ -19,3 +19,7 @@ export type { BridgeLabPod, BridgeLabOptions } from './bridge-lab.js';
 export { percentile, summarize, median } from './stats.js';
 export type { Summary } from './stats.js';
 export { grpcError } from './grpc.js';
+export { serviceReachProblems } from './service-reach.js';
+export type { ReachPacket, ReachTrace, ServiceReachParams } from './service-reach.js';
+export { runChurnSyncs } from './churn-syncs.js';
+export type { ChurnSyncCase, ChurnSyncParams } from './churn-syncs.js';

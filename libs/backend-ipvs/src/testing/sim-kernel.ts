@@ -1,8 +1,10 @@
 /**
  * For unit tests only (not exported from the package): a NetExec that keeps IPVS mode's kernel
  * objects in memory and applies the tools' inputs to them (`ip -batch`, `ipset restore`,
- * `ipvsadm -R`, `iptables-restore`), and answers the reads the backend makes.
+ * `ipvsadm -R`; `iptables-restore` through the stateful iptables fake, which refuses what the
+ * kernel refuses), and answers the reads the backend makes.
  */
+import { FakeIptablesExec } from '@svcnet/backend-iptables/testing';
 import type { ExecRequest, ExecResult, NetExec } from '@svcnet/netexec';
 
 export class SimKernel implements NetExec {
@@ -11,7 +13,8 @@ export class SimKernel implements NetExec {
   readonly sets = new Map<string, { type: string; members: Set<string> }>();
   /** `-A …` head → real server lines (`-a …`), in ipvsadm -Sn form. */
   readonly services = new Map<string, { head: string; reals: Map<string, string> }>();
-  iptables = '';
+  /** iptables-restore / -save (every variant) go here. */
+  readonly iptables = new FakeIptablesExec();
   readonly calls: ExecRequest[] = [];
 
   async run(req: ExecRequest): Promise<ExecResult> {
@@ -28,8 +31,7 @@ export class SimKernel implements NetExec {
     else if (key === 'ipset save') return ok(this.ipsetSave());
     else if (key === 'ipvsadm -R') for (const l of lines) this.ipvsadm(l.split(' '));
     else if (key === 'ipvsadm -Sn') return ok([...this.services.values()].flatMap((s) => [s.head, ...s.reals.values()]).join('\n') + '\n');
-    else if (req.file.endsWith('iptables-restore')) this.iptables = input.replace(/^-I (\S+) 1 /gm, '-A $1 ');
-    else if (req.file.endsWith('iptables-save')) return ok(this.iptables);
+    else if (/iptables(-\w+)?-(save|restore)$/.test(req.file)) return this.iptables.run(req);
     return ok();
   }
 
@@ -65,6 +67,10 @@ export class SimKernel implements NetExec {
   dump(): string[] {
     const out = [`link ${this.link}`, ...[...this.addresses].map((a) => `addr ${a}`), ...this.ipsetSave().split('\n')];
     for (const s of this.services.values()) out.push(s.head, ...s.reals.values());
+    // Rules sorted with the rest: IPVS mode's chains hold set matches, whose order does not matter.
+    for (const variant of ['nft', 'legacy'] as const) {
+      for (const table of ['nat', 'filter']) for (const [chain, rules] of this.iptables.tables[variant].chains(table)) out.push(`${variant} ${table} :${chain}`, ...rules.map((r) => `${variant} ${table} ${r}`));
+    }
     return out.filter((l) => l !== '').sort();
   }
 }
