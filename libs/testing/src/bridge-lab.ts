@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { NetnsLab } from './netns.js';
+import { NetnsLab } from '@svcnet/netexec';
 
 /** A pod namespace of a {@link BridgeLab}. */
 export interface BridgeLabPod {

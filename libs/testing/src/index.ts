@@ -1,6 +1,7 @@
 // Public API of @svcnet/testing: named exports only.
 export { startNatsServer, startNatsCluster, freePort, waitForPort } from './nats-server.js';
 export type { NatsServerHandle, NatsClusterHandle, StartNatsOptions } from './nats-server.js';
+// Namespace labs live in @svcnet/netexec (svcnet-cluster ships with them); tests keep importing them from here.
 export {
   NetnsLab,
   NetnsNameError,
@@ -10,8 +11,8 @@ export {
   deleteNetns,
   deleteNetnsByPrefix,
   e2eName,
-} from './netns.js';
-export type { NetnsLabOptions, VethParams } from './netns.js';
+} from '@svcnet/netexec';
+export type { NetnsLabOptions, VethParams } from '@svcnet/netexec';
 export { startIpvsVm, buildIpvsVm, VmNetExec, VmChannel, IPVS_VM_CACHE } from './ipvs-vm.js';
 export type { IpvsVmHandle, StartIpvsVmOptions } from './ipvs-vm.js';
 export { BridgeLab } from './bridge-lab.js';

@@ -2,7 +2,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ProcessNetExec, type ExecResult } from '@svcnet/netexec';
-import { NetnsLab } from '@svcnet/testing';
+import { NetnsLab } from '@svcnet/netexec';
 import type { statev1 } from '@svcnet/api';
 import { natsUserName, NatsRole } from '@svcnet/nats-auth';
 import { agentArgv, bundlePath, dnsArgv, socketBridgeArgv, svcnetctlArgv, type ExtraArgs } from './components.js';

@@ -1,4 +1,4 @@
-import type { NetnsLab } from '@svcnet/testing';
+import type { NetnsLab } from '@svcnet/netexec';
 import { WIRE_BITS, type ClusterPlan, type NodePlan } from './topology.js';
 
 /**

@@ -3,7 +3,7 @@ import { addPodNetwork } from './network.js';
 import { stopRecorded } from './processes.js';
 import { registerPod, setPodReadiness, unregisterPod } from './state-client.js';
 import type { ClusterState, PodRecord, ProcessRecord } from './state-file.js';
-import type { NetnsLab } from '@svcnet/testing';
+import type { NetnsLab } from '@svcnet/netexec';
 import type { statev1 } from '@svcnet/api';
 import { nextPodIp, podNs, validPodName } from './topology.js';
 

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { killPids } from '@svcnet/testing';
+import { killPids } from '@svcnet/netexec';
 import type { ProcessRecord } from './state-file.js';
 
 /** PATH with the sbin directories, where ip, iptables and nats-server live on Debian. */

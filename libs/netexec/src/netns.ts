@@ -1,4 +1,4 @@
-import { ProcessNetExec, type ExecResult, type NetExec } from '@svcnet/netexec';
+import { ProcessNetExec, type ExecResult, type NetExec } from './net-exec.js';
 
 /**
  * Network-namespace test hosts. Every change these helpers make happens inside a

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FakeNetExec } from '@svcnet/netexec';
+import { FakeNetExec } from './net-exec.js';
 import { NetnsLab, NetnsNameError, listNetns } from './netns.js';
 
 function lab(): { lab: NetnsLab; exec: FakeNetExec } {
