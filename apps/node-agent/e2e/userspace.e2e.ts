@@ -1,11 +1,9 @@
 /**
- * The shared per-mode data-plane table (apps/node-agent/e2e/dataplane-cases.ts)
- * in userspace mode: a 2-node namespace cluster whose agents run
+ * The shared per-mode data-plane table (dataplane-cases.ts) in userspace mode: a 2-node namespace cluster whose agents run
  * `--proxy-mode userspace`, with real traffic. Needs root; namespaces are
  * named uspc-… and removed after.
  */
-// eslint-disable-next-line @nx/enforce-module-boundaries -- the shared table lives with the node agent's e2e tests
-import { runDataplaneSuite } from '../../../apps/node-agent/e2e/dataplane-cases.js';
+import { runDataplaneSuite } from './dataplane-cases.js';
 import { e2eName } from '@svcnet/testing';
 import type { Cluster } from '@svcnet/cluster';
 import type { Service } from '@svcnet/model';
