@@ -1,2 +1,0 @@
-// Public API of @svcnet/allocator: named exports only.
-export {};

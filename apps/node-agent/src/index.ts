@@ -1,2 +1,0 @@
-// Public API of @svcnet/node-agent: named exports only.
-export {};
