@@ -31,3 +31,4 @@ export {
 } from './grpc-status.js';
 export type { CallObserver, EdgeLogger } from './grpc-status.js';
 export { addHealthAndReflection } from './server-extras.js';
+export { nodeStatusToProto, nodeStatusFromProto, nodeStatusCodec } from './node-convert.js';
