@@ -85,7 +85,7 @@ export async function generateNatsAuth(params: GenerateNatsAuthParams): Promise<
   const users: UserCredentials[] = [];
   for (const w of wanted) {
     const user = natsUserName(w.role, w.node);
-    const permissions = rolePermissions(w.role, user);
+    const permissions = rolePermissions(w.role, user, w.node);
     const ukp = createUser();
     const jwt = await encodeUser(user, ukp, account, {
       pub: { allow: permissions.publish, deny: [] },
