@@ -2,7 +2,7 @@ import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ProxyMode } from '@svcnet/proxy-core';
-import { SvcnetError, ErrorCode, invalidField, parseBindAddress, parseDuration, type BindAddress } from '@svcnet/model';
+import { SvcnetError, ErrorCode, invalidField, parseBindAddress, parseDuration, validateNodeName, type BindAddress } from '@svcnet/model';
 import { addNatsFlags, natsConnectSettings, type NatsConnectSettings, type NatsFlagValues } from '@svcnet/service-runtime';
 
 export { parseBindAddress, type BindAddress };
@@ -25,6 +25,8 @@ export interface AgentOptions {
   nodePortAddresses: string[];
   syncPeriodMs: number;
   minSyncPeriodMs: number;
+  /** How often the node record is rewritten (the heartbeat; NotReady after three missed). */
+  nodeStatusIntervalMs: number;
   healthzBindAddress: BindAddress | undefined;
   metricsBindAddress: BindAddress | undefined;
   cleanup: boolean;
@@ -76,7 +78,7 @@ function durationOption(field: string) {
 export function buildCommand(env: NodeJS.ProcessEnv = process.env): Command {
   const cmd = new Command('svcnet-agent').description("svcnet's kube-proxy: watches services and endpoints, programs this node's data plane");
   return addNatsFlags(cmd, env)
-    .option('--node-name <name>', 'name of this node (endpoints with this nodeName are local)', hostname())
+    .option('--node-name <name>', 'name of this node (endpoints with this nodeName are local; its key in the nodes bucket)', hostname().toLowerCase())
     .addOption(new Option('--node-ip <ips>', "this node's IP addresses, comma separated").default('', 'detected'))
     .addOption(
       new Option('--proxy-mode <mode>', 'which proxy mode to use').choices(Object.values(ProxyMode)).default('iptables'),
@@ -96,6 +98,11 @@ export function buildCommand(env: NodeJS.ProcessEnv = process.env): Command {
     )
     .addOption(
       new Option('--min-sync-period <duration>', 'minimum interval between syncs').argParser(durationOption('min-sync-period')).default(100, '100ms'),
+    )
+    .addOption(
+      new Option('--node-status-interval <duration>', "how often the node's record in the nodes bucket is rewritten; three missed make it NotReady")
+        .argParser(durationOption('node-status-interval'))
+        .default(10_000, '10s'),
     )
     .option('--healthz-bind-address <addr>', 'ip:port for /healthz and /livez (empty disables)', '0.0.0.0:10256')
     .option('--metrics-bind-address <addr>', 'ip:port for /metrics and /debug (empty disables)', '127.0.0.1:10249')
@@ -122,6 +129,7 @@ interface RawFlags extends NatsFlagValues {
   nodeportAddresses: string;
   syncPeriod: number;
   minSyncPeriod: number;
+  nodeStatusInterval: number;
   healthzBindAddress: string;
   metricsBindAddress: string;
   cleanup: boolean;
@@ -149,6 +157,8 @@ export function optionsFromFlags(raw: RawFlags, detect: () => string[] = detectN
     throw invalidField('proxy-port-range', raw.proxyPortRange, 'expected first-last, e.g. 30000-30100');
   }
   if (!raw.nodeName.trim()) throw invalidField('node-name', raw.nodeName, 'must not be empty');
+  validateNodeName(raw.nodeName.trim());
+  if (raw.nodeStatusInterval < 100) throw invalidField('node-status-interval', raw.nodeStatusInterval, 'must be at least 100ms');
   return {
     nats: natsConnectSettings(raw),
     nodeName: raw.nodeName.trim(),
@@ -160,6 +170,7 @@ export function optionsFromFlags(raw: RawFlags, detect: () => string[] = detectN
     nodePortAddresses,
     syncPeriodMs: raw.syncPeriod,
     minSyncPeriodMs: raw.minSyncPeriod,
+    nodeStatusIntervalMs: raw.nodeStatusInterval,
     healthzBindAddress: parseBindAddress(raw.healthzBindAddress, 'healthz-bind-address'),
     metricsBindAddress: parseBindAddress(raw.metricsBindAddress, 'metrics-bind-address'),
     cleanup: raw.cleanup,

@@ -3,7 +3,17 @@ import type { Logger } from 'pino';
 import { addHealthAndReflection, statev1, tolerantService } from '@svcnet/api';
 import type { BindAddress } from '@svcnet/model';
 import { boundPort, closeHttp, GrpcServerMetrics, listenMetrics, type NatsConnectSettings } from '@svcnet/service-runtime';
-import { connectStore, openStateStores, StoreConfigError, type StateStores, type StoreConnection } from '@svcnet/store';
+import {
+  connectStore,
+  FeedSnapshotWriter,
+  openFeedBucket,
+  openNodesBucket,
+  openStateStores,
+  StoreConfigError,
+  type StateStores,
+  type StoreConnection,
+} from '@svcnet/store';
+import { objectKey } from '@svcnet/model';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { GrpcAllocations, type Allocations } from './allocations.js';
 import { EndpointsController } from './endpoints-controller.js';
@@ -14,6 +24,8 @@ import { EndpointsManager, PodManager } from './object-managers.js';
 import { RepairLoop } from './repair-loop.js';
 import { ServiceManager } from './service-manager.js';
 import { stateHandlers } from './state-edge.js';
+import { NodeDirectory } from './node-directory.js';
+import { nodeHandlers } from './node-edge.js';
 
 export interface StateConfig {
   listen: string;
@@ -32,7 +44,14 @@ export interface StateConfig {
   maxWatchesPerClient?: number;
   /** /metrics, /healthz, /livez; undefined = disabled. */
   metricsBindAddress?: BindAddress;
+  /** A node record not rewritten for this long is removed (the nodes bucket's max age). */
+  nodeRecordTtlMs?: number;
+  /** Keep the change feed's shared snapshot (default true). */
+  feedSnapshots?: boolean;
 }
+
+/** Default of --node-record-ttl: a node down this long is forgotten. */
+export const DEFAULT_NODE_RECORD_TTL_MS = 24 * 3_600_000;
 
 /**
  * Opens the state bucket, waiting for JetStream: a NATS cluster that has just
@@ -88,6 +107,7 @@ export async function runState(config: StateConfig, logger: Logger): Promise<Run
   const watches = new WatchHub({ informers, logger, maxStreamsPerClient: config.maxWatchesPerClient ?? DEFAULT_MAX_WATCHES_PER_CLIENT });
   const repair = new RepairLoop({ services: stores.services, allocations, logger, intervalMs: config.repairIntervalMs });
   repair.start();
+  const fleet = await startFleetParts(connection, config, logger);
 
   // NATS reachability, for /healthz and svcnet_state_store_available (the connection reconnects forever).
   let natsConnected = true;
@@ -127,6 +147,16 @@ export async function runState(config: StateConfig, logger: Logger): Promise<Run
     },
   });
   new Gauge({
+    name: 'svcnet_state_nodes',
+    help: 'Nodes reporting in the nodes bucket, per condition (Ready: a heartbeat within three intervals).',
+    labelNames: ['condition'],
+    registers: [registry],
+    collect() {
+      const nodes = fleet.directory.nodes();
+      for (const condition of ['Ready', 'NotReady']) this.set({ condition }, nodes.filter((n) => n.condition === condition).length);
+    },
+  });
+  new Gauge({
     name: 'svcnet_endpoints_controller_queue_depth',
     help: 'Services waiting for an endpoints sync (workqueue_depth of the endpoints controller).',
     registers: [registry],
@@ -144,9 +174,8 @@ export async function runState(config: StateConfig, logger: Logger): Promise<Run
   });
 
   const server = new Server();
-  server.addService(
-    tolerantService(statev1.StateService),
-    stateHandlers({
+  server.addService(tolerantService(statev1.StateService), {
+    ...stateHandlers({
       stores,
       watches,
       pager: new ListPager(),
@@ -161,7 +190,19 @@ export async function runState(config: StateConfig, logger: Logger): Promise<Run
       logger,
       metrics: grpcMetrics,
     }),
-  );
+    ...nodeHandlers({
+      directory: fleet.directory,
+      stores,
+      connection,
+      endpointsSettled: (namespace, name, revision) => {
+        const svc = informers.services.snapshot().get(objectKey('Service', namespace, name));
+        const seen = svc ? svc.metadata.resourceVersion >= revision : informers.services.revision >= revision;
+        return seen && !controller.isPending(namespace, name);
+      },
+      logger,
+      metrics: grpcMetrics,
+    }),
+  });
   addHealthAndReflection(server, ['svcnet.v1.State']);
   const port = await bind(server, config.listen);
   const host = config.listen.slice(0, config.listen.lastIndexOf(':'));
@@ -181,10 +222,41 @@ export async function runState(config: StateConfig, logger: Logger): Promise<Run
       if (http) await closeHttp(http);
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       await repair.stop();
+      await fleet.stop();
       await controller.stop();
       await informers.stop();
       allocations.close();
       await connection.close();
+    },
+  };
+}
+
+/**
+ * The fleet side of the state service: the nodes bucket (created here with
+ * --kv-replicas; agents write their own records) and what reads it, and the
+ * feed bucket's shared snapshot, kept current for starting agents. Neither
+ * blocks serving: the snapshot writer lists the state in the background.
+ */
+async function startFleetParts(
+  connection: StoreConnection,
+  config: StateConfig,
+  logger: Logger,
+): Promise<{ directory: NodeDirectory; stop(): Promise<void> }> {
+  const replicas = config.kvReplicas ?? 1;
+  const recordTtlMs = config.nodeRecordTtlMs ?? DEFAULT_NODE_RECORD_TTL_MS;
+  await openNodesBucket(connection, { replicas, ttlMs: recordTtlMs });
+  const directory = new NodeDirectory({ connection, logger, recordTtlMs });
+  void directory.start();
+  let writer: FeedSnapshotWriter | undefined;
+  if (config.feedSnapshots ?? true) {
+    writer = new FeedSnapshotWriter({ connection, feedKv: await openFeedBucket(connection, { replicas }), prefixes: ['services.', 'endpoints.'], logger });
+    writer.start().catch((err: unknown) => logger.error({ err }, 'the feed snapshot writer stopped'));
+  }
+  return {
+    directory,
+    stop: async () => {
+      await writer?.stop();
+      await directory.stop();
     },
   };
 }

@@ -5,7 +5,7 @@ export { ObjectStore, openStateBucket, openStateStores, MAX_OBJECT_BYTES } from 
 export type { ObjectCodec, StoredObject, ObjectList, ObjectStoreParams, StateStores, BrokenRecord, Deleted } from './object-store.js';
 export { KindWatcher } from './kind-watcher.js';
 export type { WatchHandlers, KindWatcherParams, UndecodableRecord } from './kind-watcher.js';
-export { openFeed, readSnapshot, kvStreamName } from './kv-feed.js';
+export { openFeed, readSnapshot, kvStreamName, streamInfo } from './kv-feed.js';
 export { FleetFeed, feedSubject, feedRepublish } from './fleet-feed.js';
 export type { FleetFeedParams, FleetFeedHandlers } from './fleet-feed.js';
 export { KindFeed } from './kind-feed.js';
