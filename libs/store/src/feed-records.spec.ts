@@ -31,7 +31,7 @@ describe('feed record blocks', () => {
     { name: 'unknown operation', block: new Uint8Array([7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]) },
   ];
   for (const c of damaged) it(`refuses a ${c.name}`, () => expect(() => decodeRecords(c.block)).toThrow(FeedRecordsError));
-  it('refuses bytes that are not deflated', () => expect(() => unpackRecords(bytes('plain text'))).toThrow(FeedRecordsError));
+  it('refuses bytes that are not compressed', () => expect(() => unpackRecords(bytes('plain text'))).toThrow(FeedRecordsError));
 
   it('chunks by raw size, never splitting a record', () => {
     const entries = Array.from({ length: 10 }, (_, i) => put(`k${i}`, i + 1, 'x'.repeat(100)));

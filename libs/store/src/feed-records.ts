@@ -1,10 +1,10 @@
-import { deflateRaw, deflateRawSync, inflateRawSync } from 'node:zlib';
+import { brotliCompress, brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
 import { promisify } from 'node:util';
 import type { FeedEntry } from './kv-feed.js';
 
 /**
- * The binary layout of a block of feed records, as stored (deflated) in the
- * snapshot chunks and the head's delta:
+ * The binary layout of a block of feed records, as stored (Brotli-compressed)
+ * in the snapshot chunks and the head's delta:
  *
  *   repeated { u8 op (0 PUT, 1 DEL) · u16 key length · key (UTF-8) · f64 revision · u32 value length · value }
  *
@@ -15,7 +15,13 @@ const OP_PUT = 0;
 const OP_DEL = 1;
 const FIXED_BYTES = 1 + 2 + 8 + 4;
 
-const deflateRawAsync = promisify(deflateRaw);
+const brotliAsync = promisify(brotliCompress);
+/**
+ * Quality 5: a third smaller than deflate on these records (10,000 services
+ * and their endpoints: 440 KiB against 670 KiB) for ~100 ms of the writer's
+ * time per snapshot; every starting agent receives the bytes, so they count.
+ */
+const BROTLI = { params: { [constants.BROTLI_PARAM_QUALITY]: 5, [constants.BROTLI_PARAM_LGWIN]: 22 } };
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -96,23 +102,23 @@ export function chunkRecords(entries: readonly FeedEntry[], maxRawBytes: number)
   return chunks;
 }
 
-/** Encodes and deflates a block off the event loop (the writer's path). */
+/** Encodes and compresses a block off the event loop (the writer's path). */
 export async function packRecords(entries: readonly FeedEntry[]): Promise<Uint8Array> {
-  return new Uint8Array(await deflateRawAsync(encodeRecords(entries)));
+  return new Uint8Array(await brotliAsync(encodeRecords(entries), BROTLI));
 }
 
-/** Encodes and deflates a block synchronously (small blocks). */
+/** Encodes and compresses a block synchronously (small blocks, tests). */
 export function packRecordsSync(entries: readonly FeedEntry[]): Uint8Array {
-  return new Uint8Array(deflateRawSync(encodeRecords(entries)));
+  return new Uint8Array(brotliCompressSync(encodeRecords(entries), BROTLI));
 }
 
-/** Inflates and decodes a block. */
+/** Decompresses and decodes a block. */
 export function unpackRecords(packed: Uint8Array): FeedEntry[] {
   let raw: Uint8Array;
   try {
-    raw = new Uint8Array(inflateRawSync(packed));
+    raw = new Uint8Array(brotliDecompressSync(packed));
   } catch (err) {
-    throw new FeedRecordsError(`cannot inflate a record block: ${(err as Error).message}`);
+    throw new FeedRecordsError(`cannot decompress a record block: ${(err as Error).message}`);
   }
   return decodeRecords(raw);
 }

@@ -26,7 +26,7 @@ export interface FeedSnapshotWriterParams {
   compactAfterBytes?: number;
   /** …or its snapshot is this old (default 5 min; must stay below the age at which others' leftovers are removed). */
   maxSnapshotAgeMs?: number;
-  /** Raw bytes per chunk before deflating (default 768 KiB, below NATS' 1 MiB payload limit). */
+  /** Raw bytes per chunk before compressing (default 768 KiB, below NATS' 1 MiB payload limit). */
   chunkRawBytes?: number;
 }
 
@@ -49,7 +49,7 @@ const GC_EVERY_MS = 5 * 60_000;
 /**
  * Keeps the feed bucket's shared snapshot current: follows the state bucket
  * (listing it, never trusting an earlier snapshot), writes a full snapshot in
- * deflated chunks now and then and, after every burst of changes, a small
+ * compressed chunks now and then and, after every burst of changes, a small
  * head naming that snapshot plus the changes since. Several state replicas may
  * each run one: heads are written compare-and-set and only forward (a head at
  * or past our revision is left alone), and each writer's snapshots have their

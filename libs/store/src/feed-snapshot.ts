@@ -11,7 +11,7 @@ import { jsmFor, kvStreamName } from './kv-feed.js';
  * instead of listing every key through its own JetStream consumer:
  *
  *   `head`           which snapshot is current, plus every change since it (a small delta)
- *   `snap.<id>.<i>`  the snapshot itself, in deflated record blocks of < 1 MiB
+ *   `snap.<id>.<i>`  the snapshot itself, in compressed record blocks of < 1 MiB
  *
  * A head is exact at `revision`: every record of the covered prefixes at that
  * revision of the state bucket, nothing else. Clients check the stream's
@@ -42,13 +42,13 @@ export interface FeedHead {
   writtenAt: string;
 }
 
-/** A head and its delta block (deflated records). */
+/** A head and its delta block (compressed records). */
 export interface EncodedHead {
   head: FeedHead;
   delta: Uint8Array;
 }
 
-/** The head's layout: u32 JSON length · JSON · deflated delta block. */
+/** The head's layout: u32 JSON length · JSON · compressed delta block. */
 export function encodeHead(h: EncodedHead): Uint8Array {
   const json = new TextEncoder().encode(JSON.stringify(h.head));
   const out = new Uint8Array(4 + json.length + h.delta.length);
@@ -116,23 +116,26 @@ export function assembleBase(parts: BaseParts): FeedBase {
   return { source: `snapshot ${parts.head.snapshot.id} + ${parts.head.deltaRecords}`, revision: parts.head.revision, records, tombstones: new Map() };
 }
 
-/** How long a direct get may take before the stream leader is asked instead. */
+/** How long the head's direct get may take before the stream leader is asked instead (see readLast). */
 const DIRECT_GET_PATIENCE_MS = 1_500;
 
 /**
- * Reads the last value of a key: from any replica first (direct get, which
+ * Reads the last value of a key: from any replica first (a direct get, which
  * spreads a fleet's reads over the servers), from the stream leader when the
- * replica asked does not have it (it may be behind).
+ * replica asked does not have it (it may be behind). With `patient: false`
+ * the direct get is abandoned after a moment: a bucket that does not exist
+ * never answers one (the request would wait for its whole deadline).
  */
-async function readLast(jsm: JetStreamManager, bucket: string, key: string): Promise<StoredMsg | null> {
+async function readLast(jsm: JetStreamManager, bucket: string, key: string, patient: boolean): Promise<StoredMsg | null> {
   const stream = kvStreamName(bucket);
   const subject = `$KV.${bucket}.${key}`;
-  // A bucket that does not exist yet never answers a direct get (the request would wait for its deadline).
+  const get = jsm.direct.getMessage(stream, { last_by_subj: subject }).catch(() => null);
   let timer: NodeJS.Timeout | undefined;
-  const direct = await Promise.race([
-    jsm.direct.getMessage(stream, { last_by_subj: subject }).catch(() => null),
-    new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), DIRECT_GET_PATIENCE_MS))),
-  ]).finally(() => clearTimeout(timer));
+  const direct = patient
+    ? await get
+    : await Promise.race([get, new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), DIRECT_GET_PATIENCE_MS)))]).finally(() =>
+        clearTimeout(timer),
+      );
   if (direct) return direct;
   return jsm.streams.getMessage(stream, { last_by_subj: subject }).catch((err: unknown) => {
     if (/no message found|not found/i.test((err as Error).message)) return null;
@@ -159,7 +162,7 @@ export interface ReadFeedParams {
 /** The current head, checked against what the reader needs. */
 export async function readFeedHead(p: ReadFeedParams): Promise<{ seq: number; head: FeedHead; delta: Uint8Array }> {
   const jsm = await jsmFor(p.nc);
-  const m = await readLast(jsm, p.feedBucket, FEED_HEAD_KEY);
+  const m = await readLast(jsm, p.feedBucket, FEED_HEAD_KEY, false);
   if (!m || isDeletion(m)) throw new SnapshotUnavailableError('no snapshot has been written yet');
   const { head, delta } = decodeHead(m.data);
   if (head.format !== FEED_FORMAT) throw new SnapshotUnavailableError(`snapshot format ${head.format} is not ${FEED_FORMAT}`);
@@ -187,7 +190,7 @@ export async function readFeedBase(
   } else {
     chunks = await Promise.all(
       Array.from({ length: head.snapshot.chunks }, async (_, i) => {
-        const m = await readLast(jsm, p.feedBucket, snapshotChunkKey(head.snapshot.id, i));
+        const m = await readLast(jsm, p.feedBucket, snapshotChunkKey(head.snapshot.id, i), true);
         if (!m || isDeletion(m)) throw new SnapshotUnavailableError(`snapshot ${head.snapshot.id} chunk ${i} is gone`, { retryable: true });
         return m.data;
       }),

@@ -425,7 +425,9 @@ export class FleetFeed {
     if (this.phase !== 'live') return;
     const last = info.state.last_seq;
     const gone = info.config.max_age > 0 && info.state.first_seq > this.rev + 1;
-    if (info.created !== this.streamCreated || last < this.rev || gone) {
+    // A last revision below ours is no sign of a rewind: the answer may simply predate records
+    // republished to us since. Only a new stream (its creation time) starts the revisions over.
+    if (info.created !== this.streamCreated || gone) {
       this.log.warn({ revision: this.rev, lastSeq: last }, 'the stream was recreated or lost records; taking a new base');
       this.scheduleBase(0);
       return;
