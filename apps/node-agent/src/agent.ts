@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { buildInfo, registerBuildInfo } from '@svcnet/service-runtime';
 import type { Logger } from 'pino';
 import { endpointsCodec, serviceCodec } from '@svcnet/api';
 import type { Endpoints, Service } from '@svcnet/model';
@@ -14,7 +15,6 @@ import { evaluateHealth, type HealthReport } from './healthz.js';
 import { closeServer, listen } from './http-server.js';
 import { NodeReporter } from './node-reporter.js';
 import { ObservedBackend } from './observed-backend.js';
-import { AGENT_VERSION } from './version.js';
 
 /** Parameters of a {@link NodeAgent}. */
 export interface NodeAgentParams {
@@ -79,7 +79,8 @@ export class NodeAgent {
     this.exec = params.exec ?? new ProcessNetExec();
     this.clock = params.clock ?? new SystemClock();
     this.dryRun = params.dryRun ?? false;
-    this.version = params.version ?? AGENT_VERSION;
+    this.version = params.version ?? buildInfo().version;
+    registerBuildInfo(this.registry, 'svcnet-agent');
     this.feedRejected = new Counter({
       name: 'svcnet_agent_feed_objects_rejected_total',
       help: 'Objects from the change feed refused as unusable (the last good version stays programmed)',

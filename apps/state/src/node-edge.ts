@@ -1,6 +1,6 @@
 import type { handleUnaryCall, ServerUnaryCall } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { nodeStatusToProto, statev1, unaryHandler } from '@svcnet/api';
+import { nodeStatusToProto, statev1, unaryHandler, type CallAuthorizer, type UnaryHooks } from '@svcnet/api';
 import { ErrorCode, NodeCondition, STATE_BUCKET, SvcnetError, validateNodeName, validateObjectKey } from '@svcnet/model';
 import type { GrpcServerMetrics } from '@svcnet/service-runtime';
 import { streamInfo, type StateStores, type StoreConnection } from '@svcnet/store';
@@ -23,6 +23,8 @@ export interface NodeEdgeParams {
   endpointsSettled: EndpointsSettled;
   logger: Logger;
   metrics?: GrpcServerMetrics;
+  /** Who may call what (mutual TLS); undefined when serving plaintext. */
+  authorize?: CallAuthorizer;
 }
 
 type NodeHandlers = Pick<statev1.StateServer, 'listNodes' | 'getNode' | 'waitProgrammed'>;
@@ -56,7 +58,10 @@ function budget(call: ServerUnaryCall<unknown, unknown>, wantedMs: number): numb
 
 /** svcnet.v1.State's node calls: ListNodes, GetNode, WaitProgrammed. */
 export function nodeHandlers(p: NodeEdgeParams): NodeHandlers {
-  const observe = p.metrics ? (m: string) => p.metrics!.unary(m) : undefined;
+  const hooks: UnaryHooks = {
+    ...(p.metrics ? { observe: (m: string) => p.metrics!.unary(m) } : {}),
+    ...(p.authorize ? { authorize: p.authorize } : {}),
+  };
   const head = async (): Promise<number> => (await streamInfo(p.connection.nc, STATE_BUCKET)).state.last_seq;
 
   /** Probes the fleet for the current head and waits (briefly) until every Ready node answered. */
@@ -117,7 +122,7 @@ export function nodeHandlers(p: NodeEdgeParams): NodeHandlers {
       const { views, head: h } = await refreshed(req.refreshMs);
       return { items: views.map((v) => toWire(v, h)), revision: h };
     },
-    observe,
+    hooks,
   );
   const getNode: handleUnaryCall<statev1.GetNodeRequest, statev1.Node> = unaryHandler(
     'GetNode',
@@ -129,13 +134,13 @@ export function nodeHandlers(p: NodeEdgeParams): NodeHandlers {
       if (!v) throw new SvcnetError(ErrorCode.NotFound, `nodes "${req.name}" not found`);
       return toWire(v, h);
     },
-    observe,
+    hooks,
   );
   return {
     listNodes,
     getNode,
     // Built per call: the wait needs the call itself (its deadline, its cancellation).
     waitProgrammed: (call, callback) =>
-      unaryHandler('WaitProgrammed', p.logger, (req: statev1.WaitProgrammedRequest) => waitFor(req, call), observe)(call, callback),
+      unaryHandler('WaitProgrammed', p.logger, (req: statev1.WaitProgrammedRequest) => waitFor(req, call), hooks)(call, callback),
   };
 }

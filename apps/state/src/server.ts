@@ -1,8 +1,9 @@
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import type { ServerCredentials } from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { addHealthAndReflection, statev1, tolerantService } from '@svcnet/api';
-import type { BindAddress } from '@svcnet/model';
-import { boundPort, closeHttp, GrpcServerMetrics, listenMetrics, type NatsConnectSettings } from '@svcnet/service-runtime';
+import { addHealthAndReflection, certificateAuthorizer, STATE_METHOD_ACCESS, statev1, tolerantService } from '@svcnet/api';
+import { objectKey, type BindAddress } from '@svcnet/model';
+import { boundPort, closeHttp, GrpcServerMetrics, listenMetrics, registerBuildInfo, serverCredentialsFor, type NatsConnectSettings, type ServingSecurity } from '@svcnet/service-runtime';
 import {
   connectStore,
   FeedSnapshotWriter,
@@ -13,9 +14,9 @@ import {
   type StateStores,
   type StoreConnection,
 } from '@svcnet/store';
-import { objectKey } from '@svcnet/model';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { GrpcAllocations, type Allocations } from './allocations.js';
+import type { Allocations } from './allocations.js';
+import { AllocatorClient, type ClientTlsOptions } from '@svcnet/client';
 import { EndpointsController } from './endpoints-controller.js';
 import { StateInformers } from './informers.js';
 import { ListPager } from './list-pager.js';
@@ -29,6 +30,10 @@ import { nodeHandlers } from './node-edge.js';
 
 export interface StateConfig {
   listen: string;
+  /** Mutual TLS (kube-apiserver's flags) or plaintext when asked for explicitly. */
+  security: ServingSecurity;
+  /** TLS towards the allocator; undefined = plaintext, explicitly. */
+  allocatorTls?: ClientTlsOptions;
   nats: NatsConnectSettings;
   /** Replicas of the state bucket when it is created. */
   kvReplicas?: number;
@@ -81,10 +86,8 @@ export interface RunningState {
   stop(): Promise<void>;
 }
 
-function bind(server: Server, address: string): Promise<number> {
-  return new Promise((resolve, reject) =>
-    server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
-  );
+function bind(server: Server, address: string, credentials: ServerCredentials): Promise<number> {
+  return new Promise((resolve, reject) => server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port))));
 }
 
 /**
@@ -100,7 +103,13 @@ export async function runState(config: StateConfig, logger: Logger): Promise<Run
     ...(config.storeTimeoutMs ? { requestTimeoutMs: config.storeTimeoutMs } : {}),
   });
   const stores = await openStoresWhenReady(connection, config.kvReplicas ?? 1, logger);
-  const allocations: Allocations = new GrpcAllocations(config.allocatorUrl, config.allocatorTimeoutMs);
+  // TLS files are read and checked first: a bad one stops the start, naming the flag and the path.
+  const serverCredentials = serverCredentialsFor(config.security);
+  const allocations: Allocations = new AllocatorClient({
+    address: config.allocatorUrl,
+    timeoutMs: config.allocatorTimeoutMs,
+    ...(config.allocatorTls ? { tls: config.allocatorTls } : {}),
+  });
   const informers = new StateInformers({ connection, logger });
   const controller = new EndpointsController({ informers, endpoints: stores.endpoints, logger });
   await controller.start();
@@ -118,6 +127,7 @@ export async function runState(config: StateConfig, logger: Logger): Promise<Run
     }
   })().catch(() => undefined);
   const registry = new Registry();
+  registerBuildInfo(registry, 'svcnet-state');
   collectDefaultMetrics({ register: registry });
   const grpcMetrics = new GrpcServerMetrics('svcnet.v1.State', registry);
   new Gauge({
@@ -173,6 +183,7 @@ export async function runState(config: StateConfig, logger: Logger): Promise<Run
     },
   });
 
+  const authorize = 'tls' in config.security ? certificateAuthorizer({ service: 'svcnet.v1.State', access: STATE_METHOD_ACCESS }) : undefined;
   const server = new Server();
   server.addService(tolerantService(statev1.StateService), {
     ...stateHandlers({
@@ -189,6 +200,7 @@ export async function runState(config: StateConfig, logger: Logger): Promise<Run
       endpoints: new EndpointsManager({ store: stores.endpoints, services: stores.services }),
       logger,
       metrics: grpcMetrics,
+      ...(authorize ? { authorize } : {}),
     }),
     ...nodeHandlers({
       directory: fleet.directory,
@@ -201,10 +213,11 @@ export async function runState(config: StateConfig, logger: Logger): Promise<Run
       },
       logger,
       metrics: grpcMetrics,
+      ...(authorize ? { authorize } : {}),
     }),
   });
   addHealthAndReflection(server, ['svcnet.v1.State']);
-  const port = await bind(server, config.listen);
+  const port = await bind(server, config.listen, serverCredentials);
   const host = config.listen.slice(0, config.listen.lastIndexOf(':'));
   const address = `${host}:${port}`;
   const http = config.metricsBindAddress

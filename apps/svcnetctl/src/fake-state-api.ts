@@ -6,8 +6,8 @@
 import { ErrorCode, SvcnetError, invalidField } from '@svcnet/model';
 import type { Kind, KindObjects } from './resources.js';
 import { PLURAL } from './resources.js';
-import type { BrokenObject, ListQuery, ListResult, StateApi, WatchHandle, WatchUpdate } from './state-api.js';
-import type { NodeInfo, NodeListResult, ProgrammedResult, WaitProgrammedQuery } from './node-types.js';
+import type { BrokenObject, ListQuery, ListResult, StateApi, WatchHandle, WatchUpdate } from '@svcnet/client';
+import type { NodeInfo, NodeListResult, ProgrammedResult, WaitProgrammedQuery } from '@svcnet/client';
 
 export class FakeStateApi implements StateApi {
   readonly objects = new Map<string, KindObjects[Kind]>();

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { NodeStatus } from '@svcnet/model';
 import { runCli, type CliDeps } from './cli.js';
 import { FakeStateApi } from './fake-state-api.js';
-import type { NodeInfo, WaitProgrammedQuery } from './node-types.js';
+import type { NodeInfo, WaitProgrammedQuery } from '@svcnet/client';
 import { at } from './test-builders.js';
 
 function harness(files: Record<string, string> = {}) {

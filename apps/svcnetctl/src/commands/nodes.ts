@@ -6,7 +6,7 @@
 import { ExitCode, UsageError, describeFailure } from '../cli-errors.js';
 import { describeNode, nodeManifest, nodesTable } from '../format/nodes.js';
 import { formatManifests, parseOutputFormat } from '../output.js';
-import type { NodeInfo } from '../node-types.js';
+import type { NodeInfo } from '@svcnet/client';
 import type { CommandContext } from './context.js';
 import { isNotFound } from './not-found.js';
 

@@ -6,7 +6,7 @@
  */
 import { CliError, ExitCode, UsageError, describeFailure } from '../cli-errors.js';
 import { resolveKind } from '../resources.js';
-import type { ProgrammedResult } from '../node-types.js';
+import type { ProgrammedResult } from '@svcnet/client';
 import type { CommandContext } from './context.js';
 
 /** kubectl wait's default --timeout. */

@@ -7,7 +7,7 @@ import { humanDuration } from './age.js';
 import { NONE } from './fields.js';
 import { formatRfc1123z } from './describe.js';
 import { alignTabs, DESCRIBE_LAYOUT, renderTable } from './tabwriter.js';
-import type { NodeInfo } from '../node-types.js';
+import type { NodeInfo } from '@svcnet/client';
 
 export interface NodeTableOptions {
   wide: boolean;

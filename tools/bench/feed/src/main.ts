@@ -22,12 +22,11 @@ import { credentials, Metadata } from '@grpc/grpc-js';
 import { endpointsCodec, serviceCodec, statev1 } from '@svcnet/api';
 import { objectKey } from '@svcnet/model';
 import { connectStore, openStateStores, readFeedHead, streamInfo, type StateStores, type StoreConnection } from '@svcnet/store';
-import { freePort, startNatsServer, waitForPort } from '@svcnet/testing';
+import { freePort, startNatsServer, summarize, waitForPort } from '@svcnet/testing';
 import { benchEndpoints, benchService } from './fixtures.js';
 import { ProcWatch } from './proc-stats.js';
 import type { FromWorker, ToWorker, WorkerResults } from './protocol.js';
 import { wallNow } from './sim-agent.js';
-import { summarize } from './stats.js';
 import { runWorker } from './worker.js';
 
 const ROOT = resolve(process.env.SVCNET_ROOT ?? process.cwd());
@@ -165,7 +164,7 @@ async function main(o: Options): Promise<void> {
     const statePort = await freePort();
     const logs = join(tmpdir(), `bench-feed-${process.pid}`);
     console.log(`control-plane logs: ${logs}-{allocator,state}.log`);
-    const allocator = startProcess([join(ROOT, 'apps/allocator/dist/main.cjs'), '--listen', `127.0.0.1:${allocatorPort}`, '--nats-url', nats.url, '--metrics-bind-address', ''], `${logs}-allocator.log`);
+    const allocator = startProcess([join(ROOT, 'apps/allocator/dist/main.cjs'), '--listen', `127.0.0.1:${allocatorPort}`, '--nats-url', nats.url, '--metrics-bind-address', '', '--plaintext'], `${logs}-allocator.log`);
     const state = startProcess([
       join(ROOT, 'apps/state/dist/main.cjs'),
       '--listen',
@@ -178,6 +177,9 @@ async function main(o: Options): Promise<void> {
       '',
       '--node-record-ttl',
       '1h',
+      // Agents and the benchmark reach the state service's gRPC only for WaitProgrammed: TLS adds nothing to the figures.
+      '--plaintext',
+      '--allocator-plaintext',
     ], `${logs}-state.log`);
     children.push(allocator, state);
     await waitForPort(statePort, '127.0.0.1', 60_000);
@@ -301,8 +303,8 @@ async function main(o: Options): Promise<void> {
     const perChange = new Map<number, number>();
     for (const r of results) for (const [w, l] of r.perChangeMax) perChange.set(w, Math.max(perChange.get(w) ?? 0, l));
     const every = summarize([...perChange.values()]);
-    console.log(`write → agent's plan, every (change, agent) pair: ${lat.n}/${total * o.agents} deliveries, p50 ${ms(lat.p50)}, p99 ${ms(lat.p99)}, max ${ms(lat.max)}`);
-    console.log(`write → the last of ${o.agents} agents, per change: ${every.n} changes, p50 ${ms(every.p50)}, p99 ${ms(every.p99)}, max ${ms(every.max)}`);
+    console.log(`write → agent's plan, every (change, agent) pair: ${lat.count}/${total * o.agents} deliveries, p50 ${ms(lat.p50)}, p99 ${ms(lat.p99)}, max ${ms(lat.max)}`);
+    console.log(`write → the last of ${o.agents} agents, per change: ${every.count} changes, p50 ${ms(every.p50)}, p99 ${ms(every.p99)}, max ${ms(every.max)}`);
     const lastAt = new Map<number, { count: number; at: number }>();
     for (const r of results) {
       for (const [rev, count, at] of r.tracked) {
