@@ -155,7 +155,8 @@ async function main(o: Options): Promise<void> {
   const connections: StoreConnection[] = [];
   let watch: ProcWatch | undefined;
   try {
-    const writer = await connectStore({ url: nats.url, name: 'bench-writer' });
+    // A write that waits on a loaded server is slow, not lost: a long deadline, and failures are counted, not fatal.
+    const writer = await connectStore({ url: nats.url, name: 'bench-writer', requestTimeoutMs: 30_000 });
     connections.push(writer);
     const stores = await openStateStores(writer);
     await seed(stores, o);
@@ -246,12 +247,14 @@ async function main(o: Options): Promise<void> {
     // Steady churn: half service updates, half endpoints updates; every few, a wait for the change.
     const client = new statev1.StateClient(`127.0.0.1:${statePort}`, credentials.createInsecure());
     const lastRevision = new Map<number, { svc: number; ep: number }>();
-    const waits: Promise<{ revision: number; returnedAt: number; programmed: boolean; predicted: number; calledAt: number }>[] = [];
+    type WaitOutcome = { revision: number; returnedAt: number; programmed: boolean; predicted: number; calledAt: number };
+    const waits: Promise<WaitOutcome>[] = [];
     const total = Math.round(o.rate * o.churnSeconds);
     const interval = 1000 / o.rate;
     cpu = watch.mark();
     const churnStart = performance.now();
     const inflight: Promise<unknown>[] = [];
+    let writeFailures = 0;
     for (let i = 0; i < total; i++) {
       const due = churnStart + i * interval;
       const wait = due - performance.now();
@@ -277,24 +280,27 @@ async function main(o: Options): Promise<void> {
           const predicted = Math.max(last.svc, last.ep);
           for (const h of workers) h.send({ type: 'track', revision: predicted });
           const calledAt = wallNow();
-          waits.push(
-            new Promise((res, rej) =>
+          const call = new Promise<WaitOutcome>((res, rej) =>
               client.waitProgrammed(
                 { namespace: svc.metadata.namespace, name: svc.metadata.name, revision: 0, timeoutMs: 10_000 },
                 new Metadata(),
                 { deadline: Date.now() + 20_000 },
                 (err, r) => (err ? rej(err) : res({ revision: r.revision, returnedAt: wallNow(), programmed: r.programmed, predicted, calledAt })),
               ),
-            ),
-          );
-        }),
+            );
+          // Failures are counted after the churn; until then a rejection must not end the process.
+          call.catch(() => undefined);
+          waits.push(call);
+        }).catch(() => void writeFailures++),
       );
     }
     await Promise.all(inflight);
-    const waitResults = await Promise.all(waits);
+    const settled = await Promise.allSettled(waits);
+    const waitResults = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const waitFailures = settled.length - waitResults.length;
     await sleep(2_000);
     const churnSeconds = (performance.now() - churnStart) / 1000;
-    console.log(`churn: ${total} writes at ${o.rate}/s`);
+    console.log(`churn: ${total} writes at ${o.rate}/s (${writeFailures} failed); WaitProgrammed calls that failed: ${waitFailures}`);
     console.log(`  during the churn: ${cpuLine(watch, cpu, churnSeconds)}`);
     console.log(`  peak resident size: ${rssLine(watch.takePeaks())}`);
 
