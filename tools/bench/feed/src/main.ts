@@ -298,9 +298,10 @@ async function main(o: Options): Promise<void> {
     const settled = await Promise.allSettled(waits);
     const waitResults = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const waitFailures = settled.length - waitResults.length;
+    const firstFailure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason as Error | undefined;
     await sleep(2_000);
     const churnSeconds = (performance.now() - churnStart) / 1000;
-    console.log(`churn: ${total} writes at ${o.rate}/s (${writeFailures} failed); WaitProgrammed calls that failed: ${waitFailures}`);
+    console.log(`churn: ${total} writes at ${o.rate}/s (${writeFailures} failed); WaitProgrammed calls that failed: ${waitFailures}${firstFailure ? ` (first: ${firstFailure.message})` : ''}`);
     console.log(`  during the churn: ${cpuLine(watch, cpu, churnSeconds)}`);
     console.log(`  peak resident size: ${rssLine(watch.takePeaks())}`);
 
