@@ -158,15 +158,7 @@ export async function healthStatus(address: string, serviceName: string): Promis
   }
 }
 
-/** Awaits a call expected to fail; returns the gRPC error. */
-export async function grpcError(p: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as ServiceError;
-  }
-  throw new Error('expected the call to fail');
-}
+export { grpcError } from '@svcnet/testing';
 
 /** GET a path of an allocator's HTTP listener: status and body. */
 export async function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {

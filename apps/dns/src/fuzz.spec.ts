@@ -4,6 +4,7 @@ import * as dnsPacket from 'dns-packet';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '@svcnet/proxy-core';
 import { DnsMetrics } from './metrics.js';
 import { DnsServer } from './server.js';
 import { answerLines, decode, endpoints, frame, query, service, tcpExchange, udpExchange } from './test-support.js';
@@ -15,17 +16,6 @@ const WEB = `web.default.svc.${D}`;
 const SEED = Number(process.env.SVCNET_FUZZ_SEED ?? 20261203);
 const PACKETS = Number(process.env.SVCNET_FUZZ_PACKETS ?? 6000);
 
-/** mulberry32: a small seeded generator, so a failure can be replayed with SVCNET_FUZZ_SEED. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEEDS: Buffer[] = [
   query(WEB, 'A'),
@@ -96,7 +86,7 @@ describe(`fuzz: ${PACKETS} random and mutated packets against a running server (
   });
 
   it('survives them over UDP; every reply it sends is a well-formed response', async () => {
-    const random = seeded(SEED);
+    const random = seededRandom(SEED);
     const sock = createSocket('udp4');
     const replies: Buffer[] = [];
     sock.on('message', (m) => replies.push(m));
@@ -119,7 +109,7 @@ describe(`fuzz: ${PACKETS} random and mutated packets against a running server (
   }, 60_000);
 
   it('survives them over TCP: garbage closes its own connection, others keep working', async () => {
-    const random = seeded(SEED + 1);
+    const random = seededRandom(SEED + 1);
     const runs = Array.from({ length: 40 }, async () => {
       const frames = Array.from({ length: 20 }, () => {
         const m = mutant(random);

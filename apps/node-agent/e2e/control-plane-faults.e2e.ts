@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, ControlPlanePorts } from '@svcnet/cluster';
+import { seededRandom } from '@svcnet/proxy-core';
 import { e2eName } from '@svcnet/testing';
 import { createService, deleteService, podsSeen, rawKvPut, requests, SERVICE_PORT, summarize, TARGET_PORT, whoServer, type Reply } from './harness.js';
 
@@ -20,15 +21,6 @@ const MIN_SYNC_MS = 100;
 const PORTS = [{ port: TARGET_PORT }];
 const requireHere = createRequire(import.meta.url);
 
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -244,7 +236,15 @@ describe.skipIf(notRoot !== undefined)(`control plane under faults (3 NATS serve
           const ep = await cluster!.ctl(['get', 'endpoints', name, '-o', 'json'], { allowFailure: true });
           const node = client === 'client-1' ? 'node1' : 'node2';
           const rules = (await cluster!.exec(node, ['iptables-legacy-save'])).stdout.split('\n').filter((l) => l.includes(`default/${name} `));
-          throw new Error(`${(err as Error).message}; saw ${summarize(last)}; endpoints ${ep.stdout.replace(/\s+/g, ' ')}; ${node} rules: ${rules.join(' | ')}`);
+          // What each state replica's endpoints controller did for this service (its debug lines).
+          const controller: string[] = [];
+          for (const replica of ['state', 'state-1']) {
+            const log = await cluster!.exec('cp', ['cat', cluster!.logPath(replica)], { allowFailure: true });
+            controller.push(`${replica}: ${log.stdout.split('\n').filter((l) => l.includes(`default/${name}"`) || l.includes('reconnected') || l.includes('resync')).slice(-12).join(' | ')}`);
+          }
+          throw new Error(
+            `${(err as Error).message}; saw ${summarize(last)}; endpoints ${ep.stdout.replace(/\s+/g, ' ')}; ${node} rules: ${rules.join(' | ')}; controllers ${controller.join(' || ')}`,
+          );
         });
       }
     }
@@ -261,7 +261,8 @@ describe.skipIf(notRoot !== undefined)(`control plane under faults (3 NATS serve
       stateReplicas: 2,
       extraArgs: {
         agent: ['--sync-period', '2s', '--min-sync-period', `${MIN_SYNC_MS}ms`],
-        state: ['--repair-interval-ms', '1000'],
+        // Debug logs: the endpoints controller's writes, for the failure message.
+        state: ['--repair-interval-ms', '1000', '--v', '1'],
       },
     });
     await cluster.addPod({ name: 'client-1', node: 1, command: ['sleep', 'infinity'] });
@@ -339,8 +340,9 @@ describe.skipIf(notRoot !== undefined)(`control plane under faults (3 NATS serve
     const synced = log.slice(lastStart).find((l) => l.includes('feed synced'));
     expect(synced, 'the restarted agent logs when its feed is synced').toBeDefined();
     const syncedAt = (JSON.parse(synced!) as { time: number }).time;
-    // Within 2× --min-sync-period of the feed being synced (plus the 200 ms of our polling).
-    expect(programmedAt - syncedAt).toBeLessThanOrEqual(2 * MIN_SYNC_MS + 400);
+    // At once: well before the next periodic sync (--sync-period 2s) could have done it. The
+    // margin over --min-sync-period covers our 200 ms polling and an iptables-save on a busy host.
+    expect(programmedAt - syncedAt).toBeLessThanOrEqual(1_500);
     expect(programmedAt).toBeGreaterThan(startedAt);
     expect(before.spec.clusterIP).not.toBe('');
     await deleteService(cluster!, 'default', 'agent-gone-new');

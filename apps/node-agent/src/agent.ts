@@ -12,7 +12,7 @@ import { guardService, resolveControlPlane, type ControlPlaneEndpoint } from './
 import { checkEndpoints, checkService } from './feed-guard.js';
 import type { AgentOptions } from './flags.js';
 import { evaluateHealth, type HealthReport } from './healthz.js';
-import { closeServer, listen } from './http-server.js';
+import { closeServer, listen, registerProbeCounters } from './http-server.js';
 import { NodeReporter } from './node-reporter.js';
 import { ObservedBackend } from './observed-backend.js';
 
@@ -283,12 +283,14 @@ export class NodeAgent {
     const { healthzBindAddress: healthz, metricsBindAddress: metrics } = this.options;
     const health = () => this.health();
     const debug = { plan: () => this.plan(), state: () => this.debugState() };
+    const probes = registerProbeCounters(this.registry);
+    const onMetrics = { health, probes, registry: this.registry, debug, proxyMode: this.options.proxyMode };
     if (healthz && metrics && healthz.host === metrics.host && healthz.port === metrics.port) {
-      this.servers.push(await listen(healthz, { health, registry: this.registry, debug }));
+      this.servers.push(await listen(healthz, onMetrics));
       return;
     }
-    if (healthz) this.servers.push(await listen(healthz, { health }));
-    if (metrics) this.servers.push(await listen(metrics, { health, registry: this.registry, debug }));
+    if (healthz) this.servers.push(await listen(healthz, { health, probes }));
+    if (metrics) this.servers.push(await listen(metrics, onMetrics));
   }
 
   /**

@@ -1,3 +1,4 @@
+import { isCidr } from '@svcnet/ipam';
 import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -49,12 +50,6 @@ function splitList(text: string): string[] {
     .filter(Boolean);
 }
 
-function validCidr(text: string): boolean {
-  const [ip, bits, extra] = text.split('/');
-  if (extra !== undefined || !ip || bits === undefined || !/^\d+$/.test(bits)) return false;
-  const family = isIP(ip);
-  return family !== 0 && Number(bits) <= (family === 4 ? 32 : 128);
-}
 
 /** The addresses this host would use as a node IP when none is given (non-internal IPv4 first). */
 export function detectNodeIPs(): string[] {
@@ -163,11 +158,11 @@ interface RawFlags extends NatsFlagValues {
 export function optionsFromFlags(raw: RawFlags, detect: () => string[] = detectNodeIPs): AgentOptions {
   const nodeIPs = raw.nodeIp ? splitList(raw.nodeIp) : detect();
   for (const ip of nodeIPs) if (isIP(ip) === 0) throw invalidField('node-ip', ip, 'not an IP address');
-  if (raw.clusterCidr && !splitList(raw.clusterCidr).every(validCidr)) {
+  if (raw.clusterCidr && !splitList(raw.clusterCidr).every((c) => isCidr(c))) {
     throw invalidField('cluster-cidr', raw.clusterCidr, 'expected a CIDR such as 10.244.0.0/16');
   }
   const nodePortAddresses = splitList(raw.nodeportAddresses);
-  for (const c of nodePortAddresses) if (!validCidr(c)) throw invalidField('nodeport-addresses', c, 'not a CIDR');
+  for (const c of nodePortAddresses) if (!isCidr(c)) throw invalidField('nodeport-addresses', c, 'not a CIDR');
   if (raw.syncPeriod <= 0) throw invalidField('sync-period', raw.syncPeriod, 'must be greater than 0');
   if (raw.minSyncPeriod > raw.syncPeriod) {
     throw invalidField('min-sync-period', raw.minSyncPeriod, 'must not exceed --sync-period');

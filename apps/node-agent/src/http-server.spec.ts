@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Counter, Registry } from 'prom-client';
 import type { HealthReport } from './healthz.js';
-import { closeServer, listen } from './http-server.js';
+import { closeServer, listen, registerProbeCounters } from './http-server.js';
 
 const report = (healthy: boolean): HealthReport => ({
   healthy,
@@ -26,7 +26,7 @@ describe('agent HTTP endpoints', () => {
       { host: '127.0.0.1', port: 0 },
       {
         health: () => report(opts.healthy),
-        ...(opts.withDebug ? { registry, debug: { plan: () => opts.plan, state: () => ({ services: 1 }) } } : {}),
+        ...(opts.withDebug ? { registry, proxyMode: 'nftables', debug: { plan: () => opts.plan, state: () => ({ services: 1 }) } } : {}),
       },
     );
     const addr = server.address();
@@ -44,12 +44,32 @@ describe('agent HTTP endpoints', () => {
     { name: 'plan text', healthy: true, plan: '*nat\n:KUBE-SERVICES - [0:0]\nCOMMIT', withDebug: true, path: '/debug/plan', status: 200, body: /KUBE-SERVICES/ },
     { name: 'state as JSON', healthy: true, withDebug: true, path: '/debug/state', status: 200, body: /"services": 1/ },
     { name: 'unknown path', healthy: true, withDebug: true, path: '/nope', status: 404, body: /not found/ },
+    { name: 'proxyMode on the metrics listener', healthy: true, withDebug: true, path: '/proxyMode', status: 200, body: /^nftables$/ },
+    { name: 'proxyMode absent on the healthz listener', healthy: true, withDebug: false, path: '/proxyMode', status: 404, body: /not found/ },
   ];
   it.each(cases)('$name', async ({ healthy, plan, withDebug, path, status, body }) => {
     const base = await start({ healthy, withDebug, ...(plan !== undefined ? { plan } : {}) });
     const res = await fetch(`${base}${path}`);
     expect(res.status).toBe(status);
     expect(await res.text()).toMatch(body);
+  });
+
+  it('counts probe answers by code (kubeproxy_proxy_healthz_total, kubeproxy_proxy_livez_total)', async () => {
+    const registry = new Registry();
+    let healthy = true;
+    server = await listen({ host: '127.0.0.1', port: 0 }, { health: () => report(healthy), registry, probes: registerProbeCounters(registry) });
+    const addr = server.address();
+    if (!addr || typeof addr === 'string') throw new Error('no address');
+    const base = `http://127.0.0.1:${addr.port}`;
+    await fetch(`${base}/healthz`);
+    await fetch(`${base}/healthz`);
+    healthy = false;
+    await fetch(`${base}/healthz`);
+    await fetch(`${base}/livez`);
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toMatch(/kubeproxy_proxy_healthz_total\{code="200"\} 2/);
+    expect(text).toMatch(/kubeproxy_proxy_healthz_total\{code="503"\} 1/);
+    expect(text).toMatch(/kubeproxy_proxy_livez_total\{code="503"\} 1/);
   });
 
   it('healthz body has no "healthy" field (kube-proxy shape)', async () => {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { closeHttp, listenHttp, sendText } from '@svcnet/service-runtime';
-import type { Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import type { HealthReport } from './healthz.js';
 import type { BindAddress } from './flags.js';
 
@@ -12,15 +12,34 @@ export interface DebugSource {
   state(): unknown;
 }
 
+/** kube-proxy's probe counters: answers of /healthz and /livez by HTTP code. */
+export interface ProbeCounters {
+  healthz: Counter<'code'>;
+  livez: Counter<'code'>;
+}
+
+/** Registers kube-proxy's `kubeproxy_proxy_healthz_total` and `kubeproxy_proxy_livez_total`. */
+export function registerProbeCounters(registry: Registry): ProbeCounters {
+  const registers = [registry];
+  return {
+    healthz: new Counter({ name: 'kubeproxy_proxy_healthz_total', help: 'Cumulative proxy healthz HTTP status', labelNames: ['code'], registers }),
+    livez: new Counter({ name: 'kubeproxy_proxy_livez_total', help: 'Cumulative proxy livez HTTP status', labelNames: ['code'], registers }),
+  };
+}
+
 /** Which routes a listener serves. */
 export interface RouteSet {
   health: () => HealthReport;
   registry?: Registry;
   debug?: DebugSource;
+  /** Counts probe answers when given. */
+  probes?: ProbeCounters;
+  /** Served as text on /proxyMode (kube-proxy serves it on its metrics address). */
+  proxyMode?: string;
 }
 
 
-/** The request handler: /healthz and /livez always; /metrics and /debug/* when given. */
+/** The request handler: /healthz and /livez always; /metrics, /proxyMode and /debug/* when given. */
 export function createHandler(routes: RouteSet) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0];
@@ -29,8 +48,13 @@ export function createHandler(routes: RouteSet) {
       case '/healthz':
       case '/livez': {
         const { healthy, ...report } = routes.health();
-        return sendText(res, healthy ? 200 : 503, 'application/json', `${JSON.stringify(report)}\n`);
+        const code = healthy ? 200 : 503;
+        routes.probes?.[path === '/healthz' ? 'healthz' : 'livez'].inc({ code: String(code) });
+        return sendText(res, code, 'application/json', `${JSON.stringify(report)}\n`);
       }
+      case '/proxyMode':
+        if (routes.proxyMode === undefined) break;
+        return sendText(res, 200, 'text/plain', routes.proxyMode);
       case '/metrics':
         if (!routes.registry) break;
         return sendText(res, 200, routes.registry.contentType, await routes.registry.metrics());

@@ -11,6 +11,13 @@ import { ProtoFuzzer, seededRandom } from './proto-fuzz.js';
 const PER_RPC = Number(process.env['SVCNET_FUZZ_PER_RPC'] ?? 2000);
 const SEED = Number(process.env['SVCNET_FUZZ_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
 const IN_FLIGHT = 32;
+/**
+ * Watches a client cancels per HTTP/2 connection. Each cancel is an RST_STREAM,
+ * and nghttp2 (Node's HTTP/2) answers a burst of 1000 of them with GOAWAY
+ * INTERNAL_ERROR — the rapid-reset defence, which is right for the server to
+ * have — so the fuzzer opens a fresh connection well before that.
+ */
+const CANCELS_PER_CONNECTION = 400;
 /** What bad input may get back. Everything else is a server fault. */
 const FORBIDDEN = new Set([status.INTERNAL, status.UNKNOWN, status.UNAVAILABLE, status.DATA_LOSS, status.DEADLINE_EXCEEDED, status.UNIMPLEMENTED]);
 
@@ -68,13 +75,27 @@ describe('gRPC fuzz: generated bad requests against svcnet-state and svcnet-allo
   ]) {
     it(`${target.service}: ${PER_RPC} requests per RPC (seed ${SEED})`, { timeout: 600_000 }, async () => {
       const fuzz = new ProtoFuzzer(seededRandom(SEED));
-      const raw = new Client(target.address(), credentials.createInsecure());
+      const clients: Client[] = [];
+      const connect = (): Client => {
+        // A fresh channel option makes grpc-js open its own connection
+        // instead of sharing the earlier channel's subchannel.
+        const c = new Client(target.address(), credentials.createInsecure(), { 'grpc.fuzz-connection': clients.length });
+        clients.push(c);
+        return c;
+      };
+      let raw = connect();
       const faults: string[] = [];
       const codes = new Map<string, number>();
       try {
         for (const m of fuzz.methods(target.service)) {
           const bodies = Array.from({ length: PER_RPC }, (_, i) => (i % 3 === 0 ? fuzz.bytes() : fuzz.message(m.input)));
+          let streamsOnConnection = 0;
           await pool(bodies, IN_FLIGHT, async (body) => {
+            if (m.serverStreaming && ++streamsOnConnection > CANCELS_PER_CONNECTION) {
+              // Closing the old one would fail its queued calls; all close at the end.
+              raw = connect();
+              streamsOnConnection = 1;
+            }
             const r = await (m.serverStreaming ? stream(raw, m.path, body) : unary(raw, m.path, body));
             const key = `${m.name} ${status[r.code]}`;
             codes.set(key, (codes.get(key) ?? 0) + 1);
@@ -84,7 +105,7 @@ describe('gRPC fuzz: generated bad requests against svcnet-state and svcnet-allo
           });
         }
       } finally {
-        raw.close();
+        for (const c of clients) c.close();
       }
       console.log(`fuzz ${target.service} seed ${SEED}:`, Object.fromEntries([...codes].sort()));
       expect(faults, `replay with SVCNET_FUZZ_SEED=${SEED}`).toEqual([]);

@@ -215,15 +215,7 @@ export function metricValue(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-/** Awaits a call expected to fail; returns the gRPC error. */
-export async function grpcError(p: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as ServiceError;
-  }
-  throw new Error('expected the call to fail');
-}
+export { grpcError } from '@svcnet/testing';
 
 export function fieldOf(err: ServiceError): string | undefined {
   const v = err.metadata?.get(FIELD_METADATA_KEY)[0];

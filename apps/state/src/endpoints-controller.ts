@@ -221,7 +221,13 @@ export class EndpointsController {
     }
     this.writes++;
     this.params.logger.debug(
-      { service: `${namespace}/${name}`, addresses: subsets.reduce((n, s) => n + s.addresses.length, 0) },
+      {
+        service: `${namespace}/${name}`,
+        addresses: subsets.reduce((n, s) => n + s.addresses.length, 0),
+        notReady: subsets.reduce((n, s) => n + s.addresses.filter((a) => !a.ready).length, 0),
+        replaced: current?.metadata.resourceVersion,
+        podsRevision: this.informers.pods.revision,
+      },
       'endpoints updated',
     );
   }

@@ -19,8 +19,16 @@ export class Informer<T> {
 
   constructor(params: { connection: StoreConnection; kind: ObjectKind; codec: { decode(b: Uint8Array): T }; logger: Logger }) {
     this.kind = params.kind;
+    // One throwing listener (a Watch stream closing under us) must not keep
+    // the event from the others — the endpoints controller among them.
     const each = (fn: (l: InformerListener<T>) => void): void => {
-      for (const l of this.listeners) fn(l);
+      for (const l of this.listeners) {
+        try {
+          fn(l);
+        } catch (err) {
+          params.logger.error({ err, kind: params.kind }, 'informer listener threw');
+        }
+      }
     };
     this.watcher = new KindWatcher<T>({
       connection: params.connection,

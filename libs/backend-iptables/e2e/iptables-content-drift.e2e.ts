@@ -58,7 +58,7 @@ describe.skipIf(!isRoot).each(['legacy', 'nft'] as const)('content drift on ipta
     throw new Error(`not repaired within ${ms} ms`);
   }
 
-  const driftCount = async () => (await registry.getSingleMetric('kubeproxy_sync_proxy_rules_drift_detected_total')!.get()).values[0]?.value ?? 0;
+  const driftCount = async () => (await registry.getSingleMetric('svcnet_sync_proxy_rules_drift_detected_total')!.get()).values[0]?.value ?? 0;
 
   it('a DNAT rule rewritten in place (same rule count, another pod) is repaired within 2x the sync period', async () => {
     const sep = endpointChainName(names.portName, 'TCP', '10.244.1.3:8080');

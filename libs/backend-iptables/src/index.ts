@@ -2,7 +2,8 @@
 export { IptablesBackend, cleanupText } from './iptables-backend.js';
 export type { IptablesBackendParams, IptablesVariant } from './iptables-backend.js';
 export { renderIptablesPlan, masqueradeMark, sectionText, listTableFirstPays } from './render.js';
-export type { RestoreSection, RestoreExtras } from './render.js';
+export type { RestoreExtras } from './render.js';
+export type { RestoreSection } from './plan.js';
 export { describePlan } from './plan.js';
 export type { IptablesPlan, IptablesTable, ConntrackDeletion, RejectedService } from './plan.js';
 export { Chain, renderServiceFragment, probability } from './service-rules.js';
@@ -15,7 +16,7 @@ export { parseSave, hasJump } from './save-parser.js';
 export type { SavedTable } from './save-parser.js';
 export { tracePacket } from './packet-tracer.js';
 export type { TracePacket, TraceOutcome, TraceResult } from './packet-tracer.js';
-export { parseRule, inCidr } from './rule-parser.js';
+export { parseRule } from './rule-parser.js';
 export type { ParsedRule } from './rule-parser.js';
 export { ContentCheck } from './content-check.js';
 export type { DriftFinding } from './content-check.js';

@@ -78,10 +78,14 @@ describe('IptablesBackend', () => {
       .on({ file: 'iptables-legacy-save', result: { stdout: EMPTY_SAVE } })
       .on({ file: 'iptables-legacy-restore', fail: { exitCode: 2, stderr: 'iptables-restore: line 7 failed' } });
     const b = new IptablesBackend({ exec, variant: 'legacy' });
+    let restoreFailures = 0;
+    b.observe({ iptablesRestoreFailed: () => restoreFailures++ });
     const p1 = renderWith(b);
     await expect(b.apply(p1)).rejects.toBeInstanceOf(BackendApplyError);
     await expect(b.apply(p1)).rejects.toThrow(/line 7 failed/);
     expect(exec.callsTo('iptables-legacy-save')).toHaveLength(2);
+    // kube-proxy's kubeproxy_sync_proxy_rules_iptables_restore_failures_total counts each.
+    expect(restoreFailures).toBe(2);
   });
 
   it('runs conntrack -D for removed UDP endpoints; exit 1 (nothing found) is fine', async () => {

@@ -1,4 +1,4 @@
-import { BackendApplyError, ProxyMode } from '@svcnet/proxy-core';
+import { BackendApplyError, ProxyMode, type BackendObserver } from '@svcnet/proxy-core';
 import type { ApplyResult, ProxyBackend, RenderInput } from '@svcnet/proxy-core';
 import type { NetExec } from '@svcnet/netexec';
 import { JUMP_RULES, jumpInsertLine } from './jump-rules.js';
@@ -48,6 +48,7 @@ export class IptablesBackend implements ProxyBackend<IptablesPlan> {
   private drift: DriftFinding | undefined;
   /** iptables-nft refused a restore that listed the table first: never do it again. */
   private listTableBroken = false;
+  private observer: BackendObserver | undefined;
 
   constructor(params: IptablesBackendParams) {
     this.p = params;
@@ -58,6 +59,10 @@ export class IptablesBackend implements ProxyBackend<IptablesPlan> {
     const want = this.p.variant ?? 'auto';
     this.variantPromise ??= want === 'auto' ? this.detectVariant() : Promise.resolve(want);
     return this.variantPromise;
+  }
+
+  observe(observer: BackendObserver): void {
+    this.observer = observer;
   }
 
   render(input: RenderInput<IptablesPlan>): IptablesPlan {
@@ -89,7 +94,10 @@ export class IptablesBackend implements ProxyBackend<IptablesPlan> {
       }).join('');
       listLines = listLineNumbers(text);
       if (text !== '') {
-        await this.run(variant, 'restore', ['-w', '--noflush'], text);
+        await this.run(variant, 'restore', ['-w', '--noflush'], text).catch((err: unknown) => {
+          this.observer?.iptablesRestoreFailed();
+          throw err;
+        });
         calls++;
       }
       this.kernelKnown = true;

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import type { ServicePortInfo } from '@svcnet/proxy-core';
+import { isCidr } from '@svcnet/ipam';
+import { IpFamily } from '@svcnet/model';
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
@@ -108,9 +110,7 @@ export function isPort(n: number): boolean {
 
 /** `a.b.c.d/n` with a valid IPv4 address and prefix. */
 export function isIPv4Cidr(s: string): boolean {
-  const [ip, bits, extra] = s.split('/');
-  if (extra !== undefined || ip === undefined || bits === undefined || !/^\d{1,2}$/.test(bits)) return false;
-  return isIPv4(ip) && Number(bits) <= 32;
+  return isCidr(s, IpFamily.IPv4);
 }
 
 /** Quotes a rule comment; throws on a character that could escape the quotes (defence in depth). */

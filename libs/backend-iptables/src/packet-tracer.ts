@@ -1,7 +1,8 @@
 import type { Protocol } from '@svcnet/model';
 import { JUMP_RULES } from './jump-rules.js';
 import type { IptablesPlan, IptablesTable } from './plan.js';
-import { inCidr, parseRule } from './rule-parser.js';
+import { ipInCidr as inCidr } from '@svcnet/ipam';
+import { parseRule } from './rule-parser.js';
 import type { ParsedRule } from './rule-parser.js';
 
 /** A packet (the first of a new connection) to trace through a plan's rules. */

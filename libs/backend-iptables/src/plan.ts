@@ -1,5 +1,16 @@
-import type { RestoreSection } from './render.js';
 import type { ServiceFragment } from './service-rules.js';
+
+/** One table's part of a restore: what the plan writes there. */
+export interface RestoreSection {
+  /** Chains declared (flushed) and refilled. */
+  declare: readonly string[];
+  /** Rule lines per written chain (shared with the plan's chain map, not copied). */
+  rules: readonly (readonly string[])[];
+  /** `-D` / `-I` lines for set-like chains. */
+  edits: readonly string[];
+  /** Chains to declare and delete (`-X`) at the end. */
+  deleteChains: readonly string[];
+}
 
 /** One `conntrack -D` the apply runs after the restore (UDP only: stale flows would keep going to a removed pod). */
 export interface ConntrackDeletion {

@@ -2,22 +2,11 @@ import { isIPv4 } from 'node:net';
 import { BackendApplyError } from '@svcnet/proxy-core';
 import type { EndpointInfo, NodeConfig, RenderInput } from '@svcnet/proxy-core';
 import { invalidReason, isIPv4Cidr, isPort } from './names.js';
-import type { ConntrackDeletion, IptablesPlan, IptablesTable, RejectedService } from './plan.js';
+import type { ConntrackDeletion, IptablesPlan, IptablesTable, RejectedService, RestoreSection } from './plan.js';
 import { Chain, renderServiceFragment } from './service-rules.js';
 import type { ServiceFragment } from './service-rules.js';
 
 /** One table's part of an iptables-restore input. */
-export interface RestoreSection {
-  /** Chains declared (flushed) and refilled. */
-  declare: readonly string[];
-  /** Rule lines per written chain (shared with the plan's chain map, not copied). */
-  rules: readonly (readonly string[])[];
-  /** `-D` / `-I` lines for set-like chains. */
-  edits: readonly string[];
-  /** Chains to declare and delete (`-X`) at the end. */
-  deleteChains: readonly string[];
-}
-
 /** Extra lines `apply` adds from what it read in the kernel: stale chains, missing jump rules. */
 export interface RestoreExtras {
   deleteChains?: readonly string[];

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { IptablesBackend } from './iptables-backend.js';
 import { JUMP_RULES, jumpInsertLine } from './jump-rules.js';
 import { listTableFirstPays, sectionText } from './render.js';
-import type { RestoreSection } from './render.js';
+import type { RestoreSection } from './plan.js';
 import { NODE, stateOf } from './test-fixtures.js';
 
 const section: RestoreSection = {

@@ -161,6 +161,19 @@ describe('IpvsBackend.apply', () => {
     expect(exec.callsTo('ipvsadm')[0]!.args).toEqual(['-Sn']);
   });
 
+  it('a refused iptables-restore is reported to the observer (an ipvsadm failure is not)', async () => {
+    const exec = emptyKernel().on({ file: 'iptables-restore', fail: { exitCode: 1, stderr: 'iptables-restore: line 3 failed' } });
+    const b = new IpvsBackend({ exec });
+    let restoreFailures = 0;
+    b.observe({ iptablesRestoreFailed: () => restoreFailures++ });
+    await expect(b.apply(plan([[web, []]], true))).rejects.toThrow(/line 3 failed/);
+    expect(restoreFailures).toBe(1);
+    const other = new IpvsBackend({ exec: emptyKernel().on({ file: 'ipvsadm', match: (r) => r.args[0] === '-R', fail: { exitCode: 2, stderr: 'no memory' } }) });
+    other.observe({ iptablesRestoreFailed: () => restoreFailures++ });
+    await expect(other.apply(plan([[web, []]], true))).rejects.toThrow(/no memory/);
+    expect(restoreFailures).toBe(1);
+  });
+
   it('rejects an unknown scheduler at construction', () => {
     expect(() => new IpvsBackend({ exec: new FakeNetExec(), scheduler: 'fastest' })).toThrow(/ipvs-scheduler/);
   });

@@ -6,7 +6,7 @@
  * change with one call per tool.
  */
 import type { NetExec } from '@svcnet/netexec';
-import { BackendApplyError, type ApplyResult, type NodeConfig, type ProxyBackend, type RenderInput } from '@svcnet/proxy-core';
+import { BackendApplyError, type ApplyResult, type BackendObserver, type NodeConfig, type ProxyBackend, type RenderInput } from '@svcnet/proxy-core';
 import { DesiredIndex, diffDelta } from './delta.js';
 import { diffIpvs, ownedVirtualServers, realLine, stateAfterApply, withDraining, type IpvsChanges, type RemovedReal } from './diff.js';
 import { iptablesCleanupInput, parseIptablesSave } from './iptables-rules.js';
@@ -66,6 +66,7 @@ export class IpvsBackend implements ProxyBackend<IpvsPlan> {
   private known: KernelState | undefined;
   private readonly draining = new Map<string, Draining>();
   private sysctlsDone = false;
+  private observer: BackendObserver | undefined;
   private readonly strictArp: boolean;
   private calls = 0;
   private readonly memo = new RenderMemo();
@@ -196,7 +197,12 @@ export class IpvsBackend implements ProxyBackend<IpvsPlan> {
     const failed = (await Promise.allSettled(step)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     // The rules match our sets, so they go after the sets exist.
-    if (changes.iptables) await this.run(this.iptablesRestore, ['--noflush'], changes.iptables);
+    if (changes.iptables) {
+      await this.run(this.iptablesRestore, ['--noflush'], changes.iptables).catch((err: unknown) => {
+        this.observer?.iptablesRestoreFailed();
+        throw err;
+      });
+    }
     // UDP has no connection end: flush the NAT entries so clients stop hitting a gone endpoint.
     for (const { vs, real } of udpGone) {
       await this.run('conntrack', ['-D', '-p', 'udp', '--orig-dst', vs.address, '--dst-nat', real.address], undefined, true);
@@ -291,6 +297,10 @@ export class IpvsBackend implements ProxyBackend<IpvsPlan> {
     const c = diffIpvs(await this.readKernel(), lastApplied);
     const draining = c.removedReals.every((r) => this.draining.has(`${virtualServerKey(r.vs)}|${hostPort(r.real.address, r.real.port)}`));
     return c.ipLines.length + c.ipsetLines.length + c.ipvsLines.length > 0 || c.iptables !== undefined || !draining;
+  }
+
+  observe(observer: BackendObserver): void {
+    this.observer = observer;
   }
 
   /** Removes kube-ipvs0, our virtual services, our ipsets and our iptables chains (and only those). */

@@ -1,4 +1,5 @@
 /** Pure rendering of the desired IPVS state from the node's ProxyState. */
+import { ipInCidr } from '@svcnet/ipam';
 import type { EndpointInfo, NodeConfig, ProxyState, ServicePortInfo } from '@svcnet/proxy-core';
 import { renderIptablesRules } from './iptables-rules.js';
 import { virtualServerKey, type FragmentPair, type IpvsFragment, type IpvsPlan, type IpvsProtocol, type RealServer, type VirtualServer } from './plan.js';
@@ -61,24 +62,11 @@ function toReals(eps: readonly EndpointInfo[]): RealServer[] {
   return [...seen.values()].sort(compareReals);
 }
 
-function inCidr(ip: string, cidr: string): boolean {
-  const [base, bitsText] = cidr.split('/');
-  const toInt = (a: string): number | undefined => {
-    const p = a.split('.').map(Number);
-    return p.length === 4 && p.every((n) => Number.isInteger(n) && n >= 0 && n <= 255) ? ((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0 : undefined;
-  };
-  const a = toInt(ip);
-  const b = toInt(base ?? '');
-  const bits = Number(bitsText ?? 32);
-  if (a === undefined || b === undefined) return false;
-  const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
-  return (a & mask) === (b & mask);
-}
 
 /** Node addresses that accept NodePorts (`--nodeport-addresses` filter; IPv4). */
 export function nodePortAddresses(config: NodeConfig): string[] {
   const v4 = config.nodeIPs.filter((ip) => !ip.includes(':'));
-  return config.nodePortAddresses.length === 0 ? v4 : v4.filter((ip) => config.nodePortAddresses.some((c) => inCidr(ip, c)));
+  return config.nodePortAddresses.length === 0 ? v4 : v4.filter((ip) => config.nodePortAddresses.some((c) => ipInCidr(ip, c)));
 }
 
 function renderService(sp: ServicePortInfo, rawEps: readonly EndpointInfo[] | undefined, nodeIPs: readonly string[], scheduler: string): IpvsFragment {

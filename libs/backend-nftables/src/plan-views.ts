@@ -5,7 +5,7 @@
  */
 import type { NftElement } from './elements.js';
 import { ELEMENT_MAPS, fixedChains, NODEPORT_IPS, nodePortCidrs, pickChainRules, type ElementMapName } from './layout.js';
-import type { NftPlan } from './render.js';
+import type { NftPlan } from './plan.js';
 import { elementsOfClaim, type Claim, type NftSet } from './service-fragment.js';
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

@@ -6,7 +6,7 @@
  */
 import { BASE_CHAINS, ELEMENT_MAPS, NFT_TABLE, type ElementMapName } from './layout.js';
 import { chainsOf, claimOfKey, setParts, setsOf } from './plan-views.js';
-import type { NftPlan } from './render.js';
+import type { NftPlan } from './plan.js';
 import { appendClaimText } from './service-fragment.js';
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

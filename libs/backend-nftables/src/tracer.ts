@@ -6,6 +6,7 @@
  * up in unit tests, as with the iptables backend's packet tracer. Rules of a
  * shape this interpreter does not know make it throw, so the two stay in step.
  */
+import { ipInCidr as inCidr } from '@svcnet/ipam';
 import type { Protocol } from '@svcnet/model';
 import { elementKeyText } from './elements.js';
 import { BASE_CHAINS } from './layout.js';
@@ -86,15 +87,6 @@ function tablesOf(plan: NftPlan): Tables {
   return t;
 }
 
-function ipToNumber(ip: string): number {
-  return ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
-}
-
-export function inCidr(ip: string, cidr: string): boolean {
-  const [base, bits] = cidr.split('/');
-  const size = 2 ** (32 - Number(bits ?? 32));
-  return Math.floor(ipToNumber(ip) / size) === Math.floor(ipToNumber(base!) / size);
-}
 
 /**
  * One piece of a rule at the start of `rest`: a match (fails, or lets the

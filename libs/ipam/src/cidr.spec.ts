@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { cidrContains, cidrsOverlap, parseCidr, parseCidrList } from './cidr.js';
+import { cidrContains, cidrsOverlap, ipInCidr, isCidr, parseCidr, parseCidrList } from './cidr.js';
+import { IpFamily } from '@svcnet/model';
 import { parseIp } from './address.js';
 
 describe('parseCidr', () => {
@@ -77,4 +78,34 @@ describe('cidrContains', () => {
     const a = parseIp(ip, 'ip');
     expect(cidrContains(parseCidr(cidr, 'c'), a.family, a.value)).toBe(inside);
   });
+});
+
+describe('isCidr', () => {
+  const cases: { name: string; text: string; family?: IpFamily; want: boolean }[] = [
+    { name: 'IPv4', text: '10.244.0.0/16', want: true },
+    { name: 'host bits set are allowed', text: '10.244.1.7/16', want: true },
+    { name: 'IPv6', text: 'fd00::/64', want: true },
+    { name: 'IPv6 when IPv4 is asked for', text: 'fd00::/64', family: IpFamily.IPv4, want: false },
+    { name: 'IPv4 when IPv4 is asked for', text: '0.0.0.0/0', family: IpFamily.IPv4, want: true },
+    { name: 'no prefix', text: '10.0.0.1', want: false },
+    { name: 'prefix too long', text: '10.0.0.0/33', want: false },
+    { name: 'two slashes', text: '10.0.0.0/8/8', want: false },
+    { name: 'garbage', text: 'ten/8', want: false },
+  ];
+  it.each(cases)('$name', ({ text, family, want }) => expect(isCidr(text, family)).toBe(want));
+});
+
+describe('ipInCidr', () => {
+  const cases: { name: string; ip: string; cidr: string; want: boolean }[] = [
+    { name: 'inside', ip: '10.244.3.4', cidr: '10.244.0.0/16', want: true },
+    { name: 'outside', ip: '10.245.0.1', cidr: '10.244.0.0/16', want: false },
+    { name: 'host bits in the CIDR', ip: '10.244.3.4', cidr: '10.244.9.9/16', want: true },
+    { name: 'bare address is /32', ip: '192.168.1.1', cidr: '192.168.1.1', want: true },
+    { name: 'bare address, other ip', ip: '192.168.1.2', cidr: '192.168.1.1', want: false },
+    { name: '/0 holds everything', ip: '203.0.113.9', cidr: '0.0.0.0/0', want: true },
+    { name: 'top bit set (no sign trouble)', ip: '255.255.255.1', cidr: '255.255.255.0/24', want: true },
+    { name: 'IPv6 is outside', ip: 'fd00::1', cidr: 'fd00::/64', want: false },
+    { name: 'bad prefix', ip: '10.0.0.1', cidr: '10.0.0.0/40', want: false },
+  ];
+  it.each(cases)('$name', ({ ip, cidr, want }) => expect(ipInCidr(ip, cidr)).toBe(want));
 });

@@ -84,3 +84,46 @@ export function cidrsOverlap(a: CidrBlock, b: CidrBlock): boolean {
 export function cidrContains(block: CidrBlock, family: IpFamily, value: bigint): boolean {
   return family === block.family && value >= block.base && value < block.base + block.totalSize;
 }
+
+/** `a.b.c.d` as an unsigned 32-bit number, or undefined when it is not one. */
+function ipv4Number(text: string): number | undefined {
+  const parts = text.split('.');
+  if (parts.length !== 4) return undefined;
+  let n = 0;
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p)) return undefined;
+    const octet = Number(p);
+    if (octet > 255) return undefined;
+    n = n * 256 + octet;
+  }
+  return n;
+}
+
+/**
+ * True when `text` is `address/prefix` (of `family`, when given). Host bits may
+ * be set, as kube-proxy's flags allow.
+ */
+export function isCidr(text: string, family?: IpFamily): boolean {
+  try {
+    const block = parseCidr(text, 'cidr');
+    return family === undefined || block.family === family;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * True when the IPv4 address `ip` is inside `cidr` (a bare address means /32).
+ * Plain 32-bit arithmetic: rule tracers and renderers call it per packet and per
+ * endpoint. Anything that is not IPv4 on both sides is outside.
+ */
+export function ipInCidr(ip: string, cidr: string): boolean {
+  const slash = cidr.indexOf('/');
+  const base = ipv4Number(slash < 0 ? cidr : cidr.slice(0, slash));
+  const addr = ipv4Number(ip);
+  const bitsText = slash < 0 ? '32' : cidr.slice(slash + 1);
+  const bits = Number(bitsText);
+  if (base === undefined || addr === undefined || !/^\d{1,2}$/.test(bitsText) || bits > 32) return false;
+  const size = 2 ** (32 - bits);
+  return Math.floor(addr / size) === Math.floor(base / size);
+}

@@ -30,6 +30,17 @@ export class BackendApplyError extends Error {
 }
 
 /**
+ * Events a backend reports as they happen, for metrics that depend on which
+ * kernel tool it drives (kube-proxy counts iptables-restore failures in the
+ * iptables and IPVS modes alike). The proxier supplies it; the core stays
+ * mode-agnostic.
+ */
+export interface BackendObserver {
+  /** An `iptables-restore` run was refused or failed. */
+  iptablesRestoreFailed(): void;
+}
+
+/**
  * The seam every proxy mode implements. `render` is pure (unit-tested with
  * golden output and a packet tracer); `apply` makes one atomic change through
  * NetExec (or opens/closes sockets, for userspace).
@@ -48,4 +59,6 @@ export interface ProxyBackend<Plan = unknown> {
   detectDrift(lastApplied: Plan): Promise<boolean>;
   /** Removes everything this backend ever created (chains, tables, sets, links, sockets). */
   cleanup(): Promise<void>;
+  /** Receives the proxier's observer; backends without such events leave it out. */
+  observe?(observer: BackendObserver): void;
 }

@@ -2,7 +2,7 @@
 export { ProxyMode } from './types.js';
 export type { SessionAffinityInfo, ServicePortInfo, EndpointInfo, ProxyState, NodeConfig } from './types.js';
 export { BackendApplyError } from './backend.js';
-export type { RenderInput, ApplyResult, ProxyBackend } from './backend.js';
+export type { RenderInput, ApplyResult, ProxyBackend, BackendObserver } from './backend.js';
 export { SystemClock, FakeClock } from './clock.js';
 export type { Clock, TimerHandle } from './clock.js';
 export { BoundedFrequencyRunner } from './bounded-frequency-runner.js';

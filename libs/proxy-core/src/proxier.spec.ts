@@ -67,7 +67,9 @@ describe('Proxier', () => {
     await clock.advance(100);
     expect(backend.applied).toHaveLength(1);
     expect(proxier.status()).toMatchObject({ totalFailures: 1, consecutiveFailures: 1 });
-    expect(await metric(registry, 'kubeproxy_sync_proxy_rules_iptables_restore_failures_total')).toBe(1);
+    expect(await metric(registry, 'svcnet_sync_proxy_rules_apply_failures_total')).toBe(1);
+    // Only a backend that runs iptables-restore reports its failures (through the observer).
+    expect(await metric(registry, 'kubeproxy_sync_proxy_rules_iptables_restore_failures_total')).toBe(0);
     expect(backend.renders.at(-1)!.lastApplied).toBeDefined();
     await clock.advance(1000);
     expect(backend.applied).toHaveLength(2);
@@ -90,7 +92,7 @@ describe('Proxier', () => {
     expect(backend.driftChecks).toBe(2);
     expect(backend.applied).toHaveLength(2);
     expect(backend.applied[1]!.full).toBe(true);
-    expect(await metric(registry, 'kubeproxy_sync_proxy_rules_drift_detected_total')).toBe(1);
+    expect(await metric(registry, 'svcnet_sync_proxy_rules_drift_detected_total')).toBe(1);
     await proxier.stop();
   });
 
@@ -145,7 +147,10 @@ describe('Proxier', () => {
     proxier.onEndpointsUpsert(buildEndpoints({ name: 'w', addresses: ['10.244.2.2@n2'], changeTimestamp: changed }));
     expect(await metric(registry, 'kubeproxy_sync_proxy_rules_service_changes_pending')).toBe(1);
     expect(await metric(registry, 'kubeproxy_sync_proxy_rules_endpoint_changes_total')).toBe(1);
+    const queuedAt = clock.now() / 1000;
+    expect(await metric(registry, 'kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds')).toBe(queuedAt);
     await clock.advance(100);
+    expect(await metric(registry, 'kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds')).toBe(queuedAt);
     expect(await metric(registry, 'kubeproxy_sync_proxy_rules_service_changes_pending')).toBe(0);
     const hist = (await registry.getMetricsAsJSON()).find((m) => m.name === 'kubeproxy_network_programming_duration_seconds')!;
     const count = hist.values.find((v) => (v as { metricName?: string }).metricName === 'kubeproxy_network_programming_duration_seconds_count')!;

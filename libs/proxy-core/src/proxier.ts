@@ -144,6 +144,8 @@ export class Proxier<Plan> {
     this.retryAfterMs = params.retryAfterMs ?? Math.max(params.minSyncPeriodMs, Math.min(1000, params.syncPeriodMs));
     this.metrics = params.metrics instanceof ProxyMetrics ? params.metrics : new ProxyMetrics(params.metrics);
     this.observer = params.observer;
+    const restoreFailures = this.metrics.iptablesRestoreFailures;
+    this.backend.observe?.({ iptablesRestoreFailed: () => restoreFailures.inc() });
     this.services = new ServiceChangeTracker({ family: params.family });
     this.endpoints = new EndpointsChangeTracker({ nodeName: params.config.nodeName, family: params.family });
     this.runner = new BoundedFrequencyRunner({
@@ -242,6 +244,7 @@ export class Proxier<Plan> {
     else this.metrics.endpointChangesTotal.inc();
     this.updatePendingGauges();
     this.st.pendingSince ??= this.clock.now();
+    this.metrics.lastQueuedTimestamp.set(this.clock.now() / 1000);
     if (this.isSynced) this.runner.run();
   }
 
@@ -374,7 +377,6 @@ export class Proxier<Plan> {
     this.st.lastError = err instanceof Error ? err.message : String(err);
     this.st.pendingSince ??= this.clock.now();
     this.metrics.applyFailures.inc();
-    if (this.backend.mode === 'iptables') this.metrics.iptablesRestoreFailures.inc();
     // kube-proxy semantics: after a failed apply, nothing about the kernel is trusted.
     this.needFull = true;
     this.applied = undefined;

@@ -6,9 +6,10 @@ const SYNC_BUCKETS = Array.from({ length: 15 }, (_, i) => 0.001 * 2 ** i);
 const PROGRAMMING_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300];
 
 /**
- * The proxier's Prometheus metrics, with kube-proxy's names (`kubeproxy_`
- * prefix) so existing dashboards and alerts work. Registered on an injected
- * Registry so tests and several proxiers never collide.
+ * The proxier's Prometheus metrics. kube-proxy's own series keep their names
+ * (`kubeproxy_` prefix) so existing dashboards and alerts work; series kube-proxy
+ * does not have carry `svcnet_`. Registered on an injected Registry so tests and
+ * several proxiers never collide.
  */
 export class ProxyMetrics {
   readonly registry: Registry;
@@ -17,6 +18,7 @@ export class ProxyMetrics {
   readonly syncPartialDuration: Histogram;
   readonly networkProgrammingDuration: Histogram;
   readonly lastSyncTimestamp: Gauge;
+  readonly lastQueuedTimestamp: Gauge;
   readonly iptablesRestoreFailures: Counter;
   readonly applyFailures: Counter;
   readonly endpointChangesPending: Gauge;
@@ -58,14 +60,19 @@ export class ProxyMetrics {
       help: 'The last time proxy rules were successfully synced',
       registers,
     });
+    this.lastQueuedTimestamp = new Gauge({
+      name: 'kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds',
+      help: 'The last time a sync of proxy rules was queued',
+      registers,
+    });
     this.iptablesRestoreFailures = new Counter({
       name: 'kubeproxy_sync_proxy_rules_iptables_restore_failures_total',
       help: 'Cumulative proxy iptables restore failures',
       registers,
     });
     this.applyFailures = new Counter({
-      name: 'kubeproxy_sync_proxy_rules_apply_failures_total',
-      help: 'Cumulative failed applies of any proxy mode (svcnet)',
+      name: 'svcnet_sync_proxy_rules_apply_failures_total',
+      help: 'Cumulative failed applies of proxy rules, any proxy mode',
       registers,
     });
     this.endpointChangesPending = new Gauge({
@@ -95,8 +102,8 @@ export class ProxyMetrics {
       registers,
     });
     this.driftDetected = new Counter({
-      name: 'kubeproxy_sync_proxy_rules_drift_detected_total',
-      help: 'Times rules owned by the proxy were found changed behind its back (svcnet)',
+      name: 'svcnet_sync_proxy_rules_drift_detected_total',
+      help: 'Times rules owned by the proxy were found changed behind its back',
       registers,
     });
   }

@@ -18,3 +18,4 @@ export { BridgeLab } from './bridge-lab.js';
 export type { BridgeLabPod, BridgeLabOptions } from './bridge-lab.js';
 export { percentile, summarize, median } from './stats.js';
 export type { Summary } from './stats.js';
+export { grpcError } from './grpc.js';

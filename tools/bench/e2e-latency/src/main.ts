@@ -4,6 +4,12 @@
  * 2-node cluster in network namespaces. Prints p50/p90/p99/max over N services.
  *
  *   node tools/bench/e2e-latency/dist/main.cjs [--services 100] [--iptables nft|legacy|auto]
+ *                                              [--kill-nats-at N [--nats-down-for M]]
+ *
+ * With --kill-nats-at, the nats-server leading the state bucket's stream is
+ * killed (SIGKILL) just before service N is created and started again M
+ * services later: the figures for the services created meanwhile show what a
+ * NATS failure costs (leader election, reconnects) against the rest of the run.
  */
 import { existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,6 +53,8 @@ interface BenchOptions {
   name: string;
   keep: boolean;
   agentArg: string[];
+  killNatsAt?: number;
+  natsDownFor: number;
 }
 
 function positive(v: string): number {
@@ -82,6 +90,15 @@ async function agentProgrammingMetric(cluster: Cluster, node: string): Promise<s
   return `${node}: ${count} observations, mean ${Math.round((sum / count) * 1000)} ms`;
 }
 
+/** The cluster component (`nats`, `nats-1`, …) whose server leads the svcnet-state stream, from its /jsz. */
+async function stateStreamLeader(cluster: Cluster): Promise<string> {
+  const r = await cluster.exec('cp', ['curl', '-s', '-m', '3', 'http://127.0.0.1:8222/jsz?accounts=true&streams=true'], { allowFailure: true });
+  const leader = /"name":"KV_svcnet-state"[\s\S]*?"leader":"([^"]+)"/.exec(r.stdout)?.[1];
+  const index = leader ? Number(/-nats-(\d+)$/.exec(leader)?.[1]) : NaN;
+  if (!Number.isInteger(index)) return 'nats-1';
+  return index === 0 ? 'nats' : `nats-${index}`;
+}
+
 async function run(o: BenchOptions): Promise<void> {
   // One xtables lock per cluster (each node namespace has its own tables), so other
   // iptables users on this machine cannot stall the agents being measured.
@@ -109,25 +126,45 @@ async function run(o: BenchOptions): Promise<void> {
     const afterCreate: number[] = [];
     const ctl: number[] = [];
     const failures: string[] = [];
+    const duringKill: number[] = [];
+    const outsideKill: number[] = [];
+    const killWindowAfterCreate: number[] = [];
+    let killed: string | undefined;
     for (let i = 1; i <= o.services; i++) {
+      if (o.killNatsAt === i) {
+        killed = await stateStreamLeader(cluster);
+        log(`  killing ${killed} (SIGKILL) before service ${i}`);
+        await cluster.killComponent(killed);
+      }
+      if (killed && o.killNatsAt !== undefined && i === o.killNatsAt + o.natsDownFor) {
+        log(`  starting ${killed} again before service ${i}`);
+        cluster.startComponent(killed);
+      }
+      const inKillWindow = o.killNatsAt !== undefined && i >= o.killNatsAt && i < o.killNatsAt + o.natsDownFor + 5;
       const ip = benchClusterIp(i);
       const ready = clients.map((c) => join(cluster.state.stateDir, `poller-${c}-${i}.ready`));
+      // While a NATS server is down a change may take long: wait up to 2 minutes then.
+      const pollMs = inKillWindow ? 120_000 : 30_000;
       const pollers = clients.map((c, k) =>
-        cluster.exec(c, [process.execPath, '-e', POLLER, ready[k] as string, ip, '80', '30000'], { timeoutMs: 40_000 }),
+        cluster
+          .exec(c, [process.execPath, '-e', POLLER, ready[k] as string, ip, '80', String(pollMs)], { timeoutMs: pollMs + 15_000 })
+          .catch((err: unknown) => ({ stdout: JSON.stringify({ ok: false, error: (err as Error).message.split('\n')[0] }) })),
       );
       for (const f of ready) await waitForFile(f, 20_000);
       const t0 = Date.now();
-      await cluster.ctl(['expose', 'pod', 'web-1', '--port', '80', '--target-port', '8080', '--name', `bench-${i}`, '--selector', 'app=web', '--cluster-ip', ip]);
+      await cluster.ctl(['--request-timeout', '120s', 'expose', 'pod', 'web-1', '--port', '80', '--target-port', '8080', '--name', `bench-${i}`, '--selector', 'app=web', '--cluster-ip', ip], { timeoutMs: 130_000 });
       const created = Date.now();
       const results = (await Promise.all(pollers)).map((r) => JSON.parse(r.stdout) as { ok: boolean; at?: number });
       for (const f of ready) rmSync(f, { force: true });
       if (results.some((r) => !r.ok || r.at === undefined)) {
-        failures.push(`bench-${i} (${ip}): no connection within 30 s`);
+        failures.push(`bench-${i} (${ip}): no connection within ${pollMs / 1000} s`);
         continue;
       }
       const flows = Math.max(...results.map((r) => r.at as number));
       total.push(flows - t0);
       afterCreate.push(flows - created);
+      (inKillWindow ? duringKill : outsideKill).push(flows - t0);
+      if (inKillWindow) killWindowAfterCreate.push(flows - created);
       ctl.push(created - t0);
       if (i % 10 === 0) log(`  ${i}/${o.services} services`);
     }
@@ -139,6 +176,14 @@ async function run(o: BenchOptions): Promise<void> {
         `  svcnetctl exits  → traffic flows on both nodes:  ${fmt(summarize(afterCreate))}`,
         `  svcnetctl expose (process start to exit):        ${fmt(summarize(ctl))}`,
         `  agents' kubeproxy_network_programming_duration_seconds: ${metrics.join('; ')}`,
+        ...(o.killNatsAt !== undefined
+          ? [
+              `  NATS server ${killed ?? '?'} killed before service ${o.killNatsAt}, started again before ${o.killNatsAt + o.natsDownFor}:`,
+              `    expose → traffic, services ${o.killNatsAt}…${o.killNatsAt + o.natsDownFor + 4} (down + 5 after): ${fmt(summarize(duringKill))}`,
+              `    expose → traffic, every other service:             ${fmt(summarize(outsideKill))}`,
+              `    longest gap between a change stored and traffic on both nodes in that window: ${Math.round(Math.max(...killWindowAfterCreate))} ms`,
+            ]
+          : []),
         ...(failures.length ? [`  FAILURES (${failures.length}): ${failures.slice(0, 5).join('; ')}`] : []),
         '',
       ].join('\n'),
@@ -157,7 +202,9 @@ const program = new Command('bench-e2e-latency')
   .addOption(new Option('--proxy-mode <mode>', 'agents\' proxy mode').choices(['iptables', 'ipvs', 'userspace', 'nftables']).default('iptables'))
   .option('--name <cluster>', 'cluster name (namespace prefix)', 'nagbench')
   .option('--keep', 'leave the cluster running', false)
-  .option('--agent-arg <flag...>', 'extra svcnet-agent flags (e.g. --agent-arg=--min-sync-period=0)', [] as string[]);
+  .option('--agent-arg <flag...>', 'extra svcnet-agent flags (e.g. --agent-arg=--min-sync-period=0)', [] as string[])
+  .option('--kill-nats-at <n>', 'SIGKILL the nats-server leading the state stream before service n', positive)
+  .option('--nats-down-for <m>', 'start it again m services later', positive, 10);
 
 if (process.getuid?.() !== 0) {
   process.stderr.write('bench-e2e-latency: needs root (network namespaces)\n');
