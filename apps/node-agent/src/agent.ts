@@ -1,18 +1,19 @@
 import type { Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { registerBuildInfo } from '@svcnet/service-runtime';
+import { buildInfo, registerBuildInfo } from '@svcnet/service-runtime';
 import type { Logger } from 'pino';
 import { endpointsCodec, serviceCodec } from '@svcnet/api';
 import type { Endpoints, Service } from '@svcnet/model';
 import { ProcessNetExec, type NetExec } from '@svcnet/netexec';
 import { Proxier, SystemClock, type Clock, type NodeConfig, type ProxyBackend } from '@svcnet/proxy-core';
-import { connectStore, KindWatcher, type StoreConnection } from '@svcnet/store';
+import { connectStore, FleetFeed, KindFeed, type StoreConnection } from '@svcnet/store';
 import { createBackend, otherBackends, type BackendParams } from './backends.js';
 import { guardService, resolveControlPlane, type ControlPlaneEndpoint } from './control-plane-guard.js';
 import { checkEndpoints, checkService } from './feed-guard.js';
 import type { AgentOptions } from './flags.js';
 import { evaluateHealth, type HealthReport } from './healthz.js';
 import { closeServer, listen, registerProbeCounters } from './http-server.js';
+import { NodeReporter } from './node-reporter.js';
 import { ObservedBackend } from './observed-backend.js';
 
 /** Parameters of a {@link NodeAgent}. */
@@ -23,6 +24,8 @@ export interface NodeAgentParams {
   clock?: Clock;
   /** Render only, never touch the kernel (`--dump-rules`). */
   dryRun?: boolean;
+  /** Reported in the node record (default: this build's version). */
+  version?: string;
 }
 
 /** The node's settings every backend sees, from the flags. */
@@ -37,8 +40,10 @@ export function nodeConfigFrom(options: AgentOptions): NodeConfig {
 }
 
 /**
- * svcnet's kube-proxy: list+watch of Services and Endpoints from the state
- * bucket → Proxier (change trackers + bounded-frequency sync) → one backend.
+ * svcnet's kube-proxy: the state bucket's change feed (a shared snapshot,
+ * then republished records) → Services and Endpoints caches → Proxier
+ * (change trackers + bounded-frequency sync) → one backend; and the node's
+ * own record in the nodes bucket (what is programmed, how syncs go).
  */
 export class NodeAgent {
   readonly registry = new Registry();
@@ -60,9 +65,11 @@ export class NodeAgent {
   private backend: ObservedBackend<unknown> | undefined;
   private proxier: Proxier<unknown> | undefined;
   private store: StoreConnection | undefined;
-  private watchers: { services: KindWatcher<Service>; endpoints: KindWatcher<Endpoints> } | undefined;
+  private feed: FleetFeed | undefined;
+  private watchers: { services: KindFeed<Service>; endpoints: KindFeed<Endpoints> } | undefined;
+  private reporter: NodeReporter | undefined;
+  private readonly version: string;
   private servers: Server[] = [];
-  private listsDone = { services: false, endpoints: false };
   private feedSyncedLogged = false;
   private rejected = new Map<string, string>();
 
@@ -72,6 +79,7 @@ export class NodeAgent {
     this.exec = params.exec ?? new ProcessNetExec();
     this.clock = params.clock ?? new SystemClock();
     this.dryRun = params.dryRun ?? false;
+    this.version = params.version ?? buildInfo().version;
     registerBuildInfo(this.registry, 'svcnet-agent');
     this.feedRejected = new Counter({
       name: 'svcnet_agent_feed_objects_rejected_total',
@@ -119,6 +127,20 @@ export class NodeAgent {
     if (!this.dryRun) await this.removeOtherModesLeftovers();
 
     if (!this.dryRun) collectDefaultMetrics({ register: this.registry });
+    const reporter = new NodeReporter({
+      nodeName: options.nodeName,
+      nodeIPs: options.nodeIPs,
+      proxyMode: options.proxyMode,
+      version: this.version,
+      intervalMs: options.nodeStatusIntervalMs,
+      clock: this.clock,
+      feedRevision: () => this.feed?.revision ?? 0,
+      programmingIdle: () => this.proxier?.idle() ?? false,
+      counts: () => this.proxier?.status().counts ?? { services: 0, servicePorts: 0, endpoints: 0 },
+      health: () => this.health(),
+      logger: this.log,
+    });
+    this.reporter = reporter;
     this.proxier = new Proxier<unknown>({
       backend: this.backend,
       config: nodeConfigFrom(options),
@@ -127,6 +149,7 @@ export class NodeAgent {
       syncPeriodMs: options.syncPeriodMs,
       metrics: this.registry,
       logger: this.log.child({ component: 'proxier' }),
+      observer: reporter,
     });
     this.proxier.start();
     if (!this.dryRun) await this.startHttp();
@@ -139,9 +162,11 @@ export class NodeAgent {
       logger: this.log,
     });
     this.watchFeedConnection(this.store);
-    this.watchers = { services: this.serviceWatcher(this.store), endpoints: this.endpointsWatcher(this.store) };
-    void this.watchers.services.start();
-    void this.watchers.endpoints.start();
+    this.watchers = { services: this.serviceWatcher(), endpoints: this.endpointsWatcher() };
+    this.feed = this.changeFeed(this.store, this.watchers);
+    void this.feed.start();
+    // --dump-rules only reads: it must not report a node.
+    if (!this.dryRun) reporter.start(this.store);
     this.log.info(
       { mode: options.proxyMode, nodeIPs: options.nodeIPs, syncPeriodMs: options.syncPeriodMs, minSyncPeriodMs: options.minSyncPeriodMs },
       'svcnet-agent started',
@@ -157,7 +182,7 @@ export class NodeAgent {
       timer = setTimeout(() => reject(new Error(`no initial list from ${this.options.nats.url} within ${timeoutMs} ms`)), timeoutMs);
     });
     try {
-      await Promise.race([Promise.all([w.services.start(), w.endpoints.start()]), timeout]);
+      await Promise.race([this.feed!.start(), timeout]);
     } finally {
       clearTimeout(timer);
     }
@@ -176,8 +201,9 @@ export class NodeAgent {
 
   /** Stops watching and syncing; programmed rules stay (as kube-proxy leaves them). */
   async stop(): Promise<void> {
-    await Promise.all([this.watchers?.services.stop(), this.watchers?.endpoints.stop()]);
+    await this.feed?.stop();
     await this.proxier?.stop();
+    await this.reporter?.stop();
     await Promise.all(this.servers.map((s) => closeServer(s)));
     this.servers = [];
     await this.store?.close();
@@ -208,11 +234,13 @@ export class NodeAgent {
         if (s.type === 'disconnect') {
           this.feedDownSince ??= this.clock.now();
           connected.set(0);
+          this.reporter?.reportNow();
           this.log.warn({ server: String((s as { server?: unknown }).server ?? '') }, 'lost the connection to NATS: the change feed is paused (programmed rules stay); reconnecting');
         } else if (s.type === 'reconnect') {
           const downMs = this.feedDownSince === undefined ? 0 : this.clock.now() - this.feedDownSince;
           this.feedDownSince = undefined;
           connected.set(1);
+          this.reporter?.reportNow();
           this.log.info({ server: String((s as { server?: unknown }).server ?? ''), downMs }, 'reconnected to NATS: the change feed resumes');
         } else if (s.type === 'error') {
           this.log.warn({ err: (s as { error?: unknown }).error }, 'NATS connection error');
@@ -235,6 +263,10 @@ export class NodeAgent {
       status: this.proxier?.status(),
       health: this.health(),
       watch: this.watchers && {
+        revision: this.feed?.revision,
+        programmedRevision: this.reporter?.programmedRevision,
+        resyncs: this.feed?.resyncCount,
+        gapRecordsFetched: this.feed?.gapRecordsFetched,
         services: { revision: this.watchers.services.revision, decodeErrors: this.watchers.services.decodeErrors },
         endpoints: { revision: this.watchers.endpoints.revision, decodeErrors: this.watchers.endpoints.decodeErrors },
       },
@@ -302,24 +334,42 @@ export class NodeAgent {
     gauge.set({ kind: 'Endpoints' }, this.watchers.endpoints.broken().size);
   }
 
-  private onListed(which: 'services' | 'endpoints'): void {
-    this.listsDone[which] = true;
-    // Like kube-proxy, the first sync waits for both informers to have synced.
-    if (this.listsDone.services && this.listsDone.endpoints) {
-      if (!this.feedSyncedLogged) {
-        this.feedSyncedLogged = true;
-        this.log.info(
-          { services: this.watchers?.services.snapshot().size, endpoints: this.watchers?.endpoints.snapshot().size },
-          'feed synced: initial lists received; programming',
-        );
-      }
-      this.proxier?.onSynced();
+  /** Both caches have their initial state: like kube-proxy, the first sync waits for that. */
+  private onFeedSynced(): void {
+    if (!this.feedSyncedLogged) {
+      this.feedSyncedLogged = true;
+      this.log.info(
+        { services: this.watchers?.services.snapshot().size, endpoints: this.watchers?.endpoints.snapshot().size, revision: this.feed?.revision },
+        'feed synced: initial state received; programming',
+      );
     }
+    this.proxier?.onSynced();
   }
 
-  private serviceWatcher(connection: StoreConnection): KindWatcher<Service> {
-    return new KindWatcher<Service>({
+  /** One feed for both kinds: a shared snapshot to start, then the republished records. */
+  private changeFeed(connection: StoreConnection, kinds: { services: KindFeed<Service>; endpoints: KindFeed<Endpoints> }): FleetFeed {
+    return new FleetFeed({
       connection,
+      prefixes: [kinds.services.prefix, kinds.endpoints.prefix],
+      logger: this.log,
+      handlers: {
+        onBase: (base) => {
+          kinds.services.applyBase(base);
+          kinds.endpoints.applyBase(base);
+        },
+        onChange: (e) => void (kinds.services.applyChange(e) || kinds.endpoints.applyChange(e)),
+        onRevision: () => this.reporter?.onFeedRevision(),
+        onSynced: () => {
+          kinds.services.synced();
+          kinds.endpoints.synced();
+          this.onFeedSynced();
+        },
+      },
+    });
+  }
+
+  private serviceWatcher(): KindFeed<Service> {
+    return new KindFeed<Service>({
       kind: 'Service',
       codec: serviceCodec,
       logger: this.log,
@@ -335,15 +385,14 @@ export class NodeAgent {
           this.guarded.delete(meta.key);
           this.proxier?.onServiceDelete(key.namespace, key.name);
         },
-        onSynced: () => this.onListed('services'),
+        onSynced: () => undefined, // the feed's own onSynced covers both kinds
         onUndecodable: () => this.countUndecodable(),
       },
     });
   }
 
-  private endpointsWatcher(connection: StoreConnection): KindWatcher<Endpoints> {
-    return new KindWatcher<Endpoints>({
-      connection,
+  private endpointsWatcher(): KindFeed<Endpoints> {
+    return new KindFeed<Endpoints>({
       kind: 'Endpoints',
       codec: endpointsCodec,
       logger: this.log,
@@ -358,7 +407,7 @@ export class NodeAgent {
           this.rejected.delete(meta.key);
           this.proxier?.onEndpointsDelete(key.namespace, key.name);
         },
-        onSynced: () => this.onListed('endpoints'),
+        onSynced: () => undefined,
         onUndecodable: () => this.countUndecodable(),
       },
     });

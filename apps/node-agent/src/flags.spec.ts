@@ -17,6 +17,7 @@ describe('parseAgentArgs: kube-proxy flags', () => {
       nodePortAddresses: [],
       syncPeriodMs: 30_000,
       minSyncPeriodMs: 100,
+      nodeStatusIntervalMs: 10_000,
       healthzBindAddress: { host: '0.0.0.0', port: 10256 },
       metricsBindAddress: { host: '127.0.0.1', port: 10249 },
       cleanup: false,
@@ -49,6 +50,8 @@ describe('parseAgentArgs: kube-proxy flags', () => {
     { name: 'proxy port range', argv: ['--proxy-port-range', '30000-30100'], expected: { proxyPortRange: '30000-30100' } },
     { name: 'verbosity short', argv: ['-v', '4'], expected: { verbosity: 4 } },
     { name: 'verbosity long', argv: ['--v=2'], expected: { verbosity: 2 } },
+    { name: 'node status interval', argv: ['--node-status-interval', '1s'], expected: { nodeStatusIntervalMs: 1_000 } },
+    { name: 'a fully qualified node name', argv: ['--node-name', 'node-1.rack-2.example.com'], expected: { nodeName: 'node-1.rack-2.example.com' } },
   ];
   it.each(cases)('$name', ({ argv, expected }) => {
     expect(parseAgentArgs(['--node-name', 'n1', ...argv], detect)).toMatchObject(expected);
@@ -69,6 +72,8 @@ describe('parseAgentArgs: kube-proxy flags', () => {
     { name: 'bad verbosity', argv: ['-v', 'x'], message: /must be a non-negative integer/ },
     { name: 'unknown flag', argv: ['--bind-address', 'x'], message: /unknown option/ },
     { name: 'stray argument', argv: ['extra'], message: /too many arguments|excess/i },
+    { name: 'node name that is no RFC 1123 subdomain', argv: ['--node-name', 'Node_1'], message: /node-name/ },
+    { name: 'node status interval too short', argv: ['--node-status-interval', '10ms'], message: /node-status-interval/ },
   ];
   it.each(bad)('rejects $name with INVALID_ARGUMENT', ({ argv, message }) => {
     let caught: unknown;

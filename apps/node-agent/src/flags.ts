@@ -3,7 +3,7 @@ import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ProxyMode } from '@svcnet/proxy-core';
-import { SvcnetError, ErrorCode, invalidField, parseBindAddress, parseDuration, type BindAddress } from '@svcnet/model';
+import { SvcnetError, ErrorCode, invalidField, parseBindAddress, parseDuration, validateNodeName, type BindAddress } from '@svcnet/model';
 import { addNatsFlags, configFileArg, natsConnectSettings, type NatsConnectSettings, type NatsFlagValues } from '@svcnet/service-runtime';
 import { kubeProxyConfigArgv } from './kube-proxy-config.js';
 
@@ -27,6 +27,8 @@ export interface AgentOptions {
   nodePortAddresses: string[];
   syncPeriodMs: number;
   minSyncPeriodMs: number;
+  /** How often the node record is rewritten (the heartbeat; NotReady after three missed). */
+  nodeStatusIntervalMs: number;
   healthzBindAddress: BindAddress | undefined;
   metricsBindAddress: BindAddress | undefined;
   cleanup: boolean;
@@ -78,8 +80,8 @@ export function buildCommand(env: NodeJS.ProcessEnv = process.env): Command {
     .option('--config <file>', 'a KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1) YAML file; flags override it')
     .option('--write-config-to <file>', 'write the effective configuration as a KubeProxyConfiguration and exit')
     .addOption(
-      new Option('--node-name <name>', 'name of this node (endpoints with this nodeName are local) [$SVCNET_NODE_NAME]').default(
-        env.SVCNET_NODE_NAME || hostname(),
+      new Option('--node-name <name>', 'name of this node (endpoints with this nodeName are local; its key in the nodes bucket) [$SVCNET_NODE_NAME]').default(
+        env.SVCNET_NODE_NAME || hostname().toLowerCase(),
         env.SVCNET_NODE_NAME ? undefined : 'the host name',
       ),
     )
@@ -109,6 +111,11 @@ export function buildCommand(env: NodeJS.ProcessEnv = process.env): Command {
     .addOption(
       new Option('--min-sync-period <duration>', 'minimum interval between syncs').argParser(durationOption('min-sync-period')).default(100, '100ms'),
     )
+    .addOption(
+      new Option('--node-status-interval <duration>', "how often the node's record in the nodes bucket is rewritten; three missed make it NotReady")
+        .argParser(durationOption('node-status-interval'))
+        .default(10_000, '10s'),
+    )
     .option('--healthz-bind-address <addr>', 'ip:port for /healthz and /livez (empty disables)', '0.0.0.0:10256')
     .option('--metrics-bind-address <addr>', 'ip:port for /metrics and /debug (empty disables)', '127.0.0.1:10249')
     .option('--cleanup', "remove every rule any svcnet proxy mode created, then exit", false)
@@ -135,6 +142,7 @@ interface RawFlags extends NatsFlagValues {
   nodeportAddresses: string;
   syncPeriod: number;
   minSyncPeriod: number;
+  nodeStatusInterval: number;
   healthzBindAddress: string;
   metricsBindAddress: string;
   cleanup: boolean;
@@ -164,6 +172,8 @@ export function optionsFromFlags(raw: RawFlags, detect: () => string[] = detectN
   }
   if (raw.hostnameOverride !== undefined) raw = { ...raw, nodeName: raw.hostnameOverride };
   if (!raw.nodeName.trim()) throw invalidField('node-name', raw.nodeName, 'must not be empty');
+  validateNodeName(raw.nodeName.trim());
+  if (raw.nodeStatusInterval < 100) throw invalidField('node-status-interval', raw.nodeStatusInterval, 'must be at least 100ms');
   return {
     nats: natsConnectSettings(raw),
     nodeName: raw.nodeName.trim(),
@@ -175,6 +185,7 @@ export function optionsFromFlags(raw: RawFlags, detect: () => string[] = detectN
     nodePortAddresses,
     syncPeriodMs: raw.syncPeriod,
     minSyncPeriodMs: raw.minSyncPeriod,
+    nodeStatusIntervalMs: raw.nodeStatusInterval,
     healthzBindAddress: parseBindAddress(raw.healthzBindAddress, 'healthz-bind-address'),
     metricsBindAddress: parseBindAddress(raw.metricsBindAddress, 'metrics-bind-address'),
     cleanup: raw.cleanup,

@@ -48,6 +48,8 @@ export class EndpointsController {
   private running = false;
   private synced = false;
   private draining: Promise<void> | undefined;
+  /** The service being synced right now (`ns/name`). */
+  private inFlight: string | undefined;
   /** Writes done (for tests and logs). */
   writes = 0;
 
@@ -139,11 +141,14 @@ export class EndpointsController {
       const [item] = this.queue;
       this.queue.delete(item!);
       const [namespace, name] = item!.split('/') as [string, string];
+      this.inFlight = item;
       try {
         await this.sync(namespace, name);
         this.failures.delete(item!);
       } catch (err) {
         this.retryLater(item!, err);
+      } finally {
+        this.inFlight = undefined;
       }
     }
   }
@@ -225,6 +230,12 @@ export class EndpointsController {
       },
       'endpoints updated',
     );
+  }
+
+  /** True while a service's endpoints may still change: queued, being synced, or waiting to retry (or nothing listed yet). */
+  isPending(namespace: string, name: string): boolean {
+    const item = `${namespace}/${name}`;
+    return !this.synced || this.queue.has(item) || this.retryTimers.has(item) || this.inFlight === item;
   }
 
   /** Service keys waiting for an endpoints sync (retries waiting out their backoff included). */

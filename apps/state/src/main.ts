@@ -39,6 +39,8 @@ const program = new Command()
   )
   .option('--max-watches-per-client <n>', 'Watch streams one client address may hold open; more get RESOURCE_EXHAUSTED', String(DEFAULT_MAX_WATCHES_PER_CLIENT))
   .option('--kv-replicas <n>', 'replicas of the state bucket when it is created (3 on a NATS cluster); an existing bucket with another count is refused', '1')
+  .option('--node-record-ttl <duration>', 'a node whose agent has not reported for this long is removed from the nodes bucket (NotReady comes after three missed heartbeats)', '24h')
+  .option('--no-feed-snapshots', "do not keep the change feed's shared snapshot (starting agents then list through consumers of their own)")
   .option('--store-timeout <duration>', 'deadline of each NATS request; while NATS is away calls fail at once with UNAVAILABLE', '5s')
   .option('-v, --v <level>', 'log verbosity (0 info, 1-3 debug, 4+ trace)', '0')
   .version(versionLine('svcnet-state'), '--version', 'print the version, commit and build date')
@@ -77,16 +79,21 @@ async function main(): Promise<void> {
     serviceExternalIpCidrs: string;
     maxWatchesPerClient: string;
     storeTimeout: string;
+    nodeRecordTtl: string;
+    feedSnapshots: boolean;
     v: string;
   }>();
   let metricsBindAddress;
   let storeTimeoutMs;
+  let nodeRecordTtlMs;
   let security;
   try {
     security = servingSecurity(o);
     if (!o.allocatorPlaintext && !o.allocatorCaFile) {
       throw invalidField('allocator-ca-file', '', 'TLS to the allocator needs --allocator-ca-file (and a client certificate); pass --allocator-plaintext to go without TLS explicitly');
     }
+    nodeRecordTtlMs = parseDuration(o.nodeRecordTtl, 'node-record-ttl');
+    if (nodeRecordTtlMs < 1_000) throw invalidField('node-record-ttl', o.nodeRecordTtl, 'must be at least 1s');
     metricsBindAddress = parseBindAddress(o.metricsBindAddress, 'metrics-bind-address');
     storeTimeoutMs = parseDuration(o.storeTimeout, 'store-timeout');
     if (storeTimeoutMs <= 0) throw invalidField('store-timeout', o.storeTimeout, 'must be positive');
@@ -117,6 +124,8 @@ async function main(): Promise<void> {
       repairIntervalMs: positiveInt('repair-interval-ms', o.repairIntervalMs),
       allocatorTimeoutMs: positiveInt('allocator-timeout-ms', o.allocatorTimeoutMs),
       storeTimeoutMs,
+      nodeRecordTtlMs,
+      feedSnapshots: o.feedSnapshots,
       serviceExternalIpCidrs: o.serviceExternalIpCidrs,
       maxWatchesPerClient: positiveInt('max-watches-per-client', o.maxWatchesPerClient),
       ...(metricsBindAddress ? { metricsBindAddress } : {}),

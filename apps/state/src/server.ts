@@ -2,9 +2,18 @@ import type { ServerCredentials } from '@grpc/grpc-js';
 import { Server } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { addHealthAndReflection, certificateAuthorizer, STATE_METHOD_ACCESS, statev1, tolerantService } from '@svcnet/api';
-import type { BindAddress } from '@svcnet/model';
+import { objectKey, type BindAddress } from '@svcnet/model';
 import { boundPort, closeHttp, GrpcServerMetrics, listenMetrics, registerBuildInfo, serverCredentialsFor, type NatsConnectSettings, type ServingSecurity } from '@svcnet/service-runtime';
-import { connectStore, openStateStores, StoreConfigError, type StateStores, type StoreConnection } from '@svcnet/store';
+import {
+  connectStore,
+  FeedSnapshotWriter,
+  openFeedBucket,
+  openNodesBucket,
+  openStateStores,
+  StoreConfigError,
+  type StateStores,
+  type StoreConnection,
+} from '@svcnet/store';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Allocations } from './allocations.js';
 import { AllocatorClient, type ClientTlsOptions } from '@svcnet/client';
@@ -16,6 +25,8 @@ import { EndpointsManager, PodManager } from './object-managers.js';
 import { RepairLoop } from './repair-loop.js';
 import { ServiceManager } from './service-manager.js';
 import { stateHandlers } from './state-edge.js';
+import { NodeDirectory } from './node-directory.js';
+import { nodeHandlers } from './node-edge.js';
 
 export interface StateConfig {
   listen: string;
@@ -38,7 +49,14 @@ export interface StateConfig {
   maxWatchesPerClient?: number;
   /** /metrics, /healthz, /livez; undefined = disabled. */
   metricsBindAddress?: BindAddress;
+  /** A node record not rewritten for this long is removed (the nodes bucket's max age). */
+  nodeRecordTtlMs?: number;
+  /** Keep the change feed's shared snapshot (default true). */
+  feedSnapshots?: boolean;
 }
+
+/** Default of --node-record-ttl: a node down this long is forgotten. */
+export const DEFAULT_NODE_RECORD_TTL_MS = 24 * 3_600_000;
 
 /**
  * Opens the state bucket, waiting for JetStream: a NATS cluster that has just
@@ -98,6 +116,7 @@ export async function runState(config: StateConfig, logger: Logger): Promise<Run
   const watches = new WatchHub({ informers, logger, maxStreamsPerClient: config.maxWatchesPerClient ?? DEFAULT_MAX_WATCHES_PER_CLIENT });
   const repair = new RepairLoop({ services: stores.services, allocations, logger, intervalMs: config.repairIntervalMs });
   repair.start();
+  const fleet = await startFleetParts(connection, config, logger);
 
   // NATS reachability, for /healthz and svcnet_state_store_available (the connection reconnects forever).
   let natsConnected = true;
@@ -138,6 +157,16 @@ export async function runState(config: StateConfig, logger: Logger): Promise<Run
     },
   });
   new Gauge({
+    name: 'svcnet_state_nodes',
+    help: 'Nodes reporting in the nodes bucket, per condition (Ready: a heartbeat within three intervals).',
+    labelNames: ['condition'],
+    registers: [registry],
+    collect() {
+      const nodes = fleet.directory.nodes();
+      for (const condition of ['Ready', 'NotReady']) this.set({ condition }, nodes.filter((n) => n.condition === condition).length);
+    },
+  });
+  new Gauge({
     name: 'svcnet_endpoints_controller_queue_depth',
     help: 'Services waiting for an endpoints sync (workqueue_depth of the endpoints controller).',
     registers: [registry],
@@ -154,10 +183,10 @@ export async function runState(config: StateConfig, logger: Logger): Promise<Run
     },
   });
 
+  const authorize = 'tls' in config.security ? certificateAuthorizer({ service: 'svcnet.v1.State', access: STATE_METHOD_ACCESS }) : undefined;
   const server = new Server();
-  server.addService(
-    tolerantService(statev1.StateService),
-    stateHandlers({
+  server.addService(tolerantService(statev1.StateService), {
+    ...stateHandlers({
       stores,
       watches,
       pager: new ListPager(),
@@ -171,9 +200,22 @@ export async function runState(config: StateConfig, logger: Logger): Promise<Run
       endpoints: new EndpointsManager({ store: stores.endpoints, services: stores.services }),
       logger,
       metrics: grpcMetrics,
-      ...('tls' in config.security ? { authorize: certificateAuthorizer({ service: 'svcnet.v1.State', access: STATE_METHOD_ACCESS }) } : {}),
+      ...(authorize ? { authorize } : {}),
     }),
-  );
+    ...nodeHandlers({
+      directory: fleet.directory,
+      stores,
+      connection,
+      endpointsSettled: (namespace, name, revision) => {
+        const svc = informers.services.snapshot().get(objectKey('Service', namespace, name));
+        const seen = svc ? svc.metadata.resourceVersion >= revision : informers.services.revision >= revision;
+        return seen && !controller.isPending(namespace, name);
+      },
+      logger,
+      metrics: grpcMetrics,
+      ...(authorize ? { authorize } : {}),
+    }),
+  });
   addHealthAndReflection(server, ['svcnet.v1.State']);
   const port = await bind(server, config.listen, serverCredentials);
   const host = config.listen.slice(0, config.listen.lastIndexOf(':'));
@@ -193,10 +235,41 @@ export async function runState(config: StateConfig, logger: Logger): Promise<Run
       if (http) await closeHttp(http);
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       await repair.stop();
+      await fleet.stop();
       await controller.stop();
       await informers.stop();
       allocations.close();
       await connection.close();
+    },
+  };
+}
+
+/**
+ * The fleet side of the state service: the nodes bucket (created here with
+ * --kv-replicas; agents write their own records) and what reads it, and the
+ * feed bucket's shared snapshot, kept current for starting agents. Neither
+ * blocks serving: the snapshot writer lists the state in the background.
+ */
+async function startFleetParts(
+  connection: StoreConnection,
+  config: StateConfig,
+  logger: Logger,
+): Promise<{ directory: NodeDirectory; stop(): Promise<void> }> {
+  const replicas = config.kvReplicas ?? 1;
+  const recordTtlMs = config.nodeRecordTtlMs ?? DEFAULT_NODE_RECORD_TTL_MS;
+  await openNodesBucket(connection, { replicas, ttlMs: recordTtlMs });
+  const directory = new NodeDirectory({ connection, logger, recordTtlMs });
+  void directory.start();
+  let writer: FeedSnapshotWriter | undefined;
+  if (config.feedSnapshots ?? true) {
+    writer = new FeedSnapshotWriter({ connection, feedKv: await openFeedBucket(connection, { replicas }), prefixes: ['services.', 'endpoints.'], logger });
+    writer.start().catch((err: unknown) => logger.error({ err }, 'the feed snapshot writer stopped'));
+  }
+  return {
+    directory,
+    stop: async () => {
+      await writer?.stop();
+      await directory.stop();
     },
   };
 }

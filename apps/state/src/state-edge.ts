@@ -110,8 +110,29 @@ export interface StateEdgeParams {
   authorize?: CallAuthorizer;
 }
 
+/** The object calls of svcnet.v1.State (the node calls are in node-edge.ts). */
+export type ObjectHandlers = Pick<
+  statev1.StateServer,
+  | 'createService'
+  | 'getService'
+  | 'listServices'
+  | 'updateService'
+  | 'deleteService'
+  | 'createPod'
+  | 'getPod'
+  | 'listPods'
+  | 'updatePod'
+  | 'deletePod'
+  | 'createEndpoints'
+  | 'getEndpoints'
+  | 'listEndpoints'
+  | 'updateEndpoints'
+  | 'deleteEndpoints'
+  | 'watch'
+>;
+
 /** svcnet.v1.State handlers: wire types in and out, domain managers in between. */
-export function stateHandlers(p: StateEdgeParams): statev1.StateServer {
+export function stateHandlers(p: StateEdgeParams): ObjectHandlers {
   const log = p.logger;
   const m = p.metrics;
   const pager = p.pager;

@@ -12,6 +12,8 @@ import { runDescribe } from './commands/describe.js';
 import { runExpose, type ExposeOptions } from './commands/expose.js';
 import { runGet, type GetOptions } from './commands/get.js';
 import { runTrace, type TraceOptions } from './commands/trace.js';
+import { nodeNames, runDescribeNodes, runGetNodes } from './commands/nodes.js';
+import { DEFAULT_WAIT_TIMEOUT_MS, runWait } from './commands/wait.js';
 import { runCertsInit, runCertsIssue, type CertsInitOptions, type CertsIssueOptions } from './commands/certs.js';
 import { runNatsInit, runNatsIssue, type NatsInitOptions, type NatsIssueOptions } from './commands/nats.js';
 import type { ClientTlsOptions, StateApi } from '@svcnet/client';
@@ -86,7 +88,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<Ex
 
   program
     .command('get')
-    .description('Display one or many resources: services (svc), pods (po), endpoints (ep), or all (pods and services)')
+    .description('Display one or many resources: services (svc), pods (po), endpoints (ep), all (pods and services), or nodes (no)')
     .argument('<type-or-type/name...>', 'resource type and optional names, or type/name pairs')
     .option('-A, --all-namespaces', 'list across all namespaces')
     .option('-o, --output <format>', 'wide | json | yaml | name')
@@ -95,23 +97,38 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<Ex
     .option('--ignore-not-found', 'treat "resource not found" as a successful retrieval')
     .option('-w, --watch', 'after listing, print every change (State.Watch) until interrupted')
     .action(async (args: string[], opts: GetOptions) => {
-      exitCode = await runGet(context(), args, opts);
+      const nodes = nodeNames(args);
+      if (nodes && (opts.watch || opts.selector || opts.allNamespaces)) throw new UsageError('nodes take no -w, -l or -A');
+      exitCode = nodes ? await runGetNodes(context(), nodes, opts) : await runGet(context(), args, opts);
     });
 
   program
     .command('describe')
-    .description('Show details of a service, pod or endpoints')
+    .description('Show details of a service, pod, endpoints or node (with its last sync errors)')
     .argument('<type-or-type/name...>', 'resource type and optional names')
     .action(async (args: string[]) => {
-      exitCode = await runDescribe(context(), args);
+      const nodes = nodeNames(args);
+      exitCode = nodes ? await runDescribeNodes(context(), nodes) : await runDescribe(context(), args);
     });
 
   program
     .command('apply')
     .description('Create or update objects from Kubernetes-shaped YAML (v1 Service, Pod, Endpoints)')
     .requiredOption('-f, --filename <path>', 'file, directory or - for stdin (repeatable)', collect)
-    .action(async (opts: { filename: string[] }) => {
-      exitCode = await runApply(context(), opts.filename);
+    .option('--wait', 'then wait until every Ready node has programmed what was applied')
+    .option('--timeout <duration>', 'how long --wait waits', '30s')
+    .action(async (opts: { filename: string[]; wait?: boolean; timeout: string }) => {
+      exitCode = await runApply(context(), opts.filename, { wait: opts.wait === true, timeoutMs: parseDuration(opts.timeout) });
+    });
+
+  program
+    .command('wait')
+    .description('Wait until every Ready node has programmed the last change of each service: --for=programmed service/NAME')
+    .argument('<type/name...>', 'services, e.g. service/web')
+    .requiredOption('--for <condition>', 'the condition: programmed')
+    .option('--timeout <duration>', 'give up after this long (exit 1, naming the nodes that have not)', `${DEFAULT_WAIT_TIMEOUT_MS / 1000}s`)
+    .action(async (args: string[], opts: { for: string; timeout: string }) => {
+      exitCode = await runWait(context(), args, { for: opts.for, timeoutMs: parseDuration(opts.timeout) });
     });
 
   program

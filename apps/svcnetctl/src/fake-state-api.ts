@@ -7,6 +7,7 @@ import { ErrorCode, SvcnetError, invalidField } from '@svcnet/model';
 import type { Kind, KindObjects } from './resources.js';
 import { PLURAL } from './resources.js';
 import type { BrokenObject, ListQuery, ListResult, StateApi, WatchHandle, WatchUpdate } from '@svcnet/client';
+import type { NodeInfo, NodeListResult, ProgrammedResult, WaitProgrammedQuery } from '@svcnet/client';
 
 export class FakeStateApi implements StateApi {
   readonly objects = new Map<string, KindObjects[Kind]>();
@@ -129,6 +130,33 @@ export class FakeStateApi implements StateApi {
       for (const u of this.watchScript) onUpdate(u as WatchUpdate<K>);
     })();
     return { done, cancel: () => undefined };
+  }
+
+  /** Nodes `listNodes`/`getNode` report, and the revision lags are measured against. */
+  nodes: NodeInfo[] = [];
+  nodesRevision = 0;
+  /** What `waitProgrammed` answers (per call, in order; the last one repeats). */
+  readonly waitAnswers: ((q: WaitProgrammedQuery) => ProgrammedResult)[] = [];
+  readonly waits: WaitProgrammedQuery[] = [];
+
+  async listNodes(refreshMs: number): Promise<NodeListResult> {
+    this.calls.push(`listNodes ${refreshMs}`);
+    return { items: structuredClone(this.nodes), revision: this.nodesRevision };
+  }
+
+  async getNode(name: string, refreshMs: number): Promise<NodeInfo> {
+    this.calls.push(`getNode ${name} ${refreshMs}`);
+    const n = this.nodes.find((x) => x.name === name);
+    if (!n) throw new SvcnetError(ErrorCode.NotFound, `nodes "${name}" not found`);
+    return structuredClone(n);
+  }
+
+  async waitProgrammed(q: WaitProgrammedQuery): Promise<ProgrammedResult> {
+    this.waits.push(q);
+    this.calls.push(`waitProgrammed ${q.namespace}/${q.name} ${q.revision} ${q.timeoutMs}`);
+    if (q.name && !this.objects.has(this.key('Service', q.namespace, q.name))) throw this.notFound('Service', q.name);
+    const answer = this.waitAnswers.length > 1 ? this.waitAnswers.shift()! : this.waitAnswers[0];
+    return answer ? answer(q) : { programmed: true, revision: q.revision, programmedNodes: [], pendingNodes: [], notReadyNodes: [] };
   }
 
   close(): void {

@@ -52,7 +52,11 @@ export function formatObjects(
   asList: boolean,
 ): string {
   if (format === 'name') return items.map((i) => `${objectRef(i.kind, i.object.metadata.name)}\n`).join('');
-  const manifests = items.map((i) => toManifest(i.kind, i.object));
+  return formatManifests(items.map((i) => toManifest(i.kind, i.object)), format, asList);
+}
+
+/** Manifests as JSON or YAML, kubectl-style (sorted keys; a `kind: List` around several). */
+export function formatManifests(manifests: readonly unknown[], format: 'json' | 'yaml', asList: boolean): string {
   const doc = sortKeys(
     asList ? { apiVersion: 'v1', kind: 'List', items: manifests, metadata: { resourceVersion: '' } } : manifests[0],
   );

@@ -31,6 +31,7 @@ export {
 } from './grpc-status.js';
 export type { CallObserver, CallAuthorizer, EdgeLogger, UnaryHooks } from './grpc-status.js';
 export { addHealthAndReflection } from './server-extras.js';
+export { nodeStatusToProto, nodeStatusFromProto, nodeStatusCodec } from './node-convert.js';
 export {
   certificateAuthorizer,
   peerIdentity,

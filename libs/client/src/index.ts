@@ -13,6 +13,7 @@ export type {
   WatchHandle,
   ClientLogger,
 } from './state-client.js';
+export type { NodeInfo, NodeListResult, NodeProgress, ProgrammedResult, WaitProgrammedQuery } from './node-types.js';
 export { AllocatorClient } from './allocator-client.js';
 export type { AllocatorClientOptions, AllocationRecord } from './allocator-client.js';
 export { channelCredentials, ClientConfigError } from './credentials.js';

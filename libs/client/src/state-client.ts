@@ -13,9 +13,11 @@ import {
   podToProto,
   serviceFromProto,
   serviceToProto,
+  nodeStatusFromProto,
   statev1,
 } from '@svcnet/api';
-import type { Endpoints, ObjectKind, Pod, Service } from '@svcnet/model';
+import { NodeCondition, type Endpoints, type ObjectKind, type Pod, type Service } from '@svcnet/model';
+import type { NodeInfo, NodeListResult, ProgrammedResult, WaitProgrammedQuery } from './node-types.js';
 import { channelCredentials, type ClientTlsOptions } from './credentials.js';
 import { classifyTransportError, ServerUnreachableError } from './errors.js';
 
@@ -83,6 +85,11 @@ export interface StateApi {
   delete<K extends Kind>(kind: K, namespace: string, name: string): Promise<void>;
   /** The current objects (ADDED), then SYNCED, then every change. `namespace` '' = all. */
   watch<K extends Kind>(kind: K, namespace: string, onUpdate: (u: WatchUpdate<K>) => void): WatchHandle;
+  /** Nodes, after asking Ready ones for their progress for up to `refreshMs`. */
+  listNodes(refreshMs: number): Promise<NodeListResult>;
+  getNode(name: string, refreshMs: number): Promise<NodeInfo>;
+  /** Waits on the server until every Ready node has programmed the change (or the timeout). */
+  waitProgrammed(query: WaitProgrammedQuery): Promise<ProgrammedResult>;
   close(): void;
 }
 
@@ -124,12 +131,12 @@ export class StateClient implements StateApi {
     return this.clients[this.current]!;
   }
 
-  private async call<Req, Res>(method: UnaryMethod<Req, Res>, req: Req): Promise<Res> {
+  private async call<Req, Res>(method: UnaryMethod<Req, Res>, req: Req, timeoutMs = this.options.timeoutMs): Promise<Res> {
     let unreachable: ServerUnreachableError | undefined;
     for (let tried = 0; tried < this.clients.length; tried++) {
       const i = (this.current + tried) % this.clients.length;
       try {
-        const res = await this.callOne(i, method, req);
+        const res = await this.callOne(i, method, req, timeoutMs);
         this.current = i;
         return res;
       } catch (err) {
@@ -142,12 +149,12 @@ export class StateClient implements StateApi {
     throw unreachable!;
   }
 
-  private callOne<Req, Res>(i: number, method: UnaryMethod<Req, Res>, req: Req): Promise<Res> {
+  private callOne<Req, Res>(i: number, method: UnaryMethod<Req, Res>, req: Req, timeoutMs: number): Promise<Res> {
     const started = Date.now();
     const server = this.servers[i]!;
     return new Promise((resolve, reject) => {
       // The generated methods live on the client class: the same function serves every replica's client.
-      method.call(this.clients[i], req, new Metadata(), { deadline: started + this.options.timeoutMs }, (err, res) => {
+      method.call(this.clients[i], req, new Metadata(), { deadline: started + timeoutMs }, (err, res) => {
         this.options.logger?.debug({ method: method.name, server, ms: Date.now() - started, code: err?.code ?? 0 }, 'state rpc');
         if (!err) return resolve(res);
         reject(classifyTransportError(server, err) ?? fromGrpcError(err));
@@ -255,7 +262,33 @@ export class StateClient implements StateApi {
     };
   }
 
+  async listNodes(refreshMs: number): Promise<NodeListResult> {
+    const r = await this.call(this.client.listNodes, { refreshMs });
+    return { items: r.items.map(nodeFromWire), revision: r.revision };
+  }
+
+  async getNode(name: string, refreshMs: number): Promise<NodeInfo> {
+    return nodeFromWire(await this.call(this.client.getNode, { name, refreshMs }));
+  }
+
+  async waitProgrammed(q: WaitProgrammedQuery): Promise<ProgrammedResult> {
+    // The server waits up to the timeout: the call's own deadline is that plus time to answer.
+    return this.call(this.client.waitProgrammed, q, q.timeoutMs + this.options.timeoutMs);
+  }
+
   close(): void {
     for (const c of this.clients) c.close();
   }
+}
+
+function nodeFromWire(n: statev1.Node): NodeInfo {
+  const status = nodeStatusFromProto(n.status ?? statev1.NodeStatus.fromPartial({}));
+  return {
+    name: status.nodeName,
+    condition: n.condition === statev1.NodeCondition.NODE_CONDITION_READY ? NodeCondition.Ready : NodeCondition.NotReady,
+    lastHeartbeat: n.lastHeartbeatTime,
+    programmedRevision: n.programmedRevision,
+    lag: n.lag,
+    status,
+  };
 }

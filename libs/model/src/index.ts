@@ -50,3 +50,12 @@ export {
   endpointSubsetsEqual,
   endpointsForService,
 } from './endpoints.js';
+export {
+  NODES_BUCKET,
+  FEED_BUCKET,
+  MISSED_HEARTBEATS_NOT_READY,
+  NodeCondition,
+  validateNodeName,
+  nodeCondition,
+} from './node-status.js';
+export type { NodeStatus, NodeSyncError, NodeRuleCounts, NodeLastSync } from './node-status.js';

@@ -43,7 +43,7 @@ function seedOf(kp: KeyPair): string {
 /** One user of `role` signed by the account key. */
 async function signUser(account: KeyPair, role: NatsRole, node?: string): Promise<UserCredentials> {
   const user = natsUserName(role, node);
-  const permissions = rolePermissions(role, user);
+  const permissions = rolePermissions(role, user, node);
   const ukp = createUser();
   const jwt = await encodeUser(user, ukp, account, {
     pub: { allow: permissions.publish, deny: [] },

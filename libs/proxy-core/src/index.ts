@@ -13,7 +13,7 @@ export { servicePortId, servicePortsOf, endpointsOf, isHeadless } from './servic
 export type { ProxyIpFamily } from './service-port-map.js';
 export { ProxyMetrics } from './proxy-metrics.js';
 export { Proxier } from './proxier.js';
-export type { ProxierParams, ProxierStatus, ProxyLogger } from './proxier.js';
+export type { ProxierParams, ProxierStatus, ProxyLogger, SyncObserver, SyncOutcome, ProgrammedCounts } from './proxier.js';
 export { FakeProxyBackend } from './fake-backend.js';
 export type { FakePlan } from './fake-backend.js';
 export { buildService, buildEndpoints, buildServicePort, buildEndpoint, buildProxyState } from './builders.js';

@@ -176,4 +176,45 @@ describe('Proxier', () => {
     expect(backend.applied[1]!.full).toBe(false);
     expect(proxier.lastPlan()).toBe(backend.applied[1]);
   });
+
+  it('tells an observer what each sync covered: the mark at the drain, ok or failed; idle only when all is programmed', async () => {
+    const clock = new FakeClock(1_000_000);
+    const backend = new FakeProxyBackend();
+    let revision = 0;
+    const outcomes: string[] = [];
+    const proxier = new Proxier({
+      backend,
+      config,
+      clock,
+      minSyncPeriodMs: 100,
+      syncPeriodMs: 30_000,
+      observer: { onSyncStart: () => revision, onSyncEnd: (o) => void outcomes.push(`${o.mark} ${o.ok ? 'ok' : `failed: ${o.error}`}${o.full ? ' full' : ''}`) },
+    });
+    proxier.start();
+    expect(proxier.idle()).toBe(false); // nothing synced yet
+    revision = 3;
+    proxier.onServiceUpsert(buildService({ name: 'a' }));
+    proxier.onEndpointsUpsert(buildEndpoints({ name: 'a', addresses: ['10.244.1.2@n1', '10.244.2.2@n2'] }));
+    proxier.onSynced();
+    await clock.advance(0);
+    expect(outcomes).toEqual(['3 ok full']);
+    expect(proxier.idle()).toBe(true);
+    expect(proxier.status().counts).toEqual({ services: 1, servicePorts: 1, endpoints: 2 });
+
+    revision = 5;
+    backend.failNext = 1;
+    proxier.onServiceUpsert(buildService({ name: 'b', clusterIP: '10.96.0.11' }));
+    expect(proxier.idle()).toBe(false); // a change is queued
+    await clock.advance(100);
+    expect(outcomes.at(-1)).toMatch(/^5 failed: /);
+    expect(proxier.idle()).toBe(false); // a failed apply leaves the node unprogrammed
+    revision = 6; // the retry covers whatever arrived since
+    await clock.advance(1000);
+    expect(outcomes.at(-1)).toBe('6 ok full');
+    expect(proxier.idle()).toBe(true);
+    // A change the trackers find to be the same object queues nothing: still idle.
+    proxier.onServiceUpsert(buildService({ name: 'b', clusterIP: '10.96.0.11' }));
+    expect(proxier.idle()).toBe(true);
+    await proxier.stop();
+  });
 });

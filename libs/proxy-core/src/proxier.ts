@@ -18,6 +18,36 @@ export interface ProxyLogger {
   error(obj: object, msg?: string): void;
 }
 
+/** How one sync ended, for an owner that reports what the node has programmed. */
+export interface SyncOutcome {
+  /** What {@link SyncObserver.onSyncStart} returned when this sync took its changes. */
+  mark: number;
+  /** Programmed (or found nothing to do); false when the apply failed. */
+  ok: boolean;
+  full: boolean;
+  durationMs: number;
+  /** When it ended (the proxier's clock, ms). */
+  at: number;
+  error?: string;
+}
+
+/**
+ * Told around every sync. The mark taken when a sync drains the change
+ * trackers says what that sync covers (the agent uses its feed revision), so
+ * a successful sync means "programmed up to the mark".
+ */
+export interface SyncObserver {
+  onSyncStart(): number;
+  onSyncEnd(outcome: SyncOutcome): void;
+}
+
+/** Objects behind the programmed rules, at the last successful sync. */
+export interface ProgrammedCounts {
+  services: number;
+  servicePorts: number;
+  endpoints: number;
+}
+
 /** Parameters of a Proxier. */
 export interface ProxierParams<Plan> {
   backend: ProxyBackend<Plan>;
@@ -35,6 +65,7 @@ export interface ProxierParams<Plan> {
   metrics?: Registry | ProxyMetrics;
   logger?: ProxyLogger;
   family?: ProxyIpFamily;
+  observer?: SyncObserver;
 }
 
 /** What /healthz and operators need to know about programming. */
@@ -55,6 +86,7 @@ export interface ProxierStatus {
   pendingSince: number | undefined;
   /** False when programming is stalled beyond 2× the sync period (kube-proxy healthz → 503). */
   healthy: boolean;
+  counts: ProgrammedCounts;
 }
 
 const noopLogger: ProxyLogger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
@@ -87,6 +119,9 @@ export class Proxier<Plan> {
   /** When the kernel was last known to hold exactly `applied` (a drift check or a full sync). */
   private lastDriftCheckAt: number | undefined;
   private isSynced = false;
+  private syncing = false;
+  private readonly observer: SyncObserver | undefined;
+  private counts: ProgrammedCounts = { services: 0, servicePorts: 0, endpoints: 0 };
   private queue: Promise<void> = Promise.resolve();
   private st = {
     lastSyncAt: undefined as number | undefined,
@@ -108,6 +143,7 @@ export class Proxier<Plan> {
     this.fullSyncPeriodMs = params.fullSyncPeriodMs ?? 3_600_000;
     this.retryAfterMs = params.retryAfterMs ?? Math.max(params.minSyncPeriodMs, Math.min(1000, params.syncPeriodMs));
     this.metrics = params.metrics instanceof ProxyMetrics ? params.metrics : new ProxyMetrics(params.metrics);
+    this.observer = params.observer;
     const restoreFailures = this.metrics.iptablesRestoreFailures;
     this.backend.observe?.({ iptablesRestoreFailed: () => restoreFailures.inc() });
     this.services = new ServiceChangeTracker({ family: params.family });
@@ -182,7 +218,25 @@ export class Proxier<Plan> {
       pendingServiceChanges: this.services.pending,
       pendingEndpointChanges: this.endpoints.pending,
       healthy: pendingSince === undefined || now - pendingSince <= 2 * this.syncPeriodMs,
+      counts: { ...this.counts },
     };
+  }
+
+  /**
+   * Nothing waits to be programmed: every change received is in the kernel
+   * (synced, no sync running, no queued or unapplied change, the last apply
+   * succeeded). A change the trackers found to be a no-op leaves it idle.
+   */
+  idle(): boolean {
+    return (
+      this.isSynced &&
+      !this.syncing &&
+      this.services.pending === 0 &&
+      this.endpoints.pending === 0 &&
+      this.changed.size === 0 &&
+      !this.needFull &&
+      this.st.consecutiveFailures === 0
+    );
   }
 
   private noteChange(kind: 'service' | 'endpoints'): void {
@@ -215,6 +269,25 @@ export class Proxier<Plan> {
 
   private async sync(): Promise<void> {
     if (!this.isSynced) return;
+    this.syncing = true;
+    const mark = this.observer?.onSyncStart() ?? 0;
+    try {
+      await this.syncTracked(mark);
+    } finally {
+      this.syncing = false;
+    }
+  }
+
+  private end(outcome: Omit<SyncOutcome, 'at'>): void {
+    if (!this.observer) return;
+    try {
+      this.observer.onSyncEnd({ ...outcome, at: this.clock.now() });
+    } catch (err) {
+      this.log.error({ err }, 'sync observer threw');
+    }
+  }
+
+  private async syncTracked(mark: number): Promise<void> {
     const now = this.clock.now();
     this.st.lastAttemptAt = now;
     this.absorb(this.services.drain(), this.serviceState);
@@ -234,6 +307,7 @@ export class Proxier<Plan> {
       else if (this.changed.size === 0) {
         this.st.lastSyncAt = this.clock.now();
         this.st.pendingSince = this.pendingAfterSync();
+        this.end({ mark, ok: true, full: false, durationMs: 0 });
         return;
       }
     }
@@ -248,9 +322,12 @@ export class Proxier<Plan> {
         lastApplied: this.applied,
       });
       await this.backend.apply(plan);
-      this.onApplied(plan, full, (performance.now() - started) / 1000);
+      const seconds = (performance.now() - started) / 1000;
+      this.onApplied(plan, full, seconds);
+      this.end({ mark, ok: true, full, durationMs: seconds * 1000 });
     } catch (err) {
       this.onFailed(err, full);
+      this.end({ mark, ok: false, full, durationMs: performance.now() - started, error: this.st.lastError ?? String(err) });
     }
   }
 
@@ -281,6 +358,7 @@ export class Proxier<Plan> {
     (full ? this.metrics.syncFullDuration : this.metrics.syncPartialDuration).observe(seconds);
     this.metrics.lastSyncTimestamp.set(done / 1000);
     this.updateNoLocalEndpoints();
+    this.counts = this.countProgrammed();
     this.st.syncs++;
     this.st.lastSyncAt = done;
     if (full) {
@@ -304,6 +382,14 @@ export class Proxier<Plan> {
     this.applied = undefined;
     this.log.error({ err, full, mode: this.backend.mode }, 'applying proxy rules failed; retrying with a full sync');
     this.runner.retryAfter(this.retryAfterMs);
+  }
+
+  private countProgrammed(): ProgrammedCounts {
+    const services = new Set<string>();
+    for (const svc of this.serviceState.values()) services.add(`${svc.namespace}/${svc.name}`);
+    let endpoints = 0;
+    for (const eps of this.endpointState.values()) endpoints += eps.length;
+    return { services: services.size, servicePorts: this.serviceState.size, endpoints };
   }
 
   private pendingAfterSync(): number | undefined {

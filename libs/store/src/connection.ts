@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
-import { errors } from '@nats-io/nats-core';
-import { jetstream } from '@nats-io/jetstream';
+import { errors, nanos } from '@nats-io/nats-core';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
 import { coalesceWrites } from './write-coalescing.js';
 
@@ -190,7 +190,7 @@ export async function connectStore(options: StoreConnectOptions): Promise<StoreC
     get connected() {
       return connected && !nc.isClosed();
     },
-    bucket: (name, bucketOptions) => openBucket(kvm, name, bucketOptions),
+    bucket: (name, bucketOptions) => openBucket(kvm, nc, name, bucketOptions),
     close: async () => {
       if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
     },
@@ -219,7 +219,7 @@ async function connectFirst(opts: ConnectOptions): Promise<NatsConnection> {
   return connect(opts);
 }
 
-async function openBucket(kvm: Kvm, name: string, options: Partial<KvOptions> = {}): Promise<KV> {
+async function openBucket(kvm: Kvm, nc: NatsConnection, name: string, options: Partial<KvOptions> = {}): Promise<KV> {
   const replicas = options.replicas ?? 1;
   let existing: { replicas: number } | undefined;
   try {
@@ -236,7 +236,35 @@ async function openBucket(kvm: Kvm, name: string, options: Partial<KvOptions> = 
         `start with --kv-replicas ${existing.replicas}, or change the bucket first (nats stream edit KV_${name} --replicas ${replicas})`,
     );
   }
+  if (existing) await reconcileBucket(nc, name, options);
   // Reads go through the stream leader: with direct gets any replica answers, and a replica that is
   // behind (nats-server 2.9 can leave one behind after a crash) would serve stale objects.
   return kvm.create(name, { history: 1, allow_direct: false, ...options, replicas });
+}
+
+/**
+ * The settings a newer version may add to a bucket that already exists
+ * (republishing, a record age limit) are applied to its stream in place; the
+ * data stays. The replica count is never changed here (see above).
+ */
+async function reconcileBucket(nc: NatsConnection, name: string, options: Partial<KvOptions>): Promise<void> {
+  if (options.republish === undefined && options.ttl === undefined) return;
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info(`KV_${name}`);
+  const config = { ...info.config };
+  let changed = false;
+  if (options.republish && (config.republish?.src !== options.republish.src || config.republish?.dest !== options.republish.dest)) {
+    config.republish = { ...options.republish };
+    changed = true;
+  }
+  if (options.ttl !== undefined && config.max_age !== nanos(options.ttl)) {
+    config.max_age = nanos(options.ttl);
+    changed = true;
+  }
+  if (!changed) return;
+  await jsm.streams.update(config.name, config).catch((err: unknown) => {
+    // nats-server 2.9 cannot add republishing to an existing stream (2.10 can). Readers of the
+    // change feed notice the missing setting and use a consumer of their own instead.
+    if (!/can not change RePublish/i.test((err as Error).message)) throw err;
+  });
 }

@@ -1,27 +1,11 @@
 import { pino, type Logger } from 'pino';
-import { kindKeyFilter, parseObjectKey, STATE_BUCKET } from '@svcnet/model';
-import type { ObjectKey, ObjectKind } from '@svcnet/model';
+import { kindKeyFilter, STATE_BUCKET } from '@svcnet/model';
+import type { ObjectKind } from '@svcnet/model';
 import type { StoreConnection } from './connection.js';
+import { KindCache, type UndecodableRecord, type WatchHandlers } from './kind-cache.js';
 import { openFeed, streamInfo, type Feed, type FeedEntry } from './kv-feed.js';
 
-/** What a watcher reports. Handlers run synchronously, in revision order. */
-export interface WatchHandlers<T> {
-  onUpsert(obj: T, meta: { key: string; revision: number }): void;
-  onDelete(key: ObjectKey, meta: { key: string; revision: number; last?: T }): void;
-  /** After the initial list, and again after every full resync. */
-  onSynced(): void;
-  /**
-   * A value under one of the kind's keys cannot be decoded. The cache keeps the
-   * last good object (if any); {@link KindWatcher.broken} has the record.
-   */
-  onUndecodable?(key: string, record: UndecodableRecord): void;
-}
-
-/** A key whose current value cannot be decoded. */
-export interface UndecodableRecord {
-  revision: number;
-  error: string;
-}
+export type { WatchHandlers, UndecodableRecord } from './kind-cache.js';
 
 export interface KindWatcherParams<T> {
   connection: StoreConnection;
@@ -37,13 +21,6 @@ export interface KindWatcherParams<T> {
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 2_000;
 
-/** Stamps the store revision into `metadata.resourceVersion` when the object has one. */
-function stampRevision<T>(obj: T, revision: number): T {
-  const meta = (obj as { metadata?: { resourceVersion?: unknown } } | null)?.metadata;
-  if (meta && typeof meta === 'object' && 'resourceVersion' in meta) meta.resourceVersion = revision;
-  return obj;
-}
-
 /**
  * List + watch of one kind in the state bucket, with a typed cache: a
  * Kubernetes informer on NATS KV. The initial list comes first (then
@@ -56,8 +33,7 @@ export class KindWatcher<T> {
   private readonly params: KindWatcherParams<T>;
   private readonly bucket: string;
   private readonly logger: Logger;
-  private readonly cache = new Map<string, T>();
-  private readonly revisions = new Map<string, number>();
+  private readonly cache: KindCache<T>;
   private lastRevision = 0;
   private streamCreated: string | undefined;
   private feed: Feed | undefined;
@@ -72,9 +48,6 @@ export class KindWatcher<T> {
   private statusIterator: (AsyncIterable<unknown> & { stop?: () => void }) | undefined;
   /** Full lists done so far (1 after start; more after resyncs). For tests and metrics. */
   resyncCount = 0;
-  /** Values skipped because they could not be decoded. */
-  decodeErrors = 0;
-  private readonly brokenKeys = new Map<string, UndecodableRecord>();
 
   constructor(params: KindWatcherParams<T>) {
     this.params = params;
@@ -84,6 +57,12 @@ export class KindWatcher<T> {
       kind: params.kind,
       ...(params.namespace ? { namespace: params.namespace } : {}),
     });
+    this.cache = new KindCache<T>(params.codec, params.handlers, this.logger);
+  }
+
+  /** Values skipped because they could not be decoded. */
+  get decodeErrors(): number {
+    return this.cache.decodeErrors;
   }
 
   /** The highest store revision applied to the cache. */
@@ -93,12 +72,12 @@ export class KindWatcher<T> {
 
   /** The cache: key (`services.ns.name`) → object. Do not mutate the objects. */
   snapshot(): ReadonlyMap<string, T> {
-    return this.cache;
+    return this.cache.snapshot();
   }
 
   /** Keys whose current value cannot be decoded, with the revision of that value. */
   broken(): ReadonlyMap<string, UndecodableRecord> {
-    return this.brokenKeys;
+    return this.cache.broken();
   }
 
   /** Starts watching; resolves after the initial list has been delivered. */
@@ -213,15 +192,11 @@ export class KindWatcher<T> {
 
   /** After a full list: keys we hold that the store no longer has were deleted. */
   private finishList(seen: Set<string>, listedUpTo: number): void {
-    for (const key of [...this.cache.keys()]) {
-      if (seen.has(key)) continue;
-      this.remove(key, Math.max(this.lastRevision, listedUpTo));
-    }
-    for (const key of [...this.brokenKeys.keys()]) if (!seen.has(key)) this.brokenKeys.delete(key);
+    this.cache.retainOnly(seen, Math.max(this.lastRevision, listedUpTo));
     this.lastRevision = Math.max(this.lastRevision, listedUpTo);
     this.listing = false;
     this.resyncCount++;
-    this.safely('onSynced', () => this.params.handlers.onSynced());
+    this.cache.synced();
     this.firstSync?.resolve();
   }
 
@@ -229,51 +204,7 @@ export class KindWatcher<T> {
     // Resumed feeds may repeat what we already applied; a full list may not.
     if (!seen && e.revision <= this.lastRevision) return;
     this.lastRevision = Math.max(this.lastRevision, e.revision);
-    if (e.operation !== 'PUT') {
-      this.brokenKeys.delete(e.key);
-      if (this.cache.has(e.key)) this.remove(e.key, e.revision);
-      return;
-    }
-    seen?.add(e.key);
-    if (this.revisions.get(e.key) === e.revision) return;
-    let obj: T;
-    try {
-      obj = stampRevision(this.params.codec.decode(e.value), e.revision);
-    } catch (err) {
-      const known = this.brokenKeys.get(e.key);
-      if (known?.revision === e.revision) return; // listed again after a resync: already reported
-      this.decodeErrors++;
-      const record = { revision: e.revision, error: (err instanceof Error ? err.message : String(err)).slice(0, 200) };
-      this.brokenKeys.set(e.key, record);
-      // One line per key and revision: a damaged record is reported, not repeated on every resync.
-      this.logger.error({ key: e.key, revision: e.revision, err: record.error }, 'undecodable value in the state bucket; skipped');
-      const onUndecodable = this.params.handlers.onUndecodable?.bind(this.params.handlers);
-      if (onUndecodable) this.safely('onUndecodable', () => onUndecodable(e.key, record));
-      return;
-    }
-    this.brokenKeys.delete(e.key);
-    this.cache.set(e.key, obj);
-    this.revisions.set(e.key, e.revision);
-    this.safely('onUpsert', () => this.params.handlers.onUpsert(obj, { key: e.key, revision: e.revision }));
-  }
-
-  private remove(key: string, revision: number): void {
-    const last = this.cache.get(key);
-    this.cache.delete(key);
-    this.revisions.delete(key);
-    const parsed = parseObjectKey(key);
-    if (!parsed) return;
-    this.safely('onDelete', () =>
-      this.params.handlers.onDelete(parsed, { key, revision, ...(last !== undefined ? { last } : {}) }),
-    );
-  }
-
-  /** A throwing handler is the caller's bug: report it loudly, keep the feed alive. */
-  private safely(handler: string, fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.logger.error({ err, handler }, 'watch handler threw');
-    }
+    if (e.operation === 'PUT') seen?.add(e.key);
+    this.cache.apply(e);
   }
 }

@@ -16,6 +16,8 @@ export interface FeedEntry {
   revision: number;
   operation: 'PUT' | 'DEL' | 'PURGE';
   value: Uint8Array;
+  /** When the NATS server stored it (ms since the epoch), where known. */
+  time?: number;
 }
 
 export interface OpenFeedParams {
@@ -48,7 +50,8 @@ function jsFor(nc: NatsConnection): JetStreamClient {
   return js;
 }
 
-function jsmFor(nc: NatsConnection): Promise<JetStreamManager> {
+/** One JetStream manager per connection (creating one asks the server for its JetStream info). */
+export function jsmFor(nc: NatsConnection): Promise<JetStreamManager> {
   let jsm = jsmClients.get(nc);
   if (!jsm) {
     jsm = jetstreamManager(nc);
@@ -76,6 +79,7 @@ function toEntry(m: JsMsg, prefixLength: number): FeedEntry {
     revision: m.seq,
     operation: op === 'DEL' || op === 'PURGE' ? op : 'PUT',
     value: m.data,
+    time: m.time.getTime(),
   };
 }
 

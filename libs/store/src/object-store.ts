@@ -4,6 +4,7 @@ import type { Endpoints, ObjectKind, ObjectMeta, Pod, Service } from '@svcnet/mo
 import { endpointsCodec, podCodec, serviceCodec } from '@svcnet/api';
 import { StoreConfigError, type StoreConnection } from './connection.js';
 import { readSnapshot } from './kv-feed.js';
+import { feedRepublish } from './fleet-feed.js';
 import { isCasConflict, storeUnavailable } from './store-errors.js';
 
 /** Encodes and decodes one kind of object. */
@@ -266,7 +267,7 @@ export class ObjectStore<T extends StoredObject> {
 /** Opens (creating if needed, with `replicas` copies) the state bucket: one value per key, no TTL. */
 export async function openStateBucket(connection: StoreConnection, options: { replicas?: number } = {}): Promise<KV> {
   try {
-    return await connection.bucket(STATE_BUCKET, { history: 1, replicas: options.replicas ?? 1 });
+    return await connection.bucket(STATE_BUCKET, { history: 1, replicas: options.replicas ?? 1, republish: feedRepublish(STATE_BUCKET) });
   } catch (err) {
     if (err instanceof StoreConfigError) throw err;
     throw storeUnavailable(err, `opening bucket ${STATE_BUCKET}`);

@@ -11,6 +11,7 @@ import type { Service } from '@svcnet/model';
 import type { CommandContext } from './context.js';
 import { loadManifests } from './manifests.js';
 import { isNotFound } from './not-found.js';
+import { waitProgrammed, type WaitTarget } from './wait.js';
 
 /** Keeps what the server assigned and the manifest does not mention. */
 export function mergeServerFields(desired: Service, existing: Service): Service {
@@ -47,7 +48,13 @@ function comparable(kind: Kind, object: KindObjects[Kind]): string {
 
 type Outcome = 'created' | 'configured' | 'unchanged';
 
-async function applyOne(ctx: CommandContext, item: ManifestObject): Promise<Outcome> {
+/** What an apply did, and the revision the object is stored at now. */
+interface Applied {
+  outcome: Outcome;
+  revision: number;
+}
+
+async function applyOne(ctx: CommandContext, item: ManifestObject): Promise<Applied> {
   const { kind, object } = item;
   const meta = object.metadata;
   let existing: KindObjects[Kind];
@@ -55,8 +62,8 @@ async function applyOne(ctx: CommandContext, item: ManifestObject): Promise<Outc
     existing = await ctx.api.get(kind, meta.namespace, meta.name);
   } catch (err) {
     if (!isNotFound(err)) throw err;
-    await ctx.api.create(kind, object);
-    return 'created';
+    const created = await ctx.api.create(kind, object);
+    return { outcome: 'created', revision: created.metadata.resourceVersion };
   }
   let desired: KindObjects[Kind] =
     kind === 'Service' ? mergeServerFields(object as Service, existing as Service) : object;
@@ -70,24 +77,41 @@ async function applyOne(ctx: CommandContext, item: ManifestObject): Promise<Outc
       ...(existing.metadata.creationTimestamp ? { creationTimestamp: existing.metadata.creationTimestamp } : {}),
     },
   } as KindObjects[Kind];
-  if (comparable(kind, desired) === comparable(kind, existing)) return 'unchanged';
-  await ctx.api.update(kind, desired);
-  return 'configured';
+  if (comparable(kind, desired) === comparable(kind, existing)) return { outcome: 'unchanged', revision: existing.metadata.resourceVersion };
+  const updated = await ctx.api.update(kind, desired);
+  return { outcome: 'configured', revision: updated.metadata.resourceVersion };
 }
 
-export async function runApply(ctx: CommandContext, files: string[]): Promise<ExitCode> {
+/** `apply --wait`: then wait until every Ready node has programmed what was applied. */
+export interface ApplyOptions {
+  wait?: boolean;
+  timeoutMs: number;
+}
+
+export async function runApply(ctx: CommandContext, files: string[], options: ApplyOptions = { timeoutMs: 0 }): Promise<ExitCode> {
   const objects = await loadManifests(ctx, files);
   let exitCode: ExitCode = ExitCode.Ok;
+  // Services and endpoints are waited for by service name (their last change and the endpoints the
+  // controller derives); a pod by the revision it was stored at.
+  const services = new Map<string, WaitTarget>();
+  let podRevision = 0;
   for (const { source, item } of objects) {
     try {
-      const outcome = await applyOne(ctx, item);
+      const { outcome, revision } = await applyOne(ctx, item);
       ctx.io.stdout(`${objectRef(item.kind, item.object.metadata.name)} ${outcome}\n`);
+      const { namespace, name } = item.object.metadata;
+      if (item.kind === 'Pod') podRevision = Math.max(podRevision, revision);
+      else services.set(`${namespace}/${name}`, { namespace, name, revision: 0 });
     } catch (err) {
       // kubectl goes on with the other objects and fails at the end.
       const failure = describeFailure(err, `error when applying "${source}"`);
       ctx.io.stderr(`${failure.message}\n`);
       exitCode = failure.exitCode;
     }
+  }
+  if (options.wait && exitCode === ExitCode.Ok) {
+    const targets: WaitTarget[] = [...(podRevision > 0 ? [{ namespace: '', name: '', revision: podRevision }] : []), ...services.values()];
+    if (targets.length > 0) exitCode = await waitProgrammed(ctx, targets, options.timeoutMs);
   }
   return exitCode;
 }

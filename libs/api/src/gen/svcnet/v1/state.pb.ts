@@ -20,6 +20,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Timestamp } from "../../google/protobuf/timestamp.pb.js";
 import { Endpoints, Pod, Service } from "./types.pb.js";
 
 export const protobufPackage = "svcnet.v1";
@@ -124,6 +125,46 @@ export function watchEventTypeToJSON(object: WatchEventType): string {
     case WatchEventType.WATCH_EVENT_TYPE_SYNCED:
       return "WATCH_EVENT_TYPE_SYNCED";
     case WatchEventType.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum NodeCondition {
+  NODE_CONDITION_UNSPECIFIED = 0,
+  NODE_CONDITION_READY = 1,
+  /** NODE_CONDITION_NOT_READY - Three heartbeats missed. */
+  NODE_CONDITION_NOT_READY = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function nodeConditionFromJSON(object: any): NodeCondition {
+  switch (object) {
+    case 0:
+    case "NODE_CONDITION_UNSPECIFIED":
+      return NodeCondition.NODE_CONDITION_UNSPECIFIED;
+    case 1:
+    case "NODE_CONDITION_READY":
+      return NodeCondition.NODE_CONDITION_READY;
+    case 2:
+    case "NODE_CONDITION_NOT_READY":
+      return NodeCondition.NODE_CONDITION_NOT_READY;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return NodeCondition.UNRECOGNIZED;
+  }
+}
+
+export function nodeConditionToJSON(object: NodeCondition): string {
+  switch (object) {
+    case NodeCondition.NODE_CONDITION_UNSPECIFIED:
+      return "NODE_CONDITION_UNSPECIFIED";
+    case NodeCondition.NODE_CONDITION_READY:
+      return "NODE_CONDITION_READY";
+    case NodeCondition.NODE_CONDITION_NOT_READY:
+      return "NODE_CONDITION_NOT_READY";
+    case NodeCondition.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -238,6 +279,111 @@ export interface WatchEvent {
   /** For DELETED: the key's namespace and name (the object may be absent). */
   namespace: string;
   name: string;
+}
+
+/** One failed sync on a node. */
+export interface NodeSyncError {
+  time?: Date | undefined;
+  message: string;
+}
+
+/**
+ * What a node agent reports about itself; also the value stored under the
+ * node's key in the nodes bucket.
+ */
+export interface NodeStatus {
+  nodeName: string;
+  nodeIps: string[];
+  proxyMode: string;
+  version: string;
+  /** Every change of the state bucket up to this revision is programmed. */
+  programmedRevision: number;
+  /** The highest revision received (maybe not programmed yet). */
+  feedRevision: number;
+  /** The last sync attempt (absent before the first). */
+  lastSyncTime?: Date | undefined;
+  lastSyncOk: boolean;
+  lastSyncFull: boolean;
+  lastSyncDurationMs: number;
+  /** Newest first. */
+  lastSyncErrors: NodeSyncError[];
+  /** Objects behind the programmed rules. */
+  services: number;
+  servicePorts: number;
+  endpoints: number;
+  healthy: boolean;
+  healthReason: string;
+  feedConnected: boolean;
+  heartbeatIntervalMs: number;
+  startedAt?: Date | undefined;
+  registeredAt?: Date | undefined;
+  reportedAt?: Date | undefined;
+}
+
+export interface Node {
+  status?: NodeStatus | undefined;
+  condition: NodeCondition;
+  /** When its last report was stored (the NATS server's clock). */
+  lastHeartbeatTime?:
+    | Date
+    | undefined;
+  /**
+   * The freshest programmed revision known (a progress report may be newer
+   * than the stored status).
+   */
+  programmedRevision: number;
+  /** Revisions of the state bucket not programmed yet (0: up to date). */
+  lag: number;
+}
+
+export interface ListNodesRequest {
+  /**
+   * Ask Ready nodes for their progress first (up to this long) so PROGRAMMED
+   * and LAG are current; 0 answers from the stored reports only.
+   */
+  refreshMs: number;
+}
+
+export interface NodeList {
+  items: Node[];
+  /** The state bucket's revision the lags are measured against. */
+  revision: number;
+}
+
+export interface GetNodeRequest {
+  name: string;
+  refreshMs: number;
+}
+
+export interface WaitProgrammedRequest {
+  /** The service (optional): its last change, and its endpoints', is waited for. */
+  namespace: string;
+  name: string;
+  /**
+   * A revision to wait for as well (0: none; with no service either, the
+   * state bucket's current revision).
+   */
+  revision: number;
+  /** 0 means 30 s; never longer than the call's deadline. */
+  timeoutMs: number;
+}
+
+/** A node and the revision it has programmed. */
+export interface NodeProgress {
+  name: string;
+  programmedRevision: number;
+}
+
+export interface WaitProgrammedResponse {
+  /** Every Ready node has programmed `revision`. */
+  programmed: boolean;
+  /** The revision waited for. */
+  revision: number;
+  programmedNodes: NodeProgress[];
+  /** Ready nodes that have not (yet) programmed it. */
+  pendingNodes: NodeProgress[];
+  /** Nodes not waited for: three heartbeats missed. */
+  notReadyNodes: NodeProgress[];
 }
 
 function createBaseGetObjectRequest(): GetObjectRequest {
@@ -1790,6 +1936,1315 @@ export const WatchEvent: MessageFns<WatchEvent> = {
   },
 };
 
+function createBaseNodeSyncError(): NodeSyncError {
+  return { time: undefined, message: "" };
+}
+
+export const NodeSyncError: MessageFns<NodeSyncError> = {
+  encode(message: NodeSyncError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.time !== undefined) {
+      Timestamp.encode(toTimestamp(message.time), writer.uint32(10).fork()).join();
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NodeSyncError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNodeSyncError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.time = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NodeSyncError {
+    return {
+      time: isSet(object.time) ? fromJsonTimestamp(object.time) : undefined,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: NodeSyncError): unknown {
+    const obj: any = {};
+    if (message.time !== undefined) {
+      obj.time = message.time.toISOString();
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<NodeSyncError>): NodeSyncError {
+    return NodeSyncError.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NodeSyncError>): NodeSyncError {
+    const message = createBaseNodeSyncError();
+    message.time = object.time ?? undefined;
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseNodeStatus(): NodeStatus {
+  return {
+    nodeName: "",
+    nodeIps: [],
+    proxyMode: "",
+    version: "",
+    programmedRevision: 0,
+    feedRevision: 0,
+    lastSyncTime: undefined,
+    lastSyncOk: false,
+    lastSyncFull: false,
+    lastSyncDurationMs: 0,
+    lastSyncErrors: [],
+    services: 0,
+    servicePorts: 0,
+    endpoints: 0,
+    healthy: false,
+    healthReason: "",
+    feedConnected: false,
+    heartbeatIntervalMs: 0,
+    startedAt: undefined,
+    registeredAt: undefined,
+    reportedAt: undefined,
+  };
+}
+
+export const NodeStatus: MessageFns<NodeStatus> = {
+  encode(message: NodeStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeName !== "") {
+      writer.uint32(10).string(message.nodeName);
+    }
+    for (const v of message.nodeIps) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.proxyMode !== "") {
+      writer.uint32(26).string(message.proxyMode);
+    }
+    if (message.version !== "") {
+      writer.uint32(34).string(message.version);
+    }
+    if (message.programmedRevision !== 0) {
+      writer.uint32(40).uint64(message.programmedRevision);
+    }
+    if (message.feedRevision !== 0) {
+      writer.uint32(48).uint64(message.feedRevision);
+    }
+    if (message.lastSyncTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastSyncTime), writer.uint32(58).fork()).join();
+    }
+    if (message.lastSyncOk !== false) {
+      writer.uint32(64).bool(message.lastSyncOk);
+    }
+    if (message.lastSyncFull !== false) {
+      writer.uint32(72).bool(message.lastSyncFull);
+    }
+    if (message.lastSyncDurationMs !== 0) {
+      writer.uint32(81).double(message.lastSyncDurationMs);
+    }
+    for (const v of message.lastSyncErrors) {
+      NodeSyncError.encode(v!, writer.uint32(90).fork()).join();
+    }
+    if (message.services !== 0) {
+      writer.uint32(96).uint32(message.services);
+    }
+    if (message.servicePorts !== 0) {
+      writer.uint32(104).uint32(message.servicePorts);
+    }
+    if (message.endpoints !== 0) {
+      writer.uint32(112).uint32(message.endpoints);
+    }
+    if (message.healthy !== false) {
+      writer.uint32(120).bool(message.healthy);
+    }
+    if (message.healthReason !== "") {
+      writer.uint32(130).string(message.healthReason);
+    }
+    if (message.feedConnected !== false) {
+      writer.uint32(136).bool(message.feedConnected);
+    }
+    if (message.heartbeatIntervalMs !== 0) {
+      writer.uint32(144).uint32(message.heartbeatIntervalMs);
+    }
+    if (message.startedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.startedAt), writer.uint32(154).fork()).join();
+    }
+    if (message.registeredAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.registeredAt), writer.uint32(162).fork()).join();
+    }
+    if (message.reportedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.reportedAt), writer.uint32(170).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NodeStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNodeStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nodeIps.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.proxyMode = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.programmedRevision = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.feedRevision = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.lastSyncTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.lastSyncOk = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.lastSyncFull = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 81) {
+              break;
+            }
+
+            message.lastSyncDurationMs = reader.double();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.lastSyncErrors.push(NodeSyncError.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.services = reader.uint32();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.servicePorts = reader.uint32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.endpoints = reader.uint32();
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.healthy = reader.bool();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.healthReason = reader.string();
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.feedConnected = reader.bool();
+            continue;
+          }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.heartbeatIntervalMs = reader.uint32();
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.startedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.registeredAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.reportedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NodeStatus {
+    return {
+      nodeName: isSet(object.nodeName)
+        ? globalThis.String(object.nodeName)
+        : isSet(object.node_name)
+        ? globalThis.String(object.node_name)
+        : "",
+      nodeIps: globalThis.Array.isArray(object?.nodeIps)
+        ? object.nodeIps.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.node_ips)
+        ? object.node_ips.map((e: any) => globalThis.String(e))
+        : [],
+      proxyMode: isSet(object.proxyMode)
+        ? globalThis.String(object.proxyMode)
+        : isSet(object.proxy_mode)
+        ? globalThis.String(object.proxy_mode)
+        : "",
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+      programmedRevision: isSet(object.programmedRevision)
+        ? globalThis.Number(object.programmedRevision)
+        : isSet(object.programmed_revision)
+        ? globalThis.Number(object.programmed_revision)
+        : 0,
+      feedRevision: isSet(object.feedRevision)
+        ? globalThis.Number(object.feedRevision)
+        : isSet(object.feed_revision)
+        ? globalThis.Number(object.feed_revision)
+        : 0,
+      lastSyncTime: isSet(object.lastSyncTime)
+        ? fromJsonTimestamp(object.lastSyncTime)
+        : isSet(object.last_sync_time)
+        ? fromJsonTimestamp(object.last_sync_time)
+        : undefined,
+      lastSyncOk: isSet(object.lastSyncOk)
+        ? globalThis.Boolean(object.lastSyncOk)
+        : isSet(object.last_sync_ok)
+        ? globalThis.Boolean(object.last_sync_ok)
+        : false,
+      lastSyncFull: isSet(object.lastSyncFull)
+        ? globalThis.Boolean(object.lastSyncFull)
+        : isSet(object.last_sync_full)
+        ? globalThis.Boolean(object.last_sync_full)
+        : false,
+      lastSyncDurationMs: isSet(object.lastSyncDurationMs)
+        ? globalThis.Number(object.lastSyncDurationMs)
+        : isSet(object.last_sync_duration_ms)
+        ? globalThis.Number(object.last_sync_duration_ms)
+        : 0,
+      lastSyncErrors: globalThis.Array.isArray(object?.lastSyncErrors)
+        ? object.lastSyncErrors.map((e: any) => NodeSyncError.fromJSON(e))
+        : globalThis.Array.isArray(object?.last_sync_errors)
+        ? object.last_sync_errors.map((e: any) => NodeSyncError.fromJSON(e))
+        : [],
+      services: isSet(object.services) ? globalThis.Number(object.services) : 0,
+      servicePorts: isSet(object.servicePorts)
+        ? globalThis.Number(object.servicePorts)
+        : isSet(object.service_ports)
+        ? globalThis.Number(object.service_ports)
+        : 0,
+      endpoints: isSet(object.endpoints) ? globalThis.Number(object.endpoints) : 0,
+      healthy: isSet(object.healthy) ? globalThis.Boolean(object.healthy) : false,
+      healthReason: isSet(object.healthReason)
+        ? globalThis.String(object.healthReason)
+        : isSet(object.health_reason)
+        ? globalThis.String(object.health_reason)
+        : "",
+      feedConnected: isSet(object.feedConnected)
+        ? globalThis.Boolean(object.feedConnected)
+        : isSet(object.feed_connected)
+        ? globalThis.Boolean(object.feed_connected)
+        : false,
+      heartbeatIntervalMs: isSet(object.heartbeatIntervalMs)
+        ? globalThis.Number(object.heartbeatIntervalMs)
+        : isSet(object.heartbeat_interval_ms)
+        ? globalThis.Number(object.heartbeat_interval_ms)
+        : 0,
+      startedAt: isSet(object.startedAt)
+        ? fromJsonTimestamp(object.startedAt)
+        : isSet(object.started_at)
+        ? fromJsonTimestamp(object.started_at)
+        : undefined,
+      registeredAt: isSet(object.registeredAt)
+        ? fromJsonTimestamp(object.registeredAt)
+        : isSet(object.registered_at)
+        ? fromJsonTimestamp(object.registered_at)
+        : undefined,
+      reportedAt: isSet(object.reportedAt)
+        ? fromJsonTimestamp(object.reportedAt)
+        : isSet(object.reported_at)
+        ? fromJsonTimestamp(object.reported_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: NodeStatus): unknown {
+    const obj: any = {};
+    if (message.nodeName !== "") {
+      obj.nodeName = message.nodeName;
+    }
+    if (message.nodeIps?.length) {
+      obj.nodeIps = message.nodeIps;
+    }
+    if (message.proxyMode !== "") {
+      obj.proxyMode = message.proxyMode;
+    }
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    if (message.programmedRevision !== 0) {
+      obj.programmedRevision = Math.round(message.programmedRevision);
+    }
+    if (message.feedRevision !== 0) {
+      obj.feedRevision = Math.round(message.feedRevision);
+    }
+    if (message.lastSyncTime !== undefined) {
+      obj.lastSyncTime = message.lastSyncTime.toISOString();
+    }
+    if (message.lastSyncOk !== false) {
+      obj.lastSyncOk = message.lastSyncOk;
+    }
+    if (message.lastSyncFull !== false) {
+      obj.lastSyncFull = message.lastSyncFull;
+    }
+    if (message.lastSyncDurationMs !== 0) {
+      obj.lastSyncDurationMs = floatToJson(message.lastSyncDurationMs);
+    }
+    if (message.lastSyncErrors?.length) {
+      obj.lastSyncErrors = message.lastSyncErrors.map((e) => NodeSyncError.toJSON(e));
+    }
+    if (message.services !== 0) {
+      obj.services = Math.round(message.services);
+    }
+    if (message.servicePorts !== 0) {
+      obj.servicePorts = Math.round(message.servicePorts);
+    }
+    if (message.endpoints !== 0) {
+      obj.endpoints = Math.round(message.endpoints);
+    }
+    if (message.healthy !== false) {
+      obj.healthy = message.healthy;
+    }
+    if (message.healthReason !== "") {
+      obj.healthReason = message.healthReason;
+    }
+    if (message.feedConnected !== false) {
+      obj.feedConnected = message.feedConnected;
+    }
+    if (message.heartbeatIntervalMs !== 0) {
+      obj.heartbeatIntervalMs = Math.round(message.heartbeatIntervalMs);
+    }
+    if (message.startedAt !== undefined) {
+      obj.startedAt = message.startedAt.toISOString();
+    }
+    if (message.registeredAt !== undefined) {
+      obj.registeredAt = message.registeredAt.toISOString();
+    }
+    if (message.reportedAt !== undefined) {
+      obj.reportedAt = message.reportedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<NodeStatus>): NodeStatus {
+    return NodeStatus.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NodeStatus>): NodeStatus {
+    const message = createBaseNodeStatus();
+    message.nodeName = object.nodeName ?? "";
+    message.nodeIps = object.nodeIps?.map((e) => e) || [];
+    message.proxyMode = object.proxyMode ?? "";
+    message.version = object.version ?? "";
+    message.programmedRevision = object.programmedRevision ?? 0;
+    message.feedRevision = object.feedRevision ?? 0;
+    message.lastSyncTime = object.lastSyncTime ?? undefined;
+    message.lastSyncOk = object.lastSyncOk ?? false;
+    message.lastSyncFull = object.lastSyncFull ?? false;
+    message.lastSyncDurationMs = object.lastSyncDurationMs ?? 0;
+    message.lastSyncErrors = object.lastSyncErrors?.map((e) => NodeSyncError.fromPartial(e)) || [];
+    message.services = object.services ?? 0;
+    message.servicePorts = object.servicePorts ?? 0;
+    message.endpoints = object.endpoints ?? 0;
+    message.healthy = object.healthy ?? false;
+    message.healthReason = object.healthReason ?? "";
+    message.feedConnected = object.feedConnected ?? false;
+    message.heartbeatIntervalMs = object.heartbeatIntervalMs ?? 0;
+    message.startedAt = object.startedAt ?? undefined;
+    message.registeredAt = object.registeredAt ?? undefined;
+    message.reportedAt = object.reportedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseNode(): Node {
+  return { status: undefined, condition: 0, lastHeartbeatTime: undefined, programmedRevision: 0, lag: 0 };
+}
+
+export const Node: MessageFns<Node> = {
+  encode(message: Node, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.status !== undefined) {
+      NodeStatus.encode(message.status, writer.uint32(10).fork()).join();
+    }
+    if (message.condition !== 0) {
+      writer.uint32(16).int32(message.condition);
+    }
+    if (message.lastHeartbeatTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastHeartbeatTime), writer.uint32(26).fork()).join();
+    }
+    if (message.programmedRevision !== 0) {
+      writer.uint32(32).uint64(message.programmedRevision);
+    }
+    if (message.lag !== 0) {
+      writer.uint32(40).uint64(message.lag);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Node {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNode();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.status = NodeStatus.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.condition = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.lastHeartbeatTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.programmedRevision = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.lag = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Node {
+    return {
+      status: isSet(object.status) ? NodeStatus.fromJSON(object.status) : undefined,
+      condition: isSet(object.condition) ? nodeConditionFromJSON(object.condition) : 0,
+      lastHeartbeatTime: isSet(object.lastHeartbeatTime)
+        ? fromJsonTimestamp(object.lastHeartbeatTime)
+        : isSet(object.last_heartbeat_time)
+        ? fromJsonTimestamp(object.last_heartbeat_time)
+        : undefined,
+      programmedRevision: isSet(object.programmedRevision)
+        ? globalThis.Number(object.programmedRevision)
+        : isSet(object.programmed_revision)
+        ? globalThis.Number(object.programmed_revision)
+        : 0,
+      lag: isSet(object.lag) ? globalThis.Number(object.lag) : 0,
+    };
+  },
+
+  toJSON(message: Node): unknown {
+    const obj: any = {};
+    if (message.status !== undefined) {
+      obj.status = NodeStatus.toJSON(message.status);
+    }
+    if (message.condition !== 0) {
+      obj.condition = nodeConditionToJSON(message.condition);
+    }
+    if (message.lastHeartbeatTime !== undefined) {
+      obj.lastHeartbeatTime = message.lastHeartbeatTime.toISOString();
+    }
+    if (message.programmedRevision !== 0) {
+      obj.programmedRevision = Math.round(message.programmedRevision);
+    }
+    if (message.lag !== 0) {
+      obj.lag = Math.round(message.lag);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Node>): Node {
+    return Node.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Node>): Node {
+    const message = createBaseNode();
+    message.status = (object.status !== undefined && object.status !== null)
+      ? NodeStatus.fromPartial(object.status)
+      : undefined;
+    message.condition = object.condition ?? 0;
+    message.lastHeartbeatTime = object.lastHeartbeatTime ?? undefined;
+    message.programmedRevision = object.programmedRevision ?? 0;
+    message.lag = object.lag ?? 0;
+    return message;
+  },
+};
+
+function createBaseListNodesRequest(): ListNodesRequest {
+  return { refreshMs: 0 };
+}
+
+export const ListNodesRequest: MessageFns<ListNodesRequest> = {
+  encode(message: ListNodesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.refreshMs !== 0) {
+      writer.uint32(8).uint32(message.refreshMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListNodesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListNodesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.refreshMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListNodesRequest {
+    return {
+      refreshMs: isSet(object.refreshMs)
+        ? globalThis.Number(object.refreshMs)
+        : isSet(object.refresh_ms)
+        ? globalThis.Number(object.refresh_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: ListNodesRequest): unknown {
+    const obj: any = {};
+    if (message.refreshMs !== 0) {
+      obj.refreshMs = Math.round(message.refreshMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListNodesRequest>): ListNodesRequest {
+    return ListNodesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListNodesRequest>): ListNodesRequest {
+    const message = createBaseListNodesRequest();
+    message.refreshMs = object.refreshMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseNodeList(): NodeList {
+  return { items: [], revision: 0 };
+}
+
+export const NodeList: MessageFns<NodeList> = {
+  encode(message: NodeList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.items) {
+      Node.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.revision !== 0) {
+      writer.uint32(16).uint64(message.revision);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NodeList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNodeList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.items.push(Node.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.revision = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NodeList {
+    return {
+      items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => Node.fromJSON(e)) : [],
+      revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0,
+    };
+  },
+
+  toJSON(message: NodeList): unknown {
+    const obj: any = {};
+    if (message.items?.length) {
+      obj.items = message.items.map((e) => Node.toJSON(e));
+    }
+    if (message.revision !== 0) {
+      obj.revision = Math.round(message.revision);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<NodeList>): NodeList {
+    return NodeList.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NodeList>): NodeList {
+    const message = createBaseNodeList();
+    message.items = object.items?.map((e) => Node.fromPartial(e)) || [];
+    message.revision = object.revision ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetNodeRequest(): GetNodeRequest {
+  return { name: "", refreshMs: 0 };
+}
+
+export const GetNodeRequest: MessageFns<GetNodeRequest> = {
+  encode(message: GetNodeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.refreshMs !== 0) {
+      writer.uint32(16).uint32(message.refreshMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetNodeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetNodeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.refreshMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetNodeRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      refreshMs: isSet(object.refreshMs)
+        ? globalThis.Number(object.refreshMs)
+        : isSet(object.refresh_ms)
+        ? globalThis.Number(object.refresh_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetNodeRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.refreshMs !== 0) {
+      obj.refreshMs = Math.round(message.refreshMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetNodeRequest>): GetNodeRequest {
+    return GetNodeRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetNodeRequest>): GetNodeRequest {
+    const message = createBaseGetNodeRequest();
+    message.name = object.name ?? "";
+    message.refreshMs = object.refreshMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseWaitProgrammedRequest(): WaitProgrammedRequest {
+  return { namespace: "", name: "", revision: 0, timeoutMs: 0 };
+}
+
+export const WaitProgrammedRequest: MessageFns<WaitProgrammedRequest> = {
+  encode(message: WaitProgrammedRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.revision !== 0) {
+      writer.uint32(24).uint64(message.revision);
+    }
+    if (message.timeoutMs !== 0) {
+      writer.uint32(32).uint32(message.timeoutMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WaitProgrammedRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWaitProgrammedRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.revision = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.timeoutMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WaitProgrammedRequest {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0,
+      timeoutMs: isSet(object.timeoutMs)
+        ? globalThis.Number(object.timeoutMs)
+        : isSet(object.timeout_ms)
+        ? globalThis.Number(object.timeout_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: WaitProgrammedRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.revision !== 0) {
+      obj.revision = Math.round(message.revision);
+    }
+    if (message.timeoutMs !== 0) {
+      obj.timeoutMs = Math.round(message.timeoutMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WaitProgrammedRequest>): WaitProgrammedRequest {
+    return WaitProgrammedRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WaitProgrammedRequest>): WaitProgrammedRequest {
+    const message = createBaseWaitProgrammedRequest();
+    message.namespace = object.namespace ?? "";
+    message.name = object.name ?? "";
+    message.revision = object.revision ?? 0;
+    message.timeoutMs = object.timeoutMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseNodeProgress(): NodeProgress {
+  return { name: "", programmedRevision: 0 };
+}
+
+export const NodeProgress: MessageFns<NodeProgress> = {
+  encode(message: NodeProgress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.programmedRevision !== 0) {
+      writer.uint32(16).uint64(message.programmedRevision);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NodeProgress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNodeProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.programmedRevision = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NodeProgress {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      programmedRevision: isSet(object.programmedRevision)
+        ? globalThis.Number(object.programmedRevision)
+        : isSet(object.programmed_revision)
+        ? globalThis.Number(object.programmed_revision)
+        : 0,
+    };
+  },
+
+  toJSON(message: NodeProgress): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.programmedRevision !== 0) {
+      obj.programmedRevision = Math.round(message.programmedRevision);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<NodeProgress>): NodeProgress {
+    return NodeProgress.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NodeProgress>): NodeProgress {
+    const message = createBaseNodeProgress();
+    message.name = object.name ?? "";
+    message.programmedRevision = object.programmedRevision ?? 0;
+    return message;
+  },
+};
+
+function createBaseWaitProgrammedResponse(): WaitProgrammedResponse {
+  return { programmed: false, revision: 0, programmedNodes: [], pendingNodes: [], notReadyNodes: [] };
+}
+
+export const WaitProgrammedResponse: MessageFns<WaitProgrammedResponse> = {
+  encode(message: WaitProgrammedResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.programmed !== false) {
+      writer.uint32(8).bool(message.programmed);
+    }
+    if (message.revision !== 0) {
+      writer.uint32(16).uint64(message.revision);
+    }
+    for (const v of message.programmedNodes) {
+      NodeProgress.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.pendingNodes) {
+      NodeProgress.encode(v!, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.notReadyNodes) {
+      NodeProgress.encode(v!, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WaitProgrammedResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWaitProgrammedResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.programmed = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.revision = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.programmedNodes.push(NodeProgress.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pendingNodes.push(NodeProgress.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.notReadyNodes.push(NodeProgress.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WaitProgrammedResponse {
+    return {
+      programmed: isSet(object.programmed) ? globalThis.Boolean(object.programmed) : false,
+      revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0,
+      programmedNodes: globalThis.Array.isArray(object?.programmedNodes)
+        ? object.programmedNodes.map((e: any) => NodeProgress.fromJSON(e))
+        : globalThis.Array.isArray(object?.programmed_nodes)
+        ? object.programmed_nodes.map((e: any) => NodeProgress.fromJSON(e))
+        : [],
+      pendingNodes: globalThis.Array.isArray(object?.pendingNodes)
+        ? object.pendingNodes.map((e: any) => NodeProgress.fromJSON(e))
+        : globalThis.Array.isArray(object?.pending_nodes)
+        ? object.pending_nodes.map((e: any) => NodeProgress.fromJSON(e))
+        : [],
+      notReadyNodes: globalThis.Array.isArray(object?.notReadyNodes)
+        ? object.notReadyNodes.map((e: any) => NodeProgress.fromJSON(e))
+        : globalThis.Array.isArray(object?.not_ready_nodes)
+        ? object.not_ready_nodes.map((e: any) => NodeProgress.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: WaitProgrammedResponse): unknown {
+    const obj: any = {};
+    if (message.programmed !== false) {
+      obj.programmed = message.programmed;
+    }
+    if (message.revision !== 0) {
+      obj.revision = Math.round(message.revision);
+    }
+    if (message.programmedNodes?.length) {
+      obj.programmedNodes = message.programmedNodes.map((e) => NodeProgress.toJSON(e));
+    }
+    if (message.pendingNodes?.length) {
+      obj.pendingNodes = message.pendingNodes.map((e) => NodeProgress.toJSON(e));
+    }
+    if (message.notReadyNodes?.length) {
+      obj.notReadyNodes = message.notReadyNodes.map((e) => NodeProgress.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WaitProgrammedResponse>): WaitProgrammedResponse {
+    return WaitProgrammedResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WaitProgrammedResponse>): WaitProgrammedResponse {
+    const message = createBaseWaitProgrammedResponse();
+    message.programmed = object.programmed ?? false;
+    message.revision = object.revision ?? 0;
+    message.programmedNodes = object.programmedNodes?.map((e) => NodeProgress.fromPartial(e)) || [];
+    message.pendingNodes = object.pendingNodes?.map((e) => NodeProgress.fromPartial(e)) || [];
+    message.notReadyNodes = object.notReadyNodes?.map((e) => NodeProgress.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 export type StateService = typeof StateService;
 export const StateService = {
   /**
@@ -1952,6 +3407,44 @@ export const StateService = {
     responseSerialize: (value: WatchEvent): Buffer => Buffer.from(WatchEvent.encode(value).finish()),
     responseDeserialize: (value: Buffer): WatchEvent => WatchEvent.decode(value),
   },
+  /**
+   * The nodes that report themselves in the nodes bucket, with their
+   * condition (Ready while heartbeats arrive) and what they have programmed.
+   */
+  listNodes: {
+    path: "/svcnet.v1.State/ListNodes" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListNodesRequest): Buffer => Buffer.from(ListNodesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListNodesRequest => ListNodesRequest.decode(value),
+    responseSerialize: (value: NodeList): Buffer => Buffer.from(NodeList.encode(value).finish()),
+    responseDeserialize: (value: Buffer): NodeList => NodeList.decode(value),
+  },
+  getNode: {
+    path: "/svcnet.v1.State/GetNode" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetNodeRequest): Buffer => Buffer.from(GetNodeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetNodeRequest => GetNodeRequest.decode(value),
+    responseSerialize: (value: Node): Buffer => Buffer.from(Node.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Node => Node.decode(value),
+  },
+  /**
+   * Waits until every Ready node has programmed a revision at least the
+   * service's last change (its own and its endpoints'), or the timeout passes;
+   * answers which nodes have and which have not.
+   */
+  waitProgrammed: {
+    path: "/svcnet.v1.State/WaitProgrammed" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: WaitProgrammedRequest): Buffer =>
+      Buffer.from(WaitProgrammedRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WaitProgrammedRequest => WaitProgrammedRequest.decode(value),
+    responseSerialize: (value: WaitProgrammedResponse): Buffer =>
+      Buffer.from(WaitProgrammedResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WaitProgrammedResponse => WaitProgrammedResponse.decode(value),
+  },
 } as const;
 
 export interface StateServer extends UntypedServiceImplementation {
@@ -1985,6 +3478,18 @@ export interface StateServer extends UntypedServiceImplementation {
    * objects first (ADDED), then SYNCED, then every change.
    */
   watch: handleServerStreamingCall<WatchRequest, WatchEvent>;
+  /**
+   * The nodes that report themselves in the nodes bucket, with their
+   * condition (Ready while heartbeats arrive) and what they have programmed.
+   */
+  listNodes: handleUnaryCall<ListNodesRequest, NodeList>;
+  getNode: handleUnaryCall<GetNodeRequest, Node>;
+  /**
+   * Waits until every Ready node has programmed a revision at least the
+   * service's last change (its own and its endpoints'), or the timeout passes;
+   * answers which nodes have and which have not.
+   */
+  waitProgrammed: handleUnaryCall<WaitProgrammedRequest, WaitProgrammedResponse>;
 }
 
 export interface StateClient extends Client {
@@ -2220,6 +3725,57 @@ export interface StateClient extends Client {
    */
   watch(request: WatchRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchEvent>;
   watch(request: WatchRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<WatchEvent>;
+  /**
+   * The nodes that report themselves in the nodes bucket, with their
+   * condition (Ready while heartbeats arrive) and what they have programmed.
+   */
+  listNodes(
+    request: ListNodesRequest,
+    callback: (error: ServiceError | null, response: NodeList) => void,
+  ): ClientUnaryCall;
+  listNodes(
+    request: ListNodesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: NodeList) => void,
+  ): ClientUnaryCall;
+  listNodes(
+    request: ListNodesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: NodeList) => void,
+  ): ClientUnaryCall;
+  getNode(request: GetNodeRequest, callback: (error: ServiceError | null, response: Node) => void): ClientUnaryCall;
+  getNode(
+    request: GetNodeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Node) => void,
+  ): ClientUnaryCall;
+  getNode(
+    request: GetNodeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Node) => void,
+  ): ClientUnaryCall;
+  /**
+   * Waits until every Ready node has programmed a revision at least the
+   * service's last change (its own and its endpoints'), or the timeout passes;
+   * answers which nodes have and which have not.
+   */
+  waitProgrammed(
+    request: WaitProgrammedRequest,
+    callback: (error: ServiceError | null, response: WaitProgrammedResponse) => void,
+  ): ClientUnaryCall;
+  waitProgrammed(
+    request: WaitProgrammedRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: WaitProgrammedResponse) => void,
+  ): ClientUnaryCall;
+  waitProgrammed(
+    request: WaitProgrammedRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: WaitProgrammedResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const StateClient = makeGenericClientConstructor(StateService, "svcnet.v1.State") as unknown as {
@@ -2227,6 +3783,10 @@ export const StateClient = makeGenericClientConstructor(StateService, "svcnet.v1
   service: typeof StateService;
   serviceName: string;
 };
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
@@ -2236,6 +3796,28 @@ export type DeepPartial<T> = T extends Builtin ? T
   : T extends { $case: string; value: unknown } ? { $case: T["$case"]; value?: DeepPartial<T["value"]> }
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
+
+function toTimestamp(date: Date): Timestamp {
+  const seconds = Math.trunc(date.getTime() / 1_000);
+  const nanos = (date.getTime() % 1_000) * 1_000_000;
+  return { seconds, nanos };
+}
+
+function fromTimestamp(t: Timestamp): Date {
+  let millis = (t.seconds || 0) * 1_000;
+  millis += (t.nanos || 0) / 1_000_000;
+  return new globalThis.Date(millis);
+}
+
+function fromJsonTimestamp(o: any): Date {
+  if (o instanceof globalThis.Date) {
+    return o;
+  } else if (typeof o === "string") {
+    return new globalThis.Date(o);
+  } else {
+    return fromTimestamp(Timestamp.fromJSON(o));
+  }
+}
 
 function longToNumber(int64: { toString(): string }): number {
   const num = globalThis.Number(int64.toString());
