@@ -36,6 +36,7 @@ import {
 } from './harness.js';
 import type { ModeInspector } from './mode-inspectors.js';
 import { DNS_TTL_SECONDS, dnsCases } from './dns-cases.js';
+import { EXTERNAL_IP_CIDR, policyCases, SERVICE_CIDR } from './policy-cases.js';
 
 /** Everything a case can use; one cluster shared by every case of a suite. */
 export interface CaseContext {
@@ -46,6 +47,8 @@ export interface CaseContext {
   web: Service;
   externalIp: string;
   podIp(name: string): string;
+  /** The mode keeps client addresses where kube-proxy does (false for userspace: the proxy dials from the node). */
+  preservesSource: boolean;
 }
 
 /** One row of the table. */
@@ -71,6 +74,8 @@ export interface DataplaneSuiteOptions {
   agentArgs?: readonly string[];
   /** A reason to skip the whole suite (e.g. not root); undefined runs it. */
   skipAll?: string;
+  /** False when the mode cannot keep client addresses (userspace): the source checks of the cases are left out. */
+  preservesSource?: boolean;
 }
 
 const WHO = whoServer(TARGET_PORT);
@@ -134,25 +139,7 @@ export const dataplaneCases: readonly DataplaneCase[] = [
       for (const r of replies) expect(r.peer).not.toBe(ctx.podIp('web-1'));
     },
   },
-  {
-    name: 'externalTrafficPolicy Local keeps the client IP and uses only local endpoints',
-    async run(ctx) {
-      const svc = await createService(ctx.cluster, {
-        name: 'web-local',
-        type: 'NodePort',
-        selector: { app: 'web' },
-        externalTrafficPolicy: 'Local',
-      });
-      const np = nodePortOf(svc);
-      for (const [node, local] of [['node1', 'web-1'], ['node2', 'web-2']] as const) {
-        const ip = ctx.cluster.nodeIp(node);
-        await waitReachable(ctx.cluster, 'ext', ip, np);
-        const replies = await clientsReach(ctx, 'ext', ip, np, 30);
-        expect(podsSeen(replies), `via ${node}: ${summarize(replies)}`).toEqual([local]);
-        for (const r of replies) expect(r.peer, `via ${node}`).toBe(ctx.externalIp);
-      }
-    },
-  },
+  ...policyCases,
   {
     name: 'ClientIP session affinity pins a client to one endpoint',
     async run(ctx) {
@@ -467,6 +454,7 @@ export function runDataplaneSuite(options: DataplaneSuiteOptions): void {
         extraArgs: {
           agent: ['--sync-period', `${syncPeriodMs}ms`, '--min-sync-period', '50ms', ...(options.agentArgs ?? [])],
           dns: ['--ttl', `${DNS_TTL_SECONDS}s`],
+          state: ['--service-external-ip-cidrs', EXTERNAL_IP_CIDR],
         },
       });
       if (cluster.skipped.length > 0) throw new Error(`cluster incomplete: ${cluster.skipped.join('; ')}`);
@@ -476,11 +464,13 @@ export function runDataplaneSuite(options: DataplaneSuiteOptions): void {
       for (const node of c.state.plan.nodes) {
         await c.exec(node.name, ['ip', 'route', 'replace', 'default', 'via', c.state.plan.external.ip]);
       }
+      // The external client reaches the service CIDR and the external IPs through node1, as a router would.
+      for (const cidr of [SERVICE_CIDR, EXTERNAL_IP_CIDR]) await c.exec('ext', ['ip', 'route', 'replace', cidr, 'via', c.nodeIp('node1')]);
       const who = (name: string, node: string, labels: Record<string, string>) =>
         c.addPod({ name, node, labels, ports: PORTS, command: WHO });
       await Promise.all([
         who('web-1', 'node1', { app: 'web', hairpin: 'yes' }),
-        who('web-2', 'node2', { app: 'web' }),
+        who('web-2', 'node2', { app: 'web', only: 'two' }),
       ]);
       await who('rm-1', 'node1', { app: 'rm' });
       await who('rm-2', 'node2', { app: 'rm' });
@@ -499,6 +489,7 @@ export function runDataplaneSuite(options: DataplaneSuiteOptions): void {
         web,
         externalIp: c.state.plan.external.ip,
         podIp: (name) => c.pod(name).ip,
+        preservesSource: options.preservesSource ?? true,
       };
     });
 

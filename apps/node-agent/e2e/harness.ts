@@ -82,12 +82,17 @@ export interface ServiceParams {
   port?: number;
   targetPort?: number;
   selector: Record<string, string>;
-  type?: 'ClusterIP' | 'NodePort';
+  type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
   affinity?: SessionAffinity;
   externalTrafficPolicy?: TrafficPolicy;
+  internalTrafficPolicy?: TrafficPolicy;
   namespace?: string;
   /** Must lie inside the state service's --service-external-ip-cidrs. */
   externalIPs?: string[];
+  loadBalancerSourceRanges?: string[];
+  allocateLoadBalancerNodePorts?: boolean;
+  /** Load-balancer ingress IPs given by the client (as an external load-balancer controller would). */
+  loadBalancerIngress?: string[];
 }
 
 function settle<T>(resolve: (v: T) => void, reject: (e: unknown) => void) {
@@ -122,9 +127,12 @@ export async function createService(cluster: Cluster, p: ServiceParams, replica 
       sessionAffinity: p.affinity ?? 'None',
       sessionAffinityTimeoutSeconds: p.affinity === 'ClientIP' ? 600 : 0,
       externalTrafficPolicy: p.externalTrafficPolicy ?? 'Cluster',
-      internalTrafficPolicy: 'Cluster',
+      internalTrafficPolicy: p.internalTrafficPolicy ?? 'Cluster',
       externalIPs: p.externalIPs ?? [],
+      ...(p.loadBalancerSourceRanges ? { loadBalancerSourceRanges: p.loadBalancerSourceRanges } : {}),
+      ...(p.allocateLoadBalancerNodePorts === false ? { allocateLoadBalancerNodePorts: false } : {}),
     },
+    ...(p.loadBalancerIngress ? { status: { loadBalancer: { ingress: p.loadBalancerIngress.map((ip) => ({ ip })) } } } : {}),
   };
   const created = await new Promise<v1.Service>((resolve, reject) =>
     client.createService({ service: serviceToProto(svc) }, new Metadata(), { deadline: Date.now() + 10_000 }, settle(resolve, reject)),

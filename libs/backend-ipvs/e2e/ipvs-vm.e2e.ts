@@ -185,6 +185,37 @@ describe('IPVS mode in a VM with a real IPVS kernel', { timeout: 240_000 }, () =
     await sh('kill $(pidof socat) 2>/dev/null; true');
   });
 
+  it('traffic policies: iTP Local only for the cluster IP, eTP Local for external IPs and node ports; a policy without a local endpoint drops', async () => {
+    const remote = (p: (typeof pods)[0]) => endpoint(p.ip, 8080, { nodeName: 'other', isLocal: false });
+    const itp = servicePort({ name: 'itp', clusterIP: '10.96.0.40', port: 80, nodePort: 30040, externalIPs: ['192.0.2.40'], internalPolicyLocal: true });
+    const itpNone = servicePort({ name: 'itp-none', clusterIP: '10.96.0.41', port: 80, internalPolicyLocal: true });
+    const etp = servicePort({ name: 'etp', clusterIP: '10.96.0.42', port: 80, nodePort: 30042, externalIPs: ['192.0.2.42'], externalPolicyLocal: true });
+    const etpNone = servicePort({ name: 'etp-none', clusterIP: '10.96.0.43', port: 80, nodePort: 30043, externalPolicyLocal: true });
+    put(itp, [endpoint(podA.ip), remote(podB)]);
+    put(itpNone, [remote(podB)]);
+    put(etp, [endpoint(podA.ip), remote(podB)]);
+    put(etpNone, [remote(podB)]);
+    await sync();
+    expect(tally(await request(vm.exec, '10.96.0.40', 80, 3))).toEqual({ 'pod-a': 3 });
+    expect(tally(await request(vm.exec, NODE_IP, 30040, 4))).toEqual({ 'pod-a': 2, 'pod-b': 2 });
+    expect(tally(await request(vm.exec, '192.0.2.40', 80, 4))).toEqual({ 'pod-a': 2, 'pod-b': 2 });
+    expect(tally(await request(vm.exec, NODE_IP, 30042, 3))).toEqual({ 'pod-a': 3 });
+    expect(tally(await request(vm.exec, '192.0.2.42', 80, 3))).toEqual({ 'pod-a': 3 });
+    expect(tally(await request(vm.exec, '10.96.0.42', 80, 4))).toEqual({ 'pod-a': 2, 'pod-b': 2 });
+    // Dropped: nc waits its 3 s and gets nothing — not "refused" as for a service without endpoints.
+    expect(await request(vm.exec, '10.96.0.41', 80, 1)).toEqual(['ERR:empty']);
+    expect(await request(vm.exec, NODE_IP, 30043, 1)).toEqual(['ERR:empty']);
+    const sets = await sh('ipset save');
+    expect(sets).toContain('add KUBE-EXTERNAL-IP-LOCAL 192.0.2.42,tcp:80');
+    expect(sets).toContain('add KUBE-NO-LOCAL-ENDPOINTS 10.96.0.41,tcp:80');
+    for (const s of [itp, itpNone, etp, etpNone]) {
+      services.delete(s.id);
+      endpoints.delete(s.id);
+      changed.add(s.id);
+    }
+    await sync();
+  });
+
   it('service deletion removes its virtual service, its address and its ipset entries', async () => {
     services.delete(empty.id);
     changed.add(empty.id);
