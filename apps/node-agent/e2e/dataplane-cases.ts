@@ -37,6 +37,7 @@ import {
 import type { ModeInspector } from './mode-inspectors.js';
 import { DNS_TTL_SECONDS, dnsCases } from './dns-cases.js';
 import { EXTERNAL_IP_CIDR, policyCases, SERVICE_CIDR } from './policy-cases.js';
+import { terminatingCases } from './terminating-cases.js';
 
 /** Everything a case can use; one cluster shared by every case of a suite. */
 export interface CaseContext {
@@ -140,6 +141,7 @@ export const dataplaneCases: readonly DataplaneCase[] = [
     },
   },
   ...policyCases,
+  ...terminatingCases,
   {
     name: 'ClientIP session affinity pins a client to one endpoint',
     async run(ctx) {

@@ -216,6 +216,26 @@ describe('IPVS mode in a VM with a real IPVS kernel', { timeout: 240_000 }, () =
     await sync();
   });
 
+  it('terminating endpoints: ready ones first, then serving-terminating ones, then refused', async () => {
+    const term = servicePort({ name: 'term', clusterIP: '10.96.0.44', port: 80 });
+    const servingTerminating = { ready: false, serving: true, terminating: true };
+    const gone = { ready: false, serving: false, terminating: true };
+    put(term, [endpoint(podA.ip), endpoint(podB.ip, 8080, servingTerminating)]);
+    await sync();
+    expect(tally(await request(vm.exec, '10.96.0.44', 80, 3))).toEqual({ 'pod-a': 3 });
+    put(term, [endpoint(podA.ip, 8080, gone), endpoint(podB.ip, 8080, servingTerminating)]);
+    await sync();
+    expect(tally(await request(vm.exec, '10.96.0.44', 80, 3))).toEqual({ 'pod-b': 3 });
+    put(term, [endpoint(podA.ip, 8080, gone), endpoint(podB.ip, 8080, gone)]);
+    await sync();
+    const [answer] = await request(vm.exec, '10.96.0.44', 80, 1);
+    expect(answer).toMatch(/refused/i);
+    services.delete(term.id);
+    endpoints.delete(term.id);
+    changed.add(term.id);
+    await sync();
+  });
+
   it('service deletion removes its virtual service, its address and its ipset entries', async () => {
     services.delete(empty.id);
     changed.add(empty.id);
