@@ -37,11 +37,13 @@ import {
 import type { ModeInspector } from './mode-inspectors.js';
 import { DNS_TTL_SECONDS, dnsCases } from './dns-cases.js';
 import { EXTERNAL_IP_CIDR, policyCases, SERVICE_CIDR } from './policy-cases.js';
+import { serviceIpCases } from './service-ip-cases.js';
 import { terminatingCases } from './terminating-cases.js';
 
 /** Everything a case can use; one cluster shared by every case of a suite. */
 export interface CaseContext {
   cluster: Cluster;
+  mode: ProxyModeName;
   inspector: ModeInspector;
   syncPeriodMs: number;
   /** The `web` service (pods web-1 on node1, web-2 on node2), created before the cases. */
@@ -142,6 +144,7 @@ export const dataplaneCases: readonly DataplaneCase[] = [
   },
   ...policyCases,
   ...terminatingCases,
+  ...serviceIpCases,
   {
     name: 'ClientIP session affinity pins a client to one endpoint',
     async run(ctx) {
@@ -486,6 +489,7 @@ export function runDataplaneSuite(options: DataplaneSuiteOptions): void {
       await waitReachable(c, 'client-2', web.spec.clusterIP, SERVICE_PORT, 30_000);
       ctx = {
         cluster: c,
+        mode: options.mode,
         inspector: options.inspector,
         syncPeriodMs,
         web,

@@ -32,6 +32,8 @@ export function nodeConfigFrom(options: AgentOptions): NodeConfig {
     clusterCIDR: options.clusterCIDR,
     masqueradeAll: options.masqueradeAll,
     nodePortAddresses: options.nodePortAddresses,
+    localhostNodePorts: options.localhostNodePorts,
+    serviceCIDRs: options.serviceCIDRs,
   };
 }
 
