@@ -37,6 +37,7 @@ import {
 import type { ModeInspector } from './mode-inspectors.js';
 import { DNS_TTL_SECONDS, dnsCases } from './dns-cases.js';
 import { EXTERNAL_IP_CIDR, policyCases, SERVICE_CIDR } from './policy-cases.js';
+import { localhostCases } from './localhost-cases.js';
 import { serviceIpCases } from './service-ip-cases.js';
 import { terminatingCases } from './terminating-cases.js';
 
@@ -145,6 +146,7 @@ export const dataplaneCases: readonly DataplaneCase[] = [
   ...policyCases,
   ...terminatingCases,
   ...serviceIpCases,
+  ...localhostCases,
   {
     name: 'ClientIP session affinity pins a client to one endpoint',
     async run(ctx) {
