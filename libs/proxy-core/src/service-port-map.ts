@@ -47,7 +47,8 @@ export function servicePortsOf(svc: Service, family: ProxyIpFamily = 4): Map<str
       nodePort: withNodePorts ? port.nodePort : 0,
       externalIPs,
       loadBalancerIPs: lbIPs,
-      loadBalancerSourceRanges: isLoadBalancer ? [...(svc.spec.loadBalancerSourceRanges ?? [])] : [],
+      // Per family, as kube-proxy: a range of the other family does not guard this one.
+      loadBalancerSourceRanges: isLoadBalancer ? (svc.spec.loadBalancerSourceRanges ?? []).filter((r) => isIP(r.split('/')[0] ?? '') === family) : [],
       // Only a Local LoadBalancer has one (kube-proxy serves it for exactly those).
       healthCheckNodePort: isLoadBalancer && svc.spec.externalTrafficPolicy === 'Local' ? (svc.spec.healthCheckNodePort ?? 0) : 0,
       sessionAffinity: affinity,
