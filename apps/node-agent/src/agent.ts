@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { endpointsCodec, serviceCodec } from '@svcnet/api';
-import type { Endpoints, Service } from '@svcnet/model';
+import { ipInCidrs, type Endpoints, type Service } from '@svcnet/model';
 import { ProcessNetExec, type NetExec } from '@svcnet/netexec';
 import { Proxier, SystemClock, type Clock, type NodeConfig, type ProxyBackend } from '@svcnet/proxy-core';
 import { connectStore, KindWatcher, type StoreConnection } from '@svcnet/store';
@@ -13,6 +13,7 @@ import type { AgentOptions } from './flags.js';
 import { evaluateHealth, type HealthReport } from './healthz.js';
 import { closeServer, listen } from './http-server.js';
 import { ObservedBackend } from './observed-backend.js';
+import { healthCheckHosts, healthCheckTargets, ServiceHealthServer } from './service-health.js';
 
 /** Parameters of a {@link NodeAgent}. */
 export interface NodeAgentParams {
@@ -63,6 +64,8 @@ export class NodeAgent {
   private store: StoreConnection | undefined;
   private watchers: { services: KindWatcher<Service>; endpoints: KindWatcher<Endpoints> } | undefined;
   private servers: Server[] = [];
+  private serviceHealth: ServiceHealthServer | undefined;
+  private serviceHealthSync: Promise<void> = Promise.resolve();
   private listsDone = { services: false, endpoints: false };
   private feedSyncedLogged = false;
   private rejected = new Map<string, string>();
@@ -113,7 +116,10 @@ export class NodeAgent {
       ...(this.dryRun ? {} : { registry: this.registry }),
     })) as ProxyBackend<unknown>;
     this.backend = new ObservedBackend(inner, {
-      onApplied: (_plan, result) => this.log.debug({ calls: result.calls, durationMs: result.durationMs }, 'applied plan'),
+      onApplied: (_plan, result) => {
+        this.log.debug({ calls: result.calls, durationMs: result.durationMs }, 'applied plan');
+        this.syncServiceHealth();
+      },
       onFailed: () => undefined, // the proxier logs, counts and retries with a full sync
     }, { dryRun: this.dryRun, now: () => this.clock.now() });
     if (!this.dryRun) await this.removeOtherModesLeftovers();
@@ -129,7 +135,14 @@ export class NodeAgent {
       logger: this.log.child({ component: 'proxier' }),
     });
     this.proxier.start();
-    if (!this.dryRun) await this.startHttp();
+    if (!this.dryRun) {
+      await this.startHttp();
+      this.serviceHealth = new ServiceHealthServer({
+        hosts: healthCheckHosts(options.nodeIPs, options.nodePortAddresses, ipInCidrs),
+        proxyHealthy: () => this.health().healthy,
+        logger: this.log.child({ component: 'service-health' }),
+      });
+    }
 
     this.controlPlane = await resolveControlPlane(options.nats.url);
     this.store = await connectStore({
@@ -174,10 +187,27 @@ export class NodeAgent {
     return this.backend.describe(plan);
   }
 
+  /**
+   * Opens and closes the health check node ports of LoadBalancer services
+   * with externalTrafficPolicy Local, after every programmed change
+   * (serialized: one sync at a time).
+   */
+  private syncServiceHealth(): void {
+    const server = this.serviceHealth;
+    const state = this.proxier?.state();
+    if (!server || !state) return;
+    const targets = healthCheckTargets(state);
+    this.serviceHealthSync = this.serviceHealthSync.then(() => server.sync(targets)).catch((err: unknown) => {
+      this.log.error({ err }, 'service health check sync failed');
+    });
+  }
+
   /** Stops watching and syncing; programmed rules stay (as kube-proxy leaves them). */
   async stop(): Promise<void> {
     await Promise.all([this.watchers?.services.stop(), this.watchers?.endpoints.stop()]);
     await this.proxier?.stop();
+    await this.serviceHealthSync;
+    await this.serviceHealth?.close();
     await Promise.all(this.servers.map((s) => closeServer(s)));
     this.servers = [];
     await this.store?.close();

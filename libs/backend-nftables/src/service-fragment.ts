@@ -174,7 +174,9 @@ export function renderService(sp: ServicePortInfo, endpoints: readonly EndpointI
   const cat = categorizeEndpoints(sp, valid);
   const lbIPs = sp.loadBalancerIPs.filter(isIPv4);
   const external = dedupe(sp.clusterIP, sp.externalIPs.filter(isIPv4), lbIPs);
-  const guarded = sp.loadBalancerSourceRanges.length > 0 ? lbIPs.filter((ip) => ip !== sp.clusterIP) : NONE;
+  // Only what is certainly an IPv4 CIDR reaches rule text (the agent's feed guard refuses the rest already).
+  const ranges = sp.loadBalancerSourceRanges.filter(isIPv4Cidr);
+  const guarded = ranges.length > 0 ? lbIPs.filter((ip) => ip !== sp.clusterIP) : NONE;
   const nodePort = sp.nodePort > 0 ? sp.nodePort : 0;
   const etpLocal = sp.externalPolicyLocal;
   let udp: readonly UdpTarget[] = NONE;
@@ -192,7 +194,7 @@ export function renderService(sp: ServicePortInfo, endpoints: readonly EndpointI
     const rejected: Dispatch = { ...NO_DISPATCH, refuse: REJECT };
     return fragment(sp, { proto, external, nodePort, udp, cip: rejected, ext: external.length > 0 ? rejected : NO_DISPATCH, np: nodePort ? rejected : NO_DISPATCH });
   }
-  const firewall = guarded.length > 0 ? firewallChain(sp, config, lbIPs) : undefined;
+  const firewall = guarded.length > 0 ? firewallChain({ sp, config, lbIPs, ranges }) : undefined;
   const affinity = sp.sessionAffinity.kind === 'ClientIP' ? sp.sessionAffinity.timeoutSeconds : 0;
   if (affinity > 0) return affinityFragment({ sp, config, proto, external, guarded, nodePort, udp, cat, affinity, firewall });
 
@@ -247,12 +249,18 @@ function dedupe(clusterIP: string, ...lists: ReadonlyArray<readonly string[]>): 
  * is dropped. The node's own traffic to its load-balancer IP comes from that
  * IP; it is let through when a range holds a node IP (kube-proxy's allowFromNode).
  */
-function firewallChain(sp: ServicePortInfo, config: NodeConfig, lbIPs: readonly string[]): [string, readonly string[]] {
+function firewallChain(p: { sp: ServicePortInfo; config: NodeConfig; lbIPs: readonly string[]; ranges: readonly string[] }): [string, readonly string[]] {
+  const { sp, config, lbIPs, ranges } = p;
   const name = `fw-${hash(`${sp.id}/${sp.protocol.toLowerCase()}`)}`;
-  const ranges = sp.loadBalancerSourceRanges;
   const fromNode = ranges.some((r) => config.nodeIPs.some((ip) => isIPv4(ip) && cidrHolds(r, ip)));
   const allowed = [...ranges, ...(fromNode ? lbIPs : [])];
   return [name, [...allowed.map((r) => `ip saddr ${r} return`), `drop comment ${quote(`${sp.id} traffic not in loadBalancerSourceRanges`)}`]];
+}
+
+function isIPv4Cidr(text: string): boolean {
+  const slash = text.indexOf('/');
+  const bits = text.slice(slash + 1);
+  return slash > 0 && isIPv4(text.slice(0, slash)) && /^\d{1,2}$/.test(bits) && Number(bits) <= 32;
 }
 
 function cidrHolds(cidr: string, ip: string): boolean {

@@ -28,6 +28,8 @@ export interface ProxyPlan {
   externalPolicyLocal?: boolean;
   loadBalancerIPs?: readonly string[];
   loadBalancerSourceRanges?: readonly string[];
+  /** The agent answers kube-proxy's health check here; the filter rules accept it. */
+  healthCheckNodePort?: number;
 }
 
 /** The socket that serves a service port's Local policy endpoints. */
@@ -96,6 +98,7 @@ function planOne(svc: ServicePortInfo, state: ProxyState): ProxyPlan {
     ...(svc.internalPolicyLocal ? { internalPolicyLocal: true } : {}),
     ...(svc.externalPolicyLocal ? { externalPolicyLocal: true } : {}),
     ...(svc.loadBalancerIPs.length > 0 ? { loadBalancerIPs: svc.loadBalancerIPs.filter((ip) => IPV4.test(ip)) } : {}),
+    ...(svc.healthCheckNodePort > 0 ? { healthCheckNodePort: svc.healthCheckNodePort } : {}),
     ...(svc.loadBalancerSourceRanges.length > 0 ? { loadBalancerSourceRanges: svc.loadBalancerSourceRanges.flatMap((c) => canonicalIPv4Cidr(c) ?? []) } : {}),
   };
 }

@@ -139,6 +139,10 @@ export function renderPortalRuleLines(input: PortalRulesInput): TableLine[] {
   const cidr = input.clusterCIDR ?? '';
   for (const p of input.proxies) {
     const proto = p.protocol.toLowerCase();
+    if (p.healthCheckNodePort) {
+      // The agent's health check answers whatever later rules of INPUT say (kube-proxy opens it too).
+      filter(`-A ${PortalChain.reject} -p tcp -m addrtype --dst-type LOCAL -m comment --comment ${quote(`${p.id} health check node port`)} -m tcp --dport ${p.healthCheckNodePort} -j ACCEPT`);
+    }
     if (p.endpoints.length === 0) {
       lines.push(...rejectLines(p, proto, nodePortDsts));
       continue;
