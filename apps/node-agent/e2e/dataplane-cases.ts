@@ -37,6 +37,7 @@ import {
 import type { ModeInspector } from './mode-inspectors.js';
 import { DNS_TTL_SECONDS, dnsCases } from './dns-cases.js';
 import { EXTERNAL_IP_CIDR, policyCases, SERVICE_CIDR } from './policy-cases.js';
+import { LOAD_BALANCER_POOL, loadBalancerCases } from './load-balancer-cases.js';
 import { localhostCases } from './localhost-cases.js';
 import { serviceIpCases } from './service-ip-cases.js';
 import { terminatingCases } from './terminating-cases.js';
@@ -147,6 +148,7 @@ export const dataplaneCases: readonly DataplaneCase[] = [
   ...terminatingCases,
   ...serviceIpCases,
   ...localhostCases,
+  ...loadBalancerCases,
   {
     name: 'ClientIP session affinity pins a client to one endpoint',
     async run(ctx) {
@@ -462,6 +464,7 @@ export function runDataplaneSuite(options: DataplaneSuiteOptions): void {
           agent: ['--sync-period', `${syncPeriodMs}ms`, '--min-sync-period', '50ms', ...(options.agentArgs ?? [])],
           dns: ['--ttl', `${DNS_TTL_SECONDS}s`],
           state: ['--service-external-ip-cidrs', EXTERNAL_IP_CIDR],
+          allocator: ['--load-balancer-ip-range', LOAD_BALANCER_POOL],
         },
       });
       if (cluster.skipped.length > 0) throw new Error(`cluster incomplete: ${cluster.skipped.join('; ')}`);
