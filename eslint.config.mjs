@@ -45,6 +45,6 @@ export default tseslint.config(
     // Tests, e2e helpers and benchmarks may drive the test harnesses and the local cluster tool.
     files: ['**/*.spec.ts', '**/*.e2e.ts', '**/e2e/**/*.ts', 'tools/bench/**/*.ts'],
     rules: {
-      '@nx/enforce-module-boundaries': ['error', boundaries(['@svcnet/testing', '@svcnet/cluster'])], '@typescript-eslint/no-non-null-assertion': 'off', '@typescript-eslint/no-explicit-any': 'off' },
+      '@nx/enforce-module-boundaries': ['error', boundaries(['@svcnet/testing', '@svcnet/cluster', '@svcnet/pki'])], '@typescript-eslint/no-non-null-assertion': 'off', '@typescript-eslint/no-explicit-any': 'off' },
   },
 );

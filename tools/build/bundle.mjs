@@ -2,6 +2,7 @@
 // Bundles one app (src/main.ts) into a single runnable CommonJS file,
 // <app>/dist/main.cjs, with every dependency inlined so the app deploys alone.
 import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import { cpSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
@@ -34,6 +35,22 @@ if (!appDir) {
   console.error('usage: bundle.mjs <app-dir>');
   process.exit(2);
 }
+
+// What `--version` and svcnet_build_info report: the release version, the commit, the build time.
+const root = resolve(dirname(new URL(import.meta.url).pathname), '../..');
+const git = (args) => {
+  try {
+    return execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+};
+const dirty = git(['status', '--porcelain', '--untracked-files=no']) !== '';
+const buildInfo = {
+  version: JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')).version,
+  commit: `${git(['rev-parse', '--short=12', 'HEAD']) || 'unknown'}${dirty ? '-dirty' : ''}`,
+  date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+};
 await build({
   entryPoints: [resolve(appDir, 'src/main.ts')],
   outfile: resolve(appDir, 'dist/main.cjs'),
@@ -44,7 +61,7 @@ await build({
   sourcemap: true,
   logLevel: 'warning',
   // import.meta.url is used by a few ESM dependencies; map it for the CJS output.
-  define: { 'import.meta.url': 'importMetaUrl' },
+  define: { 'import.meta.url': 'importMetaUrl', SVCNET_BUILD: JSON.stringify(buildInfo) },
   banner: { js: "const importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   plugins: [grpcHealthProto, grpcReflectionProto],
 });

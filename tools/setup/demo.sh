@@ -8,11 +8,12 @@
 #   allocator's allocations (svcnet.v1.Allocator over gRPC) are shown.
 # Options: --keep (leave the cluster up), --proxy-mode MODE, --iptables legacy|nft,
 #          --nats-cluster N (default 3 servers), --nats-auth none (plain NATS, for a quick try),
+#          --no-tls (plaintext gRPC and NATS, for a quick try),
 #          --no-build (skip prereqs and build; for quick reruns).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-KEEP=0 BUILD=1 MODE=iptables IPT=auto NATS_SERVERS=3 NATS_AUTH=creds
+KEEP=0 BUILD=1 MODE=iptables IPT=auto NATS_SERVERS=3 NATS_AUTH=creds TLS=
 while [ $# -gt 0 ]; do
   case "$1" in
     --keep) KEEP=1 ;;
@@ -21,7 +22,8 @@ while [ $# -gt 0 ]; do
     --iptables) IPT="$2"; shift ;;
     --nats-cluster) NATS_SERVERS="$2"; shift ;;
     --nats-auth) NATS_AUTH="$2"; shift ;;
-    *) echo "usage: $0 [--keep] [--no-build] [--proxy-mode MODE] [--iptables auto|legacy|nft] [--nats-cluster N] [--nats-auth creds|none]" >&2; exit 2 ;;
+    --no-tls) TLS=--no-tls ;;
+    *) echo "usage: $0 [--keep] [--no-build] [--proxy-mode MODE] [--iptables auto|legacy|nft] [--nats-cluster N] [--nats-auth creds|none] [--no-tls]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -52,8 +54,8 @@ teardown() {
 }
 trap teardown EXIT
 
-step "cluster: 2 nodes, proxy mode $MODE, $NATS_SERVERS NATS server(s), NATS credentials: $NATS_AUTH"
-cl up --nodes 2 --proxy-mode "$MODE" --iptables "$IPT" --nats-cluster "$NATS_SERVERS" --nats-auth "$NATS_AUTH"
+step "cluster: 2 nodes, proxy mode $MODE, $NATS_SERVERS NATS server(s), NATS credentials: $NATS_AUTH, ${TLS:-TLS}"
+cl up --nodes 2 --proxy-mode "$MODE" --iptables "$IPT" --nats-cluster "$NATS_SERVERS" --nats-auth "$NATS_AUTH" $TLS
 if [ ! -f apps/svcnetctl/dist/main.cjs ] || cl status | grep -q 'state(not started)\|dns(not started)\|agent-node1(not started)'; then
   echo "demo: the control plane, the agents or svcnetctl are not built yet; the cluster came up, the demo stops here." >&2
   exit 1
@@ -123,7 +125,19 @@ case "$MODE" in
     cl exec node2 -- nft list table ip svcnet | grep -F -e redis-service -e "$CLUSTER_IP " || true ;;
 esac
 
+if [ -f "/tmp/svcnet-cluster-$NAME/pki/viewer.crt" ]; then
+  step "who may do what: the viewer certificate (svcnet:viewers) may read, not write"
+  show cl ctl -- --context viewer get services
+  show cl ctl -- --context viewer delete service web || true
+fi
+
 step "what the allocator handed out (svcnet.v1.Allocator over gRPC, from the control-plane namespace)"
-show "${CLUSTER[@]}" exec cp -- node tools/setup/allocations.mjs 127.0.0.1:9001
+PKI=/tmp/svcnet-cluster-$NAME/pki
+if [ -f "$PKI/viewer.crt" ]; then
+  # Reading is all a viewer (Organization svcnet:viewers) may do: the demo uses that certificate.
+  show "${CLUSTER[@]}" exec cp -- node tools/setup/allocations.mjs 127.0.0.1:9001 "$PKI/ca.crt" "$PKI/viewer.crt" "$PKI/viewer.key"
+else
+  show "${CLUSTER[@]}" exec cp -- node tools/setup/allocations.mjs 127.0.0.1:9001
+fi
 
 step "PONG from redis-service, by name through svcnet-dns and the ClusterIP: the demo worked"

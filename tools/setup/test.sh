@@ -8,6 +8,14 @@ export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false
 echo "== codegen is up to date"
 bash tools/codegen/generate.sh
 git diff --exit-code --stat -- libs/api/src/gen || { echo "libs/api/src/gen is stale: run npm run codegen and commit"; exit 1; }
+echo "== proto/ stays compatible with the last release (wire and JSON)"
+release=$(git describe --tags --abbrev=0 --match 'v[0-9]*' 2>/dev/null || true)
+if [ -n "$release" ]; then
+  npx buf breaking --against ".git#tag=$release"
+  echo "buf breaking: compatible with $release"
+else
+  echo "buf breaking: NOT CHECKED, this clone has no release tag (git fetch --tags)"
+fi
 echo "== build, lint, typecheck"
 npx nx run-many -t build lint typecheck --outputStyle=static
 echo "== tests"

@@ -89,7 +89,7 @@ export async function startAllocator(params: { natsUrl: string; args?: string[];
   const metricsPort = await freePort();
   const child = spawn(
     process.execPath,
-    [bundle, '--listen', `127.0.0.1:${port}`, '--nats-url', params.natsUrl, '--metrics-bind-address', `127.0.0.1:${metricsPort}`, ...(params.args ?? [])],
+    [bundle, '--listen', `127.0.0.1:${port}`, '--plaintext', '--nats-url', params.natsUrl, '--metrics-bind-address', `127.0.0.1:${metricsPort}`, ...(params.args ?? [])],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';

@@ -8,6 +8,7 @@ const base: AllocatorFlags = {
   serviceNodePortRange: '30000-32767',
   v: '0',
   storeTimeout: '5000',
+  plaintext: true,
   kvReplicas: '1',
   metricsBindAddress: '127.0.0.1:9411',
 };

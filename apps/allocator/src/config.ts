@@ -1,10 +1,19 @@
 import { ErrorCode, SvcnetError, invalidField, parseBindAddress, type BindAddress } from '@svcnet/model';
 import { NodePortRange, RangeKind, ServiceIpRange, cidrsOverlap, parseCidrList } from '@svcnet/ipam';
-import { natsConnectSettings, type NatsConnectSettings, type NatsFlagValues } from '@svcnet/service-runtime';
+import {
+  natsConnectSettings,
+  servingSecurity,
+  type NatsConnectSettings,
+  type NatsFlagValues,
+  type ServingSecurity,
+  type ServingTlsFlagValues,
+} from '@svcnet/service-runtime';
 
 /** Validated allocator settings. */
 export interface AllocatorConfig {
   listen: string;
+  /** Mutual TLS (kube-apiserver's flags) or plaintext when asked for explicitly. */
+  security: ServingSecurity;
   nats: NatsConnectSettings;
   /** One range, or two (dual stack); the first is the primary family. */
   serviceIpRanges: ServiceIpRange[];
@@ -19,7 +28,7 @@ export interface AllocatorConfig {
 }
 
 /** The raw flag values. */
-export interface AllocatorFlags extends NatsFlagValues {
+export interface AllocatorFlags extends NatsFlagValues, ServingTlsFlagValues {
   listen: string;
   serviceClusterIpRange: string;
   serviceNodePortRange: string;
@@ -83,6 +92,7 @@ export function configFromFlags(flags: AllocatorFlags): AllocatorConfig {
   if (!Number.isInteger(verbosity) || verbosity < 0) throw invalidField('v', flags.v, 'must be a non-negative integer');
   return {
     listen: flags.listen,
+    security: servingSecurity(flags),
     nats: natsConnectSettings(flags),
     serviceIpRanges,
     nodePortRange,

@@ -1,16 +1,19 @@
 import type { handleUnaryCall } from '@grpc/grpc-js';
-import type { allocatorv1 } from '@svcnet/api';
+import type { allocatorv1, CallAuthorizer } from '@svcnet/api';
 import { unaryHandler } from '@svcnet/api';
 import type { Logger } from 'pino';
 import type { AllocatorService } from './allocator-service.js';
 import type { AllocatorMetrics } from './metrics.js';
 
-function unary<Req, Res>(method: string, log: Logger, metrics: AllocatorMetrics | undefined, fn: (req: Req) => Promise<Res>): handleUnaryCall<Req, Res> {
-  return unaryHandler(method, log, fn, metrics ? (m) => metrics.grpc.unary(m) : undefined);
-}
-
-/** svcnet.v1.Allocator handlers over the transport-free service. */
-export function allocatorHandlers(service: AllocatorService, log: Logger, metrics?: AllocatorMetrics): allocatorv1.AllocatorServer {
+/** svcnet.v1.Allocator handlers over the transport-free service; `authorize` checks each caller (mutual TLS). */
+export function allocatorHandlers(
+  service: AllocatorService,
+  log: Logger,
+  metrics?: AllocatorMetrics,
+  authorize?: CallAuthorizer,
+): allocatorv1.AllocatorServer {
+  const unary = <Req, Res>(method: string, _log: Logger, m: AllocatorMetrics | undefined, fn: (req: Req) => Promise<Res>): handleUnaryCall<Req, Res> =>
+    unaryHandler(method, log, fn, { ...(m ? { observe: (x: string) => m.grpc.unary(x) } : {}), ...(authorize ? { authorize } : {}) });
   return {
     allocateClusterIp: unary('AllocateClusterIP', log, metrics, (r: allocatorv1.AllocateClusterIPRequest) => service.allocateClusterIp(r)),
     releaseClusterIp: unary('ReleaseClusterIP', log, metrics, (r: allocatorv1.ReleaseClusterIPRequest) => service.releaseClusterIp(r)),

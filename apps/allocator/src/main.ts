@@ -1,7 +1,15 @@
 import { Command } from 'commander';
 import { SvcnetError } from '@svcnet/model';
 import { configFromFlags, type AllocatorFlags } from './config.js';
-import { addNatsFlags, createServiceLogger, stopOnSignals } from '@svcnet/service-runtime';
+import {
+  addNatsFlags,
+  addServingTlsFlags,
+  createServiceLogger,
+  parseWithConfigFile,
+  stopOnSignals,
+  TlsConfigError,
+  versionLine,
+} from '@svcnet/service-runtime';
 import { runAllocator } from './server.js';
 
 const program = new Command()
@@ -9,7 +17,7 @@ const program = new Command()
   .description(
     'Hands out ClusterIPs, NodePorts and (optionally) load-balancer IPs over gRPC (svcnet.v1.Allocator), one key per allocation in the NATS JetStream KV buckets svcnet-alloc-ips and svcnet-alloc-ports. Run several replicas against one NATS: the store decides every race.',
   )
-  .option('--listen <host:port>', 'gRPC listen address', '127.0.0.1:9401')
+  .option('--listen <host:port>', 'gRPC listen address [$SVCNET_LISTEN]', process.env.SVCNET_LISTEN || '127.0.0.1:9401')
   .option('--service-cluster-ip-range <cidr[,cidr]>', 'ClusterIP range: one CIDR or an IPv4,IPv6 pair (first = primary family)', '10.96.0.0/12')
   .option('--service-node-port-range <first-last>', 'NodePort range', '30000-32767')
   .option('--pod-network-cidr <cidr[,cidr]>', 'pod network; refused when it overlaps the service range')
@@ -18,11 +26,13 @@ const program = new Command()
   .option('--kv-replicas <n>', 'replicas of the allocation buckets (3 on a NATS cluster)', '1')
   .option('--metrics-bind-address <ip:port>', 'ip:port for /metrics, /healthz and /livez (empty disables)', '127.0.0.1:9411')
   .option('-v, --v <level>', 'log verbosity (0 info, 1-3 debug, 4+ trace)', '0')
+  .version(versionLine('svcnet-allocator'), '--version', 'print the version, commit and build date')
   .showHelpAfterError();
 addNatsFlags(program);
+addServingTlsFlags(program);
 
 async function main(): Promise<void> {
-  program.parse();
+  parseWithConfigFile(program, { program: 'svcnet-allocator', apiVersion: 'svcnet.io/v1alpha1', kind: 'AllocatorConfiguration' });
   const o = program.opts<Omit<AllocatorFlags, 'storeTimeout'> & { storeTimeoutMs: string }>();
   let config;
   try {
@@ -30,6 +40,10 @@ async function main(): Promise<void> {
   } catch (err) {
     if (err instanceof SvcnetError) {
       process.stderr.write(`svcnet-allocator: invalid flags: --${err.message}\n`);
+      process.exit(1);
+    }
+    if (err instanceof TlsConfigError) {
+      process.stderr.write(`svcnet-allocator: invalid flags: ${err.message}\n`);
       process.exit(1);
     }
     throw err;

@@ -1,3 +1,4 @@
+import { registerBuildInfo } from '@svcnet/service-runtime';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { GrpcServerMetrics } from '@svcnet/service-runtime';
 
@@ -35,6 +36,7 @@ export class AllocatorMetrics {
 
   constructor(usage: () => RangeGauge[], storeAvailable: () => boolean, defaultMetrics = true) {
     const registers = [this.registry];
+    registerBuildInfo(this.registry, 'svcnet-allocator');
     this.ipAllocations = new Counter({
       name: 'svcnet_clusterip_allocator_allocation_total',
       help: 'ClusterIPs allocated, by range and scope (static: a requested IP; dynamic: any free one).',

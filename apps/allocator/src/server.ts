@@ -1,11 +1,11 @@
-import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { addHealthAndReflection, allocatorv1, tolerantService } from '@svcnet/api';
+import { Server } from '@grpc/grpc-js';
+import { addHealthAndReflection, ALLOCATOR_METHOD_ACCESS, allocatorv1, certificateAuthorizer, tolerantService } from '@svcnet/api';
 import { ALLOCATION_BUCKETS, AllocationStore, connectStore, StoreConfigError, type StoreConnection } from '@svcnet/store';
 import type { Logger } from 'pino';
 import { AllocatorService, ranges, type ReadyAllocators } from './allocator-service.js';
 import type { AllocatorConfig } from './config.js';
 import { allocatorHandlers } from './grpc-edge.js';
-import { boundPort, closeHttp, listenMetrics } from '@svcnet/service-runtime';
+import { boundPort, closeHttp, listenMetrics, serverCredentialsFor } from '@svcnet/service-runtime';
 import { AllocatorMetrics, type RangeGauge } from './metrics.js';
 import { RangeAllocator } from './range-allocator.js';
 
@@ -36,7 +36,10 @@ export async function runAllocator(config: AllocatorConfig, log: Logger, onFatal
   const metrics = new AllocatorMetrics(usage, () => service.serving);
   const service = new AllocatorService((kind, range, scope, ok) => metrics.observeAllocation(kind, range, scope, ok));
   const server = new Server();
-  server.addService(tolerantService(allocatorv1.AllocatorService), allocatorHandlers(service, log, metrics));
+  // Reading the TLS files now: a bad one stops the start, naming the flag and the path.
+  const credentials = serverCredentialsFor(config.security);
+  const authorize = 'tls' in config.security ? certificateAuthorizer({ service: SERVICE_NAME, access: ALLOCATOR_METHOD_ACCESS }) : undefined;
+  server.addService(tolerantService(allocatorv1.AllocatorService), allocatorHandlers(service, log, metrics, authorize));
   const health = addHealthAndReflection(server, [SERVICE_NAME]);
   const setServing = (serving: boolean) => {
     const s = serving ? 'SERVING' : 'NOT_SERVING';
@@ -45,7 +48,7 @@ export async function runAllocator(config: AllocatorConfig, log: Logger, onFatal
   };
   setServing(false);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(config.listen, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(config.listen, credentials, (err, p) => (err ? reject(err) : resolve(p))),
   );
   log.info(
     { listen: config.listen, port, ranges: config.serviceIpRanges.map((r) => r.text), nodePorts: config.nodePortRange.text, loadBalancerIps: config.loadBalancerIpRange?.text },

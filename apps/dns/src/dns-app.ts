@@ -3,7 +3,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { endpointsCodec, serviceCodec } from '@svcnet/api';
 import type { Endpoints, Service } from '@svcnet/model';
-import { closeHttp, listenHttp, sendText } from '@svcnet/service-runtime';
+import { closeHttp, listenHttp, registerBuildInfo, sendText } from '@svcnet/service-runtime';
 import { connectStore, KindWatcher, type StoreConnection } from '@svcnet/store';
 import { nameProblem } from './feed-check.js';
 import type { DnsOptions } from './flags.js';
@@ -52,6 +52,7 @@ export class DnsApp {
   private stopped = false;
 
   constructor(params: DnsAppParams) {
+    registerBuildInfo(this.registry, 'svcnet-dns');
     this.options = params.options;
     this.log = params.logger;
     this.zone = new ClusterZone({ domain: params.options.clusterDomain, ttlSeconds: params.options.ttlSeconds });

@@ -13,6 +13,7 @@ describe('svcnet-dns flags', () => {
     { name: 'domain lower-cased, trailing dot dropped', argv: ['--cluster-domain', 'Cluster.Example.'], expect: { clusterDomain: 'cluster.example' } },
     { name: 'ttl in seconds or minutes', argv: ['--ttl', '1m'], expect: { ttlSeconds: 60 } },
     { name: 'bare ttl is seconds', argv: ['--ttl', '30'], expect: { ttlSeconds: 30 } },
+    { name: 'ttl as a Go duration', argv: ['--ttl', '1m30s'], expect: { ttlSeconds: 90 } },
     {
       name: 'upstreams with ports and IPv6',
       argv: ['--upstream', '192.168.1.1,10.0.0.2:5353,[fd00::1]:53'],
@@ -29,6 +30,8 @@ describe('svcnet-dns flags', () => {
     { name: 'listen without a port', argv: ['--listen', '0.0.0.0'], message: /listen/ },
     { name: 'listen on a host name', argv: ['--listen', 'localhost:53'], message: /listen/ },
     { name: 'ttl with a fraction', argv: ['--ttl', '1.5s'], message: /ttl/ },
+    { name: 'negative ttl', argv: ['--ttl', '-5s'], message: /ttl/ },
+    { name: 'ttl in milliseconds', argv: ['--ttl', '1500ms'], message: /ttl/ },
     { name: 'domain with an empty label', argv: ['--cluster-domain', 'a..b'], message: /cluster-domain/ },
     { name: 'upstream not an IP', argv: ['--upstream', 'dns.example'], message: /upstream/ },
     { name: 'unknown flag', argv: ['--nope'], message: /unknown option/ },

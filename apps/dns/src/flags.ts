@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { Command, InvalidArgumentError } from 'commander';
-import { ErrorCode, invalidField, parseBindAddress, SvcnetError, type BindAddress } from '@svcnet/model';
+import { ErrorCode, invalidField, parseBindAddress, parseDuration, SvcnetError, type BindAddress } from '@svcnet/model';
 import { addNatsFlags, natsConnectSettings, type NatsConnectSettings, type NatsFlagValues } from '@svcnet/service-runtime';
 import { parseUpstreams, type UpstreamAddress } from './upstream.js';
 
@@ -20,9 +20,14 @@ export interface DnsOptions {
 
 /** `5`, `5s`, `2m`, `1h` → seconds (DNS TTLs are whole seconds). */
 export function parseTtl(text: string): number {
-  const m = /^(\d+)(s|m|h)?$/.exec(text.trim());
-  if (!m) throw invalidField('ttl', text, 'expected whole seconds such as 5s, 30s or 1m');
-  const n = Number(m[1]) * (m[2] === 'h' ? 3600 : m[2] === 'm' ? 60 : 1);
+  let ms: number;
+  try {
+    ms = parseDuration(text, 'ttl', { bareSeconds: true });
+  } catch {
+    ms = NaN;
+  }
+  if (!Number.isInteger(ms / 1000) || ms < 0) throw invalidField('ttl', text, 'expected whole seconds such as 5s, 30s or 1m');
+  const n = ms / 1000;
   if (n > 0x7fffffff) throw invalidField('ttl', text, 'too large');
   return n;
 }
@@ -43,7 +48,7 @@ export function buildCommand(version: string, env: NodeJS.ProcessEnv = process.e
   const cmd = new Command('svcnet-dns')
     .description("svcnet's cluster DNS: service names to cluster IPs (Kubernetes DNS-Based Service Discovery 1.1.0), fed by the state bucket's change feed")
     .version(version, '--version')
-    .option('--listen <addr>', 'IP:PORT to answer on, UDP and TCP', '0.0.0.0:53');
+    .option('--listen <addr>', 'IP:PORT to answer on, UDP and TCP [$SVCNET_LISTEN]', env.SVCNET_LISTEN || '0.0.0.0:53');
   return addNatsFlags(cmd, env)
     .option('--cluster-domain <domain>', 'the cluster domain served', 'cluster.local')
     .option('--ttl <duration>', 'TTL of every record and of negative answers', '5s')

@@ -1,10 +1,9 @@
 import { SvcnetError } from '@svcnet/model';
-import { createServiceLogger, stopOnSignals } from '@svcnet/service-runtime';
+import { buildInfo, createServiceLogger, stopOnSignals, versionLine } from '@svcnet/service-runtime';
 import { DnsApp } from './dns-app.js';
 import { buildCommand, parseDnsArgs, type DnsOptions } from './flags.js';
 
-declare const SVCNET_VERSION: string | undefined;
-const VERSION = typeof SVCNET_VERSION === 'string' ? SVCNET_VERSION : '0.1.0';
+const VERSION = buildInfo().version;
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -13,7 +12,7 @@ async function main(): Promise<void> {
     process.exit(0);
   }
   if (argv.includes('--version')) {
-    process.stdout.write(`svcnet-dns ${VERSION} (Kubernetes DNS schema 1.1.0)\n`);
+    process.stdout.write(`${versionLine('svcnet-dns')} (Kubernetes DNS schema 1.1.0)\n`);
     process.exit(0);
   }
   let options: DnsOptions;

@@ -163,7 +163,7 @@ describe.skipIf(notRoot !== undefined)(`control plane under faults (3 NATS serve
 
   const stateServices = async (): Promise<Map<string, { ip: string; selector: Record<string, string> }>> => {
     // Either replica answers (a restarted one may still be opening its bucket): svcnetctl fails over between them.
-    const out = await cluster!.ctl(['--server', '127.0.0.1:9000,127.0.0.1:9010', 'get', 'services', '-o', 'json']);
+    const out = await cluster!.ctl(['get', 'services', '-o', 'json']);
     const list = JSON.parse(out.stdout) as { items: { metadata: { name: string }; spec: { clusterIP: string; selector?: Record<string, string> } }[] };
     return new Map(list.items.map((s) => [s.metadata.name, { ip: s.spec.clusterIP, selector: s.spec.selector ?? {} }]));
   };
@@ -194,20 +194,26 @@ describe.skipIf(notRoot !== undefined)(`control plane under faults (3 NATS serve
 
   /** Allocations and services agree: nothing leaked (after the repair loop), nothing unallocated. */
   const checkAllocations = async (stored: Map<string, { ip: string }>): Promise<void> => {
-    await eventually('allocations match services (repair loop released leaks)', 30_000, async () => {
-      const r = await cluster!.exec('cp', [process.execPath, '-e', LIST_ALLOCATIONS, '127.0.0.1:9001']);
-      const allocations = (JSON.parse(r.stdout) as { value: string; owner: string }[]).filter((a) => a.value.includes('.'));
+    let last = '';
+    await eventually('allocations match services (repair loop released leaks)', 45_000, async () => {
+      const tls = cluster!.tlsFiles('admin');
+      const r = await cluster!.exec('cp', [process.execPath, '-e', LIST_ALLOCATIONS, '127.0.0.1:9001', ...(tls ? [tls.caFile, tls.certFile, tls.keyFile] : [])]);
+      // ClusterIPs of the default namespace: the churn's services (kube-system/kube-dns is the cluster's own).
+      const allocations = (JSON.parse(r.stdout) as { value: string; owner: string }[]).filter((a) => a.value.includes('.') && a.owner.startsWith('default/'));
       const byOwner = new Map(allocations.map((a) => [a.owner, a.value]));
-      const ok =
-        allocations.length === [...stored.values()].filter((s) => s.ip && s.ip !== 'None').length &&
-        [...stored].every(([name, s]) => byOwner.get(`default/${name}`) === s.ip);
-      return ok ? true : undefined;
+      const want = new Map([...stored].filter(([, s]) => s.ip && s.ip !== 'None').map(([name, s]) => [`default/${name}`, s.ip]));
+      const leaked = allocations.filter((a) => want.get(a.owner) !== a.value).map((a) => `${a.owner}=${a.value}`);
+      const missing = [...want].filter(([owner, ip]) => byOwner.get(owner) !== ip).map(([owner, ip]) => `${owner}=${ip}`);
+      last = `leaked [${leaked.join(' ')}] missing [${missing.join(' ')}]`;
+      return leaked.length === 0 && missing.length === 0 ? true : undefined;
+    }).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}: ${last}`);
     });
   };
 
   /** Pods as the state service holds them: acknowledged readiness flips are there. */
   const storedPods = async (churn: Churn): Promise<Map<string, { ready: boolean; labels: Record<string, string> }>> => {
-    const out = await cluster!.ctl(['--server', '127.0.0.1:9000,127.0.0.1:9010', 'get', 'pods', '-o', 'json']);
+    const out = await cluster!.ctl(['get', 'pods', '-o', 'json']);
     const list = JSON.parse(out.stdout) as { items: { metadata: { name: string; labels?: Record<string, string> }; status: { conditions?: { type: string; status: string }[] } }[] };
     const pods = new Map(
       list.items.map((p) => [p.metadata.name, { ready: p.status.conditions?.find((c) => c.type === 'Ready')?.status === 'True', labels: p.metadata.labels ?? {} }]),
@@ -361,7 +367,10 @@ const path = require('node:path');
 const root = ${JSON.stringify(resolve(import.meta.dirname, '../../../proto'))};
 const def = loader.loadSync(path.join(root, 'svcnet/v1/allocator.proto'), { includeDirs: [root], keepCase: false, longs: String, enums: Number });
 const proto = grpc.loadPackageDefinition(def).svcnet.v1;
-const c = new proto.Allocator(process.argv[1], grpc.credentials.createInsecure());
+const fs = require('node:fs');
+const [address, ca, cert, key] = process.argv.slice(1);
+const creds = ca ? grpc.credentials.createSsl(fs.readFileSync(ca), fs.readFileSync(key), fs.readFileSync(cert)) : grpc.credentials.createInsecure();
+const c = new proto.Allocator(address, creds);
 c.listAllocations({}, (err, res) => {
   if (err) { console.error(err.message); process.exit(1); }
   console.log(JSON.stringify(res.allocations.map((a) => ({ value: a.value, owner: a.owner }))));

@@ -10,7 +10,8 @@ import { serviceFromProto, serviceToProto, type v1 } from '@svcnet/api';
 import type { Service, ServicePort, SessionAffinity, TrafficPolicy } from '@svcnet/model';
 import { ControlPlanePorts, type Cluster } from '@svcnet/cluster';
 
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export const SERVICE_PORT = 80;
 export const TARGET_PORT = 8080;
@@ -320,7 +321,8 @@ const UDP_FLOW = `
 const dgram = require('node:dgram');
 const fs = require('node:fs');
 const [ip, portText, untilText, readyFile, stopFile] = process.argv.slice(1);
-const port = Number(portText), until = Number(untilText);
+// At least 300 ms of sending from this process's own start: a slow start under load must not eat the whole window.
+const port = Number(portText), until = Math.max(Number(untilText), Date.now() + 300);
 const s = dgram.createSocket('udp4');
 const out = [];
 s.on('message', (m) => {
@@ -430,24 +432,31 @@ export async function rawKvPut(
   const transport = requireHere.resolve('@nats-io/transport-node');
   const kvLib = requireHere.resolve('@nats-io/kv');
   const creds = cluster.natsCreds(user);
+  const ca = cluster.tlsFiles('nats')?.caFile;
+  // Values go through a file: argv cannot carry a large one.
+  const entriesFile = join(cluster.state.stateDir, `kv-put-${process.pid}-${Date.now()}.json`);
+  writeFileSync(entriesFile, JSON.stringify(entries.map(([key, value]) => [key, value === undefined ? null : Buffer.from(value).toString('base64')])));
   const script = `
     const { connect, credsAuthenticator } = require(${JSON.stringify(transport)});
     const { Kvm } = require(${JSON.stringify(kvLib)});
     const { readFileSync } = require('node:fs');
     (async () => {
       const creds = ${JSON.stringify(creds ?? '')};
-      const nc = await connect({ servers: '127.0.0.1:${ControlPlanePorts.nats}', timeout: 5000,
+      const ca = ${JSON.stringify(ca ?? '')};
+      const nc = await connect({ servers: '127.0.0.1:${ControlPlanePorts.nats}', timeout: 5000, ...(ca ? { tls: { caFile: ca } } : {}),
         ...(creds ? { authenticator: credsAuthenticator(readFileSync(creds)), inboxPrefix: '_INBOX_' + ${JSON.stringify(user)} } : {}) });
       const kv = await new Kvm(nc).open('svcnet-state');
-      const args = process.argv.slice(1);
-      for (let i = 0; i < args.length; i += 2) {
-        if (args[i + 1] === '-') await kv.delete(args[i]);
-        else await kv.put(args[i], Buffer.from(args[i + 1], 'hex'));
+      for (const [key, value] of JSON.parse(readFileSync(process.argv[1], 'utf8'))) {
+        if (value === null) await kv.delete(key);
+        else await kv.put(key, Buffer.from(value, 'base64'));
       }
       await nc.drain();
     })().catch((e) => { console.error(e); process.exit(1); });`;
-  const args = entries.flatMap(([key, value]) => [key, value === undefined ? '-' : Buffer.from(value).toString('hex')]);
-  await cluster.exec('cp', [process.execPath, '-e', script, ...args], { timeoutMs: 30_000 });
+  try {
+    await cluster.exec('cp', [process.execPath, '-e', script, entriesFile], { timeoutMs: 30_000 });
+  } finally {
+    rmSync(entriesFile, { force: true });
+  }
 }
 
 /** Distinct pod names among successful replies. */

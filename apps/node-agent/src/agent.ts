@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { registerBuildInfo } from '@svcnet/service-runtime';
 import type { Logger } from 'pino';
 import { endpointsCodec, serviceCodec } from '@svcnet/api';
 import { ipInCidrs, type Endpoints, type Service } from '@svcnet/model';
@@ -76,6 +77,7 @@ export class NodeAgent {
     this.exec = params.exec ?? new ProcessNetExec();
     this.clock = params.clock ?? new SystemClock();
     this.dryRun = params.dryRun ?? false;
+    registerBuildInfo(this.registry, 'svcnet-agent');
     this.feedRejected = new Counter({
       name: 'svcnet_agent_feed_objects_rejected_total',
       help: 'Objects from the change feed refused as unusable (the last good version stays programmed)',

@@ -73,7 +73,7 @@ describe('parseAgentArgs: kube-proxy flags', () => {
     { name: 'bad bind address', argv: ['--healthz-bind-address', 'localhost:10256'], message: /healthz-bind-address/ },
     { name: 'bad port range', argv: ['--proxy-port-range', '30000'], message: /proxy-port-range/ },
     { name: 'bad verbosity', argv: ['-v', 'x'], message: /must be a non-negative integer/ },
-    { name: 'unknown flag', argv: ['--hostname-override', 'x'], message: /unknown option/ },
+    { name: 'unknown flag', argv: ['--bind-address', 'x'], message: /unknown option/ },
     { name: 'stray argument', argv: ['extra'], message: /too many arguments|excess/i },
   ];
   it.each(bad)('rejects $name with INVALID_ARGUMENT', ({ argv, message }) => {
@@ -85,6 +85,27 @@ describe('parseAgentArgs: kube-proxy flags', () => {
     }
     expect(caught).toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect((caught as Error).message).toMatch(message);
+  });
+});
+
+describe('parseAgentArgs: per-host environment', () => {
+  const env = { SVCNET_NODE_NAME: 'node-7', SVCNET_NODE_IP: '10.1.0.7', NATS_URL: 'tls://cp:4222', NATS_CREDS: '/etc/svcnet/agent.creds' };
+
+  it('takes the node name, node IP and NATS settings from the environment', () => {
+    expect(parseAgentArgs([], detect, env)).toMatchObject<Partial<AgentOptions>>({
+      nodeName: 'node-7',
+      nodeIPs: ['10.1.0.7'],
+      nats: { url: 'tls://cp:4222', credsFile: '/etc/svcnet/agent.creds' },
+    });
+  });
+
+  it('lets flags override the environment, --hostname-override included', () => {
+    expect(parseAgentArgs(['--node-name', 'a', '--node-ip', '10.1.0.8'], detect, env)).toMatchObject({ nodeName: 'a', nodeIPs: ['10.1.0.8'] });
+    expect(parseAgentArgs(['--hostname-override', 'b'], detect, env)).toMatchObject({ nodeName: 'b' });
+  });
+
+  it('checks an address from the environment like the flag', () => {
+    expect(() => parseAgentArgs([], detect, { SVCNET_NODE_IP: 'not-an-ip' })).toThrow(/node-ip/);
   });
 });
 

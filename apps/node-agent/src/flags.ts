@@ -3,7 +3,8 @@ import { isIP } from 'node:net';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ProxyMode } from '@svcnet/proxy-core';
 import { SvcnetError, ErrorCode, invalidField, parseBindAddress, parseDuration, type BindAddress } from '@svcnet/model';
-import { addNatsFlags, natsConnectSettings, type NatsConnectSettings, type NatsFlagValues } from '@svcnet/service-runtime';
+import { addNatsFlags, configFileArg, natsConnectSettings, type NatsConnectSettings, type NatsFlagValues } from '@svcnet/service-runtime';
+import { kubeProxyConfigArgv } from './kube-proxy-config.js';
 
 export { parseBindAddress, type BindAddress };
 
@@ -39,6 +40,8 @@ export interface AgentOptions {
   /** `first-last` or `first+count` as kube-proxy's userspace mode took it; empty = any. */
   proxyPortRange: string;
   verbosity: number;
+  /** --write-config-to: write the effective KubeProxyConfiguration there and exit. */
+  writeConfigTo?: string;
 }
 
 function splitList(text: string): string[] {
@@ -80,8 +83,22 @@ function durationOption(field: string) {
 export function buildCommand(env: NodeJS.ProcessEnv = process.env): Command {
   const cmd = new Command('svcnet-agent').description("svcnet's kube-proxy: watches services and endpoints, programs this node's data plane");
   return addNatsFlags(cmd, env)
-    .option('--node-name <name>', 'name of this node (endpoints with this nodeName are local)', hostname())
-    .addOption(new Option('--node-ip <ips>', "this node's IP addresses, comma separated").default('', 'detected'))
+    .option('--version', 'print the version, commit and build date, then exit')
+    .option('--config <file>', 'a KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1) YAML file; flags override it')
+    .option('--write-config-to <file>', 'write the effective configuration as a KubeProxyConfiguration and exit')
+    .addOption(
+      new Option('--node-name <name>', 'name of this node (endpoints with this nodeName are local) [$SVCNET_NODE_NAME]').default(
+        env.SVCNET_NODE_NAME || hostname(),
+        env.SVCNET_NODE_NAME ? undefined : 'the host name',
+      ),
+    )
+    .addOption(new Option('--hostname-override <name>', "kube-proxy's name for --node-name").hideHelp())
+    .addOption(
+      new Option('--node-ip <ips>', "this node's IP addresses, comma separated [$SVCNET_NODE_IP]").default(
+        env.SVCNET_NODE_IP ?? '',
+        env.SVCNET_NODE_IP ? undefined : 'detected',
+      ),
+    )
     .addOption(
       new Option('--proxy-mode <mode>', 'which proxy mode to use').choices(Object.values(ProxyMode)).default('iptables'),
     )
@@ -128,6 +145,7 @@ export function buildCommand(env: NodeJS.ProcessEnv = process.env): Command {
 
 interface RawFlags extends NatsFlagValues {
   nodeName: string;
+  hostnameOverride?: string;
   nodeIp: string;
   proxyMode: ProxyMode;
   iptablesBackend: IptablesVariantFlag;
@@ -146,6 +164,7 @@ interface RawFlags extends NatsFlagValues {
   ipvsStrictArp: boolean;
   proxyPortRange: string;
   v: number;
+  writeConfigTo?: string;
 }
 
 /** Turns parsed flags into validated options; throws SvcnetError(INVALID_ARGUMENT, field). */
@@ -166,6 +185,7 @@ export function optionsFromFlags(raw: RawFlags, detect: () => string[] = detectN
   if (raw.proxyPortRange && !/^\d+[-+]\d+$/.test(raw.proxyPortRange)) {
     throw invalidField('proxy-port-range', raw.proxyPortRange, 'expected first-last, e.g. 30000-30100');
   }
+  if (raw.hostnameOverride !== undefined) raw = { ...raw, nodeName: raw.hostnameOverride };
   if (!raw.nodeName.trim()) throw invalidField('node-name', raw.nodeName, 'must not be empty');
   return {
     nats: natsConnectSettings(raw),
@@ -188,6 +208,7 @@ export function optionsFromFlags(raw: RawFlags, detect: () => string[] = detectN
     ipvsStrictArp: raw.ipvsStrictArp,
     proxyPortRange: raw.proxyPortRange,
     verbosity: raw.v,
+    ...(raw.writeConfigTo ? { writeConfigTo: raw.writeConfigTo } : {}),
   };
 }
 
@@ -197,8 +218,16 @@ export function optionsFromFlags(raw: RawFlags, detect: () => string[] = detectN
  */
 export function parseAgentArgs(argv: readonly string[], detect?: () => string[], env: NodeJS.ProcessEnv = process.env): AgentOptions {
   const cmd = buildCommand(env).exitOverride().configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+  const file = configFileArg(argv);
+  let fromFile: string[] = [];
   try {
-    cmd.parse([...argv], { from: 'user' });
+    // The file first, then the command line: flags override the file, as kube-proxy does.
+    if (file) fromFile = kubeProxyConfigArgv(file);
+  } catch (err) {
+    throw new SvcnetError(ErrorCode.InvalidArgument, (err as Error).message, { cause: err });
+  }
+  try {
+    cmd.parse([...fromFile, ...argv], { from: 'user' });
   } catch (err) {
     const code = (err as { code?: string }).code ?? '';
     if (code === 'commander.helpDisplayed' || code === 'commander.version') throw err;

@@ -1,8 +1,10 @@
+import { writeFileSync } from 'node:fs';
 import { SvcnetError } from '@svcnet/model';
+import { kubeProxyConfigText } from './kube-proxy-config.js';
 import { NodeAgent, cleanupEverything } from './agent.js';
 import { buildCommand, parseAgentArgs, type AgentOptions } from './flags.js';
 import { createLogger } from './logger.js';
-import { stopOnSignals } from '@svcnet/service-runtime';
+import { stopOnSignals, versionLine } from '@svcnet/service-runtime';
 
 /** How long --dump-rules waits for the initial lists. */
 const DUMP_LIST_TIMEOUT_MS = 30_000;
@@ -35,6 +37,10 @@ async function run(options: AgentOptions): Promise<void> {
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  if (argv.includes('--version')) {
+    process.stdout.write(`${versionLine('svcnet-agent')}\n`);
+    process.exit(0);
+  }
   if (argv.includes('--help') || argv.includes('-h')) {
     buildCommand().outputHelp();
     process.exit(0);
@@ -44,6 +50,10 @@ async function main(): Promise<void> {
     options = parseAgentArgs(argv);
   } catch (err) {
     usageError(err);
+  }
+  if (options.writeConfigTo) {
+    writeFileSync(options.writeConfigTo, kubeProxyConfigText(options), { mode: 0o600 });
+    process.exit(0);
   }
   if (options.cleanup) {
     const logger = createLogger({ verbosity: options.verbosity, nodeName: options.nodeName });

@@ -115,7 +115,7 @@ export async function startAllocator(natsUrl: string, port?: number, serviceRang
   const p = port ?? (await freePort());
   const app = await startApp(
     'allocator',
-    ['--listen', `127.0.0.1:${p}`, '--nats-url', natsUrl, '--service-cluster-ip-range', serviceRange,
+    ['--listen', `127.0.0.1:${p}`, '--plaintext', '--nats-url', natsUrl, '--service-cluster-ip-range', serviceRange,
       '--service-node-port-range', NODE_PORTS, '--pod-network-cidr', POD_CIDR, '--metrics-bind-address', '127.0.0.1:0', ...extraArgs],
     p,
   );
@@ -145,7 +145,7 @@ export async function startState(
   const [port, metricsPort] = [await freePort(), await freePort()];
   const app = await startApp(
     'state',
-    ['--listen', `127.0.0.1:${port}`, '--nats-url', params.natsUrl, '--allocator-url', params.allocatorUrl,
+    ['--listen', `127.0.0.1:${port}`, '--plaintext', '--allocator-plaintext', '--nats-url', params.natsUrl, '--allocator-url', params.allocatorUrl,
       '--pod-network-cidr', POD_CIDR, '--repair-interval-ms', String(params.repairIntervalMs ?? 60_000),
       '--allocator-timeout-ms', '2000', '--metrics-bind-address', `127.0.0.1:${metricsPort}`, '-v', '1', ...(params.extraArgs ?? [])],
     port,

@@ -183,7 +183,7 @@ describe('svcnet-state under hostile and broken input', () => {
     expect(chunks).toBe(3);
     expect(new Set(names).size).toBe(1100);
     // svcnetctl reads in chunks of 500, so it shows every one of them.
-    const ctl = spawnSync(process.execPath, [resolve(import.meta.dirname, '../../svcnetctl/dist/main.cjs'), '--server', stack.state.address, 'get', 'pods', '-n', 'many', '-o', 'name'], {
+    const ctl = spawnSync(process.execPath, [resolve(import.meta.dirname, '../../svcnetctl/dist/main.cjs'), '--server', `http://${stack.state.address}`, 'get', 'pods', '-n', 'many', '-o', 'name'], {
       encoding: 'utf8',
     });
     expect(ctl.status, ctl.stderr).toBe(0);

@@ -6,5 +6,4 @@ export { PodManager, EndpointsManager, MANAGED_BY_ANNOTATION, ENDPOINTS_CONTROLL
 export { EndpointsController } from './endpoints-controller.js';
 export { RepairLoop, LEAK_SIGHTINGS_BEFORE_RELEASE } from './repair-loop.js';
 export type { RepairReport } from './repair-loop.js';
-export { GrpcAllocations } from './allocations.js';
 export type { Allocations, AllocationRecord } from './allocations.js';

@@ -1,16 +1,32 @@
 import { Command } from 'commander';
 import { parseCidr } from '@svcnet/ipam';
 import { invalidField, parseBindAddress, parseDuration } from '@svcnet/model';
-import { addNatsFlags, createServiceLogger, natsConnectSettings, stopOnSignals, type NatsFlagValues } from '@svcnet/service-runtime';
+import {
+  addNatsFlags,
+  addServingTlsFlags,
+  createServiceLogger,
+  natsConnectSettings,
+  parseWithConfigFile,
+  quietIpServernameWarning,
+  servingSecurity,
+  stopOnSignals,
+  TlsConfigError,
+  versionLine,
+  type NatsFlagValues,
+  type ServingTlsFlagValues,
+} from '@svcnet/service-runtime';
 import { StoreConfigError } from '@svcnet/store';
+import { ClientConfigError } from '@svcnet/client';
 import { DEFAULT_MAX_WATCHES_PER_CLIENT, runState } from './server.js';
+
+quietIpServernameWarning();
 
 const program = new Command()
   .name('svcnet-state')
   .description(
     "svcnet's API server: services, pods and endpoints over gRPC (svcnet.v1.State), stored in the NATS JetStream KV bucket svcnet-state, which is also the change feed node agents watch.",
   )
-  .option('--listen <host:port>', 'gRPC listen address', '127.0.0.1:9402')
+  .option('--listen <host:port>', 'gRPC listen address [$SVCNET_LISTEN]', process.env.SVCNET_LISTEN || '127.0.0.1:9402')
   .option('--allocator-url <host:port>', 'svcnet-allocator gRPC address', '127.0.0.1:9401')
   .option('--pod-network-cidr <cidr[,cidr]>', 'pod network; pod IPs must lie inside it')
   .option('--repair-interval-ms <ms>', 'allocation repair loop period', '60000')
@@ -25,8 +41,15 @@ const program = new Command()
   .option('--kv-replicas <n>', 'replicas of the state bucket when it is created (3 on a NATS cluster); an existing bucket with another count is refused', '1')
   .option('--store-timeout <duration>', 'deadline of each NATS request; while NATS is away calls fail at once with UNAVAILABLE', '5s')
   .option('-v, --v <level>', 'log verbosity (0 info, 1-3 debug, 4+ trace)', '0')
+  .version(versionLine('svcnet-state'), '--version', 'print the version, commit and build date')
   .showHelpAfterError();
 addNatsFlags(program);
+addServingTlsFlags(program);
+program
+  .option('--allocator-ca-file <file>', "CA bundle that signed the allocator's serving certificate (turns TLS to the allocator on)")
+  .option('--allocator-client-cert-file <file>', "this service's client certificate towards the allocator (Organization svcnet:editors)")
+  .option('--allocator-client-key-file <file>', 'key of --allocator-client-cert-file')
+  .option('--allocator-plaintext', 'talk to the allocator without TLS (only for a quick local try)', false);
 
 function positiveInt(flag: string, value: string): number {
   const n = Number(value);
@@ -38,8 +61,12 @@ function positiveInt(flag: string, value: string): number {
 }
 
 async function main(): Promise<void> {
-  program.parse();
-  const o = program.opts<NatsFlagValues & {
+  parseWithConfigFile(program, { program: 'svcnet-state', apiVersion: 'svcnet.io/v1alpha1', kind: 'StateConfiguration' });
+  const o = program.opts<NatsFlagValues & ServingTlsFlagValues & {
+    allocatorCaFile?: string;
+    allocatorClientCertFile?: string;
+    allocatorClientKeyFile?: string;
+    allocatorPlaintext: boolean;
     listen: string;
     kvReplicas: string;
     allocatorUrl: string;
@@ -54,7 +81,12 @@ async function main(): Promise<void> {
   }>();
   let metricsBindAddress;
   let storeTimeoutMs;
+  let security;
   try {
+    security = servingSecurity(o);
+    if (!o.allocatorPlaintext && !o.allocatorCaFile) {
+      throw invalidField('allocator-ca-file', '', 'TLS to the allocator needs --allocator-ca-file (and a client certificate); pass --allocator-plaintext to go without TLS explicitly');
+    }
     metricsBindAddress = parseBindAddress(o.metricsBindAddress, 'metrics-bind-address');
     storeTimeoutMs = parseDuration(o.storeTimeout, 'store-timeout');
     if (storeTimeoutMs <= 0) throw invalidField('store-timeout', o.storeTimeout, 'must be positive');
@@ -62,13 +94,22 @@ async function main(): Promise<void> {
       parseCidr(cidr, 'service-external-ip-cidrs');
     }
   } catch (err) {
-    process.stderr.write(`svcnet-state: invalid flags: --${(err as Error).message}\n`);
+    const message = err instanceof TlsConfigError ? err.message : `--${(err as Error).message}`;
+    process.stderr.write(`svcnet-state: invalid flags: ${message}\n`);
     process.exit(1);
   }
   const log = createServiceLogger({ name: 'svcnet-state', verbosity: Number(o.v) || 0 });
   const running = await runState(
     {
       listen: o.listen,
+      security,
+      allocatorTls: o.allocatorPlaintext
+        ? undefined
+        : {
+            caFile: o.allocatorCaFile!,
+            ...(o.allocatorClientCertFile ? { certFile: o.allocatorClientCertFile } : {}),
+            ...(o.allocatorClientKeyFile ? { keyFile: o.allocatorClientKeyFile } : {}),
+          },
       nats: natsConnectSettings(o),
       kvReplicas: positiveInt('kv-replicas', o.kvReplicas),
       allocatorUrl: o.allocatorUrl,
@@ -86,7 +127,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof StoreConfigError) {
+  if (err instanceof StoreConfigError || err instanceof TlsConfigError || err instanceof ClientConfigError) {
     process.stderr.write(`svcnet-state: ${err.message}\n`);
     process.exit(1);
   }

@@ -1,11 +1,13 @@
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import type { ServerCredentials } from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { addHealthAndReflection, statev1, tolerantService } from '@svcnet/api';
+import { addHealthAndReflection, certificateAuthorizer, STATE_METHOD_ACCESS, statev1, tolerantService } from '@svcnet/api';
 import type { BindAddress } from '@svcnet/model';
-import { boundPort, closeHttp, GrpcServerMetrics, listenMetrics, type NatsConnectSettings } from '@svcnet/service-runtime';
+import { boundPort, closeHttp, GrpcServerMetrics, listenMetrics, registerBuildInfo, serverCredentialsFor, type NatsConnectSettings, type ServingSecurity } from '@svcnet/service-runtime';
 import { connectStore, openStateStores, StoreConfigError, type StateStores, type StoreConnection } from '@svcnet/store';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { GrpcAllocations, type Allocations } from './allocations.js';
+import type { Allocations } from './allocations.js';
+import { AllocatorClient, type ClientTlsOptions } from '@svcnet/client';
 import { EndpointsController } from './endpoints-controller.js';
 import { StateInformers } from './informers.js';
 import { ListPager } from './list-pager.js';
@@ -17,6 +19,10 @@ import { stateHandlers } from './state-edge.js';
 
 export interface StateConfig {
   listen: string;
+  /** Mutual TLS (kube-apiserver's flags) or plaintext when asked for explicitly. */
+  security: ServingSecurity;
+  /** TLS towards the allocator; undefined = plaintext, explicitly. */
+  allocatorTls?: ClientTlsOptions;
   nats: NatsConnectSettings;
   /** Replicas of the state bucket when it is created. */
   kvReplicas?: number;
@@ -62,10 +68,8 @@ export interface RunningState {
   stop(): Promise<void>;
 }
 
-function bind(server: Server, address: string): Promise<number> {
-  return new Promise((resolve, reject) =>
-    server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
-  );
+function bind(server: Server, address: string, credentials: ServerCredentials): Promise<number> {
+  return new Promise((resolve, reject) => server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port))));
 }
 
 /**
@@ -81,7 +85,13 @@ export async function runState(config: StateConfig, logger: Logger): Promise<Run
     ...(config.storeTimeoutMs ? { requestTimeoutMs: config.storeTimeoutMs } : {}),
   });
   const stores = await openStoresWhenReady(connection, config.kvReplicas ?? 1, logger);
-  const allocations: Allocations = new GrpcAllocations(config.allocatorUrl, config.allocatorTimeoutMs);
+  // TLS files are read and checked first: a bad one stops the start, naming the flag and the path.
+  const serverCredentials = serverCredentialsFor(config.security);
+  const allocations: Allocations = new AllocatorClient({
+    address: config.allocatorUrl,
+    timeoutMs: config.allocatorTimeoutMs,
+    ...(config.allocatorTls ? { tls: config.allocatorTls } : {}),
+  });
   const informers = new StateInformers({ connection, logger });
   const controller = new EndpointsController({ informers, endpoints: stores.endpoints, logger });
   await controller.start();
@@ -98,6 +108,7 @@ export async function runState(config: StateConfig, logger: Logger): Promise<Run
     }
   })().catch(() => undefined);
   const registry = new Registry();
+  registerBuildInfo(registry, 'svcnet-state');
   collectDefaultMetrics({ register: registry });
   const grpcMetrics = new GrpcServerMetrics('svcnet.v1.State', registry);
   new Gauge({
@@ -160,10 +171,11 @@ export async function runState(config: StateConfig, logger: Logger): Promise<Run
       endpoints: new EndpointsManager({ store: stores.endpoints, services: stores.services }),
       logger,
       metrics: grpcMetrics,
+      ...('tls' in config.security ? { authorize: certificateAuthorizer({ service: 'svcnet.v1.State', access: STATE_METHOD_ACCESS }) } : {}),
     }),
   );
   addHealthAndReflection(server, ['svcnet.v1.State']);
-  const port = await bind(server, config.listen);
+  const port = await bind(server, config.listen, serverCredentials);
   const host = config.listen.slice(0, config.listen.lastIndexOf(':'));
   const address = `${host}:${port}`;
   const http = config.metricsBindAddress

@@ -3,6 +3,7 @@ import type { GrpcServerMetrics } from '@svcnet/service-runtime';
 import type { Logger } from 'pino';
 import type { statev1 } from '@svcnet/api';
 import {
+  type CallAuthorizer,
   endpointsFromProto,
   endpointsToProto,
   podFromProto,
@@ -28,8 +29,9 @@ import type { EndpointsManager, PodManager } from './object-managers.js';
 import type { ServiceManager } from './service-manager.js';
 import { endStream, type WatchHub } from './watch-stream.js';
 
-function unary<Req, Res>(method: string, log: Logger, metrics: GrpcServerMetrics | undefined, fn: (req: Req) => Promise<Res>): handleUnaryCall<Req, Res> {
-  return unaryHandler(method, log, fn, metrics ? (m) => metrics.unary(m) : undefined);
+function unaryWith(authorize: CallAuthorizer | undefined) {
+  return <Req, Res>(method: string, log: Logger, metrics: GrpcServerMetrics | undefined, fn: (req: Req) => Promise<Res>): handleUnaryCall<Req, Res> =>
+    unaryHandler(method, log, fn, { ...(metrics ? { observe: (m: string) => metrics.unary(m) } : {}), ...(authorize ? { authorize } : {}) });
 }
 
 function required<T>(value: T | undefined, field: string): T {
@@ -104,6 +106,8 @@ export interface StateEdgeParams {
   logger: Logger;
   /** grpc_server_* series; none in tests that do not need them. */
   metrics?: GrpcServerMetrics;
+  /** Checks each caller (mutual TLS); none on a plaintext server. */
+  authorize?: CallAuthorizer;
 }
 
 /** svcnet.v1.State handlers: wire types in and out, domain managers in between. */
@@ -111,6 +115,7 @@ export function stateHandlers(p: StateEdgeParams): statev1.StateServer {
   const log = p.logger;
   const m = p.metrics;
   const pager = p.pager;
+  const unary = unaryWith(p.authorize);
   return {
     createService: unary('CreateService', log, m, async (r: statev1.CreateServiceRequest) =>
       serviceToProto(await p.services.create(serviceFromProto(required(r.service, 'service')))),
@@ -168,6 +173,11 @@ export function stateHandlers(p: StateEdgeParams): statev1.StateServer {
       call.once('close', () => ended(grpcStatus.OK));
       const refusal = requestRefusal(call.request);
       if (refusal) return endStream(call, refusal);
+      try {
+        p.authorize?.(call, 'Watch');
+      } catch (err) {
+        return endStream(call, err as SvcnetError);
+      }
       p.watches.serve(call);
     },
   };

@@ -1,6 +1,7 @@
 /**
  * svcnetctl against the real thing: nats-server, the built allocator and state
- * service, and the built CLI, each a separate process. Needs `npx nx run-many -t build`
+ * service (mutual TLS, certificates from `svcnetctl certs init`), and the built
+ * CLI with its config file, each a separate process. Needs `npx nx run-many -t build`
  * first (the test command does that).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -43,7 +44,7 @@ function ctl(...args: string[]): Promise<Run> {
     execFile(
       process.execPath,
       [bundle('svcnetctl'), ...args],
-      { env: { ...process.env, SVCNET_SERVER: server }, timeout: 30_000 },
+      { env: { ...process.env, SVCNETCONFIG: join(dir, 'pki', 'config'), SVCNET_SERVER: '', HOME: dir }, timeout: 30_000 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
         resolvePromise({ code, stdout, stderr });
@@ -97,7 +98,12 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'svcnetctl-e2e-'));
   nats = await startNatsServer();
   const [allocatorPort, statePort] = [await freePort(), await freePort()];
+  const pki = join(dir, 'pki');
+  const init = await ctl('certs', 'init', '--dir', pki, '--server-hosts', '127.0.0.1', '--state-server', `127.0.0.1:${statePort}`);
+  expect(init.code, init.stderr).toBe(0);
+  const serving = (name: string) => ['--tls-cert-file', join(pki, `${name}.crt`), '--tls-private-key-file', join(pki, `${name}.key`), '--client-ca-file', join(pki, 'ca.crt')];
   startApp('allocator', [
+    ...serving('allocator'),
     '--listen', `127.0.0.1:${allocatorPort}`,
     '--nats-url', nats.url,
     '--service-cluster-ip-range', '10.96.0.0/16',
@@ -107,6 +113,10 @@ beforeAll(async () => {
   ]);
   await waitForPort(allocatorPort, '127.0.0.1', 30_000);
   startApp('state', [
+    ...serving('state'),
+    '--allocator-ca-file', join(pki, 'ca.crt'),
+    '--allocator-client-cert-file', join(pki, 'state-allocator-client.crt'),
+    '--allocator-client-key-file', join(pki, 'state-allocator-client.key'),
     '--listen', `127.0.0.1:${statePort}`,
     '--nats-url', nats.url,
     '--allocator-url', `127.0.0.1:${allocatorPort}`,
@@ -201,7 +211,7 @@ describe('svcnetctl end to end (nats-server + allocator + state)', () => {
 
   it('get -w streams a readiness change from State.Watch', async () => {
     const watcher = spawn(process.execPath, [bundle('svcnetctl'), 'get', 'pods', '-w'], {
-      env: { ...process.env, SVCNET_SERVER: server },
+      env: { ...process.env, SVCNETCONFIG: join(dir, 'pki', 'config'), SVCNET_SERVER: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -249,5 +259,64 @@ describe('svcnetctl end to end (nats-server + allocator + state)', () => {
       stdout: '',
       stderr: `The connection to the server 127.0.0.1:${closed} was refused - did you specify the right host or port?\n`,
     });
+  });
+
+  it('refuses who may not: a viewer writing, no client certificate, a wrong CA, plaintext to a TLS server', async () => {
+    const viewer = await ctl('--context', 'viewer', 'delete', 'svc', 'anything');
+    expect(viewer.code).toBe(1);
+    expect(viewer.stderr).toMatch(/^Error from server \(Forbidden\): User "viewer" \(groups svcnet:viewers\) cannot write through svcnet\.v1\.State\/DeleteService: svcnet:editors is required/);
+    expect((await ctl('--context', 'viewer', 'get', 'svc')).code).toBe(0);
+
+    const pki = join(dir, 'pki');
+    const anonymous = await ctl('--svcnetconfig', '/dev/null', '--server', server, '--certificate-authority', join(pki, 'ca.crt'), 'get', 'pods');
+    expect(anonymous.code).toBe(1);
+    expect(anonymous.stderr).toMatch(/^Error from server \(Unauthorized\): Unauthorized: ListPods on svcnet\.v1\.State needs a client certificate signed by the cluster CA/);
+
+    const other = join(dir, 'other-pki');
+    expect((await ctl('certs', 'init', '--dir', other, '--server-hosts', '127.0.0.1')).code).toBe(0);
+    const wrongCa = await ctl('--svcnetconfig', '/dev/null', '--server', server, '--certificate-authority', join(other, 'ca.crt'),
+      '--client-certificate', join(pki, 'admin.crt'), '--client-key', join(pki, 'admin.key'), 'get', 'pods');
+    expect(wrongCa.code).toBe(1);
+    expect(wrongCa.stderr).toMatch(/^Unable to connect to the server 127\.0\.0\.1:\d+: tls: failed to verify the server certificate: .+\(check certificate-authority\)/);
+
+    const foreignClient = await ctl('--svcnetconfig', '/dev/null', '--server', server, '--certificate-authority', join(pki, 'ca.crt'),
+      '--client-certificate', join(other, 'admin.crt'), '--client-key', join(other, 'admin.key'), 'get', 'pods');
+    expect(foreignClient.stderr).toMatch(/\(Unauthorized\)/);
+
+    const plaintext = await ctl('--svcnetconfig', '/dev/null', '--server', `http://${server}`, '--request-timeout', '3s', 'get', 'pods');
+    expect(plaintext.code).toBe(1);
+    expect(plaintext.stderr).not.toBe('');
+
+    const mismatched = await ctl('--svcnetconfig', '/dev/null', '--server', server, '--certificate-authority', join(pki, 'ca.crt'),
+      '--client-certificate', join(pki, 'admin.crt'), '--client-key', join(pki, 'viewer.key'), 'get', 'pods');
+    expect(mismatched.stderr).toMatch(/^error: client-key .*viewer\.key: does not match .*admin\.crt/);
+  });
+
+  it('servers refuse to start on bad TLS files, naming the flag and the path', async () => {
+    const pki = join(dir, 'pki');
+    const run = (args: string[]) =>
+      new Promise<Run>((res) =>
+        execFile(process.execPath, [bundle('allocator'), '--listen', '127.0.0.1:0', '--metrics-bind-address', '', ...args], { timeout: 20_000 }, (err, stdout, stderr) =>
+          res({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+        ),
+      );
+    const cases: { name: string; args: string[]; message: RegExp }[] = [
+      { name: 'missing files', args: [], message: /--tls-cert-file: TLS needs --tls-cert-file, --tls-private-key-file, --client-ca-file .*--plaintext/ },
+      {
+        name: 'unreadable certificate',
+        args: ['--tls-cert-file', join(pki, 'nope.crt'), '--tls-private-key-file', join(pki, 'allocator.key'), '--client-ca-file', join(pki, 'ca.crt')],
+        message: /--tls-cert-file .*nope\.crt: cannot be read/,
+      },
+      {
+        name: 'key of another certificate',
+        args: ['--tls-cert-file', join(pki, 'allocator.crt'), '--tls-private-key-file', join(pki, 'state.key'), '--client-ca-file', join(pki, 'ca.crt')],
+        message: /--tls-private-key-file .*state\.key: does not match the certificate .*allocator\.crt/,
+      },
+    ];
+    for (const c of cases) {
+      const r = await run(c.args);
+      expect(r.code, c.name).toBe(1);
+      expect(r.stderr, c.name).toMatch(c.message);
+    }
   });
 });

@@ -3,6 +3,7 @@
  * `Error from server (<Reason>): <message>` and exit 1, usage errors as
  * `error: <message>` and exit 2.
  */
+import { ClientConfigError, ServerUnreachableError } from '@svcnet/client';
 import { ErrorCode, SvcnetError } from '@svcnet/model';
 import { ManifestError } from './manifest/from-manifest.js';
 
@@ -20,17 +21,7 @@ export class CliError extends Error {
   override readonly name = 'CliError';
 }
 
-/** The state service could not be reached at all. */
-export class ServerUnreachableError extends Error {
-  override readonly name = 'ServerUnreachableError';
-  constructor(
-    readonly server: string,
-    message = `The connection to the server ${server} was refused - did you specify the right host or port?`,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+export { ServerUnreachableError };
 
 /** Kubernetes' StatusReason for each of our codes, so messages read like kubectl's. */
 const reasons: Record<ErrorCode, string> = {
@@ -43,6 +34,8 @@ const reasons: Record<ErrorCode, string> = {
   [ErrorCode.Unavailable]: 'ServiceUnavailable',
   [ErrorCode.Internal]: 'InternalError',
   [ErrorCode.DataLoss]: 'DataLoss',
+  [ErrorCode.Unauthenticated]: 'Unauthorized',
+  [ErrorCode.PermissionDenied]: 'Forbidden',
 };
 
 export function reasonOf(code: ErrorCode): string {
@@ -60,6 +53,7 @@ export function describeFailure(err: unknown, context?: string): { message: stri
   }
   if (err instanceof UsageError) return { message: `error: ${prefix}${err.message}`, exitCode: ExitCode.Usage };
   if (err instanceof ServerUnreachableError) return { message: err.message, exitCode: ExitCode.Failed };
+  if (err instanceof ClientConfigError) return { message: `error: ${err.message}`, exitCode: ExitCode.Failed };
   if (err instanceof ManifestError || err instanceof CliError) {
     return { message: `error: ${prefix}${err.message}`, exitCode: ExitCode.Failed };
   }

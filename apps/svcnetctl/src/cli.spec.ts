@@ -357,3 +357,16 @@ describe('svcnetctl usage, server address, exit codes', () => {
     expect(out.stderr).toMatch(/^error: the path "missing.yaml" cannot be read: ENOENT/);
   });
 });
+
+describe('--request-timeout', () => {
+  it('takes Go durations and plain seconds, and refuses anything else as a usage error', async () => {
+    for (const [text, ms] of [['30', 30_000], ['1m30s', 90_000], ['500ms', 500]] as const) {
+      const h = harness();
+      expect((await h.run('--request-timeout', text, 'get', 'services')).code).toBe(0);
+      expect(h.connects.at(-1)?.timeoutMs).toBe(ms);
+    }
+    const bad = await harness().run('--request-timeout', '30x', 'get', 'services');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/invalid duration "30x"/);
+  });
+});

@@ -3,6 +3,7 @@
  * every outcome into an exit code: 0 ok, 1 failed, 2 usage error.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { parseDuration } from '@svcnet/model';
 import { ExitCode, UsageError, describeFailure } from './cli-errors.js';
 import { runApply } from './commands/apply.js';
 import type { CliIo, CommandContext } from './commands/context.js';
@@ -11,31 +12,38 @@ import { runDescribe } from './commands/describe.js';
 import { runExpose, type ExposeOptions } from './commands/expose.js';
 import { runGet, type GetOptions } from './commands/get.js';
 import { runTrace, type TraceOptions } from './commands/trace.js';
-import type { StateApi } from './state-api.js';
+import { runCertsInit, runCertsIssue, type CertsInitOptions, type CertsIssueOptions } from './commands/certs.js';
+import { runNatsInit, runNatsIssue, type NatsInitOptions, type NatsIssueOptions } from './commands/nats.js';
+import type { ClientTlsOptions, StateApi } from '@svcnet/client';
+import { DEFAULT_SERVER, resolveConnection, type ConnectionFlags } from './config.js';
+import { versionLine } from '@svcnet/service-runtime';
 
-/** Default address of the state service (apps/state's default `--listen`). */
-export const DEFAULT_SERVER = '127.0.0.1:9402';
+export { DEFAULT_SERVER };
 
 export interface CliDeps {
   io: CliIo;
   env: Readonly<Record<string, string | undefined>>;
   /** Opens the state API; called at most once, only by commands that need it. */
-  connect(params: { server: string; timeoutMs: number; verbosity: number }): StateApi;
+  connect(params: { server: string; timeoutMs: number; verbosity: number; tls: ClientTlsOptions | undefined }): StateApi;
+  /** A config file's text, or undefined when it does not exist (default: none exist). */
+  readText?(path: string): string | undefined;
+  /** The user's home directory (for ~/.svcnet/config). */
+  home?: string;
 }
 
-interface GlobalOptions {
-  server?: string;
+interface GlobalOptions extends ConnectionFlags {
   namespace?: string;
   requestTimeout: string;
   v: string;
 }
 
-/** kubectl's --request-timeout: `30s`, `2m`, `500ms` or plain seconds. */
-export function parseDuration(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) throw new UsageError(`invalid duration "${text}": use e.g. 30s, 2m, 500ms`);
-  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-  return Number(m[1]) * factor;
+/** kubectl's --request-timeout: a Go duration (`30s`, `1m30s`, `500ms`) or plain seconds. */
+export function parseRequestTimeout(text: string): number {
+  try {
+    return parseDuration(text, 'request-timeout', { bareSeconds: true });
+  } catch {
+    throw new UsageError(`invalid duration "${text}": use e.g. 30s, 2m, 500ms`);
+  }
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -49,18 +57,29 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<Ex
 
   const context = (): CommandContext => {
     const g = program.opts<GlobalOptions>();
-    const server = g.server ?? deps.env.SVCNET_SERVER ?? DEFAULT_SERVER;
-    const timeoutMs = parseDuration(g.requestTimeout);
-    api ??= deps.connect({ server, timeoutMs, verbosity: Number(g.v) || 0 });
-    return { io: deps.io, api, namespace: g.namespace ?? 'default', namespaceExplicit: g.namespace !== undefined };
+    const conn = resolveConnection(g, { env: deps.env, readText: deps.readText ?? (() => undefined), home: deps.home });
+    const timeoutMs = parseRequestTimeout(g.requestTimeout);
+    api ??= deps.connect({ server: conn.server, timeoutMs, verbosity: Number(g.v) || 0, tls: conn.tls });
+    const namespace = g.namespace ?? conn.namespace;
+    return { io: deps.io, api, namespace: namespace ?? 'default', namespaceExplicit: g.namespace !== undefined };
   };
 
   program
     .description('svcnetctl controls svcnet services, pods and endpoints (kubectl habits, svcnet.v1.State over gRPC).')
-    .option('-s, --server <address>', `state service address (env SVCNET_SERVER, default ${DEFAULT_SERVER})`)
+    .option('--svcnetconfig <file>', 'config file with servers, certificates and contexts (env SVCNETCONFIG, default ~/.svcnet/config)')
+    .option('--context <name>', 'the context of the config file to use')
+    .option(
+      '-s, --server <address>',
+      `state service address(es), comma-separated for replicas; http:// means plaintext (env SVCNET_SERVER, default ${DEFAULT_SERVER})`,
+    )
+    .option('--certificate-authority <file>', 'CA bundle that signed the server certificate')
+    .option('--client-certificate <file>', 'client certificate (its Organization decides what you may do: svcnet:viewers, svcnet:editors)')
+    .option('--client-key <file>', 'key of --client-certificate')
+    .option('--insecure-skip-tls-verify', "do not check the server certificate (makes the connection insecure)")
     .option('-n, --namespace <namespace>', 'namespace of the request (default "default")')
     .option('--request-timeout <duration>', 'deadline of each request', '30s')
     .option('-v, --v <level>', 'log verbosity (pino JSON on stderr; 6+ logs every request)', '0')
+    .version(versionLine('svcnetctl'), '--version', 'print the version, commit and build date')
     .exitOverride()
     .configureOutput({ writeOut: (s) => deps.io.stdout(s), writeErr: (s) => deps.io.stderr(s) })
     .showSuggestionAfterError();
@@ -124,6 +143,52 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<Ex
     .option('--dry-run <mode>', 'none or client (print the service without creating it)')
     .action(async (type: string, name: string, opts: ExposeOptions) => {
       exitCode = await runExpose(context(), type, name, opts);
+    });
+
+  const certs = program.command('certs').description("Create the cluster's CA and certificates (with the system's openssl), as kubeadm's certs phase");
+  certs
+    .command('init')
+    .description('A CA, the state and allocator serving certificates, the state→allocator client certificate, a NATS serving certificate, admin (svcnet:editors) and viewer (svcnet:viewers) client certificates, and a svcnetctl config')
+    .requiredOption('--dir <dir>', 'where to write them (keys 0600)')
+    .option('--server-hosts <hosts>', 'IPs and DNS names the servers are reached at (SANs; 127.0.0.1 and localhost always)')
+    .option('--state-server <addresses>', 'state service address(es) for the written config (default <first host>:9402)')
+    .option('--days <n>', 'validity of the certificates', '365')
+    .action(async (o: CertsInitOptions) => {
+      await runCertsInit(deps.io, o);
+    });
+  certs
+    .command('issue')
+    .description('One more certificate signed by the CA in --dir (a user: --org svcnet:viewers|svcnet:editors; a server: --server --hosts)')
+    .requiredOption('--dir <dir>', 'the directory with ca.crt and ca.key')
+    .requiredOption('--name <name>', 'file name: <dir>/<name>.crt and .key')
+    .option('--common-name <cn>', 'the certificate Common Name (default: --name)')
+    .option('--org <organization>', 'an Organization (repeatable): svcnet:viewers or svcnet:editors', collect)
+    .option('--serving', 'a serving certificate instead of a client one')
+    .option('--hosts <hosts>', 'SANs of a serving certificate')
+    .option('--days <n>', 'validity', '365')
+    .action(async (o: CertsIssueOptions) => {
+      await runCertsIssue(deps.io, o);
+    });
+
+  const nats = program.command('nats').description("NATS credentials: an operator, the svcnet account and one least-privilege user per program (per node for agents), as nsc makes them");
+  nats
+    .command('init')
+    .description('The servers\' auth block (auth.conf), a .creds file per program and per --nodes entry, and the signing seeds (seeds.json)')
+    .requiredOption('--dir <dir>', 'where to write them (credentials and seeds 0600)')
+    .option('--nodes <names>', 'node names, comma separated: one agent user each (more later with nats issue)')
+    .option('--no-dns', 'no user for svcnet-dns')
+    .option('--force', 'replace an existing installation\'s keys (every credentials file must then be redistributed)')
+    .action(async (o: NatsInitOptions) => {
+      await runNatsInit(deps.io, o);
+    });
+  nats
+    .command('issue')
+    .description('One more user signed with the seeds in --dir (a new node: --role agent --node NAME); the servers need no change')
+    .requiredOption('--dir <dir>', 'the directory of nats init (seeds.json)')
+    .requiredOption('--role <role>', 'agent, dns, state, allocator or admin')
+    .option('--node <name>', "the agent's node name")
+    .action(async (o: NatsIssueOptions) => {
+      await runNatsIssue(deps.io, o);
     });
 
   program

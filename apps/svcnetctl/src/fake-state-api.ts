@@ -6,7 +6,7 @@
 import { ErrorCode, SvcnetError, hasNodePorts, invalidField } from '@svcnet/model';
 import type { Kind, KindObjects } from './resources.js';
 import { PLURAL } from './resources.js';
-import type { BrokenObject, ListQuery, ListResult, StateApi, WatchHandle, WatchUpdate } from './state-api.js';
+import type { BrokenObject, ListQuery, ListResult, StateApi, WatchHandle, WatchUpdate } from '@svcnet/client';
 
 export class FakeStateApi implements StateApi {
   readonly objects = new Map<string, KindObjects[Kind]>();

@@ -3,8 +3,6 @@
 export { runCli, DEFAULT_SERVER } from './cli.js';
 export type { CliDeps } from './cli.js';
 export type { CliIo } from './commands/context.js';
-export { GrpcStateApi } from './state-api.js';
-export type { StateApi, ListQuery, GrpcStateApiOptions } from './state-api.js';
 export { servicesTable, podsTable, endpointsTable } from './format/tables.js';
 export type { TableOptions } from './format/tables.js';
 export { describeService, describePod, describeEndpoints } from './format/describe.js';

@@ -2,17 +2,10 @@
  * Resource names and aliases as kubectl spells them (`svc`, `po`, `ep`), and
  * the `kind/name` forms used by `-o name` and `apply`.
  */
-import type { Endpoints, Pod, Service } from '@svcnet/model';
+import type { Kind, KindObjects } from '@svcnet/client';
 import { UsageError } from './cli-errors.js';
 
-export type Kind = 'Service' | 'Pod' | 'Endpoints';
-
-/** The object type of each kind. */
-export interface KindObjects {
-  Service: Service;
-  Pod: Pod;
-  Endpoints: Endpoints;
-}
+export type { Kind, KindObjects };
 
 export type AnyObject = KindObjects[Kind];
 

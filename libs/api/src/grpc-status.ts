@@ -1,4 +1,4 @@
-import { status, Metadata, type handleUnaryCall, type MethodDefinition, type ServiceDefinition, type ServiceError } from '@grpc/grpc-js';
+import { status, Metadata, type handleUnaryCall, type MethodDefinition, type ServerUnaryCall, type ServiceDefinition, type ServiceError } from '@grpc/grpc-js';
 import { ErrorCode, SvcnetError } from '@svcnet/model';
 
 const toStatus: Record<ErrorCode, status> = {
@@ -11,6 +11,8 @@ const toStatus: Record<ErrorCode, status> = {
   UNAVAILABLE: status.UNAVAILABLE,
   INTERNAL: status.INTERNAL,
   DATA_LOSS: status.DATA_LOSS,
+  UNAUTHENTICATED: status.UNAUTHENTICATED,
+  PERMISSION_DENIED: status.PERMISSION_DENIED,
 };
 
 /** A status message is a header: keep it well inside HTTP/2 header limits whatever the error says. */
@@ -62,6 +64,15 @@ export interface EdgeLogger {
 /** Starts timing one call; the returned function records its gRPC code (GrpcServerMetrics.unary fits). */
 export type CallObserver = (method: string) => (code: number) => void;
 
+/** Decides whether a call may go ahead; throws UNAUTHENTICATED / PERMISSION_DENIED when not. */
+export type CallAuthorizer = (call: Pick<ServerUnaryCall<unknown, unknown>, 'getAuthContext' | 'getPeer'>, method: string) => void;
+
+/** What {@link unaryHandler} runs around each call. */
+export interface UnaryHooks {
+  observe?: CallObserver;
+  authorize?: CallAuthorizer;
+}
+
 /**
  * A grpc-js unary handler around a promise-returning service method: the one
  * place where a service's domain errors become gRPC status, refusals are
@@ -71,11 +82,17 @@ export function unaryHandler<Req, Res>(
   method: string,
   log: EdgeLogger,
   fn: (req: Req) => Promise<Res>,
-  observe?: CallObserver,
+  hooks: UnaryHooks = {},
 ): handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    const done = observe?.(method);
-    const refusal = requestRefusal(call.request);
+    const done = hooks.observe?.(method);
+    let refusal = requestRefusal(call.request);
+    try {
+      // Who may call what is decided before the request is even looked at.
+      hooks.authorize?.(call, method);
+    } catch (err) {
+      refusal = err instanceof SvcnetError ? err : new SvcnetError(ErrorCode.Internal, String(err));
+    }
     (refusal ? Promise.reject(refusal) : fn(call.request)).then(
       (res) => {
         callback(null, res);

@@ -29,5 +29,13 @@ export {
   FIELD_METADATA_KEY,
   MAX_REQUEST_BYTES,
 } from './grpc-status.js';
-export type { CallObserver, EdgeLogger } from './grpc-status.js';
+export type { CallObserver, CallAuthorizer, EdgeLogger, UnaryHooks } from './grpc-status.js';
 export { addHealthAndReflection } from './server-extras.js';
+export {
+  certificateAuthorizer,
+  peerIdentity,
+  SvcnetGroup,
+  STATE_METHOD_ACCESS,
+  ALLOCATOR_METHOD_ACCESS,
+} from './authorization.js';
+export type { MethodAccess, PeerIdentity } from './authorization.js';

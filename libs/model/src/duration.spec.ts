@@ -52,3 +52,13 @@ describe('formatDuration', () => {
     expect(parseDuration(text)).toBe(ms);
   });
 });
+
+describe('parseDuration with bareSeconds (kubectl --request-timeout, DNS TTLs)', () => {
+  it('takes a bare number as seconds and every Go duration as before', () => {
+    expect(parseDuration('30', 'request-timeout', { bareSeconds: true })).toBe(30_000);
+    expect(parseDuration('1.5', 'request-timeout', { bareSeconds: true })).toBe(1500);
+    expect(parseDuration('1m30s', 'request-timeout', { bareSeconds: true })).toBe(90_000);
+    expect(() => parseDuration('30x', 'request-timeout', { bareSeconds: true })).toThrow(/request-timeout/);
+    expect(() => parseDuration('30')).toThrow(/duration/);
+  });
+});

@@ -14,12 +14,19 @@ const UNIT_MS: Record<string, number> = {
 
 const PART = /^(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/;
 
+/** Variations on Go's grammar that some flags take. */
+export interface DurationOptions {
+  /** A bare number counts as seconds (kubectl's `--request-timeout`, DNS TTLs); Go refuses one. */
+  bareSeconds?: boolean;
+}
+
 /**
  * Parses a duration the way Go's `time.ParseDuration` does (kube-proxy's flags
  * take `100ms`, `30s`, `1m30s`, `1.5h`), returning milliseconds.
  * A bare `0` is allowed; any other number needs a unit.
  */
-export function parseDuration(text: string, field = 'duration'): number {
+export function parseDuration(text: string, field = 'duration', options: DurationOptions = {}): number {
+  if (options.bareSeconds && /^\d+(\.\d+)?$/.test(text.trim())) return Number(text.trim()) * 1000;
   let rest = text.trim();
   let sign = 1;
   if (rest.startsWith('-') || rest.startsWith('+')) {

@@ -13,6 +13,10 @@ export const ErrorCode = {
   Internal: 'INTERNAL',
   /** A stored record is damaged (it cannot be decoded); delete or overwrite it. */
   DataLoss: 'DATA_LOSS',
+  /** No verified client identity (no client certificate signed by the cluster CA). */
+  Unauthenticated: 'UNAUTHENTICATED',
+  /** A known identity asked for something its role does not allow. */
+  PermissionDenied: 'PERMISSION_DENIED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -45,6 +45,7 @@ export type { PodValidationOptions } from './validation.js';
 export { echoValue, ipInCidrs, isValidIp, isValidPortNumber, parseBindAddress, specialIpErrors } from './validation-rules.js';
 export type { FieldError, BindAddress } from './validation-rules.js';
 export { parseDuration, formatDuration } from './duration.js';
+export type { DurationOptions } from './duration.js';
 export {
   selectorMatches,
   labelsMatch,

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALLOCATION_BUCKETS, STATE_BUCKET } from '@svcnet/model';
 import { connectStore, KindWatcher, StoreConfigError, type StoreConnection } from '@svcnet/store';
 import { startNatsServer, type NatsServerHandle } from '@svcnet/testing';
-import { generateNatsAuth, type NatsAuthBundle } from './credentials.js';
+import { generateNatsAuth, issueNatsUser, type NatsAuthBundle } from './credentials.js';
+import { NatsRole } from './permissions.js';
 
 // Real nats-server in operator mode with the generated configuration: each
 // role can do what its program needs and nothing else.
@@ -108,5 +109,25 @@ describe('generated NATS credentials, per role, against a real nats-server', () 
     const err = await admin.bucket('svcnet-replica-check', { replicas: 3 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StoreConfigError);
     expect((err as Error).message).toMatch(/--kv-replicas: bucket svcnet-replica-check exists with 1 replica\(s\) but 3 were asked for/);
+  });
+
+  it('a user issued later with the account seed is trusted without a server change, with its role only', async () => {
+    const later = await issueNatsUser({ accountSeed: auth.seeds.account, role: NatsRole.Agent, node: 'node3' });
+    expect(later.user).toBe('svcnet-agent-node3');
+    const path = join(dir, 'node3.creds');
+    writeFileSync(path, later.creds, { mode: 0o600 });
+    const c = await connectStore({ url: nats.url, name: 'node3', credsFile: path, reconnectForever: false, requestTimeoutMs: 2000 });
+    open.push(c);
+    expect(c.user).toBe('svcnet-agent-node3');
+    const kv = await c.kvm.open(STATE_BUCKET);
+    await expect(kv.put('services.default.evil', new TextEncoder().encode('x'))).rejects.toThrow(/permission|timeout/i);
+  });
+
+  it('issuing refuses a missing node, a node on a non-agent role and a seed that is not an account key', async () => {
+    await expect(issueNatsUser({ accountSeed: auth.seeds.account, role: NatsRole.Agent })).rejects.toThrow(/needs its node name/);
+    await expect(issueNatsUser({ accountSeed: auth.seeds.account, role: NatsRole.Agent, node: 'Bad_Node' })).rejects.toThrow(/DNS-1123/);
+    await expect(issueNatsUser({ accountSeed: auth.seeds.account, role: NatsRole.Dns, node: 'n1' })).rejects.toThrow(/only agent users/);
+    await expect(issueNatsUser({ accountSeed: auth.seeds.operator, role: NatsRole.Dns })).rejects.toThrow(/not an account key/);
+    await expect(issueNatsUser({ accountSeed: 'SAnope', role: NatsRole.Dns })).rejects.toThrow(/not an nkey seed/);
   });
 });

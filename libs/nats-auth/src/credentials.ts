@@ -40,6 +40,44 @@ function seedOf(kp: KeyPair): string {
   return dec.decode(kp.getSeed());
 }
 
+/** One user of `role` signed by the account key. */
+async function signUser(account: KeyPair, role: NatsRole, node?: string): Promise<UserCredentials> {
+  const user = natsUserName(role, node);
+  const permissions = rolePermissions(role, user);
+  const ukp = createUser();
+  const jwt = await encodeUser(user, ukp, account, {
+    pub: { allow: permissions.publish, deny: [] },
+    sub: { allow: permissions.subscribe, deny: [] },
+  });
+  return { user, role, ...(node ? { node } : {}), permissions, creds: dec.decode(fmtCreds(jwt, ukp)) };
+}
+
+/** Node names become NATS user names and file names: DNS-1123 labels/subdomains only. */
+const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+/**
+ * Signs one more user for an existing installation with its account seed (a
+ * new node's agent, a replaced program): no server change is needed, since the
+ * servers trust every user the account signs.
+ */
+export async function issueNatsUser(params: { accountSeed: string; role: NatsRole; node?: string }): Promise<UserCredentials> {
+  if (!Object.values(NatsRole).includes(params.role)) {
+    throw new Error(`role ${JSON.stringify(params.role)}: one of ${Object.values(NatsRole).join(', ')}`);
+  }
+  if (params.role === NatsRole.Agent && !(params.node && NODE_NAME.test(params.node))) {
+    throw new Error(`an agent user needs its node name (a DNS-1123 subdomain), got ${JSON.stringify(params.node ?? '')}`);
+  }
+  if (params.role !== NatsRole.Agent && params.node) throw new Error(`only agent users belong to a node (role ${params.role})`);
+  let account: KeyPair;
+  try {
+    account = fromSeed(enc.encode(params.accountSeed));
+  } catch (err) {
+    throw new Error(`the account seed is not an nkey seed: ${(err as Error).message}`, { cause: err });
+  }
+  if (!account.getPublicKey().startsWith('A')) throw new Error('the account seed is not an account key (it must start with SA)');
+  return signUser(account, params.role, params.node);
+}
+
 /**
  * Generates NATS decentralized authentication for svcnet, as `nsc` would: an
  * operator, a system account, the SVCNET account with JetStream enabled, and
@@ -75,6 +113,7 @@ export async function generateNatsAuth(params: GenerateNatsAuthParams): Promise<
     },
     { signer: operator },
   );
+  for (const node of params.nodes) if (!NODE_NAME.test(node)) throw new Error(`node ${JSON.stringify(node)}: a DNS-1123 subdomain`);
   const wanted: { role: NatsRole; node?: string }[] = [
     { role: NatsRole.Allocator },
     { role: NatsRole.State },
@@ -83,16 +122,7 @@ export async function generateNatsAuth(params: GenerateNatsAuthParams): Promise<
     ...params.nodes.map((node) => ({ role: NatsRole.Agent, node })),
   ];
   const users: UserCredentials[] = [];
-  for (const w of wanted) {
-    const user = natsUserName(w.role, w.node);
-    const permissions = rolePermissions(w.role, user);
-    const ukp = createUser();
-    const jwt = await encodeUser(user, ukp, account, {
-      pub: { allow: permissions.publish, deny: [] },
-      sub: { allow: permissions.subscribe, deny: [] },
-    });
-    users.push({ user, role: w.role, ...(w.node ? { node: w.node } : {}), permissions, creds: dec.decode(fmtCreds(jwt, ukp)) });
-  }
+  for (const w of wanted) users.push(await signUser(account, w.role, w.node));
   const serverConfig = [
     '# svcnet: decentralized authentication (operator, accounts preloaded; no resolver to reach)',
     `operator: ${operatorJwt}`,

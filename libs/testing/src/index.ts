@@ -16,3 +16,5 @@ export { startIpvsVm, buildIpvsVm, VmNetExec, VmChannel, IPVS_VM_CACHE } from '.
 export type { IpvsVmHandle, StartIpvsVmOptions } from './ipvs-vm.js';
 export { BridgeLab } from './bridge-lab.js';
 export type { BridgeLabPod, BridgeLabOptions } from './bridge-lab.js';
+export { percentile, summarize, median } from './stats.js';
+export type { Summary } from './stats.js';

@@ -4,7 +4,7 @@
 // gRPC clients, and prints allocations/s, p50/p99/p99.9 latency and the
 // duplicate count. Not a timed test: figures depend on the machine's load.
 //
-//   node tools/bench/allocator/run.mjs [--replicas 1,3] [--clients 64] [--requests 20000] [--range 10.0.0.0/16]
+//   node tools/bench/allocator/run.mjs [--replicas 1,3] [--nats 1,3] [--clients 64] [--requests 20000] [--range 10.0.0.0/16]
 //                                      [--rate N] [--warmup 5000] [--client h2|lean|grpc-js] [--store-dir DIR]
 //
 // Without --rate the clients run closed-loop (each sends its next request when
@@ -24,7 +24,11 @@
 // nats-server. Before measuring, `--warmup` allocations (closed loop) let V8
 // optimise both sides: the first second after start-up otherwise dominates
 // every tail figure. `--store-dir` places nats-server's JetStream store
-// (default: the OS temp dir).
+// (default: the OS temp dir). `--nats 1,3` runs every scenario once on a single
+// nats-server (buckets R1) and once on a 3-server JetStream cluster (buckets R3,
+// every allocation acknowledged by two of three servers), all on this host.
+// The allocators serve plaintext gRPC here (--plaintext): the figures are the
+// allocator's and NATS's, not TLS's.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
@@ -45,6 +49,7 @@ const protoLoader = require('@grpc/proto-loader');
 const { values: opts } = parseArgs({
   options: {
     replicas: { type: 'string', default: '1,3' },
+    nats: { type: 'string', default: '1' },
     clients: { type: 'string', default: '64' },
     requests: { type: 'string', default: '20000' },
     range: { type: 'string', default: '10.0.0.0/16' },
@@ -207,18 +212,51 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-async function runScenario(replicaCount, clients, requests, range) {
-  const natsPort = await freePort();
-  const storeDir = mkdtempSync(join(opts['store-dir'], 'svcnet-bench-nats-'));
+/** JetStream's meta leader, from a server's monitoring port (undefined until the cluster has one). */
+async function metaLeader(monitorPort) {
+  try {
+    const res = await fetch(`http://127.0.0.1:${monitorPort}/jsz`);
+    return (await res.json()).meta_cluster?.leader;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One nats-server, or `size` of them as one JetStream cluster; resolves once JetStream can serve. */
+async function startNats(size, children) {
+  const ports = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const routePorts = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const monitorPorts = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const storeDirs = [];
+  const routes = routePorts.map((p) => `nats-route://127.0.0.1:${p}`).join(',');
+  for (let i = 0; i < size; i++) {
+    const dir = mkdtempSync(join(opts['store-dir'], 'svcnet-bench-nats-'));
+    storeDirs.push(dir);
+    const args = ['-js', '-a', '127.0.0.1', '-p', String(ports[i]), '-sd', dir, '-m', String(monitorPorts[i])];
+    if (size > 1) args.push('--cluster_name', 'bench', '--cluster', `nats://127.0.0.1:${routePorts[i]}`, '--routes', routes, '-n', `bench-${i}`);
+    children.push(spawnChild(opts['nats-server'], args));
+  }
+  for (const p of ports) await waitForPort(p);
+  if (size > 1) {
+    const deadline = Date.now() + 30_000;
+    while (!(await metaLeader(monitorPorts[0]))) {
+      if (Date.now() > deadline) throw new Error('the NATS cluster elected no JetStream meta leader in 30 s');
+      await sleep(200);
+    }
+  }
+  await sleep(300);
+  return { url: ports.map((p) => `nats://127.0.0.1:${p}`).join(','), storeDirs };
+}
+
+async function runScenario(replicaCount, natsSize, clients, requests, range) {
   const children = [];
   const metricsPorts = [];
   const grpcClients = [];
+  let storeDirs = [];
   try {
-    const nats = spawnChild(opts['nats-server'], ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', storeDir]);
-    children.push(nats);
-    await waitForPort(natsPort);
-    await sleep(300);
-    const natsUrl = `nats://127.0.0.1:${natsPort}`;
+    const nats = await startNats(natsSize, children);
+    storeDirs = nats.storeDirs;
+    const natsUrl = nats.url;
     for (let i = 0; i < replicaCount; i++) {
       const port = await freePort();
       const metricsPort = await freePort();
@@ -234,6 +272,9 @@ async function runScenario(replicaCount, clients, requests, range) {
           range,
           '--metrics-bind-address',
           `127.0.0.1:${metricsPort}`,
+          '--kv-replicas',
+          String(Math.min(3, natsSize)),
+          '--plaintext',
         ]),
       );
       await waitForPort(port);
@@ -303,6 +344,7 @@ async function runScenario(replicaCount, clients, requests, range) {
     const duplicates = got.length - new Set(got).size;
     return {
       replicas: replicaCount,
+      natsServers: natsSize,
       clients,
       requests,
       allocationsPerSecond: Math.round((got.length / elapsedMs) * 1000),
@@ -315,7 +357,7 @@ async function runScenario(replicaCount, clients, requests, range) {
       firstErrors,
       // CPU per allocation of NATS + allocators (and of this load generator): load-independent cost.
       serverCpuMsPerAlloc: (serverCpu * 1000) / got.length,
-      natsCpuMsPerAlloc: (perChild[0] * 1000) / got.length,
+      natsCpuMsPerAlloc: (perChild.slice(0, natsSize).reduce((a, b) => a + b, 0) * 1000) / got.length,
       clientCpuMsPerAlloc: (clientCpu * 1000) / got.length,
       server,
       generatorGc,
@@ -323,7 +365,7 @@ async function runScenario(replicaCount, clients, requests, range) {
   } finally {
     for (const c of grpcClients) c.close();
     for (const c of children.reverse()) await stopChild(c);
-    rmSync(storeDir, { recursive: true, force: true });
+    for (const d of storeDirs) rmSync(d, { recursive: true, force: true });
   }
 }
 
@@ -338,10 +380,13 @@ console.log(
 );
 console.log(`load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${require('node:os').cpus().length} CPUs`);
 let failed = false;
+const results = [];
+for (const natsSize of opts.nats.split(',').map(Number))
 for (const replicas of opts.replicas.split(',').map(Number)) {
-  const r = await runScenario(replicas, clients, requests, opts.range);
+  const r = await runScenario(replicas, natsSize, clients, requests, opts.range);
+  results.push(r);
   console.log(
-    `replicas=${r.replicas}  allocations/s=${r.allocationsPerSecond}  p50=${ms(r.p50)}  p99=${ms(r.p99)}  p99.9=${ms(r.p999)}  max=${ms(r.max)}  errors=${r.errors}  duplicates=${r.duplicates}`,
+    `nats=${r.natsServers}${r.natsServers > 1 ? ' (R3)' : ' (R1)'}  replicas=${r.replicas}  allocations/s=${r.allocationsPerSecond}  p50=${ms(r.p50)}  p99=${ms(r.p99)}  p99.9=${ms(r.p999)}  max=${ms(r.max)}  errors=${r.errors}  duplicates=${r.duplicates}`,
   );
   const capacity = Math.round(((require('node:os').cpus().length * 1000) / r.serverCpuMsPerAlloc));
   console.log(
@@ -356,6 +401,14 @@ for (const replicas of opts.replicas.split(',').map(Number)) {
   );
   for (const e of r.firstErrors) console.log(`  error: ${e}`);
   if (r.duplicates > 0) failed = true;
+}
+// The same replica count on both NATS set-ups, in this run: what replication costs.
+for (const r3 of results.filter((r) => r.natsServers > 1)) {
+  const r1 = results.find((r) => r.natsServers === 1 && r.replicas === r3.replicas);
+  if (!r1) continue;
+  console.log(
+    `3-server R3 vs single server, ${r3.replicas} allocator replica(s): throughput ×${(r3.allocationsPerSecond / r1.allocationsPerSecond).toFixed(2)}, p50 ×${(r3.p50 / r1.p50).toFixed(2)}, p99 ×${(r3.p99 / r1.p99).toFixed(2)}`,
+  );
 }
 console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 process.exit(failed ? 1 : 0);

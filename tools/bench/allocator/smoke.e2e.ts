@@ -1,6 +1,6 @@
 /**
- * The allocator benchmark still runs and prints its figures (issue 2's
- * acceptance), driven by each load generator: a short run against a real
+ * The allocator benchmark still runs and prints its figures, driven by each
+ * load generator: a short run against a real
  * nats-server and allocator (apps/allocator/dist, built by `npm test` first).
  * A /28 range then proves that the h2 client decodes gRPC errors (HPACK
  * trailers): the allocator's RESOURCE_EXHAUSTED message must come through.
@@ -37,6 +37,14 @@ describe.skipIf(!built)(`allocator benchmark smoke run${built ? '' : ' — skipp
       expect(out).toMatch(/server side \(allocators' grpc_server_handling_seconds\): [\d.]+% of 400 calls/);
     });
   }
+
+  it('compares a 3-server JetStream cluster (R3 buckets) with a single server in one run', async () => {
+    const { out, code } = await bench(['--replicas', '1', '--nats', '1,3', '--clients', '4', '--requests', '200', '--warmup', '20']);
+    expect(code, out).toBe(0);
+    expect(out).toMatch(/nats=1 \(R1\) {2}replicas=1 {2}allocations\/s=\d+ .* errors=0 {2}duplicates=0/);
+    expect(out).toMatch(/nats=3 \(R3\) {2}replicas=1 {2}allocations\/s=\d+ .* errors=0 {2}duplicates=0/);
+    expect(out).toMatch(/3-server R3 vs single server, 1 allocator replica\(s\): throughput ×[\d.]+, p50 ×[\d.]+, p99 ×[\d.]+/);
+  });
 
   it('the h2 client reports the server\'s gRPC error code and message', async () => {
     // A /28 has 14 usable addresses: warm-up 0, 20 calls → 14 allocations, 6 RESOURCE_EXHAUSTED (8).

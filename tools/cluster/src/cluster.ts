@@ -6,10 +6,20 @@ import { NetnsLab } from '@svcnet/testing';
 import type { statev1 } from '@svcnet/api';
 import { natsUserName, NatsRole } from '@svcnet/nats-auth';
 import { agentArgv, bundlePath, dnsArgv, socketBridgeArgv, svcnetctlArgv, type ExtraArgs } from './components.js';
-import { authDir, credsPath, DEFAULT_CONTROL_PLANE, natsAccess, startControlPlane, stateComponent } from './control-plane.js';
+import {
+  authDir,
+  credsPath,
+  DEFAULT_CONTROL_PLANE,
+  natsAccess,
+  pkiDir,
+  startControlPlane,
+  stateComponent,
+  svcnetctlConfigPath,
+  tlsFiles,
+} from './control-plane.js';
 import { createKubeDns, DNS_PORT, CLUSTER_DOMAIN, removeAllResolvConfs, tenthAddress } from './dns.js';
 import { buildNetwork } from './network.js';
-import { addPod, deletePod, setPodReady, type AddPodOptions } from './pods.js';
+import { addPod, deletePod, setPodReady, type AddPodOptions, type PodHost } from './pods.js';
 import { isRunning, startInNetns, stopRecorded, tail } from './processes.js';
 import { connectStateClient } from './state-client.js';
 import {
@@ -43,10 +53,12 @@ export interface ClusterUpOptions {
   dns?: boolean;
   /** Start one agent per node (when built). Default true. */
   agents?: boolean;
-  /** nats-servers in the control plane, as one JetStream cluster. Default 3. */
+  /** nats-servers in the control plane, as one JetStream cluster. Default 3; 0 builds the network only (no control plane at all). */
   natsServers?: number;
   /** Per-program NATS credentials. Default true; false runs NATS without authentication. */
   natsAuth?: boolean;
+  /** Mutual TLS for gRPC and TLS for NATS with a CA made now. Default true; false is plaintext everywhere. */
+  tls?: boolean;
   /** State service replicas (ports 9000, 9010, …). Default 1. */
   stateReplicas?: number;
   /** Progress messages (default: none). */
@@ -70,7 +82,7 @@ export function defaultRepoRoot(): string {
  * records everything in a state file; `Cluster.open` finds it again from
  * another process; `down` removes it, also after a crash.
  */
-export class Cluster {
+export class Cluster implements PodHost {
   readonly lab: NetnsLab;
   private readonly exec_ = new ProcessNetExec();
   private client: statev1.StateClient | undefined;
@@ -113,6 +125,7 @@ export class Cluster {
           settings: {
             natsServers: opts.natsServers ?? DEFAULT_CONTROL_PLANE.natsServers,
             auth: opts.natsAuth ?? DEFAULT_CONTROL_PLANE.auth,
+            tls: opts.tls ?? DEFAULT_CONTROL_PLANE.tls,
             stateReplicas: opts.stateReplicas ?? DEFAULT_CONTROL_PLANE.stateReplicas,
           },
           ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}),
@@ -160,6 +173,7 @@ export class Cluster {
     removeAllResolvConfs(where.name);
     rmSync(join(stateDir, 'nats'), { recursive: true, force: true });
     rmSync(join(stateDir, 'auth'), { recursive: true, force: true });
+    rmSync(join(stateDir, 'pki'), { recursive: true, force: true });
     rmSync(stateFilePath(stateDir), { force: true });
   }
 
@@ -320,6 +334,11 @@ export class Cluster {
     return credsPath(this.state, user);
   }
 
+  /** A TLS identity of the cluster's PKI (`admin`, `viewer`, `state`, `allocator`, `nats`…), when TLS is on. */
+  tlsFiles(name: string): { caFile: string; certFile: string; keyFile: string } | undefined {
+    return tlsFiles(this.state, name);
+  }
+
   /** The namespace for a name: a namespace itself, a node (`node1`), a pod, or cp / ext / net. */
   resolveNs(target: string): string {
     const { plan } = this.state;
@@ -353,7 +372,7 @@ export class Cluster {
   async ctl(args: readonly string[], opts: ClusterExecOptions = {}): Promise<ExecResult> {
     const bundle = bundlePath(this.state.repoRoot, 'svcnetctl');
     if (!bundle) throw new Error('svcnetctl is not built (npx nx run svcnetctl:build)');
-    const [file, ...rest] = svcnetctlArgv(bundle, args);
+    const [file, ...rest] = svcnetctlArgv(bundle, args, svcnetctlConfigPath(this.state));
     return this.exec_.run({ file: file!, args: rest, netns: this.state.plan.controlPlane.ns, ...opts });
   }
 
@@ -361,8 +380,9 @@ export class Cluster {
   stateClient(replica = 0): statev1.StateClient | undefined {
     const socket = this.state.sockets[stateComponent(replica)];
     if (!socket || !existsSync(socket)) return undefined;
-    if (replica !== 0) return connectStateClient(socket);
-    this.client ??= connectStateClient(socket);
+    const tls = tlsFiles(this.state, 'admin');
+    if (replica !== 0) return connectStateClient(socket, tls);
+    this.client ??= connectStateClient(socket, tls);
     return this.client;
   }
 
@@ -416,6 +436,7 @@ export class Cluster {
     // The JetStream store belonged to this cluster only; a new `up` starts empty. Logs stay for post-mortems.
     rmSync(join(this.state.stateDir, 'nats'), { recursive: true, force: true });
     rmSync(authDir(this.state), { recursive: true, force: true });
+    rmSync(pkiDir(this.state), { recursive: true, force: true });
     rmSync(stateFilePath(this.state.stateDir), { force: true });
     this.state.processes = [];
     this.state.pods = [];

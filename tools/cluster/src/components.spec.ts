@@ -23,6 +23,13 @@ describe('component command lines', () => {
     expect(argv[argv.indexOf('--nats-url') + 1]).toBe('nats://127.0.0.1:4222');
     expect(argv[argv.indexOf('--listen') + 1]).toBe('0.0.0.0:9010');
     expect(argv).not.toContain('--nats-creds');
+    expect(argv).toContain('--plaintext');
+    expect(argv).toContain('--allocator-plaintext');
+    const tls = { caFile: '/p/ca.crt', certFile: '/p/state.crt', keyFile: '/p/state.key' };
+    const secure = stateArgv({ bundle: '/b/state.cjs', nats: { url: 'nats://127.0.0.1:4222', ca: '/p/ca.crt' }, kvReplicas: 3, tls, allocatorClient: tls });
+    const flag = (f: string): string | undefined => secure[secure.indexOf(f) + 1];
+    expect([flag('--tls-cert-file'), flag('--client-ca-file'), flag('--allocator-ca-file'), flag('--nats-ca')]).toEqual(['/p/state.crt', '/p/ca.crt', '/p/ca.crt', '/p/ca.crt']);
+    expect(secure).not.toContain('--plaintext');
   });
   it('NATS servers of a cluster route to each other and load the auth configuration', () => {
     const argv = natsArgv({ storeDir: '/s/nats/1', index: 1, size: 3, clusterName: 'clt', configFile: '/s/auth/server.conf' });
@@ -34,7 +41,8 @@ describe('component command lines', () => {
     expect(natsArgv({ storeDir: '/s/nats/0', index: 0, size: 1, clusterName: 'clt' })).not.toContain('--cluster');
   });
   it('svcnetctl gets --server before the user\u2019s arguments', () => {
-    expect(svcnetctlArgv('/b/ctl.cjs', ['get', 'services']).slice(1)).toEqual(['/b/ctl.cjs', '--server', '127.0.0.1:9000', 'get', 'services']);
+    expect(svcnetctlArgv('/b/ctl.cjs', ['get', 'services'], '/s/pki/config').slice(1)).toEqual(['/b/ctl.cjs', '--svcnetconfig', '/s/pki/config', 'get', 'services']);
+    expect(svcnetctlArgv('/b/ctl.cjs', ['get', 'services']).slice(1)).toEqual(['/b/ctl.cjs', '--server', 'http://127.0.0.1:9000', 'get', 'services']);
   });
   it('the socket bridge relays a Unix socket to a loopback port', () => {
     expect(socketBridgeArgv('/tmp/x/state.sock', 9000)).toEqual(['socat', 'UNIX-LISTEN:/tmp/x/state.sock,fork,unlink-early,mode=600', 'TCP:127.0.0.1:9000']);

@@ -42,10 +42,24 @@ export interface NatsAccess {
   url: string;
   /** `--nats-creds` per program (absent when auth is off). */
   creds?: string;
+  /** `--nats-ca`: TLS to NATS (absent when TLS is off). */
+  ca?: string;
 }
 
 function natsFlags(access: NatsAccess): string[] {
-  return ['--nats-url', access.url, ...(access.creds ? ['--nats-creds', access.creds] : [])];
+  return ['--nats-url', access.url, ...(access.creds ? ['--nats-creds', access.creds] : []), ...(access.ca ? ['--nats-ca', access.ca] : [])];
+}
+
+/** The files of one TLS identity: a certificate, its key, and the CA that checks peers. */
+export interface TlsFiles {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+/** kube-apiserver's serving flags for mutual TLS, or `--plaintext` (only when TLS is off). */
+function servingFlags(tls: TlsFiles | undefined): string[] {
+  return tls ? ['--tls-cert-file', tls.certFile, '--tls-private-key-file', tls.keyFile, '--client-ca-file', tls.caFile] : ['--plaintext'];
 }
 
 /** Parameters of {@link natsArgv}. */
@@ -77,6 +91,8 @@ export interface ControlPlaneArgvParams {
   bundle: string;
   nats: NatsAccess;
   kvReplicas: number;
+  /** Serving TLS; undefined = plaintext. */
+  tls?: TlsFiles;
   extra?: readonly string[];
 }
 
@@ -86,6 +102,7 @@ export function allocatorArgv(p: ControlPlaneArgvParams): string[] {
     p.bundle,
     '--listen',
     `0.0.0.0:${ControlPlanePorts.allocator}`,
+    ...servingFlags(p.tls),
     ...natsFlags(p.nats),
     '--kv-replicas',
     String(p.kvReplicas),
@@ -104,13 +121,18 @@ export function statePort(replica: number): number {
   return ControlPlanePorts.state + 10 * replica;
 }
 
-export function stateArgv(p: ControlPlaneArgvParams & { replica?: number }): string[] {
+export function stateArgv(p: ControlPlaneArgvParams & { replica?: number; allocatorClient?: TlsFiles }): string[] {
   const replica = p.replica ?? 0;
+  const toAllocator = p.allocatorClient
+    ? ['--allocator-ca-file', p.allocatorClient.caFile, '--allocator-client-cert-file', p.allocatorClient.certFile, '--allocator-client-key-file', p.allocatorClient.keyFile]
+    : ['--allocator-plaintext'];
   return [
     process.execPath,
     p.bundle,
     '--listen',
     `0.0.0.0:${statePort(replica)}`,
+    ...servingFlags(p.tls),
+    ...toAllocator,
     ...natsFlags(p.nats),
     '--kv-replicas',
     String(p.kvReplicas),
@@ -186,7 +208,11 @@ export function socketBridgeArgv(socket: string, port: number): string[] {
   return ['socat', `UNIX-LISTEN:${socket},fork,unlink-early,mode=600`, `TCP:127.0.0.1:${port}`];
 }
 
-/** The svcnetctl command line run inside the control-plane namespace. */
-export function svcnetctlArgv(bundle: string, args: readonly string[]): string[] {
-  return [process.execPath, bundle, '--server', `127.0.0.1:${ControlPlanePorts.state}`, ...args];
+/**
+ * The svcnetctl command line run inside the control-plane namespace: with the
+ * cluster's svcnetctl config (TLS, the admin certificate), or plaintext.
+ */
+export function svcnetctlArgv(bundle: string, args: readonly string[], config?: string): string[] {
+  const connection = config ? ['--svcnetconfig', config] : ['--server', `http://127.0.0.1:${ControlPlanePorts.state}`];
+  return [process.execPath, bundle, ...connection, ...args];
 }

@@ -1,8 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { versionLine } from '@svcnet/service-runtime';
 import { Cluster } from './cluster.js';
 import { bundlePath, svcnetctlArgv } from './components.js';
+import { svcnetctlConfigPath } from './control-plane.js';
 import { parseLabels, parsePortSpec, type PodPort } from './pods.js';
 import { toolPath } from './processes.js';
 import { IptablesVariant, ProxyModeName, defaultStateDir, withStateLock } from './state-file.js';
@@ -54,6 +56,7 @@ function operands(args: string[]): string[] {
 function buildProgram(): Command {
   const program = new Command('svcnet-cluster')
     .description('A local multi-node svcnet cluster built from network namespaces (root only; never touches the root namespace)')
+    .version(versionLine('svcnet-cluster'), '--version', 'print the version, commit and build date')
     .enablePositionalOptions();
 
   withWhere(program.command('up').description('create the namespaces and start nats, allocator, state, svcnet-dns and one agent per node'))
@@ -66,7 +69,8 @@ function buildProgram(): Command {
     .option('--nats-cluster <n>', 'nats-servers in the control plane, as one JetStream cluster (buckets get min(3, n) replicas)', positiveInt, 3)
     .addOption(new Option('--nats-auth <mode>', 'per-program NATS credentials, or none (plain NATS, for a quick local try)').choices(['creds', 'none']).default('creds'))
     .option('--state-replicas <n>', 'svcnet-state replicas (gRPC on 9000, 9010, …)', positiveInt, 1)
-    .action(async (o: Where & { nodes: number; proxyMode: ProxyModeName; iptables: IptablesVariant; agents: boolean; agentArg?: string[]; dnsArg?: string[]; natsCluster: number; natsAuth: string; stateReplicas: number }) => {
+    .option('--no-tls', 'plaintext gRPC and NATS (for a quick local try); by default a CA is made and every connection uses TLS')
+    .action(async (o: Where & { nodes: number; proxyMode: ProxyModeName; iptables: IptablesVariant; agents: boolean; agentArg?: string[]; dnsArg?: string[]; natsCluster: number; natsAuth: string; stateReplicas: number; tls: boolean }) => {
       const cluster = await Cluster.up({
         ...where(o),
         nodes: o.nodes,
@@ -76,6 +80,7 @@ function buildProgram(): Command {
         natsServers: o.natsCluster,
         natsAuth: o.natsAuth !== 'none',
         stateReplicas: o.stateReplicas,
+        tls: o.tls,
         extraArgs: { ...(o.agentArg ? { agent: o.agentArg } : {}), ...(o.dnsArg ? { dns: o.dnsArg } : {}) },
         log: say,
       });
@@ -131,7 +136,7 @@ function buildProgram(): Command {
       const cluster = Cluster.open(where(o));
       const bundle = bundlePath(cluster.state.repoRoot, 'svcnetctl');
       if (!bundle) throw new Error('svcnetctl is not built (npx nx run svcnetctl:build)');
-      process.exitCode = runAttached(cluster.state.plan.controlPlane.ns, svcnetctlArgv(bundle, operands(args)));
+      process.exitCode = runAttached(cluster.state.plan.controlPlane.ns, svcnetctlArgv(bundle, operands(args), svcnetctlConfigPath(cluster.state)));
     });
 
   const pod = program.command('pod').description('pods: namespaces on a node\u2019s bridge, registered with the state service');

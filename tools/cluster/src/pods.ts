@@ -1,10 +1,22 @@
-import type { Cluster } from './cluster.js';
 import { removePodResolvConf, writePodResolvConf } from './dns.js';
 import { addPodNetwork } from './network.js';
 import { stopRecorded } from './processes.js';
 import { registerPod, setPodReadiness, unregisterPod } from './state-client.js';
-import type { PodRecord } from './state-file.js';
+import type { ClusterState, PodRecord, ProcessRecord } from './state-file.js';
+import type { NetnsLab } from '@svcnet/testing';
+import type { statev1 } from '@svcnet/api';
 import { nextPodIp, podNs, validPodName } from './topology.js';
+
+/** What pods need from the cluster that holds them (Cluster implements it). */
+export interface PodHost {
+  readonly state: ClusterState;
+  readonly lab: NetnsLab;
+  save(): void;
+  startProcess(component: string, ns: string, argv: string[], env?: Record<string, string>): ProcessRecord;
+  waitListening(rec: ProcessRecord, port: number, timeoutMs?: number): Promise<void>;
+  stateClient(replica?: number): statev1.StateClient | undefined;
+  pod(name: string): PodRecord;
+}
 
 /** A container port of a pod, as `--port name:port/proto` gives it. */
 export interface PodPort {
@@ -51,7 +63,7 @@ export function parseLabels(text: string): Record<string, string> {
   return out;
 }
 
-export async function addPod(cluster: Cluster, opts: AddPodOptions): Promise<PodRecord> {
+export async function addPod(cluster: PodHost, opts: AddPodOptions): Promise<PodRecord> {
   const { state } = cluster;
   if (!validPodName(opts.name)) throw new Error(`pod name ${JSON.stringify(opts.name)} is not a DNS-1123 label of ≤ 40 characters`);
   if (state.pods.some((p) => p.name === opts.name)) throw new Error(`pod ${opts.name} exists`);
@@ -103,7 +115,7 @@ export async function addPod(cluster: Cluster, opts: AddPodOptions): Promise<Pod
   return pod;
 }
 
-export async function deletePod(cluster: Cluster, name: string): Promise<void> {
+export async function deletePod(cluster: PodHost, name: string): Promise<void> {
   const pod = cluster.pod(name);
   const client = cluster.stateClient();
   if (client && pod.registered) await unregisterPod(client, pod);
@@ -115,7 +127,7 @@ export async function deletePod(cluster: Cluster, name: string): Promise<void> {
   cluster.save();
 }
 
-export async function setPodReady(cluster: Cluster, name: string, ready: boolean, replica = 0): Promise<void> {
+export async function setPodReady(cluster: PodHost, name: string, ready: boolean, replica = 0): Promise<void> {
   const pod = cluster.pod(name);
   const client = cluster.stateClient(replica);
   if (!client || !pod.registered) throw new Error(`pod ${name} is not registered (no state service running)`);

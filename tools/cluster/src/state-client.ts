@@ -1,13 +1,17 @@
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { statev1, v1 } from '@svcnet/api';
+import { channelCredentials } from '@svcnet/client';
 import type { PodRecord } from './state-file.js';
 
 /** A State client through the Unix-socket bridge into the control-plane namespace. */
-export function connectStateClient(socket: string): statev1.StateClient {
+export function connectStateClient(socket: string, tls?: { caFile: string; certFile: string; keyFile: string }): statev1.StateClient {
+  const creds = tls ? channelCredentials(tls) : credentials.createInsecure();
   // A restarted state service must be used again within seconds, not after grpc-js's default backoff (up to 120 s).
-  return new statev1.StateClient(`unix:${socket}`, credentials.createInsecure(), {
+  return new statev1.StateClient(`unix:${socket}`, creds, {
     'grpc.initial_reconnect_backoff_ms': 200,
     'grpc.max_reconnect_backoff_ms': 2_000,
+    // Through the Unix-socket bridge the server is still checked by name: its certificate has localhost.
+    ...(tls ? { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost' } : {}),
   });
 }
 

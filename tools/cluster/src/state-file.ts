@@ -47,6 +47,8 @@ export interface ControlPlaneSettings {
   natsServers: number;
   /** Per-program NATS credentials (an operator, accounts and one user per program). */
   auth: boolean;
+  /** Mutual TLS for gRPC and TLS for NATS, with a CA made at `up` (`<stateDir>/pki`). */
+  tls: boolean;
   stateReplicas: number;
 }
 

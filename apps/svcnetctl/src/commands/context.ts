@@ -2,7 +2,7 @@
  * What every command gets: the state API, the resolved namespace, and the
  * outside world (output streams, files, clock) so commands are testable.
  */
-import type { StateApi } from '../state-api.js';
+import type { StateApi } from '@svcnet/client';
 
 export interface CliIo {
   stdout(text: string): void;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDnsperf, parseVerboseLatencies, percentile } from './dnsperf.js';
+import { parseDnsperf, parseVerboseLatencies } from './dnsperf.js';
 import { benchServices, queryFile, reverseZoneFile, zoneFile } from './zone-data.js';
 
 const DNSPERF_OUTPUT = `
@@ -35,15 +35,6 @@ describe('bench-dns pieces', () => {
 
   it('reads per-answer latencies of dnsperf -v in milliseconds', () => {
     expect(parseVerboseLatencies(DNSPERF_OUTPUT).map((x) => Number(x.toFixed(3)))).toEqual([5.792, 0.444, 0.405]);
-  });
-
-  const pct = [
-    { name: 'p50 of 1..100', sample: Array.from({ length: 100 }, (_, i) => i + 1), p: 50, want: 50 },
-    { name: 'p99 of 1..100', sample: Array.from({ length: 100 }, (_, i) => i + 1), p: 99, want: 99 },
-    { name: 'p99 of a single value', sample: [7], p: 99, want: 7 },
-  ];
-  it.each(pct)('percentile: $name', (c) => {
-    expect(percentile(c.sample, c.p)).toBe(c.want);
   });
 
   it('zone files hold the records svcnet-dns serves for the same services', () => {

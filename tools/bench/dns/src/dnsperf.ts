@@ -43,9 +43,3 @@ export function parseVerboseLatencies(text: string): number[] {
   return out;
 }
 
-/** Nearest-rank percentile of an unsorted sample. */
-export function percentile(sample: readonly number[], p: number): number {
-  if (sample.length === 0) return NaN;
-  const sorted = [...sample].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}

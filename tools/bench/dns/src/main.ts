@@ -15,8 +15,8 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import * as dnsPacket from 'dns-packet';
 import { connectStore, openStateStores, type StateStores } from '@svcnet/store';
-import { startNatsServer } from '@svcnet/testing';
-import { parseDnsperf, parseVerboseLatencies, percentile, type DnsperfResult } from './dnsperf.js';
+import { percentile, startNatsServer } from '@svcnet/testing';
+import { parseDnsperf, parseVerboseLatencies, type DnsperfResult } from './dnsperf.js';
 import { benchServices, queryFile, reverseZoneFile, zoneFile, type BenchService } from './zone-data.js';
 
 const { values: opts } = parseArgs({

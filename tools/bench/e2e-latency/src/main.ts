@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Cluster, PodCommands, type IptablesVariant, type ProxyModeName } from '@svcnet/cluster';
-import { summarize, type Summary } from './stats.js';
+import { summarize, type Summary } from '@svcnet/testing';
 
 /**
  * Runs in a client pod: connects to ip:port every few ms (attempts overlap,

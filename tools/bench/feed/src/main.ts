@@ -14,8 +14,7 @@ import { parseArgs } from 'node:util';
 import { serviceCodec } from '@svcnet/api';
 import type { Service } from '@svcnet/model';
 import { connectStore, KindWatcher, openStateStores, type StoreConnection } from '@svcnet/store';
-import { startNatsServer } from '@svcnet/testing';
-import { summarize } from './stats.js';
+import { startNatsServer, summarize } from '@svcnet/testing';
 
 const { values: opts } = parseArgs({
   options: {
@@ -147,7 +146,7 @@ async function main(): Promise<void> {
     while (latencies.length < WRITES * WATCHERS && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     const s = summarize(latencies);
     console.log(
-      `propagation write → handler over ${WRITES} writes at ${RATE}/s × ${WATCHERS} watchers (${s.n}/${WRITES * WATCHERS} deliveries): p50 ${fmt(s.p50)}, p99 ${fmt(s.p99)}, max ${fmt(s.max)}`,
+      `propagation write → handler over ${WRITES} writes at ${RATE}/s × ${WATCHERS} watchers (${s.count}/${WRITES * WATCHERS} deliveries): p50 ${fmt(s.p50)}, p99 ${fmt(s.p99)}, max ${fmt(s.max)}`,
     );
     const caches = watchers.map((w) => w.snapshot().size);
     console.log(`caches: min ${Math.min(...caches)} max ${Math.max(...caches)} objects (expected ${SERVICES + Math.floor(WRITES / 2)})`);

@@ -1,5 +1,6 @@
 /** Load generator and target servers; each runs as its own process inside a lab namespace. */
 import { connect, createServer } from 'node:net';
+import { percentile } from '@svcnet/testing';
 
 /** Request/response server: reads one line, answers 64 bytes and closes (short connections). */
 export function serveRequests(port: number): void {
@@ -20,10 +21,6 @@ export interface RequestStats {
   p99Ms: number;
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 /** `concurrency` loops of connect → request → read reply → close, for `seconds`. */
 export async function runRequests(params: { host: string; port: number; concurrency: number; seconds: number }): Promise<RequestStats> {

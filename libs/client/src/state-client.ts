@@ -1,8 +1,10 @@
 /**
- * The CLI's view of the state service: promise-based, domain types in and
- * out, errors as SvcnetError. `GrpcStateApi` is the real one; tests pass fakes.
+ * A promise-based client of svcnet.v1.State for other programs: domain types
+ * in and out, errors as SvcnetError (or ServerUnreachableError when no server
+ * answered), TLS, per-call deadlines, chunked lists and failover between
+ * state replicas.
  */
-import { credentials, Metadata, status, type CallOptions, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, status, type CallOptions, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
 import {
   endpointsFromProto,
   endpointsToProto,
@@ -13,10 +15,24 @@ import {
   serviceToProto,
   statev1,
 } from '@svcnet/api';
-import type { Endpoints, Pod, Service } from '@svcnet/model';
-import type { Logger } from 'pino';
-import { ServerUnreachableError } from './cli-errors.js';
-import type { Kind, KindObjects } from './resources.js';
+import type { Endpoints, ObjectKind, Pod, Service } from '@svcnet/model';
+import { channelCredentials, type ClientTlsOptions } from './credentials.js';
+import { classifyTransportError, ServerUnreachableError } from './errors.js';
+
+/** The kinds of object the state service keeps. */
+export type Kind = ObjectKind;
+
+/** The object type of each kind. */
+export interface KindObjects {
+  Service: Service;
+  Pod: Pod;
+  Endpoints: Endpoints;
+}
+
+/** Where a client logs each call at debug level (a pino logger fits). */
+export interface ClientLogger {
+  debug(obj: object, msg: string): void;
+}
 
 export interface ListQuery {
   namespace: string;
@@ -38,13 +54,6 @@ export interface ListResult<K extends Kind> {
   items: KindObjects[K][];
   broken: BrokenObject[];
 }
-
-/**
- * grpc-js's own words when it could not reach the server at all (anchored: a
- * server's UNAVAILABLE may quote such an error from its own upstream, e.g. the
- * state service relaying that the allocator is down).
- */
-const CLIENT_SIDE_UNREACHABLE = /^(No connection established|connect ECONNREFUSED|Name resolution failed)/;
 
 /** kubectl's default --chunk-size: lists are read in chunks of this many objects. */
 export const LIST_CHUNK_SIZE = 500;
@@ -80,13 +89,15 @@ export interface StateApi {
 type Callback<Res> = (err: ServiceError | null, res: Res) => void;
 type UnaryMethod<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: Callback<Res>) => ClientUnaryCall;
 
-export interface GrpcStateApiOptions {
+export interface StateClientOptions {
   /** host:port of the state service, or several comma-separated (replicas: client-side failover). */
   server: string;
   /** Per-call deadline. */
   timeoutMs: number;
-  /** Each call is logged at debug level (`-v 6`). */
-  logger?: Logger;
+  /** TLS (and the client certificate the server authorizes); undefined = plaintext, explicitly. */
+  tls?: ClientTlsOptions;
+  /** Each call is logged at debug level. */
+  logger?: ClientLogger;
 }
 
 /**
@@ -95,14 +106,18 @@ export interface GrpcStateApiOptions {
  * answered is used first from then on; a server that answered, even with an
  * error, is never asked again for the same call (a write is never sent twice).
  */
-export class GrpcStateApi implements StateApi {
+export class StateClient implements StateApi {
   private readonly servers: string[];
   private readonly clients: statev1.StateClient[];
   private current = 0;
 
-  constructor(private readonly options: GrpcStateApiOptions) {
-    this.servers = options.server.split(',').map((s) => s.trim()).filter(Boolean);
-    this.clients = this.servers.map((server) => new statev1.StateClient(server, credentials.createInsecure()));
+  constructor(private readonly options: StateClientOptions) {
+    this.servers = options.server.split(',').map((s) => s.trim().replace(/^https?:\/\//, '')).filter(Boolean);
+    const creds = channelCredentials(options.tls);
+    // A restarted replica is used again within seconds, not after grpc-js's default backoff (up to 120 s).
+    this.clients = this.servers.map(
+      (server) => new statev1.StateClient(server, creds, { 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_reconnect_backoff_ms': 2_000 }),
+    );
   }
 
   private get client(): statev1.StateClient {
@@ -119,7 +134,7 @@ export class GrpcStateApi implements StateApi {
         return res;
       } catch (err) {
         // Only "could not connect" moves on; a deadline may have passed after the server acted on the call.
-        const refused = err instanceof ServerUnreachableError && (err.cause as Partial<ServiceError> | undefined)?.code === status.UNAVAILABLE;
+        const refused = err instanceof ServerUnreachableError && err.neverConnected;
         if (!refused) throw err;
         unreachable = err;
       }
@@ -135,16 +150,7 @@ export class GrpcStateApi implements StateApi {
       method.call(this.clients[i], req, new Metadata(), { deadline: started + this.options.timeoutMs }, (err, res) => {
         this.options.logger?.debug({ method: method.name, server, ms: Date.now() - started, code: err?.code ?? 0 }, 'state rpc');
         if (!err) return resolve(res);
-        // grpc-js reports a refused or unresolvable address as UNAVAILABLE before any
-        // server answered; that is kubectl's "connection refused", not a server error.
-        if (err.code === status.UNAVAILABLE && CLIENT_SIDE_UNREACHABLE.test(err.details)) {
-          return reject(new ServerUnreachableError(server, undefined, { cause: err }));
-        }
-        if (err.code === status.DEADLINE_EXCEEDED) {
-          const message = `Unable to connect to the server ${server}: ${err.details}`;
-          return reject(new ServerUnreachableError(server, message, { cause: err }));
-        }
-        reject(fromGrpcError(err));
+        reject(classifyTransportError(server, err) ?? fromGrpcError(err));
       });
     });
   }
@@ -237,10 +243,7 @@ export class GrpcStateApi implements StateApi {
       stream.on('end', () => resolve());
       stream.on('error', (err: ServiceError) => {
         if (cancelled && err.code === status.CANCELLED) return resolve();
-        if (err.code === status.UNAVAILABLE && CLIENT_SIDE_UNREACHABLE.test(err.details)) {
-          return reject(new ServerUnreachableError(this.options.server, undefined, { cause: err }));
-        }
-        reject(fromGrpcError(err));
+        reject(classifyTransportError(this.servers[this.current] ?? this.options.server, err) ?? fromGrpcError(err));
       });
     });
     return {

@@ -1,3 +1,4 @@
+// Sample statistics for the benchmarks: one definition of a percentile for every figure.
 /** Nearest-rank percentile (p in 0..100) of a list of numbers; NaN when empty. */
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return NaN;
@@ -25,4 +26,12 @@ export function summarize(values: readonly number[]): Summary {
     max: values.length ? Math.max(...values) : NaN,
     mean: values.length ? values.reduce((a, b) => a + b, 0) / values.length : NaN,
   };
+}
+
+/** The median (mean of the middle two for an even count); NaN when empty. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }

@@ -3,9 +3,12 @@ import { serviceFromProto, serviceToProto, statev1, toGrpcError, v1 } from '@svc
 import { ErrorCode, SvcnetError, invalidField } from '@svcnet/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '@svcnet/testing';
-import { ServerUnreachableError } from './cli-errors.js';
-import { GrpcStateApi } from './state-api.js';
-import { port, service } from './test-builders.js';
+import { ServerUnreachableError } from './errors.js';
+import { StateClient as GrpcStateApi } from './state-client.js';
+import { buildService } from '@svcnet/proxy-core';
+
+const port = (p: { port: number }) => p;
+const service = (o: { name: string; spec: Record<string, unknown> }) => buildService({ name: o.name, ...o.spec });
 
 // A real gRPC server on loopback with a scripted State implementation: checks the
 // wire path (requests, converters, status → SvcnetError) of GrpcStateApi.

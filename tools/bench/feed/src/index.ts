@@ -1,2 +1,0 @@
-// Public API of @svcnet/bench-feed: named exports only.
-export { percentile, summarize } from './stats.js';
