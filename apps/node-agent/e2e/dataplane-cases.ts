@@ -371,9 +371,11 @@ export const dataplaneCases: readonly DataplaneCase[] = [
         (await ctx.inspector.serviceRules(ctx.cluster, 'node1', svc)).length === 0 ? true : undefined,
       );
       // Nothing else stale either: node1 owns exactly what node2 (never restarted) owns.
+      // The last difference is the error `eventually` reports.
       await eventually('node1 and node2 own the same objects', 10_000, async () => {
         const [a, b] = await Promise.all([ctx.inspector.ownedObjects(ctx.cluster, 'node1'), ctx.inspector.ownedObjects(ctx.cluster, 'node2')]);
-        return JSON.stringify(a) === JSON.stringify(b) ? true : undefined;
+        if (JSON.stringify(a) === JSON.stringify(b)) return true;
+        throw new Error(`node1 only: ${a.filter((x) => !b.includes(x)).join(' ')}; node2 only: ${b.filter((x) => !a.includes(x)).join(' ')}`);
       });
       await clientsReach(ctx, 'client-1', ctx.web.spec.clusterIP, SERVICE_PORT, 10);
     },

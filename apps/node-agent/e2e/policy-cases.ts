@@ -9,7 +9,7 @@
  */
 import { expect } from 'vitest';
 import type { CaseContext, DataplaneCase } from './dataplane-cases.js';
-import { createService, eventually, nodePortOf, probeOnce, requests, podsSeen, summarize, SERVICE_PORT, waitReachable, type Reply } from './harness.js';
+import { createService, deleteService, eventually, nodePortOf, probeOnce, requests, podsSeen, summarize, SERVICE_PORT, waitReachable, type Reply } from './harness.js';
 
 /** External IPs the state service accepts in the data-plane suites (--service-external-ip-cidrs); the external client routes them via node1. */
 export const EXTERNAL_IP_CIDR = '203.0.113.0/24';
@@ -123,6 +123,8 @@ export const policyCases: readonly DataplaneCase[] = [
       const remote = await createService(ctx.cluster, { name: 'itp-remote', selector: { only: 'two' }, internalTrafficPolicy: 'Local' });
       await reachExactly(ctx, 'client-2', remote.spec.clusterIP, SERVICE_PORT, ['web-2']);
       await expectDropped(ctx, 'client-1', remote.spec.clusterIP, SERVICE_PORT);
+      // Gone after the row: a Local policy's chains exist only where its endpoints are, and later rows compare the nodes.
+      for (const name of ['itp', 'itp-remote']) await deleteService(ctx.cluster, 'default', name);
     },
   },
   {
@@ -166,6 +168,7 @@ export const policyCases: readonly DataplaneCase[] = [
       await reachExactly(ctx, 'node1', remoteIP, SERVICE_PORT, ['web-2']);
       await expectDropped(ctx, 'ext', n1, rnp);
       await expectDropped(ctx, 'ext', remoteIP, SERVICE_PORT);
+      for (const name of ['web-local', 'local-remote']) await deleteService(ctx.cluster, 'default', name);
     },
   },
   {
@@ -206,6 +209,8 @@ export const policyCases: readonly DataplaneCase[] = [
       }
       await reachExactly(ctx, 'client-1', n1, np, ['web-2']);
       await waitReachable(ctx.cluster, 'client-1', ip, SERVICE_PORT);
+      // Its Local policy chain exists only where its endpoint is: later rows compare the nodes' chains.
+      await deleteService(ctx.cluster, 'default', 'detector');
     },
   },
 ];
