@@ -7,7 +7,7 @@ import type { AllocationScope } from './metrics.js';
 import type { RangeAllocator } from './range-allocator.js';
 
 /** Told of every allocation that got past request validation (for metrics). */
-export type AllocationObserver = (kind: 'ClusterIP' | 'NodePort', range: string, scope: AllocationScope, ok: boolean) => void;
+export type AllocationObserver = (kind: 'ClusterIP' | 'NodePort' | 'LoadBalancerIP', range: string, scope: AllocationScope, ok: boolean) => void;
 
 /** The allocators once the store is open. */
 export interface ReadyAllocators {
@@ -16,7 +16,20 @@ export interface ReadyAllocators {
   /** One per family; the first is the primary. */
   clusterIps: RangeAllocator[];
   nodePorts: RangeAllocator;
+  /** The load-balancer pool (--load-balancer-ip-range), in the IP bucket; absent when not configured. */
+  loadBalancerIps?: RangeAllocator;
 }
+
+/** Every range of a ready allocator, in GetStatus order. */
+export function ranges(ready: ReadyAllocators): RangeAllocator[] {
+  return [...ready.clusterIps, ready.nodePorts, ...(ready.loadBalancerIps ? [ready.loadBalancerIps] : [])];
+}
+
+const KIND_TO_WIRE: Record<string, allocatorv1.RangeKind> = {
+  ClusterIP: allocatorv1.RangeKind.RANGE_KIND_CLUSTER_IP,
+  NodePort: allocatorv1.RangeKind.RANGE_KIND_NODE_PORT,
+  LoadBalancerIP: allocatorv1.RangeKind.RANGE_KIND_LOAD_BALANCER_IP,
+};
 
 
 /**
@@ -97,12 +110,33 @@ export class AllocatorService {
     return { released: await ready.portStore.release(String(req.port), req.owner, 'port') };
   }
 
+  async allocateLoadBalancerIp(req: allocatorv1.AllocateLoadBalancerIPRequest): Promise<allocatorv1.AllocateLoadBalancerIPResponse> {
+    validateOwner(req.owner);
+    const pool = this.requirePool();
+    let requested: string | undefined;
+    if (req.requestedIp !== '') {
+      const address = parseIp(req.requestedIp, 'requested_ip');
+      requested = formatIp(address);
+      if (!pool.contains(requested, 'requested_ip')) throw pool.range.notInRange(requested, 'requested_ip');
+    }
+    const record = await this.observed(pool, requested, () => pool.allocate({ owner: req.owner, requested, field: 'requested_ip' }));
+    return { ip: record.value };
+  }
+
+  async releaseLoadBalancerIp(req: allocatorv1.ReleaseLoadBalancerIPRequest): Promise<allocatorv1.ReleaseLoadBalancerIPResponse> {
+    validateOwner(req.owner);
+    const ip = formatIp(parseIp(req.ip, 'ip'));
+    const pool = this.requirePool();
+    if (!pool.contains(ip, 'ip')) throw pool.range.notInRange(ip, 'ip');
+    return { released: await this.requireReady().ipStore.release(ip, req.owner, 'ip') };
+  }
+
   async getStatus(_req: allocatorv1.GetStatusRequest): Promise<allocatorv1.GetStatusResponse> {
     const ready = this.requireReady();
-    const ranges = [...ready.clusterIps, ready.nodePorts].map((a) => {
+    const all = ranges(ready).map((a) => {
       const usage = a.usage();
       return {
-        kind: a.range.kind === 'ClusterIP' ? allocatorv1.RangeKind.RANGE_KIND_CLUSTER_IP : allocatorv1.RangeKind.RANGE_KIND_NODE_PORT,
+        kind: KIND_TO_WIRE[a.range.kind]!,
         range: a.range.text,
         ipFamily: ipFamilyToProto(a.range.family),
         size: String(usage.size),
@@ -110,22 +144,34 @@ export class AllocatorService {
         free: String(usage.free),
       };
     });
-    return { ranges };
+    return { ranges: all };
   }
 
   async listAllocations(req: allocatorv1.ListAllocationsRequest): Promise<allocatorv1.ListAllocationsResponse> {
     const ready = this.requireReady();
     if (req.owner !== '') validateOwner(req.owner);
-    const kinds: Array<[allocatorv1.RangeKind, AllocationStore]> = [
-      [allocatorv1.RangeKind.RANGE_KIND_CLUSTER_IP, ready.ipStore],
-      [allocatorv1.RangeKind.RANGE_KIND_NODE_PORT, ready.portStore],
+    const pool = ready.loadBalancerIps;
+    // The IP bucket holds cluster IPs and load-balancer IPs: the pool's range tells them apart.
+    const inPool = (value: string): boolean => {
+      try {
+        return pool !== undefined && pool.contains(value, 'value');
+      } catch {
+        return false;
+      }
+    };
+    const kinds: Array<[allocatorv1.RangeKind, AllocationStore, (value: string) => boolean]> = [
+      [allocatorv1.RangeKind.RANGE_KIND_CLUSTER_IP, ready.ipStore, (v) => !inPool(v)],
+      [allocatorv1.RangeKind.RANGE_KIND_NODE_PORT, ready.portStore, () => true],
+      [allocatorv1.RangeKind.RANGE_KIND_LOAD_BALANCER_IP, ready.ipStore, inPool],
     ];
     const known = new Set<number>([allocatorv1.RangeKind.RANGE_KIND_UNSPECIFIED, ...kinds.map(([k]) => k)]);
-    if (!known.has(req.kind)) throw invalidField('kind', req.kind, 'supported values: "RANGE_KIND_CLUSTER_IP", "RANGE_KIND_NODE_PORT"');
+    if (!known.has(req.kind)) {
+      throw invalidField('kind', req.kind, 'supported values: "RANGE_KIND_CLUSTER_IP", "RANGE_KIND_NODE_PORT", "RANGE_KIND_LOAD_BALANCER_IP"');
+    }
     const allocations: allocatorv1.Allocation[] = [];
-    for (const [kind, store] of kinds) {
+    for (const [kind, store, holds] of kinds) {
       if (req.kind !== allocatorv1.RangeKind.RANGE_KIND_UNSPECIFIED && req.kind !== kind) continue;
-      const records = [...store.records()].filter((r) => req.owner === '' || r.owner === req.owner);
+      const records = [...store.records()].filter((r) => holds(r.value) && (req.owner === '' || r.owner === req.owner));
       records.sort(byValue);
       for (const r of records) allocations.push({ kind, value: r.value, owner: r.owner, allocatedAt: r.allocatedAt });
     }
@@ -142,6 +188,14 @@ export class AllocatorService {
       this.observe(allocator.range.kind, allocator.range.text, scope, false);
       throw err;
     }
+  }
+
+  private requirePool(): RangeAllocator {
+    const ready = this.requireReady();
+    if (!ready.loadBalancerIps) {
+      throw new SvcnetError(ErrorCode.FailedPrecondition, 'no load-balancer IP range is configured (svcnet-allocator --load-balancer-ip-range)');
+    }
+    return ready.loadBalancerIps;
   }
 
   private requireReady(): ReadyAllocators {

@@ -1,5 +1,5 @@
 import { ErrorCode, SvcnetError, invalidField, parseBindAddress, type BindAddress } from '@svcnet/model';
-import { NodePortRange, ServiceIpRange, cidrsOverlap, parseCidrList } from '@svcnet/ipam';
+import { NodePortRange, RangeKind, ServiceIpRange, cidrsOverlap, parseCidrList } from '@svcnet/ipam';
 import {
   natsConnectSettings,
   servingSecurity,
@@ -18,6 +18,8 @@ export interface AllocatorConfig {
   /** One range, or two (dual stack); the first is the primary family. */
   serviceIpRanges: ServiceIpRange[];
   nodePortRange: NodePortRange;
+  /** Optional pool of load-balancer IPs (Cilium LB IPAM / MetalLB style); undefined = none. */
+  loadBalancerIpRange: ServiceIpRange | undefined;
   verbosity: number;
   storeTimeoutMs: number;
   kvReplicas: number;
@@ -31,6 +33,7 @@ export interface AllocatorFlags extends NatsFlagValues, ServingTlsFlagValues {
   serviceClusterIpRange: string;
   serviceNodePortRange: string;
   podNetworkCidr?: string;
+  loadBalancerIpRange?: string;
   v: string;
   storeTimeout: string;
   kvReplicas: string;
@@ -70,6 +73,21 @@ export function configFromFlags(flags: AllocatorFlags): AllocatorConfig {
       }
     }
   }
+  let loadBalancerIpRange: ServiceIpRange | undefined;
+  if (flags.loadBalancerIpRange) {
+    loadBalancerIpRange = ServiceIpRange.parse(flags.loadBalancerIpRange, 'load-balancer-ip-range', RangeKind.LoadBalancerIp);
+    const others = [
+      ...serviceIpRanges.map((r) => ({ block: r.block, what: 'the service range' })),
+      ...(flags.podNetworkCidr ? parseCidrList(flags.podNetworkCidr, 'pod-network-cidr').map((block) => ({ block, what: 'the pod network' })) : []),
+    ];
+    for (const o of others) {
+      if (cidrsOverlap(loadBalancerIpRange.block, o.block)) {
+        throw new SvcnetError(ErrorCode.InvalidArgument, `the load-balancer range ${loadBalancerIpRange.text} overlaps ${o.what} ${o.block.cidr}: they must be disjoint`, {
+          field: 'load-balancer-ip-range',
+        });
+      }
+    }
+  }
   const verbosity = Number(flags.v);
   if (!Number.isInteger(verbosity) || verbosity < 0) throw invalidField('v', flags.v, 'must be a non-negative integer');
   return {
@@ -78,6 +96,7 @@ export function configFromFlags(flags: AllocatorFlags): AllocatorConfig {
     nats: natsConnectSettings(flags),
     serviceIpRanges,
     nodePortRange,
+    loadBalancerIpRange,
     verbosity,
     storeTimeoutMs: positiveInt(flags.storeTimeout, 'store-timeout-ms', 60_000),
     kvReplicas: positiveInt(flags.kvReplicas, 'kv-replicas', 5),

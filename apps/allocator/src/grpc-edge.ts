@@ -19,6 +19,8 @@ export function allocatorHandlers(
     releaseClusterIp: unary('ReleaseClusterIP', log, metrics, (r: allocatorv1.ReleaseClusterIPRequest) => service.releaseClusterIp(r)),
     allocateNodePort: unary('AllocateNodePort', log, metrics, (r: allocatorv1.AllocateNodePortRequest) => service.allocateNodePort(r)),
     releaseNodePort: unary('ReleaseNodePort', log, metrics, (r: allocatorv1.ReleaseNodePortRequest) => service.releaseNodePort(r)),
+    allocateLoadBalancerIp: unary('AllocateLoadBalancerIP', log, metrics, (r: allocatorv1.AllocateLoadBalancerIPRequest) => service.allocateLoadBalancerIp(r)),
+    releaseLoadBalancerIp: unary('ReleaseLoadBalancerIP', log, metrics, (r: allocatorv1.ReleaseLoadBalancerIPRequest) => service.releaseLoadBalancerIp(r)),
     getStatus: unary('GetStatus', log, metrics, (r: allocatorv1.GetStatusRequest) => service.getStatus(r)),
     listAllocations: unary('ListAllocations', log, metrics, (r: allocatorv1.ListAllocationsRequest) => service.listAllocations(r)),
   };

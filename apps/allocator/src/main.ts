@@ -15,12 +15,13 @@ import { runAllocator } from './server.js';
 const program = new Command()
   .name('svcnet-allocator')
   .description(
-    'Hands out ClusterIPs and NodePorts over gRPC (svcnet.v1.Allocator), one key per allocation in the NATS JetStream KV buckets svcnet-alloc-ips and svcnet-alloc-ports. Run several replicas against one NATS: the store decides every race.',
+    'Hands out ClusterIPs, NodePorts and (optionally) load-balancer IPs over gRPC (svcnet.v1.Allocator), one key per allocation in the NATS JetStream KV buckets svcnet-alloc-ips and svcnet-alloc-ports. Run several replicas against one NATS: the store decides every race.',
   )
   .option('--listen <host:port>', 'gRPC listen address [$SVCNET_LISTEN]', process.env.SVCNET_LISTEN || '127.0.0.1:9401')
   .option('--service-cluster-ip-range <cidr[,cidr]>', 'ClusterIP range: one CIDR or an IPv4,IPv6 pair (first = primary family)', '10.96.0.0/12')
   .option('--service-node-port-range <first-last>', 'NodePort range', '30000-32767')
   .option('--pod-network-cidr <cidr[,cidr]>', 'pod network; refused when it overlaps the service range')
+  .option('--load-balancer-ip-range <cidr>', 'optional pool of load-balancer IPs for type LoadBalancer services (disjoint from the service range and pod network)')
   .option('--store-timeout-ms <ms>', 'JetStream request timeout; requests fail with UNAVAILABLE after it (a lost NATS connection fails them at once)', '5000')
   .option('--kv-replicas <n>', 'replicas of the allocation buckets (3 on a NATS cluster)', '1')
   .option('--metrics-bind-address <ip:port>', 'ip:port for /metrics, /healthz and /livez (empty disables)', '127.0.0.1:9411')

@@ -7,7 +7,7 @@ export type AllocationScope = 'static' | 'dynamic';
 
 /** One range's usage, read when /metrics is scraped. */
 export interface RangeGauge {
-  kind: 'ClusterIP' | 'NodePort';
+  kind: 'ClusterIP' | 'NodePort' | 'LoadBalancerIP';
   /** The CIDR or the port range, as configured. */
   range: string;
   used: bigint;
@@ -31,6 +31,8 @@ export class AllocatorMetrics {
   private readonly ipAllocationErrors: Counter<'cidr' | 'scope'>;
   private readonly portAllocations: Counter<'scope'>;
   private readonly portAllocationErrors: Counter<'scope'>;
+  private readonly lbAllocations: Counter<'cidr' | 'scope'>;
+  private readonly lbAllocationErrors: Counter<'cidr' | 'scope'>;
 
   constructor(usage: () => RangeGauge[], storeAvailable: () => boolean, defaultMetrics = true) {
     const registers = [this.registry];
@@ -59,18 +61,30 @@ export class AllocatorMetrics {
       labelNames: ['scope'],
       registers,
     });
+    this.lbAllocations = new Counter({
+      name: 'svcnet_loadbalancer_ip_allocator_allocation_total',
+      help: 'Load-balancer IPs allocated from --load-balancer-ip-range, by range and scope.',
+      labelNames: ['cidr', 'scope'],
+      registers,
+    });
+    this.lbAllocationErrors = new Counter({
+      name: 'svcnet_loadbalancer_ip_allocator_allocation_errors_total',
+      help: 'Load-balancer IP allocations refused or failed.',
+      labelNames: ['cidr', 'scope'],
+      registers,
+    });
     const gauge = (name: string, help: string, kind: RangeGauge['kind'], pick: (g: RangeGauge) => bigint) =>
       new Gauge({
         name,
         help,
-        labelNames: kind === 'ClusterIP' ? ['cidr'] : [],
+        labelNames: kind === 'NodePort' ? [] : ['cidr'],
         registers,
         collect() {
           this.reset();
           for (const g of usage()) {
             if (g.kind !== kind) continue;
             // An IPv6 range exceeds 2^53: the gauge is a float anyway.
-            if (kind === 'ClusterIP') this.set({ cidr: g.range }, Number(pick(g)));
+            if (kind !== 'NodePort') this.set({ cidr: g.range }, Number(pick(g)));
             else this.set(Number(pick(g)));
           }
         },
@@ -79,6 +93,8 @@ export class AllocatorMetrics {
     gauge('svcnet_clusterip_allocator_available_ips', 'ClusterIPs still free, by range.', 'ClusterIP', (g) => g.free);
     gauge('svcnet_nodeport_allocator_allocated_ports', 'NodePorts allocated.', 'NodePort', (g) => g.used);
     gauge('svcnet_nodeport_allocator_available_ports', 'NodePorts still free.', 'NodePort', (g) => g.free);
+    gauge('svcnet_loadbalancer_ip_allocator_allocated_ips', 'Load-balancer IPs allocated, by range.', 'LoadBalancerIP', (g) => g.used);
+    gauge('svcnet_loadbalancer_ip_allocator_available_ips', 'Load-balancer IPs still free, by range.', 'LoadBalancerIP', (g) => g.free);
     new Gauge({
       name: 'svcnet_allocator_store_available',
       help: '1 while the allocation store (NATS JetStream) is connected and open, else 0.',
@@ -93,6 +109,7 @@ export class AllocatorMetrics {
   /** One allocation attempt that got past request validation. */
   observeAllocation(kind: RangeGauge['kind'], range: string, scope: AllocationScope, ok: boolean): void {
     if (kind === 'ClusterIP') (ok ? this.ipAllocations : this.ipAllocationErrors).inc({ cidr: range, scope });
+    else if (kind === 'LoadBalancerIP') (ok ? this.lbAllocations : this.lbAllocationErrors).inc({ cidr: range, scope });
     else (ok ? this.portAllocations : this.portAllocationErrors).inc({ scope });
   }
 }

@@ -61,7 +61,7 @@ export class RangeAllocator {
   }
 
   private alreadyAllocated(field: string): SvcnetError {
-    const what = this.range.kind === 'ClusterIP' ? 'IP' : 'port';
+    const what = this.range.kind === 'NodePort' ? 'port' : 'IP';
     return new SvcnetError(ErrorCode.AlreadyExists, `provided ${what} is already allocated`, { field });
   }
 

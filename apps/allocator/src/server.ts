@@ -2,7 +2,7 @@ import { Server } from '@grpc/grpc-js';
 import { addHealthAndReflection, ALLOCATOR_METHOD_ACCESS, allocatorv1, certificateAuthorizer, tolerantService } from '@svcnet/api';
 import { ALLOCATION_BUCKETS, AllocationStore, connectStore, StoreConfigError, type StoreConnection } from '@svcnet/store';
 import type { Logger } from 'pino';
-import { AllocatorService, type ReadyAllocators } from './allocator-service.js';
+import { AllocatorService, ranges, type ReadyAllocators } from './allocator-service.js';
 import type { AllocatorConfig } from './config.js';
 import { allocatorHandlers } from './grpc-edge.js';
 import { boundPort, closeHttp, listenMetrics, serverCredentialsFor } from '@svcnet/service-runtime';
@@ -32,7 +32,7 @@ export interface RunningAllocator {
 export async function runAllocator(config: AllocatorConfig, log: Logger, onFatal: (err: StoreConfigError) => void = () => undefined): Promise<RunningAllocator> {
   let ready: ReadyAllocators | undefined;
   const usage = (): RangeGauge[] =>
-    ready ? [...ready.clusterIps, ready.nodePorts].map((a) => ({ kind: a.range.kind, range: a.range.text, ...a.usage() })) : [];
+    ready ? ranges(ready).map((a) => ({ kind: a.range.kind, range: a.range.text, ...a.usage() })) : [];
   const metrics = new AllocatorMetrics(usage, () => service.serving);
   const service = new AllocatorService((kind, range, scope, ok) => metrics.observeAllocation(kind, range, scope, ok));
   const server = new Server();
@@ -50,7 +50,10 @@ export async function runAllocator(config: AllocatorConfig, log: Logger, onFatal
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(config.listen, credentials, (err, p) => (err ? reject(err) : resolve(p))),
   );
-  log.info({ listen: config.listen, port, ranges: config.serviceIpRanges.map((r) => r.text), nodePorts: config.nodePortRange.text }, 'gRPC listening');
+  log.info(
+    { listen: config.listen, port, ranges: config.serviceIpRanges.map((r) => r.text), nodePorts: config.nodePortRange.text, loadBalancerIps: config.loadBalancerIpRange?.text },
+    'gRPC listening',
+  );
   const http = config.metricsBindAddress
     ? await listenMetrics(config.metricsBindAddress, metrics.registry, () => {
         if (!service.attached) return 'allocation store not open yet';
@@ -108,6 +111,8 @@ export async function runAllocator(config: AllocatorConfig, log: Logger, onFatal
       portStore,
       clusterIps: config.serviceIpRanges.map((r) => new RangeAllocator(r, ipStore)),
       nodePorts: new RangeAllocator(config.nodePortRange, portStore),
+      // Load-balancer IPs share the IP bucket: the pool is disjoint from the service range (checked at start).
+      ...(config.loadBalancerIpRange ? { loadBalancerIps: new RangeAllocator(config.loadBalancerIpRange, ipStore) } : {}),
     };
     service.attach(ready);
     setServing(service.serving);

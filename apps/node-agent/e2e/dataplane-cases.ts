@@ -36,16 +36,24 @@ import {
 } from './harness.js';
 import type { ModeInspector } from './mode-inspectors.js';
 import { DNS_TTL_SECONDS, dnsCases } from './dns-cases.js';
+import { EXTERNAL_IP_CIDR, policyCases, SERVICE_CIDR } from './policy-cases.js';
+import { LOAD_BALANCER_POOL, loadBalancerCases } from './load-balancer-cases.js';
+import { localhostCases } from './localhost-cases.js';
+import { serviceIpCases } from './service-ip-cases.js';
+import { terminatingCases } from './terminating-cases.js';
 
 /** Everything a case can use; one cluster shared by every case of a suite. */
 export interface CaseContext {
   cluster: Cluster;
+  mode: ProxyModeName;
   inspector: ModeInspector;
   syncPeriodMs: number;
   /** The `web` service (pods web-1 on node1, web-2 on node2), created before the cases. */
   web: Service;
   externalIp: string;
   podIp(name: string): string;
+  /** The mode keeps client addresses where kube-proxy does (false for userspace: the proxy dials from the node). */
+  preservesSource: boolean;
 }
 
 /** One row of the table. */
@@ -71,6 +79,8 @@ export interface DataplaneSuiteOptions {
   agentArgs?: readonly string[];
   /** A reason to skip the whole suite (e.g. not root); undefined runs it. */
   skipAll?: string;
+  /** False when the mode cannot keep client addresses (userspace): the source checks of the cases are left out. */
+  preservesSource?: boolean;
 }
 
 const WHO = whoServer(TARGET_PORT);
@@ -134,25 +144,11 @@ export const dataplaneCases: readonly DataplaneCase[] = [
       for (const r of replies) expect(r.peer).not.toBe(ctx.podIp('web-1'));
     },
   },
-  {
-    name: 'externalTrafficPolicy Local keeps the client IP and uses only local endpoints',
-    async run(ctx) {
-      const svc = await createService(ctx.cluster, {
-        name: 'web-local',
-        type: 'NodePort',
-        selector: { app: 'web' },
-        externalTrafficPolicy: 'Local',
-      });
-      const np = nodePortOf(svc);
-      for (const [node, local] of [['node1', 'web-1'], ['node2', 'web-2']] as const) {
-        const ip = ctx.cluster.nodeIp(node);
-        await waitReachable(ctx.cluster, 'ext', ip, np);
-        const replies = await clientsReach(ctx, 'ext', ip, np, 30);
-        expect(podsSeen(replies), `via ${node}: ${summarize(replies)}`).toEqual([local]);
-        for (const r of replies) expect(r.peer, `via ${node}`).toBe(ctx.externalIp);
-      }
-    },
-  },
+  ...policyCases,
+  ...terminatingCases,
+  ...serviceIpCases,
+  ...localhostCases,
+  ...loadBalancerCases,
   {
     name: 'ClientIP session affinity pins a client to one endpoint',
     async run(ctx) {
@@ -375,9 +371,11 @@ export const dataplaneCases: readonly DataplaneCase[] = [
         (await ctx.inspector.serviceRules(ctx.cluster, 'node1', svc)).length === 0 ? true : undefined,
       );
       // Nothing else stale either: node1 owns exactly what node2 (never restarted) owns.
+      // The last difference is the error `eventually` reports.
       await eventually('node1 and node2 own the same objects', 10_000, async () => {
         const [a, b] = await Promise.all([ctx.inspector.ownedObjects(ctx.cluster, 'node1'), ctx.inspector.ownedObjects(ctx.cluster, 'node2')]);
-        return JSON.stringify(a) === JSON.stringify(b) ? true : undefined;
+        if (JSON.stringify(a) === JSON.stringify(b)) return true;
+        throw new Error(`node1 only: ${a.filter((x) => !b.includes(x)).join(' ')}; node2 only: ${b.filter((x) => !a.includes(x)).join(' ')}`);
       });
       await clientsReach(ctx, 'client-1', ctx.web.spec.clusterIP, SERVICE_PORT, 10);
     },
@@ -467,6 +465,8 @@ export function runDataplaneSuite(options: DataplaneSuiteOptions): void {
         extraArgs: {
           agent: ['--sync-period', `${syncPeriodMs}ms`, '--min-sync-period', '50ms', ...(options.agentArgs ?? [])],
           dns: ['--ttl', `${DNS_TTL_SECONDS}s`],
+          state: ['--service-external-ip-cidrs', EXTERNAL_IP_CIDR],
+          allocator: ['--load-balancer-ip-range', LOAD_BALANCER_POOL],
         },
       });
       if (cluster.skipped.length > 0) throw new Error(`cluster incomplete: ${cluster.skipped.join('; ')}`);
@@ -476,11 +476,13 @@ export function runDataplaneSuite(options: DataplaneSuiteOptions): void {
       for (const node of c.state.plan.nodes) {
         await c.exec(node.name, ['ip', 'route', 'replace', 'default', 'via', c.state.plan.external.ip]);
       }
+      // The external client reaches the service CIDR and the external IPs through node1, as a router would.
+      for (const cidr of [SERVICE_CIDR, EXTERNAL_IP_CIDR]) await c.exec('ext', ['ip', 'route', 'replace', cidr, 'via', c.nodeIp('node1')]);
       const who = (name: string, node: string, labels: Record<string, string>) =>
         c.addPod({ name, node, labels, ports: PORTS, command: WHO });
       await Promise.all([
         who('web-1', 'node1', { app: 'web', hairpin: 'yes' }),
-        who('web-2', 'node2', { app: 'web' }),
+        who('web-2', 'node2', { app: 'web', only: 'two' }),
       ]);
       await who('rm-1', 'node1', { app: 'rm' });
       await who('rm-2', 'node2', { app: 'rm' });
@@ -494,11 +496,13 @@ export function runDataplaneSuite(options: DataplaneSuiteOptions): void {
       await waitReachable(c, 'client-2', web.spec.clusterIP, SERVICE_PORT, 30_000);
       ctx = {
         cluster: c,
+        mode: options.mode,
         inspector: options.inspector,
         syncPeriodMs,
         web,
         externalIp: c.state.plan.external.ip,
         podIp: (name) => c.pod(name).ip,
+        preservesSource: options.preservesSource ?? true,
       };
     });
 

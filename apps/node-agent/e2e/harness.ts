@@ -43,6 +43,97 @@ export function whoServer(port: number): string[] {
   return [python, '-c', WHO_SERVER, String(port)];
 }
 
+const WHO_HOLD_SERVER = `
+import os, socket, sys, threading
+name = os.environ.get("HOSTNAME", "?")
+def who(port):
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("0.0.0.0", port))
+    srv.listen(1024)
+    while True:
+        c, a = srv.accept()
+        try:
+            c.sendall(("%s %s\\n" % (a[0], name)).encode())
+        except OSError:
+            pass
+        c.close()
+def echo(c, a):
+    try:
+        c.sendall(("%s %s\\n" % (a[0], name)).encode())
+        while True:
+            data = c.recv(4096)
+            if not data:
+                break
+            c.sendall(data)
+    except OSError:
+        pass
+    c.close()
+def hold(port):
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("0.0.0.0", port))
+    srv.listen(64)
+    while True:
+        c, a = srv.accept()
+        threading.Thread(target=echo, args=(c, a), daemon=True).start()
+threading.Thread(target=hold, args=(int(sys.argv[2]),), daemon=True).start()
+who(int(sys.argv[1]))
+`;
+
+/**
+ * {@link whoServer} on `whoPort`, plus on `holdPort` a connection that stays
+ * open: it greets with "<peer> <pod>" and then echoes whatever it gets (for
+ * "an established connection is never cut" checks).
+ */
+export function whoHoldServer(whoPort: number, holdPort: number): string[] {
+  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  return [python, '-c', WHO_HOLD_SERVER, String(whoPort), String(holdPort)];
+}
+
+const HOLD_CLIENT = `
+const net = require('node:net');
+const fs = require('node:fs');
+const [ip, port, readyFile, stopFile] = process.argv.slice(1);
+let greeting = '', buf = '', sent = 0, echoed = 0, error = '';
+const s = net.connect({ host: ip, port: Number(port) });
+s.setEncoding('utf8');
+s.on('data', (d) => {
+  buf += d;
+  let i;
+  while ((i = buf.indexOf('\\n')) >= 0) {
+    const line = buf.slice(0, i);
+    buf = buf.slice(i + 1);
+    if (!greeting) { greeting = line; fs.writeFileSync(readyFile, line.split(' ')[1] || ''); } else echoed++;
+  }
+});
+const finish = () => { process.stdout.write(JSON.stringify({ greeting, sent, echoed, error }) + '\\n'); process.exit(0); };
+s.on('error', (e) => { error = e.code || e.message; finish(); });
+s.on('close', () => { if (!error) error = 'closed by the other side'; finish(); });
+const tick = setInterval(() => {
+  if (fs.existsSync(stopFile)) { clearInterval(tick); setTimeout(finish, 500); return; }
+  if (greeting) { s.write('ping ' + sent + '\\n'); sent++; }
+}, 100);
+`;
+
+/** What a held connection saw: the pod that greeted it, lines sent and echoed, and how it ended early (if it did). */
+export interface HeldConnection {
+  greeting: string;
+  sent: number;
+  echoed: number;
+  error: string;
+}
+
+/**
+ * One TCP connection from inside `from` to ip:port that stays open, sending a
+ * line every 100 ms and counting the echoes, until `files.stop` appears;
+ * `files.ready` gets the greeting pod's name once connected.
+ */
+export async function holdConnection(cluster: Cluster, from: string, ip: string, port: number, files: { ready: string; stop: string }, timeoutMs = 120_000): Promise<HeldConnection> {
+  const r = await cluster.exec(from, [process.execPath, '-e', HOLD_CLIENT, ip, String(port), files.ready, files.stop], { timeoutMs });
+  return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as HeldConnection;
+}
+
 const UDP_WHO_SERVER = `
 import os, socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -83,12 +174,17 @@ export interface ServiceParams {
   port?: number;
   targetPort?: number;
   selector: Record<string, string>;
-  type?: 'ClusterIP' | 'NodePort';
+  type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
   affinity?: SessionAffinity;
   externalTrafficPolicy?: TrafficPolicy;
+  internalTrafficPolicy?: TrafficPolicy;
   namespace?: string;
   /** Must lie inside the state service's --service-external-ip-cidrs. */
   externalIPs?: string[];
+  loadBalancerSourceRanges?: string[];
+  allocateLoadBalancerNodePorts?: boolean;
+  /** Load-balancer ingress IPs given by the client (as an external load-balancer controller would). */
+  loadBalancerIngress?: string[];
 }
 
 function settle<T>(resolve: (v: T) => void, reject: (e: unknown) => void) {
@@ -123,9 +219,12 @@ export async function createService(cluster: Cluster, p: ServiceParams, replica 
       sessionAffinity: p.affinity ?? 'None',
       sessionAffinityTimeoutSeconds: p.affinity === 'ClientIP' ? 600 : 0,
       externalTrafficPolicy: p.externalTrafficPolicy ?? 'Cluster',
-      internalTrafficPolicy: 'Cluster',
+      internalTrafficPolicy: p.internalTrafficPolicy ?? 'Cluster',
       externalIPs: p.externalIPs ?? [],
+      ...(p.loadBalancerSourceRanges ? { loadBalancerSourceRanges: p.loadBalancerSourceRanges } : {}),
+      ...(p.allocateLoadBalancerNodePorts === false ? { allocateLoadBalancerNodePorts: false } : {}),
     },
+    ...(p.loadBalancerIngress ? { status: { loadBalancer: { ingress: p.loadBalancerIngress.map((ip) => ({ ip })) } } } : {}),
   };
   const created = await new Promise<v1.Service>((resolve, reject) =>
     client.createService({ service: serviceToProto(svc) }, new Metadata(), { deadline: Date.now() + 10_000 }, settle(resolve, reject)),

@@ -42,9 +42,11 @@ runDataplaneSuite({
   mode: 'userspace',
   clusterName: e2eName('uspc'),
   inspector: userspaceInspector,
+  // A userspace proxy terminates the connection and dials the pod itself: pods see the node, never the client.
+  preservesSource: false,
   skip: {
-    'externalTrafficPolicy Local keeps the client IP and uses only local endpoints':
-      'a userspace proxy terminates the connection and dials the pod itself, so the pod always sees the node, never the client IP',
+    'masquerade: --masquerade-all masquerades pods too; without --cluster-cidr (no local traffic detector) nothing is masqueraded by source and pods count as outside clients':
+      'the userspace proxy dials every endpoint from the node, so every connection is effectively masqueraded whatever the flags',
   },
   ...(notRoot ? { skipAll: notRoot } : {}),
 });

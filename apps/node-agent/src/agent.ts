@@ -3,7 +3,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { buildInfo, registerBuildInfo } from '@svcnet/service-runtime';
 import type { Logger } from 'pino';
 import { endpointsCodec, serviceCodec } from '@svcnet/api';
-import type { Endpoints, Service } from '@svcnet/model';
+import { ipInCidrs, type Endpoints, type Service } from '@svcnet/model';
 import { ProcessNetExec, type NetExec } from '@svcnet/netexec';
 import { Proxier, SystemClock, type Clock, type NodeConfig, type ProxyBackend } from '@svcnet/proxy-core';
 import { connectStore, FleetFeed, KindFeed, type StoreConnection } from '@svcnet/store';
@@ -15,6 +15,7 @@ import { evaluateHealth, type HealthReport } from './healthz.js';
 import { closeServer, listen, registerProbeCounters } from './http-server.js';
 import { NodeReporter } from './node-reporter.js';
 import { ObservedBackend } from './observed-backend.js';
+import { healthCheckHosts, healthCheckTargets, ServiceHealthServer } from './service-health.js';
 
 /** Parameters of a {@link NodeAgent}. */
 export interface NodeAgentParams {
@@ -36,6 +37,8 @@ export function nodeConfigFrom(options: AgentOptions): NodeConfig {
     clusterCIDR: options.clusterCIDR,
     masqueradeAll: options.masqueradeAll,
     nodePortAddresses: options.nodePortAddresses,
+    localhostNodePorts: options.localhostNodePorts,
+    serviceCIDRs: options.serviceCIDRs,
   };
 }
 
@@ -70,6 +73,8 @@ export class NodeAgent {
   private reporter: NodeReporter | undefined;
   private readonly version: string;
   private servers: Server[] = [];
+  private serviceHealth: ServiceHealthServer | undefined;
+  private serviceHealthSync: Promise<void> = Promise.resolve();
   private feedSyncedLogged = false;
   private rejected = new Map<string, string>();
 
@@ -121,7 +126,10 @@ export class NodeAgent {
       ...(this.dryRun ? {} : { registry: this.registry }),
     })) as ProxyBackend<unknown>;
     this.backend = new ObservedBackend(inner, {
-      onApplied: (_plan, result) => this.log.debug({ calls: result.calls, durationMs: result.durationMs }, 'applied plan'),
+      onApplied: (_plan, result) => {
+        this.log.debug({ calls: result.calls, durationMs: result.durationMs }, 'applied plan');
+        this.syncServiceHealth();
+      },
       onFailed: () => undefined, // the proxier logs, counts and retries with a full sync
     }, { dryRun: this.dryRun, now: () => this.clock.now() });
     if (!this.dryRun) await this.removeOtherModesLeftovers();
@@ -152,7 +160,14 @@ export class NodeAgent {
       observer: reporter,
     });
     this.proxier.start();
-    if (!this.dryRun) await this.startHttp();
+    if (!this.dryRun) {
+      await this.startHttp();
+      this.serviceHealth = new ServiceHealthServer({
+        hosts: healthCheckHosts(options.nodeIPs, options.nodePortAddresses, ipInCidrs),
+        proxyHealthy: () => this.health().healthy,
+        logger: this.log.child({ component: 'service-health' }),
+      });
+    }
 
     this.controlPlane = await resolveControlPlane(options.nats.url);
     this.store = await connectStore({
@@ -199,11 +214,28 @@ export class NodeAgent {
     return this.backend.describe(plan);
   }
 
+  /**
+   * Opens and closes the health check node ports of LoadBalancer services
+   * with externalTrafficPolicy Local, after every programmed change
+   * (serialized: one sync at a time).
+   */
+  private syncServiceHealth(): void {
+    const server = this.serviceHealth;
+    const state = this.proxier?.state();
+    if (!server || !state) return;
+    const targets = healthCheckTargets(state);
+    this.serviceHealthSync = this.serviceHealthSync.then(() => server.sync(targets)).catch((err: unknown) => {
+      this.log.error({ err }, 'service health check sync failed');
+    });
+  }
+
   /** Stops watching and syncing; programmed rules stay (as kube-proxy leaves them). */
   async stop(): Promise<void> {
     await this.feed?.stop();
     await this.proxier?.stop();
     await this.reporter?.stop();
+    await this.serviceHealthSync;
+    await this.serviceHealth?.close();
     await Promise.all(this.servers.map((s) => closeServer(s)));
     this.servers = [];
     await this.store?.close();

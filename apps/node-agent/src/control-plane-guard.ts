@@ -66,6 +66,12 @@ export function guardService(svc: Service, endpoints: readonly ControlPlaneEndpo
     if (ep) dropped.push(`externalIP ${ip} (it would capture ${ep.source})`);
     return !ep;
   });
+  // Load-balancer ingress IPs are programmed like external IPs: the same capture.
+  const ingress = (svc.status?.loadBalancer.ingress ?? []).filter((i) => {
+    const ep = endpoints.find((e) => e.ip === i.ip && tcpPorts.has(e.port));
+    if (ep) dropped.push(`load-balancer IP ${i.ip} (it would capture ${ep.source})`);
+    return !ep;
+  });
   const clusterIPs = svc.spec.clusterIPs.length > 0 ? svc.spec.clusterIPs : [svc.spec.clusterIP];
   const local = new Set(nodeIPs);
   const ports = svc.spec.ports
@@ -84,5 +90,6 @@ export function guardService(svc: Service, endpoints: readonly ControlPlaneEndpo
       return { ...p, nodePort: 0 };
     });
   if (dropped.length === 0) return { service: svc, dropped };
-  return { service: { ...svc, spec: { ...svc.spec, externalIPs, ports } }, dropped };
+  const status = svc.status ? { status: { loadBalancer: { ingress } } } : {};
+  return { service: { ...svc, spec: { ...svc.spec, externalIPs, ports }, ...status }, dropped };
 }

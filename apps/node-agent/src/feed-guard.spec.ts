@@ -40,6 +40,9 @@ describe('checkService', () => {
     { name: 'node port too high', obj: svc({ spec: { ports: [{ ...port, nodePort: 65536 }] } }), problem: /nodePort/ },
     { name: 'unknown protocol', obj: svc({ spec: { ports: [{ ...port, protocol: 'ICMP' as 'TCP' }] } }), problem: /protocol/ },
     { name: 'port name with a quote (rule comment injection)', obj: svc({ spec: { ports: [{ ...port, name: 'a" -j ACCEPT' }] } }), problem: /name/ },
+    { name: 'a source range that injects rule text', obj: svc({ spec: { type: 'LoadBalancer', loadBalancerSourceRanges: ['10.0.0.0/8 drop'] } }), problem: /loadBalancerSourceRanges/ },
+    { name: 'an ingress IP that is no IP', obj: { ...svc({ spec: { type: 'LoadBalancer' } }), status: { loadBalancer: { ingress: [{ ip: '1.2.3' }] } } }, problem: /ingress IP/ },
+    { name: 'a LoadBalancer with ranges and an ingress IP', obj: { ...svc({ spec: { type: 'LoadBalancer', loadBalancerSourceRanges: ['192.0.2.0/24'] } }), status: { loadBalancer: { ingress: [{ ip: '203.0.113.9' }] } } }, problem: undefined },
     { name: 'duplicate port names', obj: svc({ spec: { ports: [port, { ...port, port: 81 }] } }), problem: /duplicated/ },
     { name: 'affinity timeout too long', obj: svc({ spec: { sessionAffinityTimeoutSeconds: 100_000 } }), problem: /timeout/ },
   ];

@@ -22,6 +22,13 @@ function checkMeta(kind: ObjectKind, meta: ObjectMeta, key: string): string | un
   return undefined;
 }
 
+function validCidr(text: string): boolean {
+  const [ip, bits, extra] = text.split('/');
+  if (extra !== undefined || !ip || bits === undefined || !/^\d{1,3}$/.test(bits)) return false;
+  const family = isIP(ip);
+  return family !== 0 && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
 function validPort(p: number, allowZero = false): boolean {
   return Number.isInteger(p) && p <= 65535 && (p >= 1 || (allowZero && p === 0));
 }
@@ -38,6 +45,9 @@ export function checkService(svc: Service, key: string): string | undefined {
     if (ip !== CLUSTER_IP_NONE && isIP(ip) === 0) return `invalid clusterIPs entry ${JSON.stringify(ip)}`;
   }
   for (const ip of spec.externalIPs) if (isIP(ip) === 0) return `invalid externalIP ${JSON.stringify(ip)}`;
+  for (const i of svc.status?.loadBalancer.ingress ?? []) if (i.ip !== '' && isIP(i.ip) === 0) return `invalid load-balancer ingress IP ${JSON.stringify(i.ip)}`;
+  for (const r of spec.loadBalancerSourceRanges ?? []) if (!validCidr(r)) return `invalid loadBalancerSourceRanges entry ${JSON.stringify(r)}`;
+  if (!validPort(spec.healthCheckNodePort ?? 0, true)) return `healthCheckNodePort ${spec.healthCheckNodePort} out of range`;
   const names = new Set<string>();
   for (const [i, p] of spec.ports.entries()) {
     if (!validPort(p.port)) return `spec.ports[${i}].port ${p.port} out of range`;

@@ -25,6 +25,10 @@ export interface AgentOptions {
   clusterCIDR: string;
   masqueradeAll: boolean;
   nodePortAddresses: string[];
+  /** kube-proxy's --iptables-localhost-nodeports (iptables mode; default true). */
+  localhostNodePorts: boolean;
+  /** The service CIDRs (`--service-cluster-ip-range`): nftables mode drops traffic to their unused addresses. */
+  serviceCIDRs: string[];
   syncPeriodMs: number;
   minSyncPeriodMs: number;
   /** How often the node record is rewritten (the heartbeat; NotReady after three missed). */
@@ -104,6 +108,16 @@ export function buildCommand(env: NodeJS.ProcessEnv = process.env): Command {
     .option('--masquerade-all', 'SNAT all traffic sent via service cluster IPs', false)
     .addOption(new Option('--nodeport-addresses <cidrs>', 'CIDRs whose local addresses accept NodePorts').default('', 'all'))
     .addOption(
+      new Option('--iptables-localhost-nodeports <bool>', 'iptables mode: NodePorts answer on 127.0.0.1 too (sets route_localnet in this node\'s namespace)')
+        .choices(['true', 'false'])
+        .default('true'),
+    )
+    .option(
+      '--service-cluster-ip-range <cidrs>',
+      "the service CIDRs (the allocator's --service-cluster-ip-range); nftables mode drops traffic to their unused addresses and rejects unused ports of cluster IPs",
+      '',
+    )
+    .addOption(
       new Option('--sync-period <duration>', 'maximum interval between syncs; rules are checked for drift this often')
         .argParser(durationOption('sync-period'))
         .default(30_000, '30s'),
@@ -140,6 +154,8 @@ interface RawFlags extends NatsFlagValues {
   clusterCidr: string;
   masqueradeAll: boolean;
   nodeportAddresses: string;
+  iptablesLocalhostNodeports: 'true' | 'false';
+  serviceClusterIpRange: string;
   syncPeriod: number;
   minSyncPeriod: number;
   nodeStatusInterval: number;
@@ -163,6 +179,8 @@ export function optionsFromFlags(raw: RawFlags, detect: () => string[] = detectN
   }
   const nodePortAddresses = splitList(raw.nodeportAddresses);
   for (const c of nodePortAddresses) if (!isCidr(c)) throw invalidField('nodeport-addresses', c, 'not a CIDR');
+  const serviceCIDRs = splitList(raw.serviceClusterIpRange ?? '');
+  for (const c of serviceCIDRs) if (!isCidr(c)) throw invalidField('service-cluster-ip-range', c, 'not a CIDR');
   if (raw.syncPeriod <= 0) throw invalidField('sync-period', raw.syncPeriod, 'must be greater than 0');
   if (raw.minSyncPeriod > raw.syncPeriod) {
     throw invalidField('min-sync-period', raw.minSyncPeriod, 'must not exceed --sync-period');
@@ -183,6 +201,8 @@ export function optionsFromFlags(raw: RawFlags, detect: () => string[] = detectN
     clusterCIDR: raw.clusterCidr,
     masqueradeAll: raw.masqueradeAll,
     nodePortAddresses,
+    localhostNodePorts: (raw.iptablesLocalhostNodeports ?? 'true') === 'true',
+    serviceCIDRs,
     syncPeriodMs: raw.syncPeriod,
     minSyncPeriodMs: raw.minSyncPeriod,
     nodeStatusIntervalMs: raw.nodeStatusInterval,

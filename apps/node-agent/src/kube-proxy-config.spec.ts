@@ -21,6 +21,11 @@ describe('KubeProxyConfiguration for svcnet-agent', () => {
       yaml: `${head}mode: ipvs\niptables:\n  syncPeriod: 1m\n  masqueradeAll: true\nipvs:\n  syncPeriod: 45s\n  minSyncPeriod: 2s\n  scheduler: lc\n  strictARP: true\n`,
       argv: ['--proxy-mode=ipvs', '--masquerade-all', '--sync-period=45s', '--min-sync-period=2s', '--ipvs-scheduler=lc', '--ipvs-strict-arp'],
     },
+    {
+      name: 'iptables.localhostNodePorts (kube-proxy default true) as --iptables-localhost-nodeports',
+      yaml: `${head}iptables:\n  localhostNodePorts: false\n`,
+      argv: ['--iptables-localhost-nodeports=false'],
+    },
   ];
   for (const c of cases) it(c.name, () => expect(kubeProxyConfigArgv('kp.yaml', c.yaml)).toEqual(c.argv));
 

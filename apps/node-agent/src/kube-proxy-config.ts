@@ -133,6 +133,7 @@ export function kubeProxyConfigArgv(file: string, text?: string): string[] {
             file,
             fields: {
               masqueradeAll: (p, v) => (bool(p, file, v) ? ['--masquerade-all'] : []),
+              localhostNodePorts: (p, v) => [`--iptables-localhost-nodeports=${String(bool(p, file, v))}`],
               ...onlyIf('iptables', periods),
             },
           }),
@@ -185,7 +186,7 @@ export function kubeProxyConfigText(o: AgentOptions): string {
     healthzBindAddress: addr(o.healthzBindAddress),
     metricsBindAddress: addr(o.metricsBindAddress),
     nodePortAddresses: o.nodePortAddresses,
-    iptables: { masqueradeAll: o.masqueradeAll, ...(o.proxyMode === 'iptables' ? periods : {}) },
+    iptables: { masqueradeAll: o.masqueradeAll, localhostNodePorts: o.localhostNodePorts, ...(o.proxyMode === 'iptables' ? periods : {}) },
     ipvs: { scheduler: o.ipvsScheduler, strictARP: o.ipvsStrictArp, ...(o.proxyMode === 'ipvs' ? periods : {}) },
     nftables: { ...(o.proxyMode === 'nftables' ? periods : {}) },
   });

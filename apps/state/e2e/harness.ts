@@ -111,12 +111,12 @@ export const NODE_PORTS = '30000-30099';
 export const POD_CIDR = '10.244.0.0/16';
 
 /** The real allocator (svcnet-allocator) on a free port. */
-export async function startAllocator(natsUrl: string, port?: number, serviceRange = SERVICE_RANGE): Promise<AppProcess> {
+export async function startAllocator(natsUrl: string, port?: number, serviceRange = SERVICE_RANGE, extraArgs: readonly string[] = []): Promise<AppProcess> {
   const p = port ?? (await freePort());
   const app = await startApp(
     'allocator',
     ['--listen', `127.0.0.1:${p}`, '--plaintext', '--nats-url', natsUrl, '--service-cluster-ip-range', serviceRange,
-      '--service-node-port-range', NODE_PORTS, '--pod-network-cidr', POD_CIDR, '--metrics-bind-address', '127.0.0.1:0'],
+      '--service-node-port-range', NODE_PORTS, '--pod-network-cidr', POD_CIDR, '--metrics-bind-address', '127.0.0.1:0', ...extraArgs],
     p,
   );
   // Serving once it answers.
@@ -167,11 +167,11 @@ export class StateStack {
     public alloc: AllocatorTestClient,
   ) {}
 
-  static async start(opts: { repairIntervalMs?: number; extraArgs?: string[]; serviceRange?: string } = {}): Promise<StateStack> {
+  static async start(opts: { repairIntervalMs?: number; extraArgs?: string[]; serviceRange?: string; allocatorArgs?: string[] } = {}): Promise<StateStack> {
     const nats = await startNatsServer();
     let allocator: AppProcess | undefined;
     try {
-      allocator = await startAllocator(nats.url, undefined, opts.serviceRange);
+      allocator = await startAllocator(nats.url, undefined, opts.serviceRange, opts.allocatorArgs);
       const state = await startState({
         natsUrl: nats.url,
         allocatorUrl: allocator.address,
@@ -236,16 +236,23 @@ export async function eventually<T>(fn: () => Promise<T>, check: (v: T) => boole
 export function wireService(over: {
   name: string;
   namespace?: string;
-  type?: 'ClusterIP' | 'NodePort';
+  type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
   clusterIp?: string;
   ports?: { name?: string; port: number; targetPort?: number | string; nodePort?: number; protocol?: v1.Protocol }[];
   selector?: Record<string, string>;
   labels?: Record<string, string>;
+  externalTrafficPolicy?: 'Cluster' | 'Local';
+  allocateLoadBalancerNodePorts?: boolean;
+  ingress?: string[];
 }): v1.Service {
+  const types = { ClusterIP: v1.ServiceType.SERVICE_TYPE_CLUSTER_IP, NodePort: v1.ServiceType.SERVICE_TYPE_NODE_PORT, LoadBalancer: v1.ServiceType.SERVICE_TYPE_LOAD_BALANCER };
   return v1.Service.fromPartial({
     metadata: { namespace: over.namespace ?? 'default', name: over.name, labels: over.labels ?? {} },
+    ...(over.ingress ? { status: { loadBalancer: { ingress: over.ingress.map((ip) => ({ ip, hostname: '' })) } } } : {}),
     spec: {
-      type: over.type === 'NodePort' ? v1.ServiceType.SERVICE_TYPE_NODE_PORT : v1.ServiceType.SERVICE_TYPE_CLUSTER_IP,
+      type: types[over.type ?? 'ClusterIP'],
+      externalTrafficPolicy: over.externalTrafficPolicy === 'Local' ? v1.TrafficPolicy.TRAFFIC_POLICY_LOCAL : v1.TrafficPolicy.TRAFFIC_POLICY_CLUSTER,
+      ...(over.allocateLoadBalancerNodePorts === undefined ? {} : { allocateLoadBalancerNodePorts: over.allocateLoadBalancerNodePorts }),
       clusterIp: over.clusterIp ?? '',
       selector: over.selector ?? {},
       ports: (over.ports ?? [{ port: 80 }]).map((p) => ({

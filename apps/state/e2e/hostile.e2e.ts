@@ -212,7 +212,7 @@ describe('svcnet-state under hostile and broken input', () => {
       v1.Endpoints.fromPartial({ metadata: { namespace: 'default', name: 'sel-less' }, subsets: [{ addresses: [{ ip, ready: true }], ports: [{ port: 80 }] }] });
     const cases: { name: string; run: () => Promise<unknown>; code: status; field?: string; message: RegExp }[] = [
       { name: 'protocol 99', run: () => client.createService(svc((s) => (s.spec!.ports[0]!.protocol = 99 as v1.Protocol))), code: status.INVALID_ARGUMENT, field: 'spec.ports[0].protocol', message: /Unsupported value: 99/ },
-      { name: 'type 7', run: () => client.createService(svc((s) => (s.spec!.type = 7 as v1.ServiceType))), code: status.INVALID_ARGUMENT, field: 'spec.type', message: /supported values: "ClusterIP", "NodePort"/ },
+      { name: 'type 7', run: () => client.createService(svc((s) => (s.spec!.type = 7 as v1.ServiceType))), code: status.INVALID_ARGUMENT, field: 'spec.type', message: /supported values: "ClusterIP", "LoadBalancer", "NodePort"/ },
       { name: 'affinity 5', run: () => client.createService(svc((s) => (s.spec!.sessionAffinity = 5 as v1.SessionAffinity))), code: status.INVALID_ARGUMENT, field: 'spec.sessionAffinity', message: /Unsupported value: 5/ },
       { name: 'traffic policy 3', run: () => client.createService(svc((s) => (s.spec!.internalTrafficPolicy = 3 as v1.TrafficPolicy))), code: status.INVALID_ARGUMENT, field: 'spec.internalTrafficPolicy', message: /"Cluster", "Local"/ },
       { name: 'ip family 9', run: () => client.createService(svc((s) => (s.spec!.ipFamilies = [9 as v1.IPFamily]))), code: status.INVALID_ARGUMENT, field: 'spec.ipFamilies[0]', message: /"IPv4", "IPv6"/ },

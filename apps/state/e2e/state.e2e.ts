@@ -74,6 +74,14 @@ describe('svcnet-state over real gRPC, NATS and allocator', () => {
     await client.deleteService('kube-system', 'other');
   });
 
+  it('a LoadBalancer service without an allocator pool stays pending (no ingress) but gets its node ports', async () => {
+    const created = await client.createService(wireService({ name: 'lb-pending', type: 'LoadBalancer' }));
+    expect(created.status?.loadBalancer?.ingress ?? []).toEqual([]);
+    expect(created.spec!.ports[0]!.nodePort).toBeGreaterThanOrEqual(30000);
+    await client.deleteService('default', 'lb-pending');
+    expect((await alloc.list()).map((a) => a.owner)).not.toContain('default/lb-pending');
+  });
+
   it('NodePort services get node ports that follow type and port changes', async () => {
     const created = await client.createService(wireService({ name: 'np', type: 'NodePort', ports: [{ name: 'http', port: 80 }] }));
     const first = created.spec!.ports[0]!.nodePort;

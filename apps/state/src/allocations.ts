@@ -13,6 +13,15 @@ export interface Allocations {
   releaseClusterIp(ip: string, owner: string): Promise<void>;
   allocateNodePort(owner: string, requestedPort?: number): Promise<number>;
   releaseNodePort(port: number, owner: string): Promise<void>;
+  /**
+   * An IP of the allocator's load-balancer pool (a requested one, or any).
+   * Undefined when the allocator has no pool, or (with `requested`) when the
+   * address lies outside it: such an address belongs to an external
+   * load-balancer controller, not to the pool.
+   */
+  allocateLoadBalancerIp(owner: string, requested?: string): Promise<string | undefined>;
+  /** Releases a pool IP; an address outside the pool (or no pool) is not the pool's: nothing to do. */
+  releaseLoadBalancerIp(ip: string, owner: string): Promise<void>;
   list(): Promise<AllocationRecord[]>;
   close(): void;
 }

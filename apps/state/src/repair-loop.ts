@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
-import { CLUSTER_IP_NONE, namespacedName } from '@svcnet/model';
+import { CLUSTER_IP_NONE, loadBalancerIPs, namespacedName } from '@svcnet/model';
 import type { Service } from '@svcnet/model';
 import type { ObjectStore } from '@svcnet/store';
 import type { AllocationRecord, Allocations } from './allocations.js';
+import { heldNodePorts } from './load-balancer.js';
 
 /** Kubernetes releases a leaked IP/port only after seeing it leaked this many times in a row. */
 export const LEAK_SIGHTINGS_BEFORE_RELEASE = 3;
@@ -13,7 +14,7 @@ export interface RepairReport {
   /** Allocations seen leaked, not yet released (count so far). */
   suspected: { allocation: AllocationRecord; sightings: number }[];
   /** Services holding an IP or node port the allocator does not have for them. */
-  unknownToAllocator: { service: string; kind: 'ClusterIP' | 'NodePort'; value: string }[];
+  unknownToAllocator: { service: string; kind: AllocationRecord['kind']; value: string }[];
 }
 
 function allocationId(a: { kind: string; value: string }): string {
@@ -48,8 +49,9 @@ export class RepairLoop {
     for (const svc of services) {
       const owner = namespacedName(svc.metadata.namespace, svc.metadata.name);
       for (const ip of svc.spec.clusterIPs) if (ip && ip !== CLUSTER_IP_NONE) held.set(allocationId({ kind: 'ClusterIP', value: ip }), owner);
-      if (svc.spec.type === 'NodePort') {
-        for (const p of svc.spec.ports) if (p.nodePort > 0) held.set(allocationId({ kind: 'NodePort', value: String(p.nodePort) }), owner);
+      for (const port of heldNodePorts(svc)) held.set(allocationId({ kind: 'NodePort', value: String(port) }), owner);
+      if (svc.spec.type === 'LoadBalancer') {
+        for (const ip of loadBalancerIPs(svc)) held.set(allocationId({ kind: 'LoadBalancerIP', value: ip }), owner);
       }
     }
     const report: RepairReport = { released: [], suspected: [], unknownToAllocator: [] };
@@ -67,6 +69,7 @@ export class RepairLoop {
         continue;
       }
       if (a.kind === 'ClusterIP') await this.params.allocations.releaseClusterIp(a.value, a.owner);
+      else if (a.kind === 'LoadBalancerIP') await this.params.allocations.releaseLoadBalancerIp(a.value, a.owner);
       else await this.params.allocations.releaseNodePort(Number(a.value), a.owner);
       this.sightings.delete(id);
       report.released.push(a);
@@ -76,11 +79,13 @@ export class RepairLoop {
     for (const [id, owner] of held) {
       const a = allocated.get(id);
       if (a && a.owner === owner) continue;
-      const [kind, value] = id.split(/:(.*)/s) as ['ClusterIP' | 'NodePort', string];
+      const [kind, value] = id.split(/:(.*)/s) as [AllocationRecord['kind'], string];
+      // Ingress IPs outside the pool belong to an external load-balancer controller, not to the allocator.
+      if (kind === 'LoadBalancerIP' && !a) continue;
       report.unknownToAllocator.push({ service: owner, kind, value });
       this.params.logger.error(
         { service: owner, kind, value, allocatedTo: a?.owner },
-        `the ${kind === 'ClusterIP' ? 'cluster IP' : 'node port'} ${value} of service ${owner} is not allocated to it by the allocator`,
+        `the ${kind === 'ClusterIP' ? 'cluster IP' : kind === 'NodePort' ? 'node port' : 'load-balancer IP'} ${value} of service ${owner} is not allocated to it by the allocator`,
       );
     }
     return report;

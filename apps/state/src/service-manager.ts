@@ -5,6 +5,8 @@ import {
   ErrorCode,
   invalidField,
   ipInCidrs,
+  loadBalancerIPs,
+  mayHaveNodePorts,
   namespacedName,
   SvcnetError,
   validateService,
@@ -13,6 +15,7 @@ import {
 import type { IpFamily, Service, ServicePort } from '@svcnet/model';
 import type { Deleted, ObjectStore } from '@svcnet/store';
 import type { Allocations } from './allocations.js';
+import { allocateLoadBalancer, heldNodePorts, portWantsNodePort, updateLoadBalancer } from './load-balancer.js';
 
 /** Something to undo if a later step fails. */
 type Undo = () => Promise<void>;
@@ -23,7 +26,8 @@ function defaultPorts(ports: ServicePort[]): ServicePort[] {
 }
 
 function specKey(s: Service): string {
-  return JSON.stringify(s.spec);
+  // The load-balancer status is programmed by the agents too: a change of it is a change.
+  return JSON.stringify([s.spec, s.status ?? null]);
 }
 
 /**
@@ -105,6 +109,7 @@ export class ServiceManager {
         changeTimestamp: now,
       },
       spec: { ...input.spec, ports: defaultPorts(input.spec.ports) },
+      ...(input.status ? { status: input.status } : {}),
     };
     if (svc.spec.clusterIPs.length > 0 && !svc.spec.clusterIP) svc.spec.clusterIP = svc.spec.clusterIPs[0]!;
     validateService(svc);
@@ -133,13 +138,13 @@ export class ServiceManager {
       } else {
         svc.spec.clusterIPs = [CLUSTER_IP_NONE];
       }
-      if (svc.spec.type === 'NodePort') {
-        for (const p of svc.spec.ports) {
-          const port = await alloc.allocateNodePort(owner, p.nodePort);
-          undos.push(() => alloc.releaseNodePort(port, owner));
-          p.nodePort = port;
-        }
+      for (const p of svc.spec.ports) {
+        if (!portWantsNodePort(svc, p.nodePort)) continue;
+        const port = await alloc.allocateNodePort(owner, p.nodePort);
+        undos.push(() => alloc.releaseNodePort(port, owner));
+        p.nodePort = port;
       }
+      await allocateLoadBalancer({ svc, owner, alloc, undos });
       return await this.params.store.create(svc);
     } catch (err) {
       await this.rollback(undos, owner, err);
@@ -167,26 +172,27 @@ export class ServiceManager {
         ...(old.metadata.creationTimestamp ? { creationTimestamp: old.metadata.creationTimestamp } : {}),
       },
       spec: { ...input.spec, ports: defaultPorts(input.spec.ports) },
+      ...(input.status ? { status: input.status } : {}),
     };
     // Unset fields keep their allocated values, as `kubectl apply` expects.
     if (!svc.spec.clusterIP) svc.spec.clusterIP = old.spec.clusterIP;
     if (svc.spec.clusterIPs.length === 0) svc.spec.clusterIPs = [...old.spec.clusterIPs];
     if (svc.spec.ipFamilies.length === 0) svc.spec.ipFamilies = [...old.spec.ipFamilies];
-    // Kubernetes drops node ports when a service stops being NodePort.
-    if (svc.spec.type !== 'NodePort') for (const p of svc.spec.ports) p.nodePort = 0;
+    // Kubernetes drops node ports when a service stops being NodePort or LoadBalancer.
+    if (!mayHaveNodePorts(svc.spec.type)) for (const p of svc.spec.ports) p.nodePort = 0;
     validateService(svc);
     validateServiceUpdate(old, svc);
     checkExternalIps(svc, old, this.params.externalIpCidrs ?? '');
 
     const owner = namespacedName(namespace, name);
     const alloc = this.params.allocations;
-    const oldPorts = old.spec.type === 'NodePort' ? old.spec.ports.map((p) => p.nodePort).filter((p) => p > 0) : [];
+    const oldPorts = mayHaveNodePorts(old.spec.type) ? old.spec.ports.map((p) => p.nodePort).filter((p) => p > 0) : [];
     const kept = new Set<number>();
     const undos: Undo[] = [];
     try {
-      if (svc.spec.type === 'NodePort') {
+      if (mayHaveNodePorts(svc.spec.type)) {
         for (const p of svc.spec.ports) {
-          if (p.nodePort === 0) {
+          if (p.nodePort === 0 && portWantsNodePort(svc, 0)) {
             // Keep the node port of the same port across updates (by name, else number/protocol).
             const same = old.spec.ports.find((o) => (p.name && o.name === p.name) || (o.port === p.port && o.protocol === p.protocol));
             if (same && same.nodePort > 0 && oldPorts.includes(same.nodePort) && !kept.has(same.nodePort)) p.nodePort = same.nodePort;
@@ -195,17 +201,25 @@ export class ServiceManager {
             kept.add(p.nodePort);
             continue;
           }
+          if (!portWantsNodePort(svc, p.nodePort)) continue;
           const port = await alloc.allocateNodePort(owner, p.nodePort);
           undos.push(() => alloc.releaseNodePort(port, owner));
           p.nodePort = port;
         }
       }
+      const releases = await updateLoadBalancer({ svc, old, owner, alloc, undos });
+      validateService(svc);
       const changed = specKey(svc) !== specKey(old);
       svc.metadata.changeTimestamp = changed ? this.now() : (old.metadata.changeTimestamp ?? this.now());
       const saved = await this.params.store.update(svc, old.metadata.resourceVersion);
       for (const port of oldPorts.filter((p) => !kept.has(p))) {
         await alloc.releaseNodePort(port, owner).catch((err: unknown) => {
           this.params.logger.warn({ owner, port, err }, 'could not release a node port no longer used; the repair loop will');
+        });
+      }
+      for (const release of releases) {
+        await release().catch((err: unknown) => {
+          this.params.logger.warn({ owner, err }, 'could not release a load-balancer allocation no longer used; the repair loop will');
         });
       }
       return saved;
@@ -233,9 +247,8 @@ export class ServiceManager {
     for (const ip of deleted.spec.clusterIPs.filter((ip) => ip && ip !== CLUSTER_IP_NONE)) {
       releases.push(alloc.releaseClusterIp(ip, owner));
     }
-    if (deleted.spec.type === 'NodePort') {
-      for (const p of deleted.spec.ports) if (p.nodePort > 0) releases.push(alloc.releaseNodePort(p.nodePort, owner));
-    }
+    for (const port of heldNodePorts(deleted)) releases.push(alloc.releaseNodePort(port, owner));
+    if (deleted.spec.type === 'LoadBalancer') for (const ip of loadBalancerIPs(deleted)) releases.push(alloc.releaseLoadBalancerIp(ip, owner));
     const results = await Promise.allSettled(releases);
     for (const r of results) {
       if (r.status === 'rejected') {

@@ -307,7 +307,7 @@ describe('svcnetctl usage, server address, exit codes', () => {
     { name: 'unknown flag', argv: ['get', 'svc', '--bogus'], stderr: /unknown option '--bogus'/ },
     { name: 'unknown command', argv: ['frobnicate'], stderr: /unknown command 'frobnicate'/ },
     { name: 'apply without -f', argv: ['apply'], stderr: /required option '-f, --filename <path>' not specified/ },
-    { name: 'bad --type', argv: ['expose', 'pod', 'x', '--type', 'LoadBalancer'], stderr: /Allowed choices are ClusterIP, NodePort/ },
+    { name: 'bad --type', argv: ['expose', 'pod', 'x', '--type', 'ExternalName'], stderr: /Allowed choices are ClusterIP, NodePort, LoadBalancer/ },
     { name: 'non-numeric --port', argv: ['expose', 'pod', 'x', '--port', 'http'], stderr: /must be a port number/ },
     { name: 'get by name across namespaces', argv: ['get', 'svc', 'x', '-A'], stderr: /cannot be retrieved by name across all namespaces/ },
   ];

@@ -149,7 +149,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<Ex
     .option('--port <port>', 'the port the service serves on (default: introspected)')
     .option('--target-port <port>', 'number or name of the port on the pods (default: --port)')
     .option('--name <name>', 'name of the new service (default: the exposed object\'s)')
-    .addOption(new Option('--type <type>', 'service type').choices(['ClusterIP', 'NodePort']))
+    .addOption(new Option('--type <type>', 'service type').choices(['ClusterIP', 'NodePort', 'LoadBalancer']))
     .addOption(new Option('--protocol <protocol>', 'protocol of the port').choices(['TCP', 'UDP', 'SCTP']))
     .option('--selector <selector>', 'k=v[,k2=v2] instead of the introspected one')
     .option('-l, --labels <labels>', 'labels of the new service (default: the exposed object\'s)')

@@ -3,7 +3,7 @@
  * (ClusterIP and node port allocation, NOT_FOUND, ALREADY_EXISTS, port range
  * validation, resourceVersion CAS) to exercise the commands. Test code only.
  */
-import { ErrorCode, SvcnetError, invalidField } from '@svcnet/model';
+import { ErrorCode, SvcnetError, hasNodePorts, invalidField } from '@svcnet/model';
 import type { Kind, KindObjects } from './resources.js';
 import { PLURAL } from './resources.js';
 import type { BrokenObject, ListQuery, ListResult, StateApi, WatchHandle, WatchUpdate } from '@svcnet/client';
@@ -83,7 +83,7 @@ export class FakeStateApi implements StateApi {
         svc.spec.clusterIPs = [svc.spec.clusterIP];
         svc.spec.ipFamilies = ['IPv4'];
       }
-      if (svc.spec.type === 'NodePort') for (const p of svc.spec.ports) p.nodePort ||= this.nextNodePort++;
+      if (hasNodePorts(svc.spec)) for (const p of svc.spec.ports) p.nodePort ||= this.nextNodePort++;
     }
     this.objects.set(key, stored);
     return this.clone(stored);
@@ -107,7 +107,7 @@ export class FakeStateApi implements StateApi {
       if (svc.spec.clusterIP !== was.spec.clusterIP) {
         throw invalidField('spec.clusterIP', svc.spec.clusterIP, 'field is immutable');
       }
-      if (svc.spec.type === 'NodePort') for (const p of svc.spec.ports) p.nodePort ||= this.nextNodePort++;
+      if (hasNodePorts(svc.spec)) for (const p of svc.spec.ports) p.nodePort ||= this.nextNodePort++;
     }
     this.objects.set(key, stored);
     return this.clone(stored);

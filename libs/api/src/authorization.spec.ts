@@ -21,4 +21,8 @@ describe('method-access tables', () => {
   it('lets viewers read the node status and wait for programming', () => {
     expect([STATE_METHOD_ACCESS['ListNodes'], STATE_METHOD_ACCESS['GetNode'], STATE_METHOD_ACCESS['WaitProgrammed']]).toEqual(['read', 'read', 'read']);
   });
+
+  it('load-balancer IPs are allocated and released by editors only', () => {
+    expect([ALLOCATOR_METHOD_ACCESS['AllocateLoadBalancerIP'], ALLOCATOR_METHOD_ACCESS['ReleaseLoadBalancerIP']]).toEqual(['write', 'write']);
+  });
 });

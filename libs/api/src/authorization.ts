@@ -45,6 +45,8 @@ export const ALLOCATOR_METHOD_ACCESS: Record<string, MethodAccess> = {
   ReleaseClusterIP: 'write',
   AllocateNodePort: 'write',
   ReleaseNodePort: 'write',
+  AllocateLoadBalancerIP: 'write',
+  ReleaseLoadBalancerIP: 'write',
 };
 
 /** The verified client certificate of a call: Common Name and Organizations. */

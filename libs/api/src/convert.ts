@@ -38,9 +38,19 @@ const protocolToWire: Record<m.Protocol, t.Protocol> = {
 
 const checkedProtocol = enumFrom(protocolFromWire, ['SCTP', 'TCP', 'UDP']);
 const checkedType = enumFrom<m.ServiceType>(
-  { [t.ServiceType.SERVICE_TYPE_UNSPECIFIED]: 'ClusterIP', [t.ServiceType.SERVICE_TYPE_CLUSTER_IP]: 'ClusterIP', [t.ServiceType.SERVICE_TYPE_NODE_PORT]: 'NodePort' },
-  ['ClusterIP', 'NodePort'],
+  {
+    [t.ServiceType.SERVICE_TYPE_UNSPECIFIED]: 'ClusterIP',
+    [t.ServiceType.SERVICE_TYPE_CLUSTER_IP]: 'ClusterIP',
+    [t.ServiceType.SERVICE_TYPE_NODE_PORT]: 'NodePort',
+    [t.ServiceType.SERVICE_TYPE_LOAD_BALANCER]: 'LoadBalancer',
+  },
+  ['ClusterIP', 'LoadBalancer', 'NodePort'],
 );
+const serviceTypeToWire: Record<m.ServiceType, t.ServiceType> = {
+  ClusterIP: t.ServiceType.SERVICE_TYPE_CLUSTER_IP,
+  NodePort: t.ServiceType.SERVICE_TYPE_NODE_PORT,
+  LoadBalancer: t.ServiceType.SERVICE_TYPE_LOAD_BALANCER,
+};
 const checkedAffinity = enumFrom<m.SessionAffinity>(
   {
     [t.SessionAffinity.SESSION_AFFINITY_UNSPECIFIED]: 'None',
@@ -149,7 +159,16 @@ export function serviceFromProto(s: t.Service): m.Service {
       externalTrafficPolicy: checkedPolicy(spec?.externalTrafficPolicy ?? 0, 'spec.externalTrafficPolicy'),
       internalTrafficPolicy: checkedPolicy(spec?.internalTrafficPolicy ?? 0, 'spec.internalTrafficPolicy'),
       externalIPs: [...(spec?.externalIps ?? [])],
+      // Fields only LoadBalancer services use are left unset at their defaults, so objects
+      // that never had them compare equal after a round trip.
+      ...((spec?.loadBalancerSourceRanges.length ?? 0) > 0 ? { loadBalancerSourceRanges: [...spec!.loadBalancerSourceRanges] } : {}),
+      // proto3 `optional`: unset keeps Kubernetes' default (true).
+      ...(spec?.allocateLoadBalancerNodePorts === false ? { allocateLoadBalancerNodePorts: false } : {}),
+      ...(spec?.healthCheckNodePort ? { healthCheckNodePort: spec.healthCheckNodePort } : {}),
     },
+    ...((s.status?.loadBalancer?.ingress.length ?? 0) > 0
+      ? { status: { loadBalancer: { ingress: s.status!.loadBalancer!.ingress.map((i) => (i.hostname ? { ip: i.ip, hostname: i.hostname } : { ip: i.ip })) } } }
+      : {}),
   };
 }
 
@@ -158,7 +177,7 @@ export function serviceToProto(s: m.Service): t.Service {
   return {
     metadata: metaToProto(s.metadata),
     spec: {
-      type: spec.type === 'NodePort' ? t.ServiceType.SERVICE_TYPE_NODE_PORT : t.ServiceType.SERVICE_TYPE_CLUSTER_IP,
+      type: serviceTypeToWire[spec.type] ?? t.ServiceType.SERVICE_TYPE_CLUSTER_IP,
       clusterIp: spec.clusterIP,
       clusterIps: [...spec.clusterIPs],
       ipFamilies: spec.ipFamilies.map(ipFamilyToProto),
@@ -186,7 +205,15 @@ export function serviceToProto(s: m.Service): t.Service {
           ? t.TrafficPolicy.TRAFFIC_POLICY_LOCAL
           : t.TrafficPolicy.TRAFFIC_POLICY_CLUSTER,
       externalIps: [...spec.externalIPs],
+      loadBalancerSourceRanges: [...(spec.loadBalancerSourceRanges ?? [])],
+      // Only a LoadBalancer's explicit false is worth a field on the wire.
+      allocateLoadBalancerNodePorts: spec.allocateLoadBalancerNodePorts === false ? false : undefined,
+      healthCheckNodePort: spec.healthCheckNodePort ?? 0,
     },
+    status:
+      (s.status?.loadBalancer.ingress.length ?? 0) > 0
+        ? { loadBalancer: { ingress: s.status!.loadBalancer.ingress.map((i) => ({ ip: i.ip, hostname: i.hostname ?? '' })) } }
+        : undefined,
   };
 }
 

@@ -15,7 +15,7 @@ export interface DriftFinding {
 /** Chains partial syncs edit with -D / -I 1: their rule order is not the plan's, so they compare as sets. */
 const EDITED_IN_PLACE: Readonly<Record<IptablesTable, ReadonlySet<string>>> = {
   nat: new Set([Chain.services, Chain.nodePorts]),
-  filter: new Set([Chain.services, Chain.externalServices]),
+  filter: new Set([Chain.services, Chain.externalServices, Chain.nodePorts, Chain.proxyFirewall]),
 };
 
 /**

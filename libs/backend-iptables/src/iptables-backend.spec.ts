@@ -2,6 +2,7 @@ import { FakeNetExec } from '@svcnet/netexec';
 import { BackendApplyError, buildEndpoints, buildService } from '@svcnet/proxy-core';
 import { describe, expect, it } from 'vitest';
 import { cleanupText, IptablesBackend } from './iptables-backend.js';
+import { JUMP_RULES } from './jump-rules.js';
 import type { IptablesPlan } from './plan.js';
 import { parseSave } from './save-parser.js';
 import { NODE, stateOf } from './test-fixtures.js';
@@ -23,19 +24,7 @@ function saveOf(plan: IptablesPlan, jumps = true): string {
   ] as const) {
     out.push(`*${table}`);
     for (const c of chains.keys()) out.push(`:${c} - [0:0]`);
-    if (jumps && table === 'nat') {
-      out.push('-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES');
-      out.push('-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES');
-      out.push('-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING');
-    }
-    if (jumps && table === 'filter') {
-      out.push('-A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES');
-      out.push('-A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES');
-      out.push('-A INPUT -m comment --comment "kubernetes health check service ports" -j KUBE-NODEPORTS');
-      out.push('-A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES');
-      out.push('-A OUTPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES');
-      out.push('-A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD');
-    }
+    if (jumps) for (const j of JUMP_RULES.filter((x) => x.table === table)) out.push(`-A ${j.chain} ${j.spec}`);
     for (const lines of chains.values()) out.push(...lines);
     out.push('COMMIT');
   }
@@ -50,7 +39,9 @@ describe('IptablesBackend', () => {
     });
     const b = new IptablesBackend({ exec, variant: 'nft', netns: 'ipt-x' });
     const result = await b.apply(renderWith(b));
-    expect(result.calls).toBe(2);
+    // save, restore, and route_localnet for localhost node ports (in the same namespace).
+    expect(result.calls).toBe(3);
+    expect(exec.callsTo('sysctl').map((c) => [c.args.join(' '), c.netns])).toEqual([['-w net.ipv4.conf.all.route_localnet=1', 'ipt-x']]);
     const [restore] = exec.callsTo('iptables-nft-restore');
     expect(restore!.args).toEqual(['-w', '--noflush']);
     expect(restore!.netns).toBe('ipt-x');

@@ -49,6 +49,8 @@ export class IptablesBackend implements ProxyBackend<IptablesPlan> {
   /** iptables-nft refused a restore that listed the table first: never do it again. */
   private listTableBroken = false;
   private observer: BackendObserver | undefined;
+  /** route_localnet was set in this namespace (set once, never unset, as kube-proxy does). */
+  private routeLocalnetSet = false;
 
   constructor(params: IptablesBackendParams) {
     this.p = params;
@@ -101,6 +103,12 @@ export class IptablesBackend implements ProxyBackend<IptablesPlan> {
         calls++;
       }
       this.kernelKnown = true;
+      if (plan.routeLocalnet && !this.routeLocalnetSet) {
+        // Only in the namespace the agent programs: localhost node ports are DNATed from 127.0.0.1.
+        await this.p.exec.run({ file: 'sysctl', args: ['-w', 'net.ipv4.conf.all.route_localnet=1'], netns: this.p.netns });
+        calls++;
+        this.routeLocalnetSet = true;
+      }
     } catch (err) {
       this.kernelKnown = false;
       // Should an iptables-nft ever refuse the -S line itself, later syncs go without it.

@@ -13,7 +13,7 @@ export interface JumpRule {
 
 function jump(table: IptablesTable, chain: string, target: string, comment: string, newOnly = false): JumpRule {
   const ct = newOnly ? '-m conntrack --ctstate NEW ' : '';
-  return { table, chain, target, spec: `${ct}-m comment --comment "${comment}" -j ${target}` };
+  return { table, chain, target, spec: `${ct}${comment ? `-m comment --comment "${comment}" ` : ''}-j ${target}` };
 }
 
 /** kube-proxy's iptablesJumpChains: the only rules we add outside KUBE-* chains. */
@@ -27,6 +27,12 @@ export const JUMP_RULES: readonly JumpRule[] = [
   jump('filter', 'FORWARD', Chain.services, 'kubernetes service portals', true),
   jump('filter', 'OUTPUT', Chain.services, 'kubernetes service portals', true),
   jump('filter', 'FORWARD', Chain.forward, 'kubernetes forwarding rules'),
+  jump('filter', 'INPUT', Chain.proxyFirewall, 'kubernetes load balancer firewall', true),
+  jump('filter', 'OUTPUT', Chain.proxyFirewall, 'kubernetes load balancer firewall', true),
+  jump('filter', 'FORWARD', Chain.proxyFirewall, 'kubernetes load balancer firewall', true),
+  // kube-proxy (and kubelet) hook KUBE-FIREWALL without a comment.
+  jump('filter', 'INPUT', Chain.firewall, ''),
+  jump('filter', 'OUTPUT', Chain.firewall, ''),
 ];
 
 /** The restore line that inserts a jump at the top of its built-in chain. */

@@ -40,6 +40,8 @@ export interface ServiceChainNames {
   svc: string;
   ext: string;
   svl: string;
+  /** loadBalancerSourceRanges firewall chain. */
+  fw: string;
 }
 
 // The proxier keeps a ServicePortInfo object until the service changes, so
@@ -57,7 +59,7 @@ export function serviceChainNames(svc: Pick<ServicePortInfo, 'namespace' | 'name
 function computeChainNames(svc: Pick<ServicePortInfo, 'namespace' | 'name' | 'portName' | 'protocol'>): ServiceChainNames {
   const portName = servicePortNameString(svc);
   const hash = portProtoHash(portName + svc.protocol.toLowerCase());
-  return { portName, svc: `KUBE-SVC-${hash}`, ext: `KUBE-EXT-${hash}`, svl: `KUBE-SVL-${hash}` };
+  return { portName, svc: `KUBE-SVC-${hash}`, ext: `KUBE-EXT-${hash}`, svl: `KUBE-SVL-${hash}`, fw: `KUBE-FW-${hash}` };
 }
 
 /** kube-proxy's servicePortEndpointChainName: hash of port name + protocol + `ip:port`. */
@@ -96,6 +98,9 @@ export function invalidReason(svc: ServicePortInfo): string | undefined {
   if (!isPort(svc.port)) return 'port out of range';
   if (svc.nodePort !== 0 && !isPort(svc.nodePort)) return 'node port out of range';
   if (svc.externalIPs.some((ip) => !isIPv4(ip))) return 'external IP is not an IPv4 address';
+  if (svc.loadBalancerIPs.some((ip) => !isIPv4(ip))) return 'load-balancer IP is not an IPv4 address';
+  if (svc.loadBalancerSourceRanges.some((c) => !isIPv4Cidr(c))) return 'load-balancer source range is not an IPv4 CIDR';
+  if (svc.healthCheckNodePort !== 0 && !isPort(svc.healthCheckNodePort)) return 'health check node port out of range';
   if (svc.sessionAffinity.kind === 'ClientIP') {
     const t = svc.sessionAffinity.timeoutSeconds;
     if (!Number.isInteger(t) || t < 1 || t > 86_400) return 'affinity timeout out of range';

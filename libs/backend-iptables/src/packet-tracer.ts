@@ -160,8 +160,11 @@ class Tracer {
     // After DNAT to a pod, the destination is no longer a local address.
     if (r.dstTypeLocal && !(p.dstLocal && !st.dnatted)) return false;
     if (r.mark && ((st.mark & r.mark.mask) >>> 0 === r.mark.value) === r.mark.neg) return false;
-    // We trace the first packet of a connection: conntrack state NEW.
-    if (r.ctstate && !r.ctstate.includes('NEW')) return false;
+    // We trace the first packet of a connection: conntrack state NEW (and DNAT once DNATed).
+    if (r.ctstate) {
+      const hit = r.ctstate.states.some((s) => s === 'NEW' || (s === 'DNAT' && st.dnatted));
+      if (hit === r.ctstate.neg) return false;
+    }
     if (r.recent?.mode === 'rcheck' && !(p.recent?.[r.recent.name] ?? []).includes(st.src)) return false;
     return true;
   }

@@ -60,6 +60,12 @@ export interface IptablesPlan {
   deletedChains: readonly string[];
   conntrack: readonly ConntrackDeletion[];
   rejected: readonly RejectedService[];
+  /**
+   * Localhost node ports are on: `net.ipv4.conf.all.route_localnet=1` in the
+   * node's network namespace (so DNATed 127.0.0.1 traffic may leave it), set
+   * once, as kube-proxy does.
+   */
+  routeLocalnet: boolean;
 }
 
 /** The plan as `iptables-save`-style text of the desired state (deterministic order). */

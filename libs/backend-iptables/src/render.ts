@@ -2,6 +2,7 @@ import { isIPv4 } from 'node:net';
 import { BackendApplyError } from '@svcnet/proxy-core';
 import type { EndpointInfo, NodeConfig, RenderInput } from '@svcnet/proxy-core';
 import { invalidReason, isIPv4Cidr, isPort } from './names.js';
+import { ipInCidr as inCidr } from '@svcnet/ipam';
 import type { ConntrackDeletion, IptablesPlan, IptablesTable, RejectedService, RestoreSection } from './plan.js';
 import { Chain, renderServiceFragment } from './service-rules.js';
 import type { ServiceFragment } from './service-rules.js';
@@ -97,7 +98,7 @@ function baseChains(config: NodeConfig, mark: string): { nat: [string, string[]]
       [Chain.markMasq, [`-A ${Chain.markMasq} -j MARK --or-mark ${mark}`]],
     ],
     filter: [
-      [Chain.nodePorts, []],
+      [Chain.firewall, localhostNodePortsEnabled(config) ? [LOCALNET_DROP] : []],
       [
         Chain.forward,
         [
@@ -109,10 +110,49 @@ function baseChains(config: NodeConfig, mark: string): { nat: [string, string[]]
   };
 }
 
+/**
+ * kube-proxy's guard for route_localnet (which localhost node ports need):
+ * nothing from outside may reach a 127.0.0.0/8 address of the node, except
+ * what a NodePort DNATed or what belongs to an existing connection.
+ */
+export const LOCALNET_DROP =
+  `-A ${Chain.firewall} ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block incoming localnet connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP`;
+
+/** True when 127.0.0.1 would be one of the node's NodePort addresses. */
+function loopbackInNodePortAddresses(config: NodeConfig): boolean {
+  return config.nodePortAddresses.length === 0 || config.nodePortAddresses.some((cidr) => inCidr('127.0.0.1', cidr));
+}
+
+/** Localhost node ports are on (flag set and loopback among the node-port addresses): route_localnet and the DROP guard go with them. */
+export function localhostNodePortsEnabled(config: NodeConfig): boolean {
+  return config.localhostNodePorts === true && loopbackInNodePortAddresses(config);
+}
+
 function nodePortJumps(config: NodeConfig): string[] {
   const comment = '-m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain"';
-  if (config.nodePortAddresses.length === 0) return [`-A ${Chain.services} ${comment} -m addrtype --dst-type LOCAL -j ${Chain.nodePorts}`];
-  return config.nodePortAddresses.map((cidr) => `-A ${Chain.services} ${comment} -d ${cidr} -m addrtype --dst-type LOCAL -j ${Chain.nodePorts}`);
+  const localhost = config.localhostNodePorts === true;
+  if (config.nodePortAddresses.length === 0) {
+    // As kube-proxy: without localhost node ports, 127.0.0.0/8 never reaches KUBE-NODEPORTS.
+    const notLoopback = localhost ? '' : ' ! -d 127.0.0.0/8';
+    return [`-A ${Chain.services} ${comment}${notLoopback} -m addrtype --dst-type LOCAL -j ${Chain.nodePorts}`];
+  }
+  const out: string[] = [];
+  // A CIDR wider than 127.0.0.0/8 would take loopback in too; one RETURN ahead of the jumps keeps it out.
+  if (!localhost && config.nodePortAddresses.some((cidr) => inCidr('127.0.0.1', cidr) && !cidrWithin(cidr, '127.0.0.0/8'))) {
+    out.push(`-A ${Chain.services} -m comment --comment "no localhost node ports" -d 127.0.0.0/8 -j RETURN`);
+  }
+  for (const cidr of config.nodePortAddresses) {
+    if (!localhost && cidrWithin(cidr, '127.0.0.0/8')) continue;
+    out.push(`-A ${Chain.services} ${comment} -d ${cidr} -m addrtype --dst-type LOCAL -j ${Chain.nodePorts}`);
+  }
+  return out;
+}
+
+/** `inner` lies entirely inside `outer`. */
+function cidrWithin(inner: string, outer: string): boolean {
+  const [ip = '', bits = '32'] = inner.split('/');
+  const [, outerBits = '32'] = outer.split('/');
+  return Number(bits) >= Number(outerBits) && inCidr(ip, outer);
 }
 
 /**
@@ -140,12 +180,14 @@ function renderFragment(input: RenderInput<IptablesPlan>, id: string, rejected: 
   return renderServiceFragment({ svc, endpoints, config: input.config });
 }
 
-type SharedField = 'natServices' | 'natNodePorts' | 'filterServices' | 'filterExternal';
+type SharedField = 'natServices' | 'natNodePorts' | 'filterServices' | 'filterExternal' | 'filterNodePorts' | 'filterFirewall';
 const SHARED: readonly (readonly [IptablesTable, string, SharedField])[] = [
   ['nat', Chain.services, 'natServices'],
   ['nat', Chain.nodePorts, 'natNodePorts'],
   ['filter', Chain.services, 'filterServices'],
   ['filter', Chain.externalServices, 'filterExternal'],
+  ['filter', Chain.nodePorts, 'filterNodePorts'],
+  ['filter', Chain.proxyFirewall, 'filterFirewall'],
 ];
 
 function renderFull(input: RenderInput<IptablesPlan>, mark: string): IptablesPlan {
@@ -157,7 +199,7 @@ function renderFull(input: RenderInput<IptablesPlan>, mark: string): IptablesPla
     const f = renderFragment(input, id, rejected);
     if (f) fragments.set(id, f);
   }
-  const lines: Record<SharedField, string[]> = { natServices: [], natNodePorts: [], filterServices: [], filterExternal: [] };
+  const lines: Record<SharedField, string[]> = { natServices: [], natNodePorts: [], filterServices: [], filterExternal: [], filterNodePorts: [], filterFirewall: [] };
   const nat = new Map<string, readonly string[]>();
   for (const f of fragments.values()) {
     for (const [, , field] of SHARED) for (const l of f[field]) lines[field].push(l);
@@ -177,7 +219,7 @@ function renderFull(input: RenderInput<IptablesPlan>, mark: string): IptablesPla
     filter: tableSection(filter, staleOnly(last?.filter, filter)),
   };
   const pairs = last ? changedPairs(last.fragments, fragments) : [];
-  return makePlan({ full: true, basedOnLast: last !== undefined, fragments, shared, sections, conntrack: conntrackDeletions(pairs), rejected }, nat);
+  return makePlan({ routeLocalnet: localhostNodePortsEnabled(config), full: true, basedOnLast: last !== undefined, fragments, shared, sections, conntrack: conntrackDeletions(pairs), rejected }, nat);
 }
 
 function renderPartial(input: RenderInput<IptablesPlan>, mark: string, last: IptablesPlan): IptablesPlan {
@@ -244,10 +286,11 @@ function renderPartial(input: RenderInput<IptablesPlan>, mark: string, last: Ipt
     nat: { declare: [...baseDeclare.nat, ...declare], rules: [...baseRules.nat, ...rules], edits: edits.nat, deleteChains: stale.sort() },
     filter: { declare: baseDeclare.filter, rules: baseRules.filter, edits: edits.filter, deleteChains: [] },
   };
-  return makePlan({ full: false, basedOnLast: true, fragments, shared, sections, conntrack: conntrackDeletions(pairs), rejected });
+  return makePlan({ routeLocalnet: localhostNodePortsEnabled(input.config), full: false, basedOnLast: true, fragments, shared, sections, conntrack: conntrackDeletions(pairs), rejected });
 }
 
 interface PlanFields {
+  routeLocalnet: boolean;
   full: boolean;
   basedOnLast: boolean;
   fragments: ReadonlyMap<string, ServiceFragment>;

@@ -11,7 +11,7 @@ export interface ParsedRule {
   probability?: number;
   recent?: { name: string; mode: 'rcheck' | 'set' };
   mark?: { value: number; mask: number; neg: boolean };
-  ctstate?: string[];
+  ctstate?: { states: string[]; neg: boolean };
   target?: string;
   toDestination?: string;
   orMark?: number;
@@ -103,7 +103,7 @@ export function parseRule(line: string): ParsedRule {
         r.mark = { ...parseMark(need(++i)), neg: wasNeg };
         break;
       case '--ctstate':
-        r.ctstate = need(++i).split(',');
+        r.ctstate = { states: need(++i).split(','), neg: wasNeg };
         break;
       case '-j':
         r.target = need(++i);

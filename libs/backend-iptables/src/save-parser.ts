@@ -45,10 +45,12 @@ function wordAt(line: string, from: number): string {
  * matches, so the check is: same built-in chain, same target, same comment.
  */
 export function hasJump(table: SavedTable | undefined, j: JumpRule): boolean {
-  const comment = /--comment ("[^"]*"|\S+)/.exec(j.spec)?.[1] ?? '';
-  const bare = comment.replace(/^"|"$/g, '');
+  const comment = /--comment ("[^"]*"|\S+)/.exec(j.spec)?.[1];
+  const bare = comment?.replace(/^"|"$/g, '');
   return (table?.rules.get(j.chain) ?? []).some(
-    (l) => l.endsWith(` -j ${j.target}`) && (l.includes(`--comment "${bare}"`) || l.includes(`--comment ${bare}`)),
+    (l) =>
+      l.endsWith(` -j ${j.target}`) &&
+      (bare === undefined ? !l.includes('--comment') : l.includes(`--comment "${bare}"`) || l.includes(`--comment ${bare}`)),
   );
 }
 

@@ -9,6 +9,7 @@ export const NODE: NodeConfig = {
   clusterCIDR: '10.244.0.0/16',
   masqueradeAll: false,
   nodePortAddresses: [],
+  localhostNodePorts: true,
 };
 
 /** ProxyState of a node from Services and Endpoints (as the change trackers would build it). */

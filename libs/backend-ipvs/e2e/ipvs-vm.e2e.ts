@@ -185,6 +185,78 @@ describe('IPVS mode in a VM with a real IPVS kernel', { timeout: 240_000 }, () =
     await sh('kill $(pidof socat) 2>/dev/null; true');
   });
 
+  it('traffic policies: iTP Local only for the cluster IP, eTP Local for external IPs and node ports; a policy without a local endpoint drops', async () => {
+    const remote = (p: (typeof pods)[0]) => endpoint(p.ip, 8080, { nodeName: 'other', isLocal: false });
+    const itp = servicePort({ name: 'itp', clusterIP: '10.96.0.40', port: 80, nodePort: 30040, externalIPs: ['192.0.2.40'], internalPolicyLocal: true });
+    const itpNone = servicePort({ name: 'itp-none', clusterIP: '10.96.0.41', port: 80, internalPolicyLocal: true });
+    const etp = servicePort({ name: 'etp', clusterIP: '10.96.0.42', port: 80, nodePort: 30042, externalIPs: ['192.0.2.42'], externalPolicyLocal: true });
+    const etpNone = servicePort({ name: 'etp-none', clusterIP: '10.96.0.43', port: 80, nodePort: 30043, externalPolicyLocal: true });
+    put(itp, [endpoint(podA.ip), remote(podB)]);
+    put(itpNone, [remote(podB)]);
+    put(etp, [endpoint(podA.ip), remote(podB)]);
+    put(etpNone, [remote(podB)]);
+    await sync();
+    expect(tally(await request(vm.exec, '10.96.0.40', 80, 3))).toEqual({ 'pod-a': 3 });
+    expect(tally(await request(vm.exec, NODE_IP, 30040, 4))).toEqual({ 'pod-a': 2, 'pod-b': 2 });
+    expect(tally(await request(vm.exec, '192.0.2.40', 80, 4))).toEqual({ 'pod-a': 2, 'pod-b': 2 });
+    expect(tally(await request(vm.exec, NODE_IP, 30042, 3))).toEqual({ 'pod-a': 3 });
+    expect(tally(await request(vm.exec, '192.0.2.42', 80, 3))).toEqual({ 'pod-a': 3 });
+    expect(tally(await request(vm.exec, '10.96.0.42', 80, 4))).toEqual({ 'pod-a': 2, 'pod-b': 2 });
+    // Dropped: nc waits its 3 s and gets nothing — not "refused" as for a service without endpoints.
+    expect(await request(vm.exec, '10.96.0.41', 80, 1)).toEqual(['ERR:empty']);
+    expect(await request(vm.exec, NODE_IP, 30043, 1)).toEqual(['ERR:empty']);
+    const sets = await sh('ipset save');
+    expect(sets).toContain('add KUBE-EXTERNAL-IP-LOCAL 192.0.2.42,tcp:80');
+    expect(sets).toContain('add KUBE-NO-LOCAL-ENDPOINTS 10.96.0.41,tcp:80');
+    for (const s of [itp, itpNone, etp, etpNone]) {
+      services.delete(s.id);
+      endpoints.delete(s.id);
+      changed.add(s.id);
+    }
+    await sync();
+  });
+
+  it('terminating endpoints: ready ones first, then serving-terminating ones, then refused', async () => {
+    const term = servicePort({ name: 'term', clusterIP: '10.96.0.44', port: 80 });
+    const servingTerminating = { ready: false, serving: true, terminating: true };
+    const gone = { ready: false, serving: false, terminating: true };
+    put(term, [endpoint(podA.ip), endpoint(podB.ip, 8080, servingTerminating)]);
+    await sync();
+    expect(tally(await request(vm.exec, '10.96.0.44', 80, 3))).toEqual({ 'pod-a': 3 });
+    put(term, [endpoint(podA.ip, 8080, gone), endpoint(podB.ip, 8080, servingTerminating)]);
+    await sync();
+    expect(tally(await request(vm.exec, '10.96.0.44', 80, 3))).toEqual({ 'pod-b': 3 });
+    put(term, [endpoint(podA.ip, 8080, gone), endpoint(podB.ip, 8080, gone)]);
+    await sync();
+    const [answer] = await request(vm.exec, '10.96.0.44', 80, 1);
+    expect(answer).toMatch(/refused/i);
+    services.delete(term.id);
+    endpoints.delete(term.id);
+    changed.add(term.id);
+    await sync();
+  });
+
+  it('load-balancer IP: bound and served, loadBalancerSourceRanges drop other sources, the health check port is in its set; the rules read back as written', async () => {
+    const lb = servicePort({ name: 'lb', clusterIP: '10.96.0.50', port: 80, loadBalancerIPs: ['192.0.2.50'], loadBalancerSourceRanges: ['10.0.2.0/24'], healthCheckNodePort: 32050, externalPolicyLocal: true });
+    put(lb, [endpoint(podA.ip)]);
+    await sync();
+    expect(await sh('ip -o addr show dev kube-ipvs0')).toContain('192.0.2.50/32');
+    expect(tally(await request(vm.exec, '192.0.2.50', 80, 2))).toEqual({ 'pod-a': 2 });
+    const sets = await sh('ipset save');
+    expect(sets).toContain('add KUBE-LOAD-BALANCER-LOCAL 192.0.2.50,tcp:80');
+    expect(sets).toMatch(/add KUBE-HEALTH-CHECK-NODE-PORT 32050/);
+    // iptables-save prints our new rules exactly as the backend wrote them: no drift right after a sync.
+    expect(await backend.detectDrift(lastApplied!)).toBe(false);
+    put({ ...lb, loadBalancerSourceRanges: ['198.51.100.0/24'] }, [endpoint(podA.ip)]);
+    await sync();
+    expect(await request(vm.exec, '192.0.2.50', 80, 1)).toEqual(['ERR:empty']);
+    services.delete(lb.id);
+    endpoints.delete(lb.id);
+    changed.add(lb.id);
+    await sync();
+    expect(await sh('ip -o addr show dev kube-ipvs0')).not.toContain('192.0.2.50/32');
+  });
+
   it('service deletion removes its virtual service, its address and its ipset entries', async () => {
     services.delete(empty.id);
     changed.add(empty.id);

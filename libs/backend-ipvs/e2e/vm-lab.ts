@@ -75,6 +75,7 @@ export function tally(answers: readonly string[]): Record<string, number> {
 /** proxy-core's service-port builder, under the name this lab's tests use. */
 export { buildServicePort as servicePort } from '@svcnet/proxy-core';
 
-export function endpoint(ip: string, port = 8080): EndpointInfo {
-  return buildEndpoint(ip, port, { nodeName: 'vm', isLocal: true });
+/** An endpoint on this node (the VM) unless `extra` says otherwise (a pod of the VM can pose as another node's). */
+export function endpoint(ip: string, port = 8080, extra: Partial<EndpointInfo> = {}): EndpointInfo {
+  return buildEndpoint(ip, port, { nodeName: 'vm', isLocal: true, ...extra });
 }

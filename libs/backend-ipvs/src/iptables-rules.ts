@@ -11,7 +11,7 @@ import type { IptablesRules } from './plan.js';
 export const MASQ_MARK = '0x4000';
 
 /** Chains only IPVS mode creates: always ours. */
-export const IPVS_ONLY_CHAINS = { nat: ['KUBE-NODE-PORT'], filter: ['KUBE-IPVS-FILTER'] } as const;
+export const IPVS_ONLY_CHAINS = { nat: ['KUBE-NODE-PORT', 'KUBE-LOAD-BALANCER'], filter: ['KUBE-IPVS-FILTER'] } as const;
 /**
  * Chains iptables mode uses too (same names, as kube-proxy). IPVS cleanup removes
  * them only while they hold IPVS mode's rules (KUBE-SERVICES matches an ipset).
@@ -48,18 +48,28 @@ export function renderIptablesRules(config: NodeConfig): IptablesRules {
     '-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000',
     ...nodePort('tcp'),
     ...nodePort('udp'),
+    // Load-balancer IPs: masqueraded unless externalTrafficPolicy Local keeps the client's address.
+    '-A KUBE-LOAD-BALANCER -m comment --comment "Kubernetes service load balancer ip + port with externalTrafficPolicy=local" -m set --match-set KUBE-LOAD-BALANCER-LOCAL dst,dst -j RETURN',
+    '-A KUBE-LOAD-BALANCER -j KUBE-MARK-MASQ',
     '-A KUBE-POSTROUTING -m comment --comment "Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose" -m set --match-set KUBE-LOOP-BACK dst,dst,src -j MASQUERADE',
     `-A KUBE-POSTROUTING ${masqFromMark}`,
     '-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0',
     '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully',
     ...(clusterMasq ? [clusterMasq] : []),
     '-A KUBE-SERVICES -m comment --comment "Kubernetes service external ip + port for masquerade and filter purpose" -m set --match-set KUBE-EXTERNAL-IP dst,dst -j KUBE-MARK-MASQ',
+    '-A KUBE-SERVICES -m comment --comment "Kubernetes service lb portal" -m set --match-set KUBE-LOAD-BALANCER dst,dst -j KUBE-LOAD-BALANCER',
     '-A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODE-PORT',
     '-A KUBE-SERVICES -m set --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT',
   ];
   const filter = [
     '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT',
     '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+    // The health check node ports answer whatever later rules of INPUT say (kube-proxy opens them too).
+    '-A KUBE-IPVS-FILTER -p tcp -m comment --comment "Kubernetes health check node port" -m set --match-set KUBE-HEALTH-CHECK-NODE-PORT dst -j ACCEPT',
+    // loadBalancerSourceRanges: a guarded load-balancer IP takes only its ranges (and, when a range holds a node IP, the node).
+    '-A KUBE-IPVS-FILTER -m comment --comment "Kubernetes service load balancer ip + port for load balancer with sourceRange" -m set --match-set KUBE-LOAD-BALANCER-FW dst,dst -m set ! --match-set KUBE-LOAD-BALANCER-SOURCE-CIDR dst,dst,src -m set ! --match-set KUBE-LOAD-BALANCER-SOURCE-IP dst,dst,src -j DROP',
+    // A traffic policy without an endpoint on this node drops (kube-proxy's DROP "has no local endpoints").
+    '-A KUBE-IPVS-FILTER -m comment --comment "service has no local endpoints" -m set --match-set KUBE-NO-LOCAL-ENDPOINTS dst,dst -j DROP',
     // A service without endpoints refuses at once instead of timing out (kube-proxy's REJECT).
     '-A KUBE-IPVS-FILTER -m comment --comment "service has no endpoints" -m set --match-set KUBE-NO-ENDPOINTS dst,dst -j REJECT --reject-with icmp-port-unreachable',
   ];

@@ -1,6 +1,6 @@
 /** Pure rendering of the desired IPVS state from the node's ProxyState. */
 import { ipInCidr } from '@svcnet/ipam';
-import type { EndpointInfo, NodeConfig, ProxyState, ServicePortInfo } from '@svcnet/proxy-core';
+import { categorizeEndpoints, type EndpointInfo, type NodeConfig, type ProxyState, type ServicePortInfo } from '@svcnet/proxy-core';
 import { renderIptablesRules } from './iptables-rules.js';
 import { virtualServerKey, type FragmentPair, type IpvsFragment, type IpvsPlan, type IpvsProtocol, type RealServer, type VirtualServer } from './plan.js';
 import { compareReals } from './kernel-state.js';
@@ -12,12 +12,20 @@ const PORT_OPTS = 'range 0-65535';
 export const IPSET_TYPES: ReadonlyArray<{ name: string; type: string; createOptions: string }> = [
   { name: 'KUBE-CLUSTER-IP', type: 'hash:ip,port', createOptions: HASH_OPTS },
   { name: 'KUBE-EXTERNAL-IP', type: 'hash:ip,port', createOptions: HASH_OPTS },
+  { name: 'KUBE-EXTERNAL-IP-LOCAL', type: 'hash:ip,port', createOptions: HASH_OPTS },
+  { name: 'KUBE-LOAD-BALANCER', type: 'hash:ip,port', createOptions: HASH_OPTS },
+  { name: 'KUBE-LOAD-BALANCER-LOCAL', type: 'hash:ip,port', createOptions: HASH_OPTS },
+  { name: 'KUBE-LOAD-BALANCER-FW', type: 'hash:ip,port', createOptions: HASH_OPTS },
+  { name: 'KUBE-LOAD-BALANCER-SOURCE-CIDR', type: 'hash:ip,port,net', createOptions: HASH_OPTS },
+  { name: 'KUBE-LOAD-BALANCER-SOURCE-IP', type: 'hash:ip,port,ip', createOptions: HASH_OPTS },
   { name: 'KUBE-LOOP-BACK', type: 'hash:ip,port,ip', createOptions: HASH_OPTS },
   { name: 'KUBE-NODE-PORT-TCP', type: 'bitmap:port', createOptions: PORT_OPTS },
   { name: 'KUBE-NODE-PORT-UDP', type: 'bitmap:port', createOptions: PORT_OPTS },
   { name: 'KUBE-NODE-PORT-LOCAL-TCP', type: 'bitmap:port', createOptions: PORT_OPTS },
   { name: 'KUBE-NODE-PORT-LOCAL-UDP', type: 'bitmap:port', createOptions: PORT_OPTS },
+  { name: 'KUBE-HEALTH-CHECK-NODE-PORT', type: 'bitmap:port', createOptions: PORT_OPTS },
   { name: 'KUBE-NO-ENDPOINTS', type: 'hash:ip,port', createOptions: HASH_OPTS },
+  { name: 'KUBE-NO-LOCAL-ENDPOINTS', type: 'hash:ip,port', createOptions: HASH_OPTS },
 ];
 export const IPSET_NAMES: ReadonlySet<string> = new Set(IPSET_TYPES.map((s) => s.name));
 
@@ -50,12 +58,6 @@ export class RenderMemo {
 /** What a plan was rendered with: a partial render needs the same. */
 const renderedWith = new WeakMap<IpvsPlan, { config: NodeConfig; scheduler: string }>();
 
-/** kube-proxy's endpoint choice: ready ones, else serving-and-terminating ones. */
-function usableEndpoints(eps: readonly EndpointInfo[]): EndpointInfo[] {
-  const ready = eps.filter((e) => e.ready);
-  return ready.length > 0 ? ready : eps.filter((e) => e.serving && e.terminating);
-}
-
 function toReals(eps: readonly EndpointInfo[]): RealServer[] {
   const seen = new Map<string, RealServer>();
   for (const e of eps) seen.set(`${e.ip}:${e.port}`, { address: e.ip, port: e.port, weight: 1 });
@@ -69,38 +71,83 @@ export function nodePortAddresses(config: NodeConfig): string[] {
   return config.nodePortAddresses.length === 0 ? v4 : v4.filter((ip) => config.nodePortAddresses.some((c) => ipInCidr(ip, c)));
 }
 
-function renderService(sp: ServicePortInfo, rawEps: readonly EndpointInfo[] | undefined, nodeIPs: readonly string[], scheduler: string): IpvsFragment {
+/** What one service port is rendered from. */
+interface ServiceRenderInput {
+  sp: ServicePortInfo;
+  rawEps: readonly EndpointInfo[] | undefined;
+  /** Node addresses that take node ports. */
+  nodePortIPs: readonly string[];
+  /** Every node address (whether a source range admits the node itself). */
+  nodeIPs: readonly string[];
+  scheduler: string;
+}
+
+/**
+ * One service port as kube-proxy's IPVS mode programs it: a virtual service
+ * per cluster IP (the internal policy's endpoints), external IP, load-balancer
+ * IP and node address (the external policy's). IPVS has one real-server list
+ * per virtual service, so externalTrafficPolicy Local keeps every source on
+ * this node's endpoints (kube-proxy's IPVS mode does the same). A policy with
+ * no endpoint on this node gets no virtual service and a DROP through
+ * KUBE-NO-LOCAL-ENDPOINTS; a service with no endpoint at all keeps its
+ * virtual services and is refused through KUBE-NO-ENDPOINTS.
+ */
+function renderService(input: ServiceRenderInput): IpvsFragment {
+  const { sp, rawEps, scheduler } = input;
   // External IPs are bound to kube-ipvs0 like cluster IPs (as kube-proxy does): IPVS only sees
   // packets to local addresses, and a bound address marks its virtual services as ours, so they
   // go with their service and with --cleanup.
   const frag: IpvsFragment = { sp, eps: rawEps, vss: [], members: [], addresses: [sp.clusterIP] };
   const add = (set: string, m: string): void => void frag.members.push([set, m]);
   const protocol = sp.protocol.toLowerCase() as IpvsProtocol;
-  const eps = usableEndpoints(rawEps ?? []);
-  const clusterReals = toReals(sp.internalPolicyLocal ? eps.filter((e) => e.isLocal) : eps);
-  const nodeReals = toReals(sp.externalPolicyLocal ? eps.filter((e) => e.isLocal) : eps);
+  const cat = categorizeEndpoints(sp, rawEps ?? []);
+  const internalReals = toReals(cat.internal);
+  const externalReals = toReals(cat.external);
   const persistenceSeconds = sp.sessionAffinity.kind === 'ClientIP' ? sp.sessionAffinity.timeoutSeconds : 0;
+  /** A virtual service, or — when the policy has endpoints elsewhere only — a DROP instead. */
   const virtual = (address: string, port: number, reals: RealServer[]): void => {
+    if (cat.hasAny && reals.length === 0) {
+      add('KUBE-NO-LOCAL-ENDPOINTS', `${address},${protocol}:${port}`);
+      return;
+    }
     frag.vss.push({ protocol, address, port, scheduler, persistenceSeconds, reals, serviceId: sp.id });
+    if (reals.length === 0) add('KUBE-NO-ENDPOINTS', `${address},${protocol}:${port}`);
   };
-  virtual(sp.clusterIP, sp.port, clusterReals);
+  virtual(sp.clusterIP, sp.port, internalReals);
   add('KUBE-CLUSTER-IP', `${sp.clusterIP},${protocol}:${sp.port}`);
-  if (clusterReals.length === 0) add('KUBE-NO-ENDPOINTS', `${sp.clusterIP},${protocol}:${sp.port}`);
   // Hairpin: a local pod reaching itself through the service must be masqueraded.
-  for (const e of eps.filter((x) => x.isLocal)) add('KUBE-LOOP-BACK', `${e.ip},${protocol}:${e.port},${e.ip}`);
-  for (const ext of sp.externalIPs.filter((ip) => !ip.includes(':'))) {
-    virtual(ext, sp.port, sp.externalPolicyLocal ? nodeReals : clusterReals);
+  const local = new Set([...cat.internal, ...cat.external].filter((e) => e.isLocal));
+  for (const e of local) add('KUBE-LOOP-BACK', `${e.ip},${protocol}:${e.port},${e.ip}`);
+  const v4 = (ip: string) => !ip.includes(':');
+  for (const ext of sp.externalIPs.filter(v4)) {
+    virtual(ext, sp.port, externalReals);
     frag.addresses.push(ext);
-    add('KUBE-EXTERNAL-IP', `${ext},${protocol}:${sp.port}`);
+    add(sp.externalPolicyLocal ? 'KUBE-EXTERNAL-IP-LOCAL' : 'KUBE-EXTERNAL-IP', `${ext},${protocol}:${sp.port}`);
+  }
+  const lbIPs = sp.loadBalancerIPs.filter(v4);
+  const fromNode = sp.loadBalancerSourceRanges.some((r) => input.nodeIPs.some((ip) => ipInCidr(ip, r)));
+  for (const lb of lbIPs) {
+    virtual(lb, sp.port, externalReals);
+    frag.addresses.push(lb);
+    const member = `${lb},${protocol}:${sp.port}`;
+    add('KUBE-LOAD-BALANCER', member);
+    if (sp.externalPolicyLocal) add('KUBE-LOAD-BALANCER-LOCAL', member);
+    if (sp.loadBalancerSourceRanges.length > 0) {
+      add('KUBE-LOAD-BALANCER-FW', member);
+      for (const cidr of sp.loadBalancerSourceRanges) add('KUBE-LOAD-BALANCER-SOURCE-CIDR', `${member},${cidr}`);
+      // The node reaching its own load-balancer IP (bound locally) comes from that IP.
+      if (fromNode) add('KUBE-LOAD-BALANCER-SOURCE-IP', `${member},${lb}`);
+    }
   }
   if (sp.nodePort > 0) {
-    for (const ip of nodeIPs) virtual(ip, sp.nodePort, nodeReals);
+    for (const ip of input.nodePortIPs) virtual(ip, sp.nodePort, externalReals);
     if (protocol !== 'sctp') {
       const up = protocol.toUpperCase();
       add(`KUBE-NODE-PORT-${up}`, String(sp.nodePort));
       if (sp.externalPolicyLocal) add(`KUBE-NODE-PORT-LOCAL-${up}`, String(sp.nodePort));
     }
   }
+  if (sp.healthCheckNodePort > 0) add('KUBE-HEALTH-CHECK-NODE-PORT', String(sp.healthCheckNodePort));
   return frag;
 }
 
@@ -138,7 +185,7 @@ function renderFull(params: RenderIpvsParams): IpvsPlan {
     const rawEps = state.endpoints.get(sp.id);
     let frag = memo?.byId.get(sp.id);
     if (!frag || frag.sp !== sp || frag.eps !== rawEps) {
-      frag = renderService(sp, rawEps, nodeIPs, scheduler);
+      frag = renderService({ sp, rawEps, nodePortIPs: nodeIPs, nodeIPs: config.nodeIPs, scheduler });
       memo?.byId.set(sp.id, frag);
     }
     fragments.set(sp.id, frag);
@@ -159,7 +206,7 @@ function renderPartial(params: RenderIpvsParams, last: IpvsPlan, lastFragments: 
     let after: IpvsFragment | undefined;
     if (renderable(sp)) {
       const eps = state.endpoints.get(id);
-      after = before && before.sp === sp && before.eps === eps ? before : renderService(sp, eps, nodeIPs, scheduler);
+      after = before && before.sp === sp && before.eps === eps ? before : renderService({ sp, rawEps: eps, nodePortIPs: nodeIPs, nodeIPs: params.config.nodeIPs, scheduler });
     }
     if (after) fragments.set(id, after);
     else fragments.delete(id);

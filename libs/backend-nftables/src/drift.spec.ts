@@ -60,7 +60,7 @@ async function applied(): Promise<{ kernel: ModelKernel; tracker: DriftTracker }
   return { kernel, tracker };
 }
 
-const someChain = () => [...chainsOf(plan).keys()].find((c) => c.startsWith('cluster-'))!;
+const someChain = () => [...chainsOf(plan).keys()].find((c) => /^cluster-(tcp|udp)-/.test(c))!;
 
 describe('DriftTracker', () => {
   it('nothing committed since our apply: one generation read, no drift', async () => {

@@ -9,7 +9,7 @@
  * element map against the digest the plan carries.
  */
 import { sameDigest, type Digest } from './elements.js';
-import { BASE_CHAINS, ELEMENT_MAPS, NODEPORT_IPS, nodePortCidrs } from './layout.js';
+import { BASE_CHAINS, configSets, ELEMENT_MAPS } from './layout.js';
 import type { ProbeResult } from './kernel-probe.js';
 import { chainsOf, setsOf } from './plan-views.js';
 import type { NftPlan } from './render.js';
@@ -18,7 +18,10 @@ export type Probe = (mode: 'gen' | 'rules', sets: readonly string[]) => Promise<
 
 const ELEMENT_MAP_NAMES = ELEMENT_MAPS.map((m) => m.name);
 
-type Baseline = { chains: Map<string, string>; nodePortIps: Digest | undefined };
+/** Rule digests per chain, and the fixed interval sets' element digests (node-port addresses, service CIDRs). */
+type Baseline = { chains: Map<string, string>; configSets: Map<string, Digest | undefined> };
+
+const configSetNames = (plan: NftPlan): string[] => configSets(plan.config).map(([name]) => name);
 
 export class DriftTracker {
   /** The generation if only our transactions committed since the last trusted point. */
@@ -57,9 +60,10 @@ export class DriftTracker {
     const onlyOurs = this.expectedGen !== undefined && pre === this.expectedGen;
     if (this.expectedGen !== undefined) this.expectedGen++;
     if (written !== 'all' && written.size === 0) return;
-    const p = await this.probe('rules', nodePortCidrs(plan.config).length > 0 ? [NODEPORT_IPS] : []);
+    const names = configSetNames(plan);
+    const p = await this.probe('rules', names);
     const exact = pre !== undefined && p.genBefore === pre + 1 && p.genAfter === pre + 1;
-    const read: Baseline = { chains: p.chains, nodePortIps: p.elements.get(NODEPORT_IPS) };
+    const read: Baseline = { chains: p.chains, configSets: new Map(names.map((n) => [n, p.elements.get(n)])) };
     if (written === 'all') {
       this.baseline = exact ? read : undefined;
       this.expectedGen = exact ? pre + 1 : undefined;
@@ -78,7 +82,7 @@ export class DriftTracker {
       if (exact && digest !== undefined) chains.set(c, digest);
       else chains.delete(c);
     }
-    this.baseline = { chains, nodePortIps: this.baseline.nodePortIps };
+    this.baseline = { chains, configSets: this.baseline.configSets };
   }
 
   /** What differs between the kernel and `plan` (empty: no drift). */
@@ -87,7 +91,7 @@ export class DriftTracker {
       const p = await this.probe('gen', []);
       if (p.genAfter === this.expectedGen) return [];
     }
-    const sets = [...ELEMENT_MAP_NAMES, ...(nodePortCidrs(plan.config).length > 0 ? [NODEPORT_IPS] : [])];
+    const sets = [...ELEMENT_MAP_NAMES, ...configSetNames(plan)];
     let p = await this.probe('rules', sets);
     // A commit during the reads: they may mix two states. Look once more.
     if (p.genBefore !== p.genAfter) p = await this.probe('rules', sets);
@@ -128,8 +132,8 @@ export function compareWithPlan(p: ProbeResult, plan: NftPlan, baseline: Baselin
       reasons.push(held.count === want.count ? `elements of ${name} changed` : `${name} holds ${held.count} elements, ${want.count} expected`);
     }
   }
-  if (nodePortCidrs(plan.config).length > 0 && !sameDigest(p.elements.get(NODEPORT_IPS), baseline?.nodePortIps)) {
-    reasons.push(`${NODEPORT_IPS} changed`);
+  for (const name of configSetNames(plan)) {
+    if (!sameDigest(p.elements.get(name), baseline?.configSets.get(name))) reasons.push(`${name} changed`);
   }
   return reasons;
 }

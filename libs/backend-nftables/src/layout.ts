@@ -80,7 +80,39 @@ export const ELEMENT_MAPS = [
       key: ['port', 'index'] as const,
       data: 'ip-port' as const,
     },
+    // externalTrafficPolicy Local: the Local policy's endpoints of an external address / node port
+    // (the maps above then hold the Cluster policy's, for pods and the node itself).
+    {
+      name: `local-endpoints-${p}` as const,
+      kind: 'map' as const,
+      declaration: [`typeof ip daddr . ${p} dport . numgen random mod 1 : ip daddr . ${p} dport`],
+      key: ['ip', 'port', 'index'] as const,
+      data: 'ip-port' as const,
+    },
+    {
+      name: `nodeport-local-endpoints-${p}` as const,
+      kind: 'map' as const,
+      declaration: [`typeof ${p} dport . numgen random mod 1 : ip daddr . ${p} dport`],
+      key: ['port', 'index'] as const,
+      data: 'ip-port' as const,
+    },
   ]),
+  {
+    // Every cluster IP: traffic to one that no rule DNATed (a port the service does not have) is rejected.
+    name: 'cluster-ips',
+    kind: 'set',
+    declaration: ['type ipv4_addr'],
+    key: ['ip'],
+    data: 'none',
+  },
+  {
+    // `<load-balancer IP> . <proto> . <port>` → `goto fw-<hash>`: the service's loadBalancerSourceRanges.
+    name: 'firewall-ips',
+    kind: 'map',
+    declaration: ['type ipv4_addr . inet_proto . inet_service : verdict', 'counter'],
+    key: ['ip', 'proto', 'port'],
+    data: 'verdict',
+  },
   {
     // `<service address> . <proto> . <port> . <pod> . <pod>`: a pod reaching itself through the
     // service (source = destination after DNAT) is masqueraded, as kube-proxy's endpoint chains do.
@@ -104,26 +136,57 @@ export const ELEMENT_MAP: Readonly<Record<ElementMapName, ElementMapSpec>> = Obj
   ELEMENT_MAPS.map((m) => [m.name, m as ElementMapSpec]),
 ) as Record<ElementMapName, ElementMapSpec>;
 
-/** The base chains (hooks): fixed. */
+/**
+ * The base chains (hooks): fixed. Filter hooks run at -110, before DNAT where
+ * the hook has one (prerouting, output): the load-balancer firewall must see
+ * the address the client used. The checks of what no rule DNATed (services
+ * without endpoints, unused ports and addresses of the service range) must
+ * see traffic after DNAT, so that a pod or the node short-circuited to a
+ * service's endpoints is not refused: input and forward come after
+ * prerouting's DNAT anyway; output has a second hook after it (-90).
+ */
 export const BASE_CHAINS: ReadonlyArray<readonly [string, string, readonly string[]]> = [
   ['nat-prerouting', 'type nat hook prerouting priority dstnat; policy accept;', ['jump services']],
   // nft refuses `priority dstnat` on the output hook.
   ['nat-output', 'type nat hook output priority -100; policy accept;', ['jump services']],
   ['nat-postrouting', 'type nat hook postrouting priority srcnat; policy accept;', ['jump masquerading']],
+  ['filter-prerouting', 'type filter hook prerouting priority -110; policy accept;', ['ct state new jump firewall-check']],
   ['filter-input', 'type filter hook input priority -110; policy accept;', ['ct state new jump service-endpoints-check']],
-  ['filter-forward', 'type filter hook forward priority -110; policy accept;', ['ct state new jump service-endpoints-check']],
-  ['filter-output', 'type filter hook output priority -110; policy accept;', ['ct state new jump service-endpoints-check']],
+  ['filter-forward', 'type filter hook forward priority -110; policy accept;', ['ct state new jump service-endpoints-check', 'ct state new jump cluster-ips-check']],
+  ['filter-output', 'type filter hook output priority -110; policy accept;', ['ct state new jump firewall-check']],
+  [
+    'filter-output-post-dnat',
+    'type filter hook output priority -90; policy accept;',
+    ['ct state new jump service-endpoints-check', 'ct state new jump cluster-ips-check'],
+  ],
 ];
 
 /** The node-port address set (`--nodeport-addresses`): an interval set, so part of the fixed layout. */
 export const NODEPORT_IPS = 'nodeport-ips';
+/** The service CIDRs (NodeConfig.serviceCIDRs): an unused address in them is dropped. */
+export const SERVICE_CIDRS = 'service-cidrs';
+
+/** IPv4 service CIDRs (others are not programmed in an `ip` table). */
+export function serviceCidrs(config: NodeConfig): string[] {
+  return (config.serviceCIDRs ?? []).flatMap((c) => canonicalIPv4Cidr(c) ?? []);
+}
+
+/** The fixed interval sets the configuration asks for, with their elements. */
+export function configSets(config: NodeConfig): Array<[string, string[]]> {
+  const out: Array<[string, string[]]> = [];
+  const np = nodePortCidrs(config);
+  if (np.length > 0) out.push([NODEPORT_IPS, np]);
+  const sc = serviceCidrs(config);
+  if (sc.length > 0) out.push([SERVICE_CIDRS, sc]);
+  return out;
+}
 
 /** IPv4 CIDRs of --nodeport-addresses (others are not programmed in an `ip` table). */
 export function nodePortCidrs(config: NodeConfig): string[] {
   return config.nodePortAddresses.flatMap((c) => canonicalIPv4Cidr(c) ?? []);
 }
 
-/** The masquerade rule of traffic to a service address (cluster IP, external IP). */
+/** The masquerade rule of traffic to a cluster IP. */
 export function masqueradeRules(config: NodeConfig): string[] {
   if (config.masqueradeAll) return ['jump mark-for-masquerade'];
   // Traffic from outside the pod network is masqueraded so that replies come back through this node.
@@ -138,6 +201,8 @@ export function fixedChains(config: NodeConfig): Map<string, readonly string[]> 
     `meta l4proto ${proto} ct original ip daddr . meta l4proto . ct original proto-dst . ip saddr . ip daddr @hairpin-ips jump mark-for-masquerade`,
     `meta l4proto ${proto} meta l4proto . ct original proto-dst . ip saddr . ip daddr @hairpin-nodeports jump mark-for-masquerade`,
   ];
+  // As kube-proxy's nftables mode: an unused port of a cluster IP is refused, an unused address of the range dropped.
+  const clusterIpsCheck = ['ip daddr @cluster-ips goto reject-service', ...(serviceCidrs(config).length > 0 ? [`ip daddr @${SERVICE_CIDRS} drop`] : [])];
   return new Map<string, readonly string[]>([
     [
       'services',
@@ -150,6 +215,8 @@ export function fixedChains(config: NodeConfig): Map<string, readonly string[]> 
         `fib daddr type local ${nodePortMatch}meta l4proto . th dport vmap @no-endpoint-nodeports`,
       ],
     ],
+    ['firewall-check', ['ip daddr . meta l4proto . th dport vmap @firewall-ips']],
+    ['cluster-ips-check', clusterIpsCheck],
     ['reject-service', ['meta l4proto tcp reject with tcp reset', 'reject']],
     ['mark-for-masquerade', [`meta mark set meta mark | ${MASQ_MARK}`]],
     [
@@ -160,30 +227,54 @@ export function fixedChains(config: NodeConfig): Map<string, readonly string[]> 
   ]);
 }
 
-/** Which endpoints a pick chain chooses from, and whether it masquerades. */
-export type PickKind = 'cluster' | 'nodeport' | 'nodeport-local';
+/**
+ * Which endpoints a pick chain chooses from, and whether it masquerades:
+ * `cluster` for cluster IPs (masquerade from outside the pod network),
+ * `external` / `nodeport` for external addresses and node ports with
+ * externalTrafficPolicy Cluster (always masqueraded), `external-local` /
+ * `nodeport-local` for Local (pods and the node itself to every endpoint,
+ * outside clients to this node's, unmasqueraded).
+ */
+export type PickKind = 'cluster' | 'external' | 'nodeport' | 'external-local' | 'nodeport-local';
 
-/** The shared chain that picks one of `count` endpoints for every service address / node port of that kind and protocol. */
-export function pickChainName(kind: PickKind, proto: 'tcp' | 'udp', count: number): string {
-  return `${kind}-${proto}-${count}`;
+/** The shared chain that picks one of `count` endpoints (Local kinds: `local` of them for outside clients, `count` for pods and the node). */
+export function pickChainName(kind: PickKind, proto: 'tcp' | 'udp', count: number, local = 0): string {
+  return kind === 'external-local' || kind === 'nodeport-local' ? `${kind}-${proto}-${local}-${count}` : `${kind}-${proto}-${count}`;
 }
 
 /** `cluster-tcp-3` → its rules. Undefined for a name that is not a pick chain. */
 export function pickChainRules(name: string, config: NodeConfig): string[] | undefined {
-  const m = /^(cluster|nodeport|nodeport-local)-(tcp|udp)-(\d+)$/.exec(name);
+  const m = /^(cluster|external|nodeport|external-local|nodeport-local)-(tcp|udp)-(\d+)(?:-(\d+))?$/.exec(name);
   if (!m) return undefined;
+  const kind = m[1] as PickKind;
+  const local = kind === 'external-local' || kind === 'nodeport-local';
+  if (local !== (m[4] !== undefined)) return undefined;
   const p = m[2]!;
-  const n = Number(m[3]);
   // One numgen draw per packet, mod the endpoint count, indexes the service's elements: every
   // endpoint gets 1/N. No anonymous `numgen … vmap { … }` per service: each would be a set object
   // of its own, and loading thousands is quadratic.
-  switch (m[1] as PickKind) {
+  const byAddress = (n: number, map: string) => `meta l4proto ${p} dnat ip to ip daddr . th dport . numgen random mod ${n} map @${map}-${p}`;
+  const byNodePort = (n: number, map: string) => `meta l4proto ${p} dnat ip to th dport . numgen random mod ${n} map @${map}-${p}`;
+  switch (kind) {
     case 'cluster':
-      return [...masqueradeRules(config), `meta l4proto ${p} dnat ip to ip daddr . th dport . numgen random mod ${n} map @cluster-endpoints-${p}`];
+      return [...masqueradeRules(config), byAddress(Number(m[3]), 'cluster-endpoints')];
+    case 'external':
+      return ['jump mark-for-masquerade', byAddress(Number(m[3]), 'cluster-endpoints')];
     case 'nodeport':
-      return ['jump mark-for-masquerade', `meta l4proto ${p} dnat ip to th dport . numgen random mod ${n} map @nodeport-endpoints-${p}`];
-    case 'nodeport-local':
-      // externalTrafficPolicy Local: no masquerade, the pod sees the client.
-      return [`meta l4proto ${p} dnat ip to th dport . numgen random mod ${n} map @nodeport-endpoints-${p}`];
+      return ['jump mark-for-masquerade', byNodePort(Number(m[3]), 'nodeport-endpoints')];
+    case 'external-local':
+    case 'nodeport-local': {
+      const [l, n] = [Number(m[3]), Number(m[4])];
+      const [pick, clusterMap, localMap] =
+        kind === 'external-local' ? [byAddress, 'cluster-endpoints', 'local-endpoints'] : [byNodePort, 'nodeport-endpoints', 'nodeport-local-endpoints'];
+      return [
+        // Pods and the node itself are not subject to the external policy: every endpoint.
+        ...(config.clusterCIDR ? [`ip saddr ${config.clusterCIDR} ${pick(n, clusterMap)}`] : []),
+        'fib saddr type local jump mark-for-masquerade',
+        `fib saddr type local ${pick(n, clusterMap)}`,
+        // Outside clients: this node's endpoints, client IP kept. None: nothing DNATs, the filter hooks drop.
+        ...(l > 0 ? [pick(l, localMap)] : []),
+      ];
+    }
   }
 }

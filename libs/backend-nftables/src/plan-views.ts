@@ -4,7 +4,7 @@
  * text, the update script, the drift check and the tracer.
  */
 import type { NftElement } from './elements.js';
-import { ELEMENT_MAPS, fixedChains, NODEPORT_IPS, nodePortCidrs, pickChainRules, type ElementMapName } from './layout.js';
+import { configSets, ELEMENT_MAPS, fixedChains, pickChainRules, type ElementMapName } from './layout.js';
 import type { NftPlan } from './plan.js';
 import { elementsOfClaim, type Claim, type NftSet } from './service-fragment.js';
 
@@ -12,7 +12,8 @@ const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** The claim a dispatch key stands for (the address is part of the key). */
 export function claimOfKey(key: string): Claim {
-  return key.startsWith('a ') ? { key, prio: 0, address: key.slice(2, key.indexOf(' ', 2)) } : { key, prio: 0 };
+  if (key.startsWith('a ')) return { key, prio: 0, address: key.slice(2, key.indexOf(' ', 2)) };
+  return key.startsWith('c ') ? { key, prio: 0, clusterIpSet: true } : { key, prio: 0 };
 }
 
 /** The elements a plan holds for one dispatch key: its owner's. */
@@ -30,11 +31,10 @@ export function chainsOf(plan: NftPlan): Map<string, readonly string[]> {
   return chains;
 }
 
-/** Every named set that is not an element map: the node-port addresses and the affinity sets. */
+/** Every named set that is not an element map: the node-port addresses, the service CIDRs and the affinity sets. */
 export function setsOf(plan: NftPlan): Map<string, NftSet> {
   const sets = new Map<string, NftSet>();
-  const cidrs = nodePortCidrs(plan.config);
-  if (cidrs.length > 0) sets.set(NODEPORT_IPS, { type: 'ipv4_addr', flags: 'interval', elements: cidrs });
+  for (const [name, cidrs] of configSets(plan.config)) sets.set(name, { type: 'ipv4_addr', flags: 'interval', elements: cidrs });
   for (const f of plan.fragments.values()) for (const [name, set] of f.sets) sets.set(name, set);
   return sets;
 }

@@ -59,9 +59,11 @@ describe('renderNftPlan', () => {
     { name: 'UDP', line: 'service-ips: 10.96.0.53 . udp . 53 comment "kube-system/dns:dns" : goto cluster-udp-1' },
     { name: 'no endpoints: the cluster IP is rejected', line: 'no-endpoint-services: 10.96.0.99 . tcp . 80 comment "default/empty:" : goto reject-service' },
     { name: 'no endpoints: the node port is rejected', line: 'no-endpoint-nodeports: tcp . 30099 comment "default/empty:" : goto reject-service' },
-    { name: 'eTP Local node port → local endpoints, no masquerade chain', line: 'service-nodeports: tcp . 30030 comment "default/local:" : goto nodeport-local-tcp-1' },
-    { name: 'eTP Local node port: the local endpoint', line: 'nodeport-endpoints-tcp: 30030 . 0 comment "default/local:" : 10.244.1.5 . 8080' },
+    { name: 'eTP Local node port → its pick chain for 1 local of 2 endpoints', line: 'service-nodeports: tcp . 30030 comment "default/local:" : goto nodeport-local-tcp-1-2' },
+    { name: 'eTP Local node port: outside clients\' (local) endpoint', line: 'nodeport-local-endpoints-tcp: 30030 . 0 comment "default/local:" : 10.244.1.5 . 8080' },
+    { name: 'eTP Local node port: every endpoint for pods and the node', line: 'nodeport-endpoints-tcp: 30030 . 1 comment "default/local:" : 10.244.2.5 . 8080' },
     { name: 'eTP Local node port: its hairpin', line: 'hairpin-nodeports: tcp . 30030 . 10.244.1.5 . 10.244.1.5 comment "default/local:"' },
+    { name: 'every cluster IP is in cluster-ips', line: 'cluster-ips: 10.96.0.99 comment "default/empty:"' },
   ])('element: $name', ({ line }) => {
     expect(lines).toContain(line);
   });
@@ -76,10 +78,11 @@ describe('renderNftPlan', () => {
 
   it('the common service costs elements, not chains: chains are fixed, per endpoint count, or per affinity service', () => {
     const chains = [...chainsOf(plan).keys()].sort();
-    expect(chains.filter((c) => !/^(services|service-endpoints-check|reject-service|mark-for-masquerade|masquerading)$/.test(c))).toEqual([
+    expect(chains.filter((c) => !/^(services|service-endpoints-check|firewall-check|cluster-ips-check|reject-service|mark-for-masquerade|masquerading)$/.test(c))).toEqual([
+      expect.stringMatching(/^cip-[0-9A-F]{16}$/),
       'cluster-tcp-2',
       'cluster-udp-1',
-      'nodeport-local-tcp-1',
+      'nodeport-local-tcp-1-2',
       'nodeport-tcp-2',
       expect.stringMatching(/^svc-[0-9A-F]{16}$/),
     ]);
@@ -87,57 +90,74 @@ describe('renderNftPlan', () => {
       'ip saddr != 10.244.0.0/16 jump mark-for-masquerade',
       'meta l4proto tcp dnat ip to ip daddr . th dport . numgen random mod 2 map @cluster-endpoints-tcp',
     ]);
-    expect(chainsOf(plan).get('nodeport-local-tcp-1')).toEqual(['meta l4proto tcp dnat ip to th dport . numgen random mod 1 map @nodeport-endpoints-tcp']);
+    expect(chainsOf(plan).get('nodeport-local-tcp-1-2')).toEqual([
+      'ip saddr 10.244.0.0/16 meta l4proto tcp dnat ip to th dport . numgen random mod 2 map @nodeport-endpoints-tcp',
+      'fib saddr type local jump mark-for-masquerade',
+      'fib saddr type local meta l4proto tcp dnat ip to th dport . numgen random mod 2 map @nodeport-endpoints-tcp',
+      'meta l4proto tcp dnat ip to th dport . numgen random mod 1 map @nodeport-local-endpoints-tcp',
+    ]);
     // 1,000 more services of two endpoints each: not one chain more.
     const many = renderNftPlan(state(Array.from({ length: 1000 }, (_, i) => [sp({ id: `bulk/s${i}:`, clusterIP: `10.97.${i >> 8}.${i & 255}` }), [ep('10.244.3.1'), ep('10.244.3.2')]] as const)), config, true);
-    expect([...chainsOf(many).keys()].filter((c) => /^(cluster|nodeport|svc|ext)-/.test(c))).toEqual(['cluster-tcp-2']);
+    expect([...chainsOf(many).keys()].filter((c) => /^(cluster|nodeport|svc|ext)-/.test(c) && !c.endsWith('-check'))).toEqual(['cluster-tcp-2']);
     expect(many.digests['cluster-endpoints-tcp'].count).toBe(2000);
   });
 
   it('ClientIP affinity: its own chain with a dynamic set per endpoint, checked before the numgen cascade', () => {
-    const svc = [...chainsOf(plan)].find(([c]) => c.startsWith('svc-'))![1];
+    const [svcName, svc] = [...chainsOf(plan)].find(([c]) => c.startsWith('svc-'))!;
+    const [cipName, cip] = [...chainsOf(plan)].find(([c]) => c.startsWith('cip-'))!;
     const [set] = [...setsOf(plan).keys()].filter((s) => s.startsWith('aff-'));
     expect(setsOf(plan).get(set!)).toEqual({ type: 'ipv4_addr', flags: 'dynamic,timeout', timeoutSeconds: 600 });
+    expect(cip).toEqual(['ip saddr != 10.244.0.0/16 jump mark-for-masquerade', `goto ${svcName}`]);
     expect(svc).toEqual([
-      'ip saddr != 10.244.0.0/16 jump mark-for-masquerade',
       `ip saddr @${set} meta l4proto tcp update @${set} { ip saddr } dnat to 10.244.1.4:8080 comment "default/aff: -> 10.244.1.4:8080"`,
       `meta l4proto tcp update @${set} { ip saddr } dnat to 10.244.1.4:8080 comment "default/aff: -> 10.244.1.4:8080"`,
     ]);
-    expect(lines).toContain(`service-ips: 10.96.0.20 . tcp . 80 comment "default/aff:" : goto ${[...chainsOf(plan).keys()].find((c) => c.startsWith('svc-'))}`);
+    expect(lines).toContain(`service-ips: 10.96.0.20 . tcp . 80 comment "default/aff:" : goto ${cipName}`);
     expect(plan.table).not.toContain('vmap {');
   });
 
   it.each([
     {
-      name: 'externalTrafficPolicy Local without a local endpoint: the node port drops',
+      name: 'externalTrafficPolicy Local without a local endpoint: outside clients dropped, pods and the node short-circuited',
       s: sp({ id: 'default/l:', nodePort: 30031, externalPolicyLocal: true }),
       eps: [ep('10.244.2.5')],
-      want: ['service-nodeports: tcp . 30031 comment "default/l:" : drop'],
-      not: /nodeport-endpoints-tcp: 30031/,
+      want: [
+        'service-nodeports: tcp . 30031 comment "default/l:" : goto nodeport-local-tcp-0-1',
+        'no-endpoint-nodeports: tcp . 30031 comment "default/l:" : drop',
+        'nodeport-endpoints-tcp: 30031 . 0 comment "default/l:" : 10.244.2.5 . 8080',
+      ],
+      not: /nodeport-local-endpoints-tcp: 30031/,
     },
     {
-      name: 'internalTrafficPolicy Local without a local endpoint: the cluster IP is rejected',
+      name: 'internalTrafficPolicy Local without a local endpoint: the cluster IP is dropped',
       s: sp({ id: 'default/i:', internalPolicyLocal: true }),
       eps: [ep('10.244.2.5')],
-      want: ['service-ips: 10.96.0.10 . tcp . 80 comment "default/i:" : goto reject-service'],
-      not: /cluster-endpoints/,
+      want: ['no-endpoint-services: 10.96.0.10 . tcp . 80 comment "default/i:" : drop'],
+      not: /cluster-endpoints|service-ips/,
     },
     {
-      name: 'external IPs: dispatched like the cluster IP, each with its own endpoint elements',
+      name: 'external IPs: always masqueraded (eTP Cluster), each with its own endpoint elements',
       s: sp({ id: 'default/x:', externalIPs: ['192.168.50.100', '10.96.0.10', 'fd00::1'] }),
       eps: [ep('10.244.2.5')],
       want: [
-        'service-ips: 192.168.50.100 . tcp . 80 comment "default/x:" : goto cluster-tcp-1',
+        'service-ips: 192.168.50.100 . tcp . 80 comment "default/x:" : goto external-tcp-1',
         'cluster-endpoints-tcp: 192.168.50.100 . 80 . 0 comment "default/x:" : 10.244.2.5 . 8080',
       ],
       not: /fd00/,
     },
     {
-      name: 'not-ready and terminating endpoints are left out',
+      name: 'not-ready and terminating endpoints are left out while one is ready',
       s: sp({ id: 'default/r:' }),
-      eps: [ep('10.244.2.5'), { ...ep('10.244.2.6'), ready: false }, { ...ep('10.244.2.7'), terminating: true }],
+      eps: [ep('10.244.2.5'), { ...ep('10.244.2.6'), ready: false, serving: false }, { ...ep('10.244.2.7'), ready: false, terminating: true }],
       want: ['service-ips: 10.96.0.10 . tcp . 80 comment "default/r:" : goto cluster-tcp-1'],
       not: /10\.244\.2\.[67]/,
+    },
+    {
+      name: 'serving-terminating endpoints are used when none is ready (KEP-1669)',
+      s: sp({ id: 'default/t:' }),
+      eps: [{ ...ep('10.244.2.6'), ready: false, serving: false, terminating: true }, { ...ep('10.244.2.7'), ready: false, terminating: true }],
+      want: ['service-ips: 10.96.0.10 . tcp . 80 comment "default/t:" : goto cluster-tcp-1', 'cluster-endpoints-tcp: 10.96.0.10 . 80 . 0 comment "default/t:" : 10.244.2.7 . 8080'],
+      not: /10\.244\.2\.6/,
     },
   ])('$name', ({ s, eps, want, not }) => {
     const p = renderNftPlan(state([[s, eps]]), config, true);
@@ -146,14 +166,20 @@ describe('renderNftPlan', () => {
     expect(l.join('\n')).not.toMatch(not);
   });
 
-  it('--masquerade-all: pick chains mark everything, no hairpin elements needed for cluster IPs', () => {
+  it('--masquerade-all: the cluster IP pick chains mark everything', () => {
     const p = renderNftPlan(state([[web, [ep('10.244.1.2', true)]]]), { ...config, masqueradeAll: true }, true);
     expect(chainsOf(p).get('cluster-tcp-1')![0]).toBe('jump mark-for-masquerade');
-    expect(p.digests['hairpin-ips'].count).toBe(0);
   });
 
   it('tracks UDP destinations for conntrack cleanup and skips what it cannot program', () => {
     expect([...plan.fragments.values()].flatMap((f) => f.udp)).toEqual([{ origDst: '10.96.0.53', endpoints: ['10.244.2.3'] }]);
+    const x = sp({ id: 'default/u:', protocol: 'UDP', port: 53, externalIPs: ['192.168.50.100'], nodePort: 30053, externalPolicyLocal: true, internalPolicyLocal: true });
+    const u = renderNftPlan(state([[x, [ep('10.244.1.3', true, 53), ep('10.244.2.3', false, 53)]]]), config, true);
+    expect([...u.fragments.values()].flatMap((f) => f.udp)).toEqual([
+      { origDst: '10.96.0.10', endpoints: ['10.244.1.3'] },
+      { origDst: '192.168.50.100', endpoints: ['10.244.1.3', '10.244.2.3'] },
+      { origDst: '', origPortDst: 30053, endpoints: ['10.244.1.3', '10.244.2.3'] },
+    ]);
     const sctp = renderNftPlan(state([[sp({ id: 'default/s:', protocol: 'SCTP' }), []], [sp({ id: 'default/v6:', clusterIP: 'fd00::1' }), []]]), config, true);
     expect(skippedOf(sctp).map((s) => s.id)).toEqual(['default/s:', 'default/v6:']);
     expect(elementLines(sctp)).toEqual([]);
@@ -169,12 +195,13 @@ describe('renderNftPlan', () => {
     const owner = sp({ id: 'default/owner:', clusterIP: '10.96.0.10' });
     const thief = sp({ id: 'default/thief:', clusterIP: '10.96.0.11', externalIPs: ['10.96.0.10'] });
     const both = renderNftPlan(state([[owner, [ep('10.244.1.1')]], [thief, [ep('10.244.6.6'), ep('10.244.6.7')]]]), config, true);
-    expect(elementLines(both).filter((l) => l.includes(' 10.96.0.10 . '))).toEqual([
+    expect(elementLines(both).filter((l) => l.includes(' 10.96.0.10 . ') && !l.startsWith('cluster-ips'))).toEqual([
       'cluster-endpoints-tcp: 10.96.0.10 . 80 . 0 comment "default/owner:" : 10.244.1.1 . 8080',
       'service-ips: 10.96.0.10 . tcp . 80 comment "default/owner:" : goto cluster-tcp-1',
     ]);
     const ownerGone = renderNftPlan(state([[thief, [ep('10.244.6.6'), ep('10.244.6.7')]]]), config, false, both, new Set([owner.id]));
     expect(elementLines(ownerGone).filter((l) => l.includes(' 10.96.0.10 . ')).length).toBe(3);
+    expect(elementLines(ownerGone).filter((l) => l.startsWith('cluster-ips'))).toEqual(['cluster-ips: 10.96.0.11 comment "default/thief:"']);
     expect(content(ownerGone)).toEqual(content(renderNftPlan(state([[thief, [ep('10.244.6.6'), ep('10.244.6.7')]]]), config, true)));
   });
 

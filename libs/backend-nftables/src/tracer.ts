@@ -130,10 +130,21 @@ export function traceNftRuleset(t: NftRulesetView, packet: NftTracePacket): NftT
     [/^meta l4proto (tcp|udp)(?! \.)/, (m, s) => (m[1] === proto ? pass(s) : { fail: true })],
     [/^ip saddr != (\S+)/, (m, s) => (inCidr(packet.src, m[1]!) ? { fail: true } : pass(s))],
     [/^ip saddr @(\S+)/, (m, s) => ((packet.affinity?.[m[1]!] ?? []).includes(packet.src) ? pass(s) : { fail: true })],
+    [/^ip saddr (\d[\d./]*)/, (m, s) => (inCidr(packet.src, m[1]!.includes('/') ? m[1]! : `${m[1]!}/32`) ? pass(s) : { fail: true })],
+    [/^fib saddr type local/, (_m, s) => (packet.fromNode ? pass(s) : { fail: true })],
     [/^numgen random mod (\d+) == 0/, (m, s) => ({ states: [share(s, 1 / Number(m[1]))], missed: [share(s, 1 - 1 / Number(m[1]))] })],
     [/^meta mark & \S+ == 0/, (_m, s) => (s.mark ? { fail: true } : pass(s))],
     [/^fib daddr type local/, (_m, s) => (packet.dstLocal && s.endpoint === undefined ? pass(s) : { fail: true })],
-    [/^ip daddr @(\S+)/, (m, s) => ((t.sets.get(m[1]!) ?? []).some((c) => inCidr(s.dst, c)) ? pass(s) : { fail: true })],
+    [
+      /^ip daddr @(\S+)/,
+      (m, s) => {
+        // A set read back from the kernel (or the fake) may also be listed among the maps: its
+        // elements are addresses or CIDRs (interval sets), so membership is CIDR containment.
+        const set = t.sets.get(m[1]!);
+        const hit = set !== undefined ? set.some((c) => inCidr(s.dst, c)) : (t.maps.get(m[1]!)?.has(s.dst) ?? false);
+        return hit ? pass(s) : { fail: true };
+      },
+    ],
     [/^ip daddr != (\S+)/, (m, s) => (inCidr(s.dst, m[1]!) ? { fail: true } : pass(s))],
     [
       /^(ip daddr \. )?meta l4proto \. th dport vmap @(\S+)/,
@@ -220,18 +231,23 @@ export function traceNftRuleset(t: NftRulesetView, packet: NftTracePacket): NftT
   const start: State = { dst: packet.dst, dport: packet.dport, mark: false, endpoint: undefined, prob: 1, path: [], affinitySet: [], masq: false };
   const outcomes: NftTraceOutcome[] = [];
   const verdictOf = (c: Cont): Verdict => (c.kind === 'end' ? c.verdict : 'ACCEPT');
-  for (const nat of chain(packet.fromNode ? 'nat-output' : 'nat-prerouting', start, 0)) {
-    if (verdictOf(nat) !== 'ACCEPT') {
-      outcomes.push(outcome(nat.state, verdictOf(nat)));
-      continue;
+  /** Runs `s` through a hook; what it accepts goes on to `then`. */
+  const hook = (name: string, s: State, then: (s: State) => void) => {
+    for (const c of chain(name, s, 0)) {
+      if (verdictOf(c) !== 'ACCEPT') outcomes.push(outcome(c.state, verdictOf(c)));
+      else then(c.state);
     }
-    // Accepted by the nat hook (DNATed or not): a filter hook, then postrouting.
-    const filterHook = packet.fromNode ? 'filter-output' : packet.dstLocal && nat.state.endpoint === undefined ? 'filter-input' : 'filter-forward';
-    for (const f of chain(filterHook, nat.state, 0)) {
-      if (verdictOf(f) !== 'ACCEPT') outcomes.push(outcome(f.state, verdictOf(f)));
-      else for (const post of chain('nat-postrouting', f.state, 0)) outcomes.push(outcome(post.state, 'ACCEPT'));
-    }
-  }
+  };
+  // The hooks in the kernel's order: a filter hook before DNAT (-110), the nat hook, a filter hook
+  // after DNAT (input and forward come after prerouting anyway; output has its own at -90), postrouting.
+  hook(packet.fromNode ? 'filter-output' : 'filter-prerouting', start, (pre) =>
+    hook(packet.fromNode ? 'nat-output' : 'nat-prerouting', pre, (nat) => {
+      const filterHook = packet.fromNode ? 'filter-output-post-dnat' : packet.dstLocal && nat.endpoint === undefined ? 'filter-input' : 'filter-forward';
+      hook(filterHook, nat, (f) => {
+        for (const post of chain('nat-postrouting', f, 0)) outcomes.push(outcome(post.state, 'ACCEPT'));
+      });
+    }),
+  );
   const accepted = outcomes.filter((o) => o.verdict === 'ACCEPT');
   return {
     outcomes,

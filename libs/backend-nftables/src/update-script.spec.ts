@@ -47,6 +47,7 @@ describe('updateScript', () => {
         'add table ip svcnet',
         'add element ip svcnet service-ips { 10.96.0.12 . tcp . 80 comment "default/c:" : goto cluster-tcp-1 }',
         'add element ip svcnet cluster-endpoints-tcp { 10.96.0.12 . 80 . 0 comment "default/c:" : 10.244.1.6 . 8080 }',
+        'add element ip svcnet cluster-ips { 10.96.0.12 comment "default/c:" }',
       ],
     },
     {
@@ -92,6 +93,7 @@ describe('updateScript', () => {
         'add table ip svcnet',
         'delete element ip svcnet service-ips { 10.96.0.11 . tcp . 80 }',
         'delete element ip svcnet cluster-endpoints-tcp { 10.96.0.11 . 80 . 0, 10.96.0.11 . 80 . 1 }',
+        'delete element ip svcnet cluster-ips { 10.96.0.11 }',
         'flush chain ip svcnet cluster-tcp-2',
         'delete chain ip svcnet cluster-tcp-2',
       ],

@@ -4,7 +4,7 @@
  * few chains and sets that come and go (pick chains, affinity services).
  */
 import { elementKeyText, elementText, elementValue, type NftElement } from './elements.js';
-import { ELEMENT_MAPS, fixedChains, NFT_TABLE, nodePortCidrs, pickChainRules } from './layout.js';
+import { configSets, ELEMENT_MAPS, fixedChains, NFT_TABLE, pickChainRules } from './layout.js';
 import { elementsOfKey, setBody } from './plan-views.js';
 import type { NftPlan } from './render.js';
 import { tableBuffer } from './table-text.js';
@@ -44,7 +44,8 @@ const sameRules = (a: readonly string[] | undefined, b: readonly string[]): bool
  */
 export function updateScript(previous: NftPlan, plan: NftPlan): string {
   const t = `ip ${NFT_TABLE}`;
-  const fixed = (p: NftPlan) => JSON.stringify([...fixedChains(p.config)]) + nodePortCidrs(p.config).join(',') + (pickChainRules('cluster-1', p.config) ?? []).join();
+  const fixed = (p: NftPlan) =>
+    JSON.stringify([...fixedChains(p.config)]) + JSON.stringify(configSets(p.config)) + (pickChainRules('cluster-tcp-1', p.config) ?? []).join() + (pickChainRules('external-local-tcp-1-1', p.config) ?? []).join();
   if (fixed(previous) !== fixed(plan)) return replaceScript(plan);
   const { changes, claims } = changesBetween(previous, plan);
 

@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 import { RoundRobinBalancer, endpointKey } from './balancer.js';
 import type { Clock } from './clock.js';
 import { ProxyMetrics } from './metrics.js';
-import { renderUserspacePlan, type ProxyPlan, type UserspacePlan } from './plan.js';
+import { renderUserspacePlan, socketsOf, type ProxyPlan, type UserspacePlan } from './plan.js';
 import { ProxyPortAllocator } from './port-allocator.js';
 import { parseProxyPortRange, type PortRange } from './port-range.js';
 import {
@@ -104,13 +104,7 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan> {
     const failures = await this.reconcileSockets(plan);
     this.startPruning();
     let calls = 0;
-    const rules = renderPortalRuleLines({
-      proxies: plan.proxies,
-      proxyPorts: this.proxyPorts(),
-      bindAddress: plan.bindAddress,
-      hostPortalIP: plan.hostPortalIP,
-      nodePortAddresses: plan.nodePortAddresses,
-    });
+    const rules = renderPortalRuleLines(this.portalInput(plan));
     const rulesText = rules.map(lineKey).join('\n');
     const first = this.appliedRules === undefined;
     if (plan.full || first || rulesText !== this.appliedRules) {
@@ -133,23 +127,33 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan> {
     return { calls, durationMs: performance.now() - started };
   }
 
+  /** The portal rules' inputs for a plan, with the ports the sockets hold now. */
+  private portalInput(plan: UserspacePlan) {
+    return {
+      proxies: plan.proxies,
+      proxyPorts: this.proxyPorts(),
+      bindAddress: plan.bindAddress,
+      hostPortalIP: plan.hostPortalIP,
+      nodePortAddresses: plan.nodePortAddresses,
+      clusterCIDR: plan.clusterCIDR,
+      nodeIPs: plan.nodeIPs,
+    };
+  }
+
   describe(plan: UserspacePlan): string {
     const ports = this.proxyPorts();
     const out = [`# userspace proxy: bind ${plan.bindAddress}, node portal ${plan.hostPortalIP}`];
     for (const p of plan.proxies) {
-      const port = ports.get(p.id);
-      const eps = p.endpoints.map((e) => `${e.host}:${e.port}`).join(',') || '(none)';
       const aff = p.affinity.kind === 'ClientIP' ? ` affinity=ClientIP/${p.affinity.timeoutSeconds}s` : '';
-      out.push(`# proxy ${p.id} ${p.protocol} port=${port ?? '(not open)'} -> ${eps}${aff}`);
+      const sockets = socketsOf(p);
+      if (sockets.length === 0) out.push(`# proxy ${p.id} ${p.protocol} (no endpoints)`);
+      for (const [id, endpoints] of sockets) {
+        const eps = endpoints.map((e) => `${e.host}:${e.port}`).join(',');
+        out.push(`# proxy ${id} ${p.protocol} port=${ports.get(id) ?? '(not open)'} -> ${eps}${aff}`);
+      }
     }
     for (const s of plan.skipped) out.push(`# skipped ${s.id}: ${s.reason}`);
-    const rules = renderPortalRuleLines({
-      proxies: plan.proxies,
-      proxyPorts: ports,
-      bindAddress: plan.bindAddress,
-      hostPortalIP: plan.hostPortalIP,
-      nodePortAddresses: plan.nodePortAddresses,
-    });
+    const rules = renderPortalRuleLines(this.portalInput(plan));
     out.push(renderPortalRestore(rules).trimEnd());
     return out.join('\n') + '\n';
   }
@@ -167,16 +171,12 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan> {
 
   async detectDrift(lastApplied: UserspacePlan): Promise<boolean> {
     for (const p of lastApplied.proxies) {
-      const l = this.listeners.get(p.id);
-      if (!l || !l.socket.listening) return true;
+      for (const [id] of socketsOf(p)) {
+        const l = this.listeners.get(id);
+        if (!l || !l.socket.listening) return true;
+      }
     }
-    const expected = renderPortalRuleLines({
-      proxies: lastApplied.proxies,
-      proxyPorts: this.proxyPorts(),
-      bindAddress: lastApplied.bindAddress,
-      hostPortalIP: lastApplied.hostPortalIP,
-      nodePortAddresses: lastApplied.nodePortAddresses,
-    });
+    const expected = renderPortalRuleLines(this.portalInput(lastApplied));
     const save = await this.run('iptables-save', [], undefined);
     const { jumps, rules } = ownedLines(save);
     return !sameLines(rules, expected) || !sameLines(jumps, PORTAL_JUMPS);
@@ -199,42 +199,47 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan> {
     return new Map([...this.listeners.values()].map((l) => [l.id, l.port]));
   }
 
-  /** Closes sockets of removed service ports, opens new ones, updates endpoints. Returns open failures. */
+  /**
+   * Closes sockets no longer wanted, opens new ones, updates endpoints. A
+   * service port has a socket for its Cluster policy's endpoints and, with a
+   * Local traffic policy, one for its Local policy's. Returns open failures.
+   */
   private async reconcileSockets(plan: UserspacePlan): Promise<string[]> {
-    const wanted = new Map<string, ProxyPlan>(plan.proxies.map((p) => [p.id, p]));
+    const wanted = new Map<string, { p: ProxyPlan; endpoints: ProxyPlan['endpoints'] }>();
+    for (const p of plan.proxies) for (const [id, endpoints] of socketsOf(p)) wanted.set(id, { p, endpoints });
     for (const [id, l] of this.listeners) {
-      const p = wanted.get(id);
-      if (p && p.protocol === l.protocol) continue;
+      const w = wanted.get(id);
+      if (w && w.p.protocol === l.protocol) continue;
       this.listeners.delete(id);
       this.ports.release(l.port);
       await this.retire(l);
-      if (!p) {
+      if (!w) {
         this.balancer.remove(id);
         this.metrics.forget(id);
       }
     }
     const failures: string[] = [];
-    for (const p of plan.proxies) {
-      this.balancer.update(p.id, p.endpoints, p.affinity);
-      const open = this.listeners.get(p.id);
+    for (const [id, { p, endpoints }] of wanted) {
+      this.balancer.update(id, endpoints, p.affinity);
+      const open = this.listeners.get(id);
       if (open?.socket instanceof UdpProxySocket) {
         // UDP has no connection to end: move clients of removed endpoints now (TCP connections continue, as in kube-proxy).
-        const closed = open.socket.closeSessionsExcept(new Set(p.endpoints.map(endpointKey)));
-        if (closed > 0) this.logger.debug({ service: p.id, sessions: closed }, 'closed UDP sessions of removed endpoints');
+        const closed = open.socket.closeSessionsExcept(new Set(endpoints.map(endpointKey)));
+        if (closed > 0) this.logger.debug({ service: id, sessions: closed }, 'closed UDP sessions of removed endpoints');
       }
       if (open) continue;
       try {
-        this.listeners.set(p.id, await this.open(p));
+        this.listeners.set(id, await this.open(id, p));
       } catch (err) {
-        this.logger.error({ err, service: p.id }, 'cannot open proxy socket');
-        failures.push(`${p.id}: ${(err as Error).message}`);
+        this.logger.error({ err, service: id }, 'cannot open proxy socket');
+        failures.push(`${id}: ${(err as Error).message}`);
       }
     }
     return failures;
   }
 
-  private async open(p: ProxyPlan): Promise<Listener> {
-    const common = { id: p.id, balancer: this.balancer, metrics: this.metrics, logger: this.logger };
+  private async open(id: string, p: ProxyPlan): Promise<Listener> {
+    const common = { id, balancer: this.balancer, metrics: this.metrics, logger: this.logger };
     let socket: ProxySocket | undefined;
     const port = await this.ports.open(async (candidate) => {
       socket =
@@ -243,8 +248,8 @@ export class UserspaceBackend implements ProxyBackend<UserspacePlan> {
           : new UdpProxySocket({ ...common, ...(this.udpIdleTimeoutMs ? { idleTimeoutMs: this.udpIdleTimeoutMs } : {}) });
       return socket.listen(this.bindAddress, candidate);
     });
-    this.logger.info({ service: p.id, protocol: p.protocol, port }, 'opened proxy socket');
-    return { id: p.id, protocol: p.protocol, port, socket: socket! };
+    this.logger.info({ service: id, protocol: p.protocol, port }, 'opened proxy socket');
+    return { id, protocol: p.protocol, port, socket: socket! };
   }
 
   /** Stops a listener; its TCP connections drain on their own (existing connections continue). */

@@ -13,16 +13,22 @@ const config = { nodeName: 'n1', nodeIPs: ['fd00::1', '10.0.0.1'], clusterCIDR: 
 describe('renderUserspacePlan', () => {
   const cases = [
     {
-      name: 'ready endpoints only, sorted; terminating dropped',
+      name: 'ready endpoints only, sorted; terminating dropped while one is ready',
       services: [svc({ id: 'default/web:http' })],
-      endpoints: [['default/web:http', [ep('10.244.0.9'), ep('10.244.0.3'), ep('10.244.0.4', { ready: false }), ep('10.244.0.5', { terminating: true })]]],
-      want: { proxies: [{ id: 'default/web:http', endpoints: ['10.244.0.3', '10.244.0.9'] }], skipped: [] as string[] },
+      endpoints: [['default/web:http', [ep('10.244.0.9'), ep('10.244.0.3'), ep('10.244.0.4', { ready: false, serving: false }), ep('10.244.0.5', { ready: false, terminating: true })]]],
+      want: { proxies: [{ id: 'default/web:http', endpoints: ['10.244.0.3', '10.244.0.9'], local: undefined }], skipped: [] as string[] },
     },
     {
-      name: 'internalTrafficPolicy Local keeps only local endpoints',
+      name: 'none ready: serving-terminating endpoints are used (KEP-1669)',
+      services: [svc({ id: 'default/web:http' })],
+      endpoints: [['default/web:http', [ep('10.244.0.4', { ready: false, serving: false, terminating: true }), ep('10.244.0.5', { ready: false, terminating: true })]]],
+      want: { proxies: [{ id: 'default/web:http', endpoints: ['10.244.0.5'], local: undefined }], skipped: [] as string[] },
+    },
+    {
+      name: 'internalTrafficPolicy Local: a second socket for the local endpoints',
       services: [svc({ id: 'default/web:http', internalPolicyLocal: true })],
       endpoints: [['default/web:http', [ep('10.244.0.3', { isLocal: false }), ep('10.244.0.9')]]],
-      want: { proxies: [{ id: 'default/web:http', endpoints: ['10.244.0.9'] }], skipped: [] },
+      want: { proxies: [{ id: 'default/web:http', endpoints: ['10.244.0.3', '10.244.0.9'], local: ['10.244.0.9'] }], skipped: [] },
     },
     {
       name: 'SCTP and IPv6 service ports are skipped with a reason; no endpoints is still proxied',
@@ -32,7 +38,7 @@ describe('renderUserspacePlan', () => {
         svc({ id: 'default/empty:', protocol: 'UDP' }),
       ],
       endpoints: [],
-      want: { proxies: [{ id: 'default/empty:', endpoints: [] }], skipped: ['default/s:sctp', 'default/v6:'] },
+      want: { proxies: [{ id: 'default/empty:', endpoints: [], local: undefined }], skipped: ['default/s:sctp', 'default/v6:'] },
     },
   ] as const;
   for (const c of cases) {
@@ -43,7 +49,7 @@ describe('renderUserspacePlan', () => {
       };
       const plan = renderUserspacePlan({ state, config, full: true }, '0.0.0.0');
       expect(plan.hostPortalIP).toBe('10.0.0.1');
-      expect(plan.proxies.map((p) => ({ id: p.id, endpoints: p.endpoints.map((e) => e.host) }))).toEqual(c.want.proxies);
+      expect(plan.proxies.map((p) => ({ id: p.id, endpoints: p.endpoints.map((e) => e.host), local: p.localEndpoints?.map((e) => e.host) }))).toEqual(c.want.proxies);
       expect(plan.skipped.map((s) => s.id)).toEqual(c.want.skipped);
     });
   }

@@ -1,4 +1,4 @@
-import type { EndpointInfo, ProxyState, RenderInput, ServicePortInfo, SessionAffinityInfo } from '@svcnet/proxy-core';
+import { categorizeEndpoints, type EndpointInfo, type ProxyState, type RenderInput, type ServicePortInfo, type SessionAffinityInfo } from '@svcnet/proxy-core';
 import type { Endpoint } from './balancer.js';
 import { canonicalIPv4Cidr } from '@svcnet/ipam';
 
@@ -13,8 +13,39 @@ export interface ProxyPlan {
   nodePort: number;
   externalIPs: readonly string[];
   affinity: SessionAffinityInfo;
-  /** Ready endpoints in a stable order (round-robin runs over this list). */
+  /**
+   * The Cluster policy's endpoints (ready ones, else serving-and-terminating
+   * ones) in a stable order: round-robin runs over this list. Served by the
+   * socket `id`. Empty = the service has no endpoint at all (refused).
+   */
   endpoints: readonly Endpoint[];
+  /**
+   * The Local policy's endpoints (this node's), when internalTrafficPolicy or
+   * externalTrafficPolicy is Local: served by a second socket, `localSocketId(id)`.
+   */
+  localEndpoints?: readonly Endpoint[];
+  internalPolicyLocal?: boolean;
+  externalPolicyLocal?: boolean;
+  loadBalancerIPs?: readonly string[];
+  loadBalancerSourceRanges?: readonly string[];
+  /** The agent answers kube-proxy's health check here; the filter rules accept it. */
+  healthCheckNodePort?: number;
+}
+
+/** The socket that serves a service port's Local policy endpoints. */
+export function localSocketId(id: string): string {
+  return `${id}|local`;
+}
+
+/**
+ * Every socket a proxy needs: id → the endpoints it balances over. The
+ * Cluster policy's socket is kept even without endpoints, so a service keeps
+ * its proxy port while its pods come and go.
+ */
+export function socketsOf(p: ProxyPlan): Array<[string, readonly Endpoint[]]> {
+  const out: Array<[string, readonly Endpoint[]]> = [[p.id, p.endpoints]];
+  if (p.localEndpoints && p.localEndpoints.length > 0) out.push([localSocketId(p.id), p.localEndpoints]);
+  return out;
 }
 
 /**
@@ -30,6 +61,10 @@ export interface UserspacePlan {
   hostPortalIP: string;
   /** --nodeport-addresses (IPv4, canonical): node ports answer only on local addresses inside them; empty = all. */
   nodePortAddresses: readonly string[];
+  /** --cluster-cidr: pods (and the node itself) are not subject to externalTrafficPolicy Local. '' = unknown. */
+  clusterCIDR: string;
+  /** The node's IPv4 addresses (a load-balancer source range holding one lets the node in). */
+  nodeIPs: readonly string[];
   proxies: readonly ProxyPlan[];
   /** Service ports this mode cannot serve (SCTP, IPv6) with the reason. */
   skipped: ReadonlyArray<{ id: string; reason: string }>;
@@ -41,14 +76,15 @@ const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 export { canonicalIPv4Cidr };
 
 
-function readyEndpoints(list: readonly EndpointInfo[] | undefined, localOnly: boolean): Endpoint[] {
-  const ready = (list ?? []).filter((e) => e.ready && !e.terminating && (!localOnly || e.isLocal));
-  const eps = ready.map((e) => ({ host: e.ip, port: e.port }));
+function toEndpoints(list: readonly EndpointInfo[]): Endpoint[] {
+  const eps = list.map((e) => ({ host: e.ip, port: e.port }));
   // Stable order so the round-robin position survives a resync of the same set.
   return eps.sort((a, b) => (a.host === b.host ? a.port - b.port : a.host < b.host ? -1 : 1));
 }
 
 function planOne(svc: ServicePortInfo, state: ProxyState): ProxyPlan {
+  const cat = categorizeEndpoints(svc, state.endpoints.get(svc.id) ?? []);
+  const usesLocal = svc.internalPolicyLocal || svc.externalPolicyLocal;
   return {
     id: svc.id,
     protocol: svc.protocol as 'TCP' | 'UDP',
@@ -57,9 +93,13 @@ function planOne(svc: ServicePortInfo, state: ProxyState): ProxyPlan {
     nodePort: svc.nodePort,
     externalIPs: svc.externalIPs.filter((ip) => IPV4.test(ip)),
     affinity: svc.sessionAffinity,
-    // One socket serves cluster IP and node port traffic alike, so only
-    // internalTrafficPolicy can be honoured (a proxy never preserves the client IP).
-    endpoints: readyEndpoints(state.endpoints.get(svc.id), svc.internalPolicyLocal),
+    endpoints: toEndpoints(cat.cluster),
+    ...(usesLocal ? { localEndpoints: toEndpoints(cat.local) } : {}),
+    ...(svc.internalPolicyLocal ? { internalPolicyLocal: true } : {}),
+    ...(svc.externalPolicyLocal ? { externalPolicyLocal: true } : {}),
+    ...(svc.loadBalancerIPs.length > 0 ? { loadBalancerIPs: svc.loadBalancerIPs.filter((ip) => IPV4.test(ip)) } : {}),
+    ...(svc.healthCheckNodePort > 0 ? { healthCheckNodePort: svc.healthCheckNodePort } : {}),
+    ...(svc.loadBalancerSourceRanges.length > 0 ? { loadBalancerSourceRanges: svc.loadBalancerSourceRanges.flatMap((c) => canonicalIPv4Cidr(c) ?? []) } : {}),
   };
 }
 
@@ -83,5 +123,7 @@ export function renderUserspacePlan(
   skipped.sort((a, b) => (a.id < b.id ? -1 : 1));
   const hostPortalIP = input.config.nodeIPs.find((ip) => IPV4.test(ip)) ?? '127.0.0.1';
   const nodePortAddresses = input.config.nodePortAddresses.flatMap((c) => canonicalIPv4Cidr(c) ?? []);
-  return { full: input.full, bindAddress, hostPortalIP, nodePortAddresses, proxies, skipped };
+  const clusterCIDR = input.config.clusterCIDR ? (canonicalIPv4Cidr(input.config.clusterCIDR) ?? '') : '';
+  const nodeIPs = input.config.nodeIPs.filter((ip) => IPV4.test(ip));
+  return { full: input.full, bindAddress, hostPortalIP, nodePortAddresses, clusterCIDR, nodeIPs, proxies, skipped };
 }

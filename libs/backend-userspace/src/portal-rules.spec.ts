@@ -86,6 +86,53 @@ describe('renderPortalRuleLines (golden, compared sorted)', () => {
   }
 });
 
+describe('renderPortalRuleLines: traffic policies', () => {
+  const local = { host: '10.244.1.2', port: 8080 };
+  const remote = { host: '10.244.2.2', port: 8080 };
+  const ports = new Map([
+    ['default/web:http', 36000],
+    ['default/web:http|local', 36001],
+  ]);
+  const render = (p: Partial<ProxyPlan>) =>
+    renderPortalRuleLines({ proxies: [{ ...web, ...p }], proxyPorts: ports, bindAddress: '0.0.0.0', hostPortalIP: '10.0.0.1', clusterCIDR: '10.244.0.0/16', nodeIPs: ['10.0.0.1'] }).map(lineKey);
+
+  it('internalTrafficPolicy Local: the cluster IP goes to the local socket, external destinations to every endpoint', () => {
+    const lines = render({ endpoints: [local, remote], localEndpoints: [local], internalPolicyLocal: true });
+    expect(lines).toContain('nat -A KUBE-PORTALS-CONTAINER -d 10.96.0.10/32 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp --dport 80 -j REDIRECT --to-ports 36001');
+    expect(lines).toContain('nat -A KUBE-NODEPORT-CONTAINER -p tcp -m comment --comment "default/web:http node port" -m tcp --dport 30080 -j REDIRECT --to-ports 36000');
+  });
+
+  it('internalTrafficPolicy Local without a local endpoint: the cluster IP is dropped, not rejected', () => {
+    const lines = render({ endpoints: [remote], localEndpoints: [], internalPolicyLocal: true });
+    expect(lines).toContain('filter -A KUBE-PORTALS-REJECT -d 10.96.0.10/32 -p tcp -m comment --comment "default/web:http has no local endpoints" -m tcp --dport 80 -j DROP');
+    expect(lines.filter((l) => l.includes('cluster IP'))).toEqual([]);
+  });
+
+  it('externalTrafficPolicy Local: pods and the node keep every endpoint, outside clients the local ones; none local = DROP', () => {
+    const lines = render({ endpoints: [local, remote], localEndpoints: [local], externalPolicyLocal: true });
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        'nat -A KUBE-NODEPORT-CONTAINER -s 10.244.0.0/16 -p tcp -m comment --comment "default/web:http node port" -m tcp --dport 30080 -j REDIRECT --to-ports 36000',
+        'nat -A KUBE-NODEPORT-CONTAINER -p tcp -m comment --comment "default/web:http node port" -m tcp --dport 30080 -j REDIRECT --to-ports 36001',
+        'nat -A KUBE-NODEPORT-HOST -p tcp -m comment --comment "default/web:http node port" -m tcp --dport 30080 -j DNAT --to-destination 10.0.0.1:36000',
+      ]),
+    );
+    const none = render({ endpoints: [remote], localEndpoints: [], externalPolicyLocal: true });
+    expect(none).toContain('filter -A KUBE-PORTALS-REJECT -p tcp -m addrtype --dst-type LOCAL -m comment --comment "default/web:http has no local endpoints" -m tcp --dport 30080 -j DROP');
+    expect(none.filter((l) => l.startsWith('nat -A KUBE-NODEPORT-CONTAINER'))).toEqual([
+      'nat -A KUBE-NODEPORT-CONTAINER -s 10.244.0.0/16 -p tcp -m comment --comment "default/web:http node port" -m tcp --dport 30080 -j REDIRECT --to-ports 36000',
+    ]);
+  });
+
+  it('loadBalancerSourceRanges: a portal per range, everything else dropped', () => {
+    const lines = render({ endpoints: [local], externalIPs: [], nodePort: 0, loadBalancerIPs: ['203.0.113.9'], loadBalancerSourceRanges: ['192.168.60.0/24'] });
+    expect(lines.filter((l) => l.includes('203.0.113.9'))).toEqual([
+      'nat -A KUBE-PORTALS-CONTAINER -s 192.168.60.0/24 -d 203.0.113.9/32 -p tcp -m comment --comment "default/web:http loadbalancer IP" -m tcp --dport 80 -j REDIRECT --to-ports 36000',
+      'filter -A KUBE-PORTALS-REJECT -d 203.0.113.9/32 -p tcp -m comment --comment "default/web:http traffic not in loadBalancerSourceRanges" -m tcp --dport 80 -j DROP',
+    ]);
+  });
+});
+
 describe('renderPortalRestore', () => {
   it('declares (= flushes) every owned chain, inserts missing jumps, one COMMIT per table', () => {
     const text = renderPortalRestore(

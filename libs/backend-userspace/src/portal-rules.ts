@@ -5,7 +5,7 @@
  * REJECT instead, so clients are refused at once (as in iptables mode) rather
  * than accepted and closed. Everything here is pure text.
  */
-import type { ProxyPlan } from './plan.js';
+import { localSocketId, type ProxyPlan } from './plan.js';
 
 /** The chains this backend owns (nat, plus one in filter). */
 export const PortalChain = {
@@ -62,6 +62,10 @@ export interface PortalRulesInput {
   hostPortalIP: string;
   /** Canonical IPv4 CIDRs node ports are restricted to (kube-proxy --nodeport-addresses); empty = every local address. */
   nodePortAddresses?: readonly string[];
+  /** Pods' network (canonical): exempt from externalTrafficPolicy Local. '' or unset = unknown. */
+  clusterCIDR?: string;
+  /** The node's IPv4 addresses (a load-balancer source range holding one admits the node). */
+  nodeIPs?: readonly string[];
 }
 
 /** `-d <cidr> ` per --nodeport-addresses CIDR, or one empty prefix for "every local address". */
@@ -84,7 +88,7 @@ function rejectLines(p: ProxyPlan, proto: string, nodePortDsts: readonly string[
   // A TCP reset is refused at once wherever the client is; the ICMP error of a
   // REJECT in FORWARD did not reach pods on the bridge in tests (timeouts).
   const target = proto === 'tcp' ? '-j REJECT --reject-with tcp-reset' : '-j REJECT --reject-with icmp-port-unreachable';
-  for (const ip of [p.clusterIP, ...p.externalIPs]) {
+  for (const ip of [p.clusterIP, ...p.externalIPs, ...(p.loadBalancerIPs ?? [])]) {
     out.push({ table: 'filter', line: `-A ${PortalChain.reject} -d ${ip}/32 -p ${proto} -m comment --comment ${comment} -m ${proto} --dport ${p.port} ${target}` });
   }
   if (p.nodePort > 0) {
@@ -98,38 +102,103 @@ function rejectLines(p: ProxyPlan, proto: string, nodePortDsts: readonly string[
   return out;
 }
 
-/** The rules of the portal chains (nat) and the reject chain (filter), in a stable order. */
+function inCidr(ip: string, cidr: string): boolean {
+  const [net = '', bitsText = '32'] = cidr.split('/');
+  const bits = Number(bitsText);
+  const toU32 = (a: string) => a.split('.').reduce((n, o) => ((n << 8) | Number(o)) >>> 0, 0);
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  return ((toU32(ip) & mask) >>> 0) === ((toU32(net) & mask) >>> 0);
+}
+
+/** A destination of a service port: `-d <ip>/32` + port, or a node port (`<dst>-p … --dport <nodePort>` per --nodeport-addresses). */
+interface Destination {
+  chains: { container: string; host: string };
+  /** The match after `-A <chain> ` (with an optional `-s` put in front by the caller). */
+  match: string;
+  /** The same destination in the filter chain (what no portal took). */
+  filterMatch: string;
+}
+
+/**
+ * The rules of the portal chains (nat) and the reject chain (filter), in a
+ * stable order, with kube-proxy's traffic policies: a cluster IP goes to the
+ * internal policy's socket; external IPs, load-balancer IPs and node ports to
+ * the Cluster policy's, or with externalTrafficPolicy Local to the Local
+ * policy's for outside clients while pods (`--cluster-cidr`) and the node
+ * itself keep the Cluster policy's. No endpoint at all: REJECT; none for a
+ * policy: DROP. loadBalancerSourceRanges: only those sources get a portal,
+ * the rest is dropped.
+ */
 export function renderPortalRuleLines(input: PortalRulesInput): TableLine[] {
   const redirect = isUnspecified(input.bindAddress);
   const hostTarget = redirect ? input.hostPortalIP : input.bindAddress;
   const lines: TableLine[] = [];
   const nat = (line: string): void => void lines.push({ table: 'nat', line });
+  const filter = (line: string): void => void lines.push({ table: 'filter', line });
   const nodePortDsts = nodePortDestinations(input);
+  const cidr = input.clusterCIDR ?? '';
   for (const p of input.proxies) {
     const proto = p.protocol.toLowerCase();
+    if (p.healthCheckNodePort) {
+      // The agent's health check answers whatever later rules of INPUT say (kube-proxy opens it too).
+      filter(`-A ${PortalChain.reject} -p tcp -m addrtype --dst-type LOCAL -m comment --comment ${quote(`${p.id} health check node port`)} -m tcp --dport ${p.healthCheckNodePort} -j ACCEPT`);
+    }
     if (p.endpoints.length === 0) {
       lines.push(...rejectLines(p, proto, nodePortDsts));
       continue;
     }
-    const proxyPort = input.proxyPorts.get(p.id);
-    if (proxyPort === undefined) continue;
-    const toContainer = redirect
-      ? `-j REDIRECT --to-ports ${proxyPort}`
-      : `-j DNAT --to-destination ${input.bindAddress}:${proxyPort}`;
-    const toHost = `-j DNAT --to-destination ${hostTarget}:${proxyPort}`;
-    const portals: Array<[string, string]> = [[p.clusterIP, `${p.id} cluster IP`]];
-    for (const ip of p.externalIPs) portals.push([ip, `${p.id} external IP`]);
-    for (const [ip, comment] of portals) {
-      const match = `-d ${ip}/32 -p ${proto} -m comment --comment ${quote(comment)} -m ${proto} --dport ${p.port}`;
-      nat(`-A ${PortalChain.portalsContainer} ${match} ${toContainer}`);
-      nat(`-A ${PortalChain.portalsHost} ${match} ${toHost}`);
-    }
+    const toContainer = (port: number | undefined) =>
+      port === undefined ? undefined : redirect ? `-j REDIRECT --to-ports ${port}` : `-j DNAT --to-destination ${input.bindAddress}:${port}`;
+    const toHost = (port: number | undefined) => (port === undefined ? undefined : `-j DNAT --to-destination ${hostTarget}:${port}`);
+    const clusterPort = input.proxyPorts.get(p.id);
+    const localPort = input.proxyPorts.get(localSocketId(p.id));
+    const hasLocal = (p.localEndpoints?.length ?? 0) > 0;
+    const drop = (d: Destination): void => filter(`-A ${PortalChain.reject} ${d.filterMatch.replace('%COMMENT%', quote(`${p.id} has no local endpoints`))} -j DROP`);
+    const address = (ip: string, what: string): Destination => ({
+      chains: { container: PortalChain.portalsContainer, host: PortalChain.portalsHost },
+      match: `-d ${ip}/32 -p ${proto} -m comment --comment ${quote(`${p.id} ${what}`)} -m ${proto} --dport ${p.port}`,
+      filterMatch: `-d ${ip}/32 -p ${proto} -m comment --comment %COMMENT% -m ${proto} --dport ${p.port}`,
+    });
+    const portal = (d: Destination, src: string, container: string | undefined, host: string | undefined): void => {
+      if (container) nat(`-A ${d.chains.container} ${src}${d.match} ${container}`);
+      if (host) nat(`-A ${d.chains.host} ${d.match} ${host}`);
+    };
+
+    // Cluster IP: the internal policy's endpoints.
+    const cip = address(p.clusterIP, 'cluster IP');
+    if (!p.internalPolicyLocal) portal(cip, '', toContainer(clusterPort), toHost(clusterPort));
+    else if (hasLocal) portal(cip, '', toContainer(localPort), toHost(localPort));
+    else drop(cip);
+
+    // External destinations.
+    const externals: Destination[] = p.externalIPs.map((ip) => address(ip, 'external IP'));
+    const ranges = p.loadBalancerSourceRanges ?? [];
+    const guarded: Destination[] = [];
+    for (const ip of p.loadBalancerIPs ?? []) (ranges.length > 0 ? guarded : externals).push(address(ip, 'loadbalancer IP'));
     if (p.nodePort > 0) {
       for (const dst of nodePortDsts) {
-        const match = `${dst}-p ${proto} -m comment --comment ${quote(`${p.id} node port`)} -m ${proto} --dport ${p.nodePort}`;
-        nat(`-A ${PortalChain.nodePortContainer} ${match} ${toContainer}`);
-        nat(`-A ${PortalChain.nodePortHost} ${match} ${toHost}`);
+        externals.push({
+          chains: { container: PortalChain.nodePortContainer, host: PortalChain.nodePortHost },
+          match: `${dst}-p ${proto} -m comment --comment ${quote(`${p.id} node port`)} -m ${proto} --dport ${p.nodePort}`,
+          filterMatch: `${dst}-p ${proto} -m addrtype --dst-type LOCAL -m comment --comment %COMMENT% -m ${proto} --dport ${p.nodePort}`,
+        });
       }
+    }
+    const outsideTo = p.externalPolicyLocal ? (hasLocal ? localPort : undefined) : clusterPort;
+    for (const d of externals) {
+      if (!p.externalPolicyLocal) {
+        portal(d, '', toContainer(clusterPort), toHost(clusterPort));
+        continue;
+      }
+      // Pods and the node itself are not subject to the external policy.
+      if (cidr) portal(d, `-s ${cidr} `, toContainer(clusterPort), undefined);
+      portal(d, '', toContainer(outsideTo), toHost(clusterPort));
+      if (!hasLocal) drop(d);
+    }
+    for (const d of guarded) {
+      for (const r of ranges) portal(d, `-s ${r} `, toContainer(outsideTo), undefined);
+      if ((input.nodeIPs ?? []).some((ip) => ranges.some((r) => inCidr(ip, r)))) portal(d, '', undefined, toHost(clusterPort));
+      filter(`-A ${PortalChain.reject} ${d.filterMatch.replace('%COMMENT%', quote(`${p.id} traffic not in loadBalancerSourceRanges`))} -j DROP`);
     }
   }
   return lines;

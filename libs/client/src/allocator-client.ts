@@ -10,7 +10,7 @@ import { channelCredentials, type ClientTlsOptions } from './credentials.js';
 
 /** One allocation as the allocator reports it. */
 export interface AllocationRecord {
-  kind: 'ClusterIP' | 'NodePort';
+  kind: 'ClusterIP' | 'NodePort' | 'LoadBalancerIP';
   /** The IP, or the port in decimal. */
   value: string;
   owner: string;
@@ -34,6 +34,17 @@ function allocatorError(address: string, err: ServiceError): SvcnetError {
   const e = fromGrpcError(err);
   if (e.code !== ErrorCode.Unavailable) return e;
   return Object.assign(new SvcnetError(ErrorCode.Unavailable, `allocator at ${address} unavailable: ${e.message}`, { cause: err }), e.field ? { field: e.field } : {});
+}
+
+/**
+ * True for the allocator's answers that mean "not an address of the pool":
+ * no pool at all (FAILED_PRECONDITION "no load-balancer IP range"), or a
+ * given address outside it (INVALID_ARGUMENT on the IP).
+ */
+function notThePools(err: unknown, addressGiven: boolean): boolean {
+  if (!(err instanceof SvcnetError)) return false;
+  if (err.code === ErrorCode.FailedPrecondition && /no load-balancer IP range/.test(err.message)) return true;
+  return addressGiven && err.code === ErrorCode.InvalidArgument && /not in the valid range/.test(err.message);
 }
 
 /** The allocator over gRPC; every failure comes back as a SvcnetError (UNAVAILABLE when it is down). */
@@ -93,13 +104,46 @@ export class AllocatorClient {
     );
   }
 
+  /**
+   * An IP of the allocator's load-balancer pool (a requested one, or any).
+   * Undefined when the allocator has no pool, or (with `requested`) when the
+   * address lies outside it: such an address belongs to an external
+   * load-balancer controller, not to the pool.
+   */
+  async allocateLoadBalancerIp(owner: string, requested = ''): Promise<string | undefined> {
+    try {
+      const res = await this.call<allocatorv1.AllocateLoadBalancerIPRequest, allocatorv1.AllocateLoadBalancerIPResponse>(
+        this.client.allocateLoadBalancerIp as never,
+        { owner, requestedIp: requested },
+      );
+      return res.ip;
+    } catch (err) {
+      if (notThePools(err, requested !== '')) return undefined;
+      throw err;
+    }
+  }
+
+  /** Releases a pool IP; an address outside the pool (or no pool) is not the pool's: nothing to do. */
+  async releaseLoadBalancerIp(ip: string, owner: string): Promise<void> {
+    try {
+      await this.call<allocatorv1.ReleaseLoadBalancerIPRequest, allocatorv1.ReleaseLoadBalancerIPResponse>(this.client.releaseLoadBalancerIp as never, { ip, owner });
+    } catch (err) {
+      if (!notThePools(err, true)) throw err;
+    }
+  }
+
   async list(): Promise<AllocationRecord[]> {
     const res = await this.call<allocatorv1.ListAllocationsRequest, allocatorv1.ListAllocationsResponse>(
       this.client.listAllocations as never,
       { kind: 0, owner: '' },
     );
     return res.allocations.map((a) => ({
-      kind: a.kind === allocatorv1.RangeKind.RANGE_KIND_NODE_PORT ? 'NodePort' : 'ClusterIP',
+      kind:
+        a.kind === allocatorv1.RangeKind.RANGE_KIND_NODE_PORT
+          ? 'NodePort'
+          : a.kind === allocatorv1.RangeKind.RANGE_KIND_LOAD_BALANCER_IP
+            ? 'LoadBalancerIP'
+            : 'ClusterIP',
       value: a.value,
       owner: a.owner,
       ...(a.allocatedAt ? { allocatedAt: a.allocatedAt } : {}),

@@ -3,8 +3,8 @@ import { formatIp, parseIp } from './address.js';
 import { clusterIpStaticBandSize, nodePortStaticBandSize } from './bands.js';
 import { parseCidr, type CidrBlock } from './cidr.js';
 
-/** The two kinds of things the allocator hands out. */
-export const RangeKind = { ClusterIp: 'ClusterIP', NodePort: 'NodePort' } as const;
+/** The kinds of things the allocator hands out. */
+export const RangeKind = { ClusterIp: 'ClusterIP', NodePort: 'NodePort', LoadBalancerIp: 'LoadBalancerIP' } as const;
 export type RangeKind = (typeof RangeKind)[keyof typeof RangeKind];
 
 /**
@@ -35,7 +35,8 @@ export const MIN_IPV6_PREFIX_LENGTH = 64;
  * Kubernetes' allocator.
  */
 export class ServiceIpRange implements AllocationRange {
-  readonly kind = RangeKind.ClusterIp;
+  /** ClusterIP, or LoadBalancerIP for the allocator's load-balancer pool (same address rules). */
+  readonly kind: typeof RangeKind.ClusterIp | typeof RangeKind.LoadBalancerIp;
   readonly family: IpFamily;
   readonly text: string;
   readonly size: bigint;
@@ -43,10 +44,11 @@ export class ServiceIpRange implements AllocationRange {
   readonly block: CidrBlock;
   private readonly first: bigint;
 
-  constructor(block: CidrBlock, field = 'service-cluster-ip-range') {
+  constructor(block: CidrBlock, field = 'service-cluster-ip-range', kind: ServiceIpRange['kind'] = RangeKind.ClusterIp) {
     if (block.family === IpFamily.IPv6 && block.prefixLength < MIN_IPV6_PREFIX_LENGTH) {
       throw invalidField(field, block.cidr, `an IPv6 service range must be /${MIN_IPV6_PREFIX_LENGTH} or longer`);
     }
+    this.kind = kind;
     const excluded = block.family === IpFamily.IPv4 ? 2n : 1n;
     const size = block.totalSize - excluded;
     if (size < 1n) throw invalidField(field, block.cidr, 'the range is too small: it has no usable addresses');
@@ -60,8 +62,8 @@ export class ServiceIpRange implements AllocationRange {
   }
 
   /** Parses a CIDR flag value into a range. */
-  static parse(text: string, field = 'service-cluster-ip-range'): ServiceIpRange {
-    return new ServiceIpRange(parseCidr(text, field), field);
+  static parse(text: string, field = 'service-cluster-ip-range', kind: ServiceIpRange['kind'] = RangeKind.ClusterIp): ServiceIpRange {
+    return new ServiceIpRange(parseCidr(text, field), field, kind);
   }
 
   valueAt(offset: bigint): string {
@@ -128,5 +130,5 @@ export class NodePortRange implements AllocationRange {
 
 /** The range-is-full error, in Kubernetes' words. */
 export function rangeFullError(range: AllocationRange): SvcnetError {
-  return new SvcnetError(ErrorCode.ResourceExhausted, `range is full: no free ${range.kind === RangeKind.ClusterIp ? 'IP' : 'port'} in ${range.text}`);
+  return new SvcnetError(ErrorCode.ResourceExhausted, `range is full: no free ${range.kind === RangeKind.NodePort ? 'port' : 'IP'} in ${range.text}`);
 }

@@ -8,6 +8,9 @@ export {
   ObjectKind,
   CLUSTER_IP_NONE,
   DEFAULT_AFFINITY_TIMEOUT_SECONDS,
+  hasNodePorts,
+  mayHaveNodePorts,
+  loadBalancerIPs,
 } from './types.js';
 export type {
   ObjectMeta,
@@ -15,6 +18,8 @@ export type {
   ServicePort,
   ServiceSpec,
   Service,
+  ServiceStatus,
+  LoadBalancerIngress,
   ContainerPort,
   Pod,
   ObjectReference,

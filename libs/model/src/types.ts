@@ -8,7 +8,7 @@
 export const Protocol = { TCP: 'TCP', UDP: 'UDP', SCTP: 'SCTP' } as const;
 export type Protocol = (typeof Protocol)[keyof typeof Protocol];
 
-export const ServiceType = { ClusterIP: 'ClusterIP', NodePort: 'NodePort' } as const;
+export const ServiceType = { ClusterIP: 'ClusterIP', NodePort: 'NodePort', LoadBalancer: 'LoadBalancer' } as const;
 export type ServiceType = (typeof ServiceType)[keyof typeof ServiceType];
 
 export const SessionAffinity = { None: 'None', ClientIP: 'ClientIP' } as const;
@@ -48,7 +48,7 @@ export interface ServicePort {
   port: number;
   /** 0 (unset) defaults to `port`. */
   targetPort: IntOrString;
-  /** 0 = none (ClusterIP) or "allocate" (NodePort, on create). */
+  /** 0 = none (ClusterIP, or LoadBalancer without node ports) or "allocate" (NodePort, LoadBalancer, on create). */
   nodePort: number;
 }
 
@@ -66,11 +66,44 @@ export interface ServiceSpec {
   externalTrafficPolicy: TrafficPolicy;
   internalTrafficPolicy: TrafficPolicy;
   externalIPs: string[];
+  /** LoadBalancer only: sources allowed to reach the load-balancer IPs (CIDRs). Unset/empty = any. */
+  loadBalancerSourceRanges?: string[];
+  /** LoadBalancer only: false = no node ports. Unset = true (Kubernetes' default). */
+  allocateLoadBalancerNodePorts?: boolean;
+  /** LoadBalancer + externalTrafficPolicy Local: node port of kube-proxy's health check. 0/unset = none (allocated on create). */
+  healthCheckNodePort?: number;
+}
+
+/** One address of the load balancer in front of a service. */
+export interface LoadBalancerIngress {
+  ip: string;
+  hostname?: string;
+}
+
+export interface ServiceStatus {
+  loadBalancer: { ingress: LoadBalancerIngress[] };
 }
 
 export interface Service {
   metadata: ObjectMeta;
   spec: ServiceSpec;
+  /** Unset = no load-balancer ingress (what every non-LoadBalancer service has). */
+  status?: ServiceStatus;
+}
+
+/** True for the types that have node ports (NodePort, and LoadBalancer unless it opted out). */
+export function hasNodePorts(spec: Pick<ServiceSpec, 'type' | 'allocateLoadBalancerNodePorts'>): boolean {
+  return spec.type === 'NodePort' || (spec.type === 'LoadBalancer' && spec.allocateLoadBalancerNodePorts !== false);
+}
+
+/** True for the types whose ports may carry node ports at all (NodePort, LoadBalancer). */
+export function mayHaveNodePorts(type: ServiceType): boolean {
+  return type === 'NodePort' || type === 'LoadBalancer';
+}
+
+/** The load-balancer ingress IPs of a service (hostnames left out). */
+export function loadBalancerIPs(svc: Service): string[] {
+  return (svc.status?.loadBalancer.ingress ?? []).map((i) => i.ip).filter((ip) => ip !== '');
 }
 
 export interface ContainerPort {

@@ -73,6 +73,47 @@ describe('validateService', () => {
     },
     { name: 'named target port is valid', svc: service((s) => (s.spec.ports = [port({ targetPort: 'http' })])) },
     {
+      name: 'LoadBalancer with eTP Local, source ranges, a health check node port and an ingress IP is valid',
+      svc: service((s) => {
+        s.spec.type = 'LoadBalancer';
+        s.spec.ports = [port({ nodePort: 30080 })];
+        s.spec.externalTrafficPolicy = 'Local';
+        s.spec.loadBalancerSourceRanges = ['192.0.2.0/24', 'fd00::/64'];
+        s.spec.healthCheckNodePort = 32000;
+        s.status = { loadBalancer: { ingress: [{ ip: '203.0.113.9' }] } };
+      }),
+    },
+    {
+      name: 'source ranges on a NodePort service',
+      svc: service((s) => ((s.spec.type = 'NodePort'), (s.spec.loadBalancerSourceRanges = ['192.0.2.0/24']))),
+      field: 'spec.loadBalancerSourceRanges',
+      message: "may only be used when `type` is 'LoadBalancer'",
+    },
+    {
+      name: 'a source range that is not a CIDR',
+      svc: service((s) => ((s.spec.type = 'LoadBalancer'), (s.spec.loadBalancerSourceRanges = ['192.0.2.0']))),
+      field: 'spec.loadBalancerSourceRanges[0]',
+      message: 'must be a valid CIDR',
+    },
+    {
+      name: 'a health check node port without eTP Local',
+      svc: service((s) => ((s.spec.type = 'LoadBalancer'), (s.spec.healthCheckNodePort = 32000))),
+      field: 'spec.healthCheckNodePort',
+      message: "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'",
+    },
+    {
+      name: 'an ingress IP on a ClusterIP service',
+      svc: service((s) => (s.status = { loadBalancer: { ingress: [{ ip: '203.0.113.9' }] } })),
+      field: 'status.loadBalancer.ingress[0]',
+      message: "may only be set when `type` is 'LoadBalancer'",
+    },
+    {
+      name: 'an ingress IP that is not an IP',
+      svc: service((s) => ((s.spec.type = 'LoadBalancer'), (s.status = { loadBalancer: { ingress: [{ ip: '203.0.113' }] } }))),
+      field: 'status.loadBalancer.ingress[0].ip',
+      message: 'must be a valid IP address',
+    },
+    {
       name: 'uppercase name',
       svc: service((s) => (s.metadata.name = 'Web')),
       field: 'metadata.name',

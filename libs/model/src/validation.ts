@@ -115,7 +115,7 @@ function servicePortErrors(svc: Service, p: ServicePort, i: number): FieldError[
   if (!isValidPortNumber(p.port)) out.push(fe.invalid(`${path}.port`, p.port, PORT_RANGE_DETAIL));
   out.push(...targetPortErrors(p.targetPort, `${path}.targetPort`));
   if (p.nodePort !== 0) {
-    if (svc.spec.type !== 'NodePort') {
+    if (svc.spec.type !== 'NodePort' && svc.spec.type !== 'LoadBalancer') {
       out.push(fe.forbidden(`${path}.nodePort`, `may not be used when \`type\` is '${svc.spec.type}'`));
     } else if (!isValidPortNumber(p.nodePort)) {
       out.push(fe.invalid(`${path}.nodePort`, p.nodePort, PORT_RANGE_DETAIL));
@@ -148,7 +148,7 @@ function clusterIpErrors(svc: Service): FieldError[] {
     const field = clusterIPs.length > 0 ? `spec.clusterIPs[${i}]` : 'spec.clusterIP';
     if (ip === CLUSTER_IP_NONE) {
       if (i > 0 || ips.length > 1) out.push(fe.invalid(field, ip, "'None' must be the first and only value"));
-      if (type === 'NodePort') out.push(fe.invalid(field, ip, "may not be set to 'None' for NodePort services"));
+      if (type === 'NodePort' || type === 'LoadBalancer') out.push(fe.invalid(field, ip, `may not be set to 'None' for ${type} services`));
     } else if (!isValidIp(ip)) {
       out.push(fe.invalid(field, ip, IP_DETAIL));
     }
@@ -160,8 +160,8 @@ function clusterIpErrors(svc: Service): FieldError[] {
 export function validateService(svc: Service): void {
   const out = metaErrors(svc.metadata, dns1035LabelErrors);
   const spec = svc.spec;
-  if (spec.type !== 'ClusterIP' && spec.type !== 'NodePort') {
-    out.push(fe.unsupported('spec.type', spec.type, ['ClusterIP', 'NodePort']));
+  if (spec.type !== 'ClusterIP' && spec.type !== 'NodePort' && spec.type !== 'LoadBalancer') {
+    out.push(fe.unsupported('spec.type', spec.type, ['ClusterIP', 'LoadBalancer', 'NodePort']));
   }
   out.push(...clusterIpErrors(svc));
   const headless = spec.clusterIP === CLUSTER_IP_NONE || spec.clusterIPs[0] === CLUSTER_IP_NONE;
@@ -201,16 +201,56 @@ export function validateService(svc: Service): void {
   if (spec.sessionAffinity === 'None' && timeout !== 0) {
     out.push(fe.invalid('spec.sessionAffinityConfig', timeout, "must not be set when session affinity is None"));
   }
-  if (spec.externalTrafficPolicy === 'Local' && spec.type !== 'NodePort') {
+  if (spec.externalTrafficPolicy === 'Local' && spec.type !== 'NodePort' && spec.type !== 'LoadBalancer') {
     out.push(
       fe.invalid('spec.externalTrafficPolicy', 'Local', "may only be set when `type` is 'NodePort' or 'LoadBalancer'"),
     );
   }
+  out.push(...loadBalancerErrors(svc));
   spec.externalIPs.forEach((ip, i) => {
     if (!isValidIp(ip)) out.push(fe.invalid(`spec.externalIPs[${i}]`, ip, IP_DETAIL));
     for (const d of specialIpErrors(ip)) out.push(fe.invalid(`spec.externalIPs[${i}]`, ip, d));
   });
   throwIfAny('Service', svc.metadata.name, out);
+}
+
+/** The LoadBalancer-only fields and the load-balancer status, as the apiserver checks them. */
+function loadBalancerErrors(svc: Service): FieldError[] {
+  const { spec } = svc;
+  const out: FieldError[] = [];
+  const lb = spec.type === 'LoadBalancer';
+  const ranges = spec.loadBalancerSourceRanges ?? [];
+  if (ranges.length > 0 && !lb) out.push(fe.forbidden('spec.loadBalancerSourceRanges', "may only be used when `type` is 'LoadBalancer'"));
+  ranges.forEach((r, i) => {
+    if (!isValidCidr(r)) out.push(fe.invalid(`spec.loadBalancerSourceRanges[${i}]`, r, 'must be a valid CIDR, e.g. 192.0.2.0/24'));
+  });
+  if (spec.allocateLoadBalancerNodePorts === false && !lb) {
+    out.push(fe.forbidden('spec.allocateLoadBalancerNodePorts', "may only be used when `type` is 'LoadBalancer'"));
+  }
+  const hc = spec.healthCheckNodePort ?? 0;
+  if (hc !== 0) {
+    if (!lb || spec.externalTrafficPolicy !== 'Local') {
+      out.push(fe.invalid('spec.healthCheckNodePort', hc, "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"));
+    } else if (!isValidPortNumber(hc)) {
+      out.push(fe.invalid('spec.healthCheckNodePort', hc, PORT_RANGE_DETAIL));
+    }
+  }
+  (svc.status?.loadBalancer.ingress ?? []).forEach((ing, i) => {
+    const field = `status.loadBalancer.ingress[${i}].ip`;
+    if (!lb) out.push(fe.forbidden(`status.loadBalancer.ingress[${i}]`, "may only be set when `type` is 'LoadBalancer'"));
+    if (ing.ip === '' && !ing.hostname) out.push(fe.required(field, 'must specify an ip or a hostname'));
+    else if (ing.ip !== '' && !isValidIp(ing.ip)) out.push(fe.invalid(field, ing.ip, IP_DETAIL));
+    else if (ing.ip !== '') for (const d of specialIpErrors(ing.ip)) out.push(fe.invalid(field, ing.ip, d));
+    if (ing.hostname) for (const d of dns1123SubdomainErrors(ing.hostname)) out.push(fe.invalid(`status.loadBalancer.ingress[${i}].hostname`, ing.hostname, d));
+  });
+  return out;
+}
+
+function isValidCidr(text: string): boolean {
+  const [ip, bits, extra] = text.split('/');
+  if (extra !== undefined || !ip || bits === undefined || !/^\d{1,3}$/.test(bits)) return false;
+  const family = isIP(ip);
+  return family !== 0 && Number(bits) <= (family === 4 ? 32 : 128);
 }
 
 /** Checks what may not change on update (after defaulting the new object from the old). */

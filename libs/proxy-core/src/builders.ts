@@ -35,9 +35,12 @@ export function buildService(o: BuildServiceOptions): Service {
 export interface BuildEndpointsOptions {
   namespace?: string;
   name: string;
-  /** `ip` or `ip@node`; ready unless `notReady` lists it. */
+  /** `ip` or `ip@node`; ready unless `notReady` or `terminating` lists it. */
   addresses: string[];
+  /** Not serving (the pod's Ready condition is false). */
   notReady?: string[];
+  /** Terminating (deletionTimestamp set): serving unless `notReady` lists it too, never ready. */
+  terminating?: string[];
   ports?: { name?: string; port: number; protocol?: Protocol }[];
   changeTimestamp?: Date;
 }
@@ -47,8 +50,9 @@ export function buildEndpoints(o: BuildEndpointsOptions): Endpoints {
   const { namespace = 'default', name } = o;
   const addresses: EndpointAddress[] = o.addresses.map((a) => {
     const [ip = '', nodeName = ''] = a.split('@');
-    const ready = !(o.notReady ?? []).includes(ip);
-    return { ip, nodeName, ready, serving: ready, terminating: false };
+    const serving = !(o.notReady ?? []).includes(ip);
+    const terminating = (o.terminating ?? []).includes(ip);
+    return { ip, nodeName, ready: serving && !terminating, serving, terminating };
   });
   return {
     metadata: {
@@ -79,6 +83,9 @@ export function buildServicePort(p: Partial<ServicePortInfo> & { name: string; c
     protocol: 'TCP',
     nodePort: 0,
     externalIPs: [],
+    loadBalancerIPs: [],
+    loadBalancerSourceRanges: [],
+    healthCheckNodePort: 0,
     sessionAffinity: { kind: 'None' },
     externalPolicyLocal: false,
     internalPolicyLocal: false,

@@ -9,6 +9,8 @@ export { BoundedFrequencyRunner } from './bounded-frequency-runner.js';
 export type { BoundedFrequencyRunnerParams } from './bounded-frequency-runner.js';
 export { ServiceChangeTracker, EndpointsChangeTracker } from './change-tracker.js';
 export type { Change } from './change-tracker.js';
+export { categorizeEndpoints } from './endpoint-categories.js';
+export type { EndpointCategories } from './endpoint-categories.js';
 export { servicePortId, servicePortsOf, endpointsOf, isHeadless } from './service-port-map.js';
 export type { ProxyIpFamily } from './service-port-map.js';
 export { ProxyMetrics } from './proxy-metrics.js';

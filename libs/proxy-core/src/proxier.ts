@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import type { ProxyBackend } from './backend.js';
 import { BoundedFrequencyRunner } from './bounded-frequency-runner.js';
 import { EndpointsChangeTracker, ServiceChangeTracker } from './change-tracker.js';
+import { categorizeEndpoints } from './endpoint-categories.js';
 import type { Change } from './change-tracker.js';
 import { SystemClock } from './clock.js';
 import type { Clock } from './clock.js';
@@ -401,10 +402,11 @@ export class Proxier<Plan> {
     let internal = 0;
     for (const svc of this.serviceState.values()) {
       if (!svc.externalPolicyLocal && !svc.internalPolicyLocal) continue;
-      const eps = this.endpointState.get(svc.id) ?? [];
-      const noLocal = eps.some((e) => e.ready) && !eps.some((e) => e.ready && e.isLocal);
-      if (noLocal && svc.externalPolicyLocal) external++;
-      if (noLocal && svc.internalPolicyLocal) internal++;
+      // As kube-proxy counts: the service has usable endpoints, but none for this policy on this node.
+      const c = categorizeEndpoints(svc, this.endpointState.get(svc.id) ?? []);
+      if (!c.hasAny || c.local.length > 0) continue;
+      if (svc.externalPolicyLocal) external++;
+      if (svc.internalPolicyLocal) internal++;
     }
     this.metrics.noLocalEndpoints.set({ traffic_policy: 'External' }, external);
     this.metrics.noLocalEndpoints.set({ traffic_policy: 'Internal' }, internal);

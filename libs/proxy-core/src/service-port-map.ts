@@ -1,4 +1,4 @@
-import { CLUSTER_IP_NONE, DEFAULT_AFFINITY_TIMEOUT_SECONDS, namespacedName } from '@svcnet/model';
+import { CLUSTER_IP_NONE, DEFAULT_AFFINITY_TIMEOUT_SECONDS, loadBalancerIPs, mayHaveNodePorts, namespacedName } from '@svcnet/model';
 import type { Endpoints, Service } from '@svcnet/model';
 import { isIP } from 'node:net';
 import type { EndpointInfo, ServicePortInfo, SessionAffinityInfo } from './types.js';
@@ -25,7 +25,11 @@ export function servicePortsOf(svc: Service, family: ProxyIpFamily = 4): Map<str
   const out = new Map<string, ServicePortInfo>();
   if (isHeadless(svc) || isIP(svc.spec.clusterIP) !== family) return out;
   const { namespace, name } = svc.metadata;
-  const hasExternal = svc.spec.type === 'NodePort' || svc.spec.externalIPs.length > 0;
+  const isLoadBalancer = svc.spec.type === 'LoadBalancer';
+  const lbIPs = isLoadBalancer ? loadBalancerIPs(svc).filter((ip) => isIP(ip) === family) : [];
+  const externalIPs = svc.spec.externalIPs.filter((ip) => isIP(ip) === family);
+  const withNodePorts = mayHaveNodePorts(svc.spec.type);
+  const hasExternal = withNodePorts || externalIPs.length > 0 || lbIPs.length > 0;
   const affinity: SessionAffinityInfo =
     svc.spec.sessionAffinity === 'ClientIP'
       ? { kind: 'ClientIP', timeoutSeconds: svc.spec.sessionAffinityTimeoutSeconds || DEFAULT_AFFINITY_TIMEOUT_SECONDS }
@@ -40,8 +44,13 @@ export function servicePortsOf(svc: Service, family: ProxyIpFamily = 4): Map<str
       protocol: port.protocol,
       clusterIP: svc.spec.clusterIP,
       port: port.port,
-      nodePort: svc.spec.type === 'NodePort' ? port.nodePort : 0,
-      externalIPs: svc.spec.externalIPs.filter((ip) => isIP(ip) === family),
+      nodePort: withNodePorts ? port.nodePort : 0,
+      externalIPs,
+      loadBalancerIPs: lbIPs,
+      // Per family, as kube-proxy: a range of the other family does not guard this one.
+      loadBalancerSourceRanges: isLoadBalancer ? (svc.spec.loadBalancerSourceRanges ?? []).filter((r) => isIP(r.split('/')[0] ?? '') === family) : [],
+      // Only a Local LoadBalancer has one (kube-proxy serves it for exactly those).
+      healthCheckNodePort: isLoadBalancer && svc.spec.externalTrafficPolicy === 'Local' ? (svc.spec.healthCheckNodePort ?? 0) : 0,
       sessionAffinity: affinity,
       // Like kube-proxy, the external policy only matters when the service has external entry points.
       externalPolicyLocal: hasExternal && svc.spec.externalTrafficPolicy === 'Local',

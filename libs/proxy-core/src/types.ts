@@ -29,10 +29,20 @@ export interface ServicePortInfo {
   /** 0 when the service has no node port. */
   nodePort: number;
   externalIPs: readonly string[];
+  /** Load-balancer ingress IPs (`status.loadBalancer.ingress[].ip`); handled like external IPs. */
+  loadBalancerIPs: readonly string[];
+  /** `spec.loadBalancerSourceRanges` (CIDRs): only these sources may use the load-balancer IPs. Empty = all. */
+  loadBalancerSourceRanges: readonly string[];
+  /** `spec.healthCheckNodePort`: the node port the agent answers kube-proxy's health check on; 0 = none. */
+  healthCheckNodePort: number;
   sessionAffinity: SessionAffinityInfo;
-  /** externalTrafficPolicy: Local — only local endpoints, client IP preserved. */
+  /**
+   * externalTrafficPolicy: Local on a service with external entry points (node
+   * port, external or load-balancer IPs): traffic from outside the cluster uses
+   * only this node's endpoints and keeps its source IP.
+   */
   externalPolicyLocal: boolean;
-  /** internalTrafficPolicy: Local. */
+  /** internalTrafficPolicy: Local — ClusterIP traffic uses only this node's endpoints. */
   internalPolicyLocal: boolean;
 }
 
@@ -66,4 +76,16 @@ export interface NodeConfig {
   masqueradeAll: boolean;
   /** CIDRs whose local addresses accept NodePorts; empty = every local address. */
   nodePortAddresses: readonly string[];
+  /**
+   * iptables mode: NodePorts answer on 127.0.0.1 too (kube-proxy's
+   * --iptables-localhost-nodeports). Unset = false here; the agent's flag
+   * defaults to true, as kube-proxy's does.
+   */
+  localhostNodePorts?: boolean;
+  /**
+   * The service CIDRs (nftables mode: traffic to an address inside them that
+   * no service has is dropped, to a service's port it does not have rejected).
+   * Unset or empty = no such check.
+   */
+  serviceCIDRs?: readonly string[];
 }

@@ -192,6 +192,9 @@ export function agentArgv(p: AgentArgvParams): string[] {
     p.iptables,
     '--cluster-cidr',
     POD_NETWORK_CIDR,
+    // The allocator's range: nftables mode drops traffic to addresses of it that no service has.
+    '--service-cluster-ip-range',
+    SERVICE_CLUSTER_IP_RANGE,
     '--healthz-bind-address',
     `0.0.0.0:${AgentPorts.healthz}`,
     '--metrics-bind-address',

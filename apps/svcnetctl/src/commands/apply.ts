@@ -7,7 +7,7 @@ import { ExitCode, describeFailure } from '../cli-errors.js';
 import type { ManifestObject } from '../manifest/from-manifest.js';
 import { objectRef, toManifest } from '../output.js';
 import type { Kind, KindObjects } from '../resources.js';
-import type { Service } from '@svcnet/model';
+import { mayHaveNodePorts, type Service } from '@svcnet/model';
 import type { CommandContext } from './context.js';
 import { loadManifests } from './manifests.js';
 import { isNotFound } from './not-found.js';
@@ -22,7 +22,7 @@ export function mergeServerFields(desired: Service, existing: Service): Service 
   }
   if (spec.clusterIPs.length === 0 && spec.clusterIP === existing.spec.clusterIP) spec.clusterIPs = [...existing.spec.clusterIPs];
   if (spec.ipFamilies.length === 0) spec.ipFamilies = [...existing.spec.ipFamilies];
-  if (spec.type === 'NodePort' && existing.spec.type === 'NodePort') {
+  if (mayHaveNodePorts(spec.type) && mayHaveNodePorts(existing.spec.type)) {
     // The API server's patchAllocatedValues: node ports by port name (also the empty
     // name), unless the new spec already uses that node port elsewhere.
     const used = new Set(spec.ports.map((p) => p.nodePort).filter((n) => n !== 0));
@@ -32,7 +32,10 @@ export function mergeServerFields(desired: Service, existing: Service): Service 
       if (port.nodePort === 0 && old && !used.has(old)) port.nodePort = old;
     }
   }
-  return { metadata: desired.metadata, spec };
+  // As the API server: an unset health check node port keeps the allocated one; a status not given keeps the stored one.
+  if (!spec.healthCheckNodePort && existing.spec.healthCheckNodePort && spec.type === 'LoadBalancer') spec.healthCheckNodePort = existing.spec.healthCheckNodePort;
+  const status = desired.status ?? (spec.type === 'LoadBalancer' ? existing.status : undefined);
+  return { metadata: desired.metadata, spec, ...(status ? { status } : {}) };
 }
 
 /** The manifest without what the server alone sets, to tell "unchanged" from "configured". */

@@ -116,7 +116,7 @@ export function exposedService(ctx: CommandContext, source: Source, options: Exp
     }));
   }
   if (ports.length === 0) throw new CliError(`couldn't find port via --port flag or introspection`);
-  const type = oneOf<ServiceType>(options.type, '--type', ['ClusterIP', 'NodePort'], 'ClusterIP');
+  const type = oneOf<ServiceType>(options.type, '--type', ['ClusterIP', 'NodePort', 'LoadBalancer'], 'ClusterIP');
   const sessionAffinity = oneOf<SessionAffinity>(options.sessionAffinity, '--session-affinity', ['None', 'ClientIP'], 'None');
   return {
     metadata: {

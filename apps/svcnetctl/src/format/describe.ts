@@ -28,6 +28,8 @@ export function describeService(service: Service, endpoints: Endpoints | undefin
   out += `IP:\t${spec.clusterIP || NONE}\n`;
   out += `IPs:\t${spec.clusterIPs.length > 0 ? spec.clusterIPs.join(',') : NONE}\n`;
   if (spec.externalIPs.length > 0) out += `External IPs:\t${spec.externalIPs.join(',')}\n`;
+  const ingress = service.status?.loadBalancer.ingress ?? [];
+  if (ingress.length > 0) out += `LoadBalancer Ingress:\t${ingress.map((i) => i.ip || i.hostname).join(', ')}\n`;
   for (const p of spec.ports) {
     const name = p.name || '<unset>';
     out += `Port:\t${name}\t${p.port}/${p.protocol}\n`;
@@ -37,9 +39,11 @@ export function describeService(service: Service, endpoints: Endpoints | undefin
   }
   out += `Session Affinity:\t${spec.sessionAffinity}\n`;
   // Like the API server, kubectl only shows externalTrafficPolicy for services reachable from outside.
-  if (spec.type === 'NodePort' || spec.externalIPs.length > 0) {
+  if (spec.type !== 'ClusterIP' || spec.externalIPs.length > 0) {
     out += `External Traffic Policy:\t${spec.externalTrafficPolicy}\n`;
   }
+  if (spec.healthCheckNodePort) out += `HealthCheck NodePort:\t${spec.healthCheckNodePort}\n`;
+  if (spec.loadBalancerSourceRanges?.length) out += `LoadBalancer Source Ranges:\t${spec.loadBalancerSourceRanges.join(',')}\n`;
   out += `Internal Traffic Policy:\t${spec.internalTrafficPolicy}\n`;
   return alignTabs(out, DESCRIBE_LAYOUT);
 }

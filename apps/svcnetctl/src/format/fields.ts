@@ -26,9 +26,26 @@ export function formatClusterIp(service: Service): string {
   return service.spec.clusterIPs[0] || service.spec.clusterIP || NONE;
 }
 
-/** The EXTERNAL-IP column: ClusterIP and NodePort services only have external IPs if given. */
-export function formatExternalIps(service: Service): string {
-  return service.spec.externalIPs.length > 0 ? service.spec.externalIPs.join(',') : NONE;
+/** kubectl's loadBalancerWidth: without `-o wide`, longer ingress lists are cut. */
+const LOAD_BALANCER_WIDTH = 16;
+
+/** kubectl's loadBalancerStatusStringer: ingress IPs (or hostnames), comma-joined. */
+function loadBalancerIngress(service: Service, wide: boolean): string {
+  const text = (service.status?.loadBalancer.ingress ?? []).map((i) => i.ip || i.hostname || '').filter(Boolean).join(',');
+  return !wide && text.length > LOAD_BALANCER_WIDTH ? `${text.slice(0, LOAD_BALANCER_WIDTH - 3)}...` : text;
+}
+
+/**
+ * The EXTERNAL-IP column, as kubectl's getServiceExternalIP: external IPs if
+ * given; for LoadBalancer services the ingress IPs first, `<pending>` while
+ * there are none.
+ */
+export function formatExternalIps(service: Service, wide = false): string {
+  const external = service.spec.externalIPs;
+  if (service.spec.type !== 'LoadBalancer') return external.length > 0 ? external.join(',') : NONE;
+  const lb = loadBalancerIngress(service, wide);
+  if (external.length > 0) return [...(lb ? lb.split(',') : []), ...external].join(',');
+  return lb || '<pending>';
 }
 
 /** A target port as `describe` prints it (the number, or the named port). */

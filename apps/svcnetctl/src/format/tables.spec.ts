@@ -63,6 +63,20 @@ describe('servicesTable (get svc)', () => {
       ].join('\n'),
     },
     {
+      name: 'LoadBalancer: EXTERNAL-IP is the ingress IP (or <pending>), PORT(S) has the node port (none without)',
+      services: [
+        { ...web, metadata: { ...web.metadata, name: 'lb' }, spec: { ...web.spec, type: 'LoadBalancer', ports: [port({ name: 'http', port: 80, nodePort: 31234 })] }, status: { loadBalancer: { ingress: [{ ip: '203.0.113.9' }] } } },
+        { ...web, metadata: { ...web.metadata, name: 'lb-pending' }, spec: { ...web.spec, type: 'LoadBalancer', ports: [port({ name: 'http', port: 80 })] } },
+      ],
+      options: plain,
+      want: [
+        'NAME         TYPE           CLUSTER-IP    EXTERNAL-IP   PORT(S)        AGE',
+        'lb           LoadBalancer   10.96.12.34   203.0.113.9   80:31234/TCP   2m30s',
+        'lb-pending   LoadBalancer   10.96.12.34   <pending>     80/TCP         2m30s',
+        '',
+      ].join('\n'),
+    },
+    {
       name: 'all namespaces adds NAMESPACE first',
       services: [redis, web],
       options: { ...plain, allNamespaces: true },

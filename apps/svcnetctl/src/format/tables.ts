@@ -27,7 +27,7 @@ const serviceColumns: Column<Service>[] = [
   { header: 'NAME', cell: (s) => s.metadata.name },
   { header: 'TYPE', cell: (s) => s.spec.type },
   { header: 'CLUSTER-IP', cell: formatClusterIp },
-  { header: 'EXTERNAL-IP', cell: formatExternalIps },
+  { header: 'EXTERNAL-IP', cell: (s) => formatExternalIps(s) },
   { header: 'PORT(S)', cell: formatServicePorts },
   { header: 'AGE', cell: (s, now) => formatAge(s.metadata.creationTimestamp, now) },
 ];

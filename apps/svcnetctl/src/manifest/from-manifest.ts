@@ -123,7 +123,7 @@ function serviceFromManifest(doc: Json, namespace: string): Service {
   return {
     metadata: metadata(doc, namespace),
     spec: {
-      type: oneOf(spec.type, 'spec.type', ['ClusterIP', 'NodePort'] as const, 'ClusterIP'),
+      type: oneOf(spec.type, 'spec.type', ['ClusterIP', 'NodePort', 'LoadBalancer'] as const, 'ClusterIP'),
       clusterIP: str(spec.clusterIP, 'spec.clusterIP'),
       clusterIPs: list(spec.clusterIPs, 'spec.clusterIPs').map((v, i) => str(v, `spec.clusterIPs[${i}]`)),
       ipFamilies: list(spec.ipFamilies, 'spec.ipFamilies').map((v, i) =>
@@ -136,8 +136,25 @@ function serviceFromManifest(doc: Json, namespace: string): Service {
       externalTrafficPolicy: oneOf(spec.externalTrafficPolicy, 'spec.externalTrafficPolicy', ['Cluster', 'Local'] as const, 'Cluster'),
       internalTrafficPolicy: oneOf(spec.internalTrafficPolicy, 'spec.internalTrafficPolicy', ['Cluster', 'Local'] as const, 'Cluster'),
       externalIPs: list(spec.externalIPs, 'spec.externalIPs').map((v, i) => str(v, `spec.externalIPs[${i}]`)),
+      ...(spec.loadBalancerSourceRanges !== undefined
+        ? { loadBalancerSourceRanges: list(spec.loadBalancerSourceRanges, 'spec.loadBalancerSourceRanges').map((v, i) => str(v, `spec.loadBalancerSourceRanges[${i}]`)) }
+        : {}),
+      ...(spec.allocateLoadBalancerNodePorts !== undefined ? { allocateLoadBalancerNodePorts: bool(spec.allocateLoadBalancerNodePorts, 'spec.allocateLoadBalancerNodePorts', true) } : {}),
+      ...(spec.healthCheckNodePort !== undefined ? { healthCheckNodePort: int(spec.healthCheckNodePort, 'spec.healthCheckNodePort') } : {}),
     },
+    ...loadBalancerStatus(doc),
   };
+}
+
+/** `status.loadBalancer.ingress` (an external load-balancer controller may set it). */
+function loadBalancerStatus(doc: Json): Pick<Service, 'status'> {
+  const ingress = list(obj(obj(doc.status, 'status').loadBalancer, 'status.loadBalancer').ingress, 'status.loadBalancer.ingress').map((v, i) => {
+    const f = `status.loadBalancer.ingress[${i}]`;
+    const e = obj(v, f);
+    const hostname = str(e.hostname, `${f}.hostname`);
+    return { ip: str(e.ip, `${f}.ip`), ...(hostname ? { hostname } : {}) };
+  });
+  return ingress.length > 0 ? { status: { loadBalancer: { ingress } } } : {};
 }
 
 function podFromManifest(doc: Json, namespace: string): Pod {
@@ -171,6 +188,28 @@ function podFromManifest(doc: Json, namespace: string): Pod {
   };
 }
 
+function bool(v: unknown, field: string, fallback: boolean): boolean {
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'boolean') throw new ManifestError(`expected a boolean, got ${describeType(v)} ${JSON.stringify(v)}`, field);
+  return v;
+}
+
+/**
+ * An address's EndpointSlice conditions. svcnet's extension of Endpoints: an
+ * address may carry `conditions: {ready, serving, terminating}` as an
+ * EndpointSlice endpoint does, to say e.g. "serving, terminating, not ready".
+ * `ready` must agree with the list the address is in (addresses = ready,
+ * notReadyAddresses = not ready); serving defaults to ready, terminating to false.
+ */
+function conditions(v: unknown, field: string, ready: boolean): Pick<EndpointAddress, 'ready' | 'serving' | 'terminating'> {
+  const c = obj(v, field);
+  const said = bool(c.ready, `${field}.ready`, ready);
+  if (said !== ready) {
+    throw new ManifestError(`ready: ${said} contradicts the list the address is in (${ready ? 'addresses' : 'notReadyAddresses'})`, `${field}.ready`);
+  }
+  return { ready, serving: bool(c.serving, `${field}.serving`, ready), terminating: bool(c.terminating, `${field}.terminating`, false) };
+}
+
 function addresses(v: unknown, field: string, ready: boolean): EndpointAddress[] {
   return list(v, field).map((a, i) => {
     const f = `${field}[${i}]`;
@@ -179,9 +218,7 @@ function addresses(v: unknown, field: string, ready: boolean): EndpointAddress[]
     return {
       ip: str(addr.ip, `${f}.ip`),
       nodeName: str(addr.nodeName, `${f}.nodeName`),
-      ready,
-      serving: ready,
-      terminating: false,
+      ...conditions(addr.conditions, `${f}.conditions`, ready),
       ...(ref
         ? {
             podRef: {

@@ -63,11 +63,14 @@ export function serviceToManifest(service: Service): Manifest {
           : undefined,
       // Kubernetes only keeps externalTrafficPolicy on externally reachable services.
       externalTrafficPolicy:
-        spec.type === 'NodePort' || spec.externalIPs.length > 0 ? spec.externalTrafficPolicy : undefined,
+        spec.type !== 'ClusterIP' || spec.externalIPs.length > 0 ? spec.externalTrafficPolicy : undefined,
       internalTrafficPolicy: spec.internalTrafficPolicy,
       externalIPs: nonEmpty(spec.externalIPs),
+      loadBalancerSourceRanges: spec.loadBalancerSourceRanges?.length ? spec.loadBalancerSourceRanges : undefined,
+      allocateLoadBalancerNodePorts: spec.type === 'LoadBalancer' ? spec.allocateLoadBalancerNodePorts !== false : undefined,
+      healthCheckNodePort: spec.healthCheckNodePort || undefined,
     }),
-    status: { loadBalancer: {} },
+    status: { loadBalancer: service.status?.loadBalancer.ingress.length ? { ingress: service.status.loadBalancer.ingress.map((i) => compact({ ...i })) } : {} },
   };
 }
 
@@ -103,9 +106,12 @@ export function podToManifest(pod: Pod): Manifest {
 }
 
 function addressManifest(a: EndpointAddress): Manifest {
+  // The conditions are written only when the list the address is in does not say it all (svcnet's extension).
+  const plain = a.serving === a.ready && !a.terminating;
   return compact({
     ip: a.ip,
     nodeName: a.nodeName || undefined,
+    conditions: plain ? undefined : { ready: a.ready, serving: a.serving, terminating: a.terminating },
     targetRef: a.podRef ? compact({ kind: a.podRef.kind, namespace: a.podRef.namespace, name: a.podRef.name, uid: a.podRef.uid || undefined }) : undefined,
   });
 }

@@ -130,6 +130,7 @@ async function run(o: BenchOptions): Promise<void> {
     const outsideKill: number[] = [];
     const killWindowAfterCreate: number[] = [];
     let killed: string | undefined;
+    let unavailable = 0;
     for (let i = 1; i <= o.services; i++) {
       if (o.killNatsAt === i) {
         killed = await stateStreamLeader(cluster);
@@ -152,7 +153,16 @@ async function run(o: BenchOptions): Promise<void> {
       );
       for (const f of ready) await waitForFile(f, 20_000);
       const t0 = Date.now();
-      await cluster.ctl(['--request-timeout', '120s', 'expose', 'pod', 'web-1', '--port', '80', '--target-port', '8080', '--name', `bench-${i}`, '--selector', 'app=web', '--cluster-ip', ip], { timeoutMs: 130_000 });
+      const expose = ['expose', 'pod', 'web-1', '--port', '80', '--target-port', '8080', '--name', `bench-${i}`, '--selector', 'app=web', '--cluster-ip', ip];
+      // While NATS elects a new leader the state service answers UNAVAILABLE: retry, as a
+      // user or controller would, and count the refusals (a retry may find the service made).
+      for (;;) {
+        const r = await cluster.ctl(['--request-timeout', '120s', ...expose], { timeoutMs: 130_000, allowFailure: true });
+        if (r.exitCode === 0 || /AlreadyExists|already exists/.test(r.stderr)) break;
+        if (!/ServiceUnavailable|Unavailable|timeout/i.test(r.stderr) || Date.now() - t0 > 120_000) throw new Error(`expose bench-${i}: ${r.stderr.trim()}`);
+        unavailable++;
+        await new Promise((res) => setTimeout(res, 200));
+      }
       const created = Date.now();
       const results = (await Promise.all(pollers)).map((r) => JSON.parse(r.stdout) as { ok: boolean; at?: number });
       for (const f of ready) rmSync(f, { force: true });
@@ -182,6 +192,7 @@ async function run(o: BenchOptions): Promise<void> {
               `    expose → traffic, services ${o.killNatsAt}…${o.killNatsAt + o.natsDownFor + 4} (down + 5 after): ${fmt(summarize(duringKill))}`,
               `    expose → traffic, every other service:             ${fmt(summarize(outsideKill))}`,
               `    longest gap between a change stored and traffic on both nodes in that window: ${Math.round(Math.max(...killWindowAfterCreate))} ms`,
+              `    expose attempts refused as unavailable (retried): ${unavailable}`,
             ]
           : []),
         ...(failures.length ? [`  FAILURES (${failures.length}): ${failures.slice(0, 5).join('; ')}`] : []),

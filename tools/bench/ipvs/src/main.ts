@@ -32,7 +32,7 @@ function makeState(n: number): { services: Map<string, ServicePortInfo>; endpoin
     const id = `bench/s${i}:`;
     services.set(id, {
       id, namespace: 'bench', name: `s${i}`, portName: '', protocol: 'TCP', clusterIP: ipOf(96, i + 1), port: 80, nodePort: 0,
-      externalIPs: [], sessionAffinity: { kind: 'None' }, externalPolicyLocal: false, internalPolicyLocal: false,
+      externalIPs: [], loadBalancerIPs: [], loadBalancerSourceRanges: [], healthCheckNodePort: 0, sessionAffinity: { kind: 'None' }, externalPolicyLocal: false, internalPolicyLocal: false,
     });
     endpoints.set(id, Array.from({ length: 5 }, (_, k) => ({
       ip: ipOf(200, i * 5 + k + 1), port: 8080, nodeName: 'other', isLocal: false, ready: true, serving: true, terminating: false,

@@ -19,7 +19,7 @@ export async function runProxy(params: { nodeIP: string; services: BenchService[
     const [name, portName] = rest.split(':') as [string, string];
     services.set(s.id, {
       id: s.id, namespace, name, portName, protocol: 'TCP', clusterIP: s.clusterIP, port: s.port, nodePort: 0,
-      externalIPs: [], sessionAffinity: { kind: 'None' }, externalPolicyLocal: false, internalPolicyLocal: false,
+      externalIPs: [], loadBalancerIPs: [], loadBalancerSourceRanges: [], healthCheckNodePort: 0, sessionAffinity: { kind: 'None' }, externalPolicyLocal: false, internalPolicyLocal: false,
     });
     endpoints.set(s.id, [{ ...s.endpoint, nodeName: 'n', isLocal: true, ready: true, serving: true, terminating: false }]);
   }

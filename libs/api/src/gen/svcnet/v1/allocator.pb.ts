@@ -35,6 +35,7 @@ export enum RangeKind {
   RANGE_KIND_UNSPECIFIED = 0,
   RANGE_KIND_CLUSTER_IP = 1,
   RANGE_KIND_NODE_PORT = 2,
+  RANGE_KIND_LOAD_BALANCER_IP = 3,
   UNRECOGNIZED = -1,
 }
 
@@ -49,6 +50,9 @@ export function rangeKindFromJSON(object: any): RangeKind {
     case 2:
     case "RANGE_KIND_NODE_PORT":
       return RangeKind.RANGE_KIND_NODE_PORT;
+    case 3:
+    case "RANGE_KIND_LOAD_BALANCER_IP":
+      return RangeKind.RANGE_KIND_LOAD_BALANCER_IP;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -64,6 +68,8 @@ export function rangeKindToJSON(object: RangeKind): string {
       return "RANGE_KIND_CLUSTER_IP";
     case RangeKind.RANGE_KIND_NODE_PORT:
       return "RANGE_KIND_NODE_PORT";
+    case RangeKind.RANGE_KIND_LOAD_BALANCER_IP:
+      return "RANGE_KIND_LOAD_BALANCER_IP";
     case RangeKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -113,12 +119,32 @@ export interface ReleaseNodePortResponse {
   released: boolean;
 }
 
+export interface AllocateLoadBalancerIPRequest {
+  /** "<namespace>/<name>" of the service that will own the IP. */
+  owner: string;
+  /** Optional: a specific IP inside the pool. */
+  requestedIp: string;
+}
+
+export interface AllocateLoadBalancerIPResponse {
+  ip: string;
+}
+
+export interface ReleaseLoadBalancerIPRequest {
+  ip: string;
+  owner: string;
+}
+
+export interface ReleaseLoadBalancerIPResponse {
+  released: boolean;
+}
+
 export interface GetStatusRequest {
 }
 
 export interface RangeStatus {
   kind: RangeKind;
-  /** A CIDR for ClusterIPs, "first-last" for node ports. */
+  /** A CIDR for ClusterIPs and load-balancer IPs, "first-last" for node ports. */
   range: string;
   ipFamily: IPFamily;
   /** Decimal strings: an IPv6 range can exceed 2^53 addresses. */
@@ -807,6 +833,314 @@ export const ReleaseNodePortResponse: MessageFns<ReleaseNodePortResponse> = {
   },
 };
 
+function createBaseAllocateLoadBalancerIPRequest(): AllocateLoadBalancerIPRequest {
+  return { owner: "", requestedIp: "" };
+}
+
+export const AllocateLoadBalancerIPRequest: MessageFns<AllocateLoadBalancerIPRequest> = {
+  encode(message: AllocateLoadBalancerIPRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.owner !== "") {
+      writer.uint32(10).string(message.owner);
+    }
+    if (message.requestedIp !== "") {
+      writer.uint32(18).string(message.requestedIp);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AllocateLoadBalancerIPRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAllocateLoadBalancerIPRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestedIp = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AllocateLoadBalancerIPRequest {
+    return {
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+      requestedIp: isSet(object.requestedIp)
+        ? globalThis.String(object.requestedIp)
+        : isSet(object.requested_ip)
+        ? globalThis.String(object.requested_ip)
+        : "",
+    };
+  },
+
+  toJSON(message: AllocateLoadBalancerIPRequest): unknown {
+    const obj: any = {};
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
+    if (message.requestedIp !== "") {
+      obj.requestedIp = message.requestedIp;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AllocateLoadBalancerIPRequest>): AllocateLoadBalancerIPRequest {
+    return AllocateLoadBalancerIPRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AllocateLoadBalancerIPRequest>): AllocateLoadBalancerIPRequest {
+    const message = createBaseAllocateLoadBalancerIPRequest();
+    message.owner = object.owner ?? "";
+    message.requestedIp = object.requestedIp ?? "";
+    return message;
+  },
+};
+
+function createBaseAllocateLoadBalancerIPResponse(): AllocateLoadBalancerIPResponse {
+  return { ip: "" };
+}
+
+export const AllocateLoadBalancerIPResponse: MessageFns<AllocateLoadBalancerIPResponse> = {
+  encode(message: AllocateLoadBalancerIPResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ip !== "") {
+      writer.uint32(10).string(message.ip);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AllocateLoadBalancerIPResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAllocateLoadBalancerIPResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ip = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AllocateLoadBalancerIPResponse {
+    return { ip: isSet(object.ip) ? globalThis.String(object.ip) : "" };
+  },
+
+  toJSON(message: AllocateLoadBalancerIPResponse): unknown {
+    const obj: any = {};
+    if (message.ip !== "") {
+      obj.ip = message.ip;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AllocateLoadBalancerIPResponse>): AllocateLoadBalancerIPResponse {
+    return AllocateLoadBalancerIPResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AllocateLoadBalancerIPResponse>): AllocateLoadBalancerIPResponse {
+    const message = createBaseAllocateLoadBalancerIPResponse();
+    message.ip = object.ip ?? "";
+    return message;
+  },
+};
+
+function createBaseReleaseLoadBalancerIPRequest(): ReleaseLoadBalancerIPRequest {
+  return { ip: "", owner: "" };
+}
+
+export const ReleaseLoadBalancerIPRequest: MessageFns<ReleaseLoadBalancerIPRequest> = {
+  encode(message: ReleaseLoadBalancerIPRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ip !== "") {
+      writer.uint32(10).string(message.ip);
+    }
+    if (message.owner !== "") {
+      writer.uint32(18).string(message.owner);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReleaseLoadBalancerIPRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReleaseLoadBalancerIPRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ip = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReleaseLoadBalancerIPRequest {
+    return {
+      ip: isSet(object.ip) ? globalThis.String(object.ip) : "",
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+    };
+  },
+
+  toJSON(message: ReleaseLoadBalancerIPRequest): unknown {
+    const obj: any = {};
+    if (message.ip !== "") {
+      obj.ip = message.ip;
+    }
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReleaseLoadBalancerIPRequest>): ReleaseLoadBalancerIPRequest {
+    return ReleaseLoadBalancerIPRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReleaseLoadBalancerIPRequest>): ReleaseLoadBalancerIPRequest {
+    const message = createBaseReleaseLoadBalancerIPRequest();
+    message.ip = object.ip ?? "";
+    message.owner = object.owner ?? "";
+    return message;
+  },
+};
+
+function createBaseReleaseLoadBalancerIPResponse(): ReleaseLoadBalancerIPResponse {
+  return { released: false };
+}
+
+export const ReleaseLoadBalancerIPResponse: MessageFns<ReleaseLoadBalancerIPResponse> = {
+  encode(message: ReleaseLoadBalancerIPResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.released !== false) {
+      writer.uint32(8).bool(message.released);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReleaseLoadBalancerIPResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReleaseLoadBalancerIPResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.released = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReleaseLoadBalancerIPResponse {
+    return { released: isSet(object.released) ? globalThis.Boolean(object.released) : false };
+  },
+
+  toJSON(message: ReleaseLoadBalancerIPResponse): unknown {
+    const obj: any = {};
+    if (message.released !== false) {
+      obj.released = message.released;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReleaseLoadBalancerIPResponse>): ReleaseLoadBalancerIPResponse {
+    return ReleaseLoadBalancerIPResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReleaseLoadBalancerIPResponse>): ReleaseLoadBalancerIPResponse {
+    const message = createBaseReleaseLoadBalancerIPResponse();
+    message.released = object.released ?? false;
+    return message;
+  },
+};
+
 function createBaseGetStatusRequest(): GetStatusRequest {
   return {};
 }
@@ -1412,6 +1746,33 @@ export const AllocatorService = {
       Buffer.from(ReleaseNodePortResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReleaseNodePortResponse => ReleaseNodePortResponse.decode(value),
   },
+  /**
+   * From the optional load-balancer pool (--load-balancer-ip-range).
+   * FAILED_PRECONDITION when no pool is configured; otherwise as AllocateClusterIP.
+   */
+  allocateLoadBalancerIp: {
+    path: "/svcnet.v1.Allocator/AllocateLoadBalancerIP" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AllocateLoadBalancerIPRequest): Buffer =>
+      Buffer.from(AllocateLoadBalancerIPRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AllocateLoadBalancerIPRequest => AllocateLoadBalancerIPRequest.decode(value),
+    responseSerialize: (value: AllocateLoadBalancerIPResponse): Buffer =>
+      Buffer.from(AllocateLoadBalancerIPResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AllocateLoadBalancerIPResponse =>
+      AllocateLoadBalancerIPResponse.decode(value),
+  },
+  releaseLoadBalancerIp: {
+    path: "/svcnet.v1.Allocator/ReleaseLoadBalancerIP" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReleaseLoadBalancerIPRequest): Buffer =>
+      Buffer.from(ReleaseLoadBalancerIPRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReleaseLoadBalancerIPRequest => ReleaseLoadBalancerIPRequest.decode(value),
+    responseSerialize: (value: ReleaseLoadBalancerIPResponse): Buffer =>
+      Buffer.from(ReleaseLoadBalancerIPResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReleaseLoadBalancerIPResponse => ReleaseLoadBalancerIPResponse.decode(value),
+  },
   getStatus: {
     path: "/svcnet.v1.Allocator/GetStatus" as const,
     requestStream: false as const,
@@ -1447,6 +1808,12 @@ export interface AllocatorServer extends UntypedServiceImplementation {
   releaseClusterIp: handleUnaryCall<ReleaseClusterIPRequest, ReleaseClusterIPResponse>;
   allocateNodePort: handleUnaryCall<AllocateNodePortRequest, AllocateNodePortResponse>;
   releaseNodePort: handleUnaryCall<ReleaseNodePortRequest, ReleaseNodePortResponse>;
+  /**
+   * From the optional load-balancer pool (--load-balancer-ip-range).
+   * FAILED_PRECONDITION when no pool is configured; otherwise as AllocateClusterIP.
+   */
+  allocateLoadBalancerIp: handleUnaryCall<AllocateLoadBalancerIPRequest, AllocateLoadBalancerIPResponse>;
+  releaseLoadBalancerIp: handleUnaryCall<ReleaseLoadBalancerIPRequest, ReleaseLoadBalancerIPResponse>;
   getStatus: handleUnaryCall<GetStatusRequest, GetStatusResponse>;
   listAllocations: handleUnaryCall<ListAllocationsRequest, ListAllocationsResponse>;
 }
@@ -1519,6 +1886,40 @@ export interface AllocatorClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReleaseNodePortResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * From the optional load-balancer pool (--load-balancer-ip-range).
+   * FAILED_PRECONDITION when no pool is configured; otherwise as AllocateClusterIP.
+   */
+  allocateLoadBalancerIp(
+    request: AllocateLoadBalancerIPRequest,
+    callback: (error: ServiceError | null, response: AllocateLoadBalancerIPResponse) => void,
+  ): ClientUnaryCall;
+  allocateLoadBalancerIp(
+    request: AllocateLoadBalancerIPRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AllocateLoadBalancerIPResponse) => void,
+  ): ClientUnaryCall;
+  allocateLoadBalancerIp(
+    request: AllocateLoadBalancerIPRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AllocateLoadBalancerIPResponse) => void,
+  ): ClientUnaryCall;
+  releaseLoadBalancerIp(
+    request: ReleaseLoadBalancerIPRequest,
+    callback: (error: ServiceError | null, response: ReleaseLoadBalancerIPResponse) => void,
+  ): ClientUnaryCall;
+  releaseLoadBalancerIp(
+    request: ReleaseLoadBalancerIPRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReleaseLoadBalancerIPResponse) => void,
+  ): ClientUnaryCall;
+  releaseLoadBalancerIp(
+    request: ReleaseLoadBalancerIPRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReleaseLoadBalancerIPResponse) => void,
   ): ClientUnaryCall;
   getStatus(
     request: GetStatusRequest,

@@ -69,6 +69,8 @@ export enum ServiceType {
   SERVICE_TYPE_UNSPECIFIED = 0,
   SERVICE_TYPE_CLUSTER_IP = 1,
   SERVICE_TYPE_NODE_PORT = 2,
+  /** SERVICE_TYPE_LOAD_BALANCER - A NodePort service plus load-balancer ingress IPs (status.load_balancer). */
+  SERVICE_TYPE_LOAD_BALANCER = 3,
   UNRECOGNIZED = -1,
 }
 
@@ -83,6 +85,9 @@ export function serviceTypeFromJSON(object: any): ServiceType {
     case 2:
     case "SERVICE_TYPE_NODE_PORT":
       return ServiceType.SERVICE_TYPE_NODE_PORT;
+    case 3:
+    case "SERVICE_TYPE_LOAD_BALANCER":
+      return ServiceType.SERVICE_TYPE_LOAD_BALANCER;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -98,6 +103,8 @@ export function serviceTypeToJSON(object: ServiceType): string {
       return "SERVICE_TYPE_CLUSTER_IP";
     case ServiceType.SERVICE_TYPE_NODE_PORT:
       return "SERVICE_TYPE_NODE_PORT";
+    case ServiceType.SERVICE_TYPE_LOAD_BALANCER:
+      return "SERVICE_TYPE_LOAD_BALANCER";
     case ServiceType.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -272,7 +279,7 @@ export interface ServicePort {
   targetPort?:
     | IntOrString
     | undefined;
-  /** 30000-32767 by default; only for type NodePort; 0 = allocate. */
+  /** 30000-32767 by default; only for types NodePort and LoadBalancer; 0 = allocate. */
   nodePort: number;
 }
 
@@ -299,6 +306,20 @@ export interface ServiceSpec {
   externalTrafficPolicy: TrafficPolicy;
   internalTrafficPolicy: TrafficPolicy;
   externalIps: string[];
+  /**
+   * LoadBalancer only: source CIDRs allowed to reach the load-balancer IPs
+   * (traffic from elsewhere is dropped). Empty = any source.
+   */
+  loadBalancerSourceRanges: string[];
+  /** LoadBalancer only: false = no node ports are allocated. Unset = true. */
+  allocateLoadBalancerNodePorts?:
+    | boolean
+    | undefined;
+  /**
+   * LoadBalancer with external_traffic_policy Local: the node port on which
+   * every agent answers kube-proxy's health check. 0 = allocate.
+   */
+  healthCheckNodePort: number;
 }
 
 export interface ServiceSpec_SelectorEntry {
@@ -306,9 +327,28 @@ export interface ServiceSpec_SelectorEntry {
   value: string;
 }
 
+/** One address of a load balancer in front of the service. */
+export interface LoadBalancerIngress {
+  ip: string;
+  hostname: string;
+}
+
+export interface LoadBalancerStatus {
+  ingress: LoadBalancerIngress[];
+}
+
+export interface ServiceStatus {
+  /**
+   * Written by the state service from the allocator's load-balancer pool,
+   * or given by the client (an external load-balancer controller).
+   */
+  loadBalancer?: LoadBalancerStatus | undefined;
+}
+
 export interface Service {
   metadata?: ObjectMeta | undefined;
   spec?: ServiceSpec | undefined;
+  status?: ServiceStatus | undefined;
 }
 
 export interface ContainerPort {
@@ -1133,6 +1173,9 @@ function createBaseServiceSpec(): ServiceSpec {
     externalTrafficPolicy: 0,
     internalTrafficPolicy: 0,
     externalIps: [],
+    loadBalancerSourceRanges: [],
+    allocateLoadBalancerNodePorts: undefined,
+    healthCheckNodePort: 0,
   };
 }
 
@@ -1174,6 +1217,15 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
     }
     for (const v of message.externalIps) {
       writer.uint32(90).string(v!);
+    }
+    for (const v of message.loadBalancerSourceRanges) {
+      writer.uint32(98).string(v!);
+    }
+    if (message.allocateLoadBalancerNodePorts !== undefined) {
+      writer.uint32(104).bool(message.allocateLoadBalancerNodePorts);
+    }
+    if (message.healthCheckNodePort !== 0) {
+      writer.uint32(112).int32(message.healthCheckNodePort);
     }
     return writer;
   },
@@ -1292,6 +1344,30 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
             message.externalIps.push(reader.string());
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.loadBalancerSourceRanges.push(reader.string());
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.allocateLoadBalancerNodePorts = reader.bool();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.healthCheckNodePort = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1364,6 +1440,21 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
         : globalThis.Array.isArray(object?.external_ips)
         ? object.external_ips.map((e: any) => globalThis.String(e))
         : [],
+      loadBalancerSourceRanges: globalThis.Array.isArray(object?.loadBalancerSourceRanges)
+        ? object.loadBalancerSourceRanges.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.load_balancer_source_ranges)
+        ? object.load_balancer_source_ranges.map((e: any) => globalThis.String(e))
+        : [],
+      allocateLoadBalancerNodePorts: isSet(object.allocateLoadBalancerNodePorts)
+        ? globalThis.Boolean(object.allocateLoadBalancerNodePorts)
+        : isSet(object.allocate_load_balancer_node_ports)
+        ? globalThis.Boolean(object.allocate_load_balancer_node_ports)
+        : undefined,
+      healthCheckNodePort: isSet(object.healthCheckNodePort)
+        ? globalThis.Number(object.healthCheckNodePort)
+        : isSet(object.health_check_node_port)
+        ? globalThis.Number(object.health_check_node_port)
+        : 0,
     };
   },
 
@@ -1408,6 +1499,15 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
     if (message.externalIps?.length) {
       obj.externalIps = message.externalIps;
     }
+    if (message.loadBalancerSourceRanges?.length) {
+      obj.loadBalancerSourceRanges = message.loadBalancerSourceRanges;
+    }
+    if (message.allocateLoadBalancerNodePorts !== undefined) {
+      obj.allocateLoadBalancerNodePorts = message.allocateLoadBalancerNodePorts;
+    }
+    if (message.healthCheckNodePort !== 0) {
+      obj.healthCheckNodePort = Math.round(message.healthCheckNodePort);
+    }
     return obj;
   },
 
@@ -1438,6 +1538,9 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
     message.externalTrafficPolicy = object.externalTrafficPolicy ?? 0;
     message.internalTrafficPolicy = object.internalTrafficPolicy ?? 0;
     message.externalIps = object.externalIps?.map((e) => e) || [];
+    message.loadBalancerSourceRanges = object.loadBalancerSourceRanges?.map((e) => e) || [];
+    message.allocateLoadBalancerNodePorts = object.allocateLoadBalancerNodePorts ?? undefined;
+    message.healthCheckNodePort = object.healthCheckNodePort ?? 0;
     return message;
   },
 };
@@ -1527,8 +1630,239 @@ export const ServiceSpec_SelectorEntry: MessageFns<ServiceSpec_SelectorEntry> = 
   },
 };
 
+function createBaseLoadBalancerIngress(): LoadBalancerIngress {
+  return { ip: "", hostname: "" };
+}
+
+export const LoadBalancerIngress: MessageFns<LoadBalancerIngress> = {
+  encode(message: LoadBalancerIngress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ip !== "") {
+      writer.uint32(10).string(message.ip);
+    }
+    if (message.hostname !== "") {
+      writer.uint32(18).string(message.hostname);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LoadBalancerIngress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLoadBalancerIngress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ip = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hostname = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LoadBalancerIngress {
+    return {
+      ip: isSet(object.ip) ? globalThis.String(object.ip) : "",
+      hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : "",
+    };
+  },
+
+  toJSON(message: LoadBalancerIngress): unknown {
+    const obj: any = {};
+    if (message.ip !== "") {
+      obj.ip = message.ip;
+    }
+    if (message.hostname !== "") {
+      obj.hostname = message.hostname;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LoadBalancerIngress>): LoadBalancerIngress {
+    return LoadBalancerIngress.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LoadBalancerIngress>): LoadBalancerIngress {
+    const message = createBaseLoadBalancerIngress();
+    message.ip = object.ip ?? "";
+    message.hostname = object.hostname ?? "";
+    return message;
+  },
+};
+
+function createBaseLoadBalancerStatus(): LoadBalancerStatus {
+  return { ingress: [] };
+}
+
+export const LoadBalancerStatus: MessageFns<LoadBalancerStatus> = {
+  encode(message: LoadBalancerStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.ingress) {
+      LoadBalancerIngress.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LoadBalancerStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLoadBalancerStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ingress.push(LoadBalancerIngress.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LoadBalancerStatus {
+    return {
+      ingress: globalThis.Array.isArray(object?.ingress)
+        ? object.ingress.map((e: any) => LoadBalancerIngress.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: LoadBalancerStatus): unknown {
+    const obj: any = {};
+    if (message.ingress?.length) {
+      obj.ingress = message.ingress.map((e) => LoadBalancerIngress.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LoadBalancerStatus>): LoadBalancerStatus {
+    return LoadBalancerStatus.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LoadBalancerStatus>): LoadBalancerStatus {
+    const message = createBaseLoadBalancerStatus();
+    message.ingress = object.ingress?.map((e) => LoadBalancerIngress.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseServiceStatus(): ServiceStatus {
+  return { loadBalancer: undefined };
+}
+
+export const ServiceStatus: MessageFns<ServiceStatus> = {
+  encode(message: ServiceStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.loadBalancer !== undefined) {
+      LoadBalancerStatus.encode(message.loadBalancer, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ServiceStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseServiceStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.loadBalancer = LoadBalancerStatus.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ServiceStatus {
+    return {
+      loadBalancer: isSet(object.loadBalancer)
+        ? LoadBalancerStatus.fromJSON(object.loadBalancer)
+        : isSet(object.load_balancer)
+        ? LoadBalancerStatus.fromJSON(object.load_balancer)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ServiceStatus): unknown {
+    const obj: any = {};
+    if (message.loadBalancer !== undefined) {
+      obj.loadBalancer = LoadBalancerStatus.toJSON(message.loadBalancer);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ServiceStatus>): ServiceStatus {
+    return ServiceStatus.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ServiceStatus>): ServiceStatus {
+    const message = createBaseServiceStatus();
+    message.loadBalancer = (object.loadBalancer !== undefined && object.loadBalancer !== null)
+      ? LoadBalancerStatus.fromPartial(object.loadBalancer)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseService(): Service {
-  return { metadata: undefined, spec: undefined };
+  return { metadata: undefined, spec: undefined, status: undefined };
 }
 
 export const Service: MessageFns<Service> = {
@@ -1538,6 +1872,9 @@ export const Service: MessageFns<Service> = {
     }
     if (message.spec !== undefined) {
       ServiceSpec.encode(message.spec, writer.uint32(18).fork()).join();
+    }
+    if (message.status !== undefined) {
+      ServiceStatus.encode(message.status, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -1571,6 +1908,14 @@ export const Service: MessageFns<Service> = {
             message.spec = ServiceSpec.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.status = ServiceStatus.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1587,6 +1932,7 @@ export const Service: MessageFns<Service> = {
     return {
       metadata: isSet(object.metadata) ? ObjectMeta.fromJSON(object.metadata) : undefined,
       spec: isSet(object.spec) ? ServiceSpec.fromJSON(object.spec) : undefined,
+      status: isSet(object.status) ? ServiceStatus.fromJSON(object.status) : undefined,
     };
   },
 
@@ -1597,6 +1943,9 @@ export const Service: MessageFns<Service> = {
     }
     if (message.spec !== undefined) {
       obj.spec = ServiceSpec.toJSON(message.spec);
+    }
+    if (message.status !== undefined) {
+      obj.status = ServiceStatus.toJSON(message.status);
     }
     return obj;
   },
@@ -1611,6 +1960,9 @@ export const Service: MessageFns<Service> = {
       : undefined;
     message.spec = (object.spec !== undefined && object.spec !== null)
       ? ServiceSpec.fromPartial(object.spec)
+      : undefined;
+    message.status = (object.status !== undefined && object.status !== null)
+      ? ServiceStatus.fromPartial(object.status)
       : undefined;
     return message;
   },
