@@ -50,8 +50,8 @@ export default tseslint.config(
     },
   },
   {
-    // Test doubles may build on other libs' test doubles.
-    files: ['**/src/testing/**/*.ts'],
+    // Test doubles (and the test harness lib) may build on other libs' test doubles.
+    files: ['**/src/testing/**/*.ts', 'libs/testing/src/**/*.ts', '**/src/test-fixtures.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [DEEP_IMPORTS] }] },
   },
   {

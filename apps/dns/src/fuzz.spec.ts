@@ -4,7 +4,7 @@ import * as dnsPacket from 'dns-packet';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seededRandom } from '@svcnet/proxy-core';
+import { seededRandom } from '@svcnet/proxy-core/testing';
 import { DnsMetrics } from './metrics.js';
 import { DnsServer } from './server.js';
 import { answerLines, decode, endpoints, frame, query, service, tcpExchange, udpExchange } from './test-support.js';

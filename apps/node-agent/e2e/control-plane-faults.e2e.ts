@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, ControlPlanePorts } from '@svcnet/cluster';
-import { seededRandom } from '@svcnet/proxy-core';
+import { seededRandom } from '@svcnet/proxy-core/testing';
 import { e2eName } from '@svcnet/testing';
 import { createService, deleteService, podsSeen, rawKvPut, requests, SERVICE_PORT, summarize, TARGET_PORT, whoServer, type Reply } from './harness.js';
 

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serviceCodec } from '@svcnet/api';
 import type { Service } from '@svcnet/model';
 import { Cluster, type IptablesVariant, type ProxyModeName } from '@svcnet/cluster';
-import { seededRandom } from '@svcnet/proxy-core';
+import { seededRandom } from '@svcnet/proxy-core/testing';
 import {
   agentHttp,
   createService,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildService } from '@svcnet/proxy-core';
+import { buildService } from '@svcnet/proxy-core/testing';
 import { guardService, parseServerList, resolveControlPlane, type ControlPlaneEndpoint } from './control-plane-guard.js';
 
 const nats: ControlPlaneEndpoint[] = [{ ip: '192.168.77.2', port: 4222, source: 'nats://192.168.77.2:4222' }];

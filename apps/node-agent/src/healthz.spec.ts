@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FakeClock, FakeProxyBackend, Proxier } from '@svcnet/proxy-core';
+import { Proxier } from '@svcnet/proxy-core';
+import { FakeClock, FakeProxyBackend } from '@svcnet/proxy-core/testing';
 import type { Service } from '@svcnet/model';
 import { evaluateHealth, type ProgrammingStatus } from './healthz.js';
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { buildEndpoints, buildService, FakeClock, FakeProxyBackend, Proxier } from '@svcnet/proxy-core';
+import { Proxier } from '@svcnet/proxy-core';
+import { buildEndpoints, buildService, FakeClock, FakeProxyBackend } from '@svcnet/proxy-core/testing';
 import type { NodeStatus } from '@svcnet/model';
 import type { StoreConnection } from '@svcnet/store';
 import { KEPT_SYNC_ERRORS, NodeReporter, type StatusSink } from './node-reporter.js';

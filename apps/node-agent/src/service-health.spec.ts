@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildEndpoint, buildProxyState, buildServicePort } from '@svcnet/proxy-core';
+import { buildEndpoint, buildProxyState, buildServicePort } from '@svcnet/proxy-core/testing';
 import { healthCheckHosts, healthCheckResponse, healthCheckTargets, ServiceHealthServer } from './service-health.js';
 
 const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };

@@ -7,7 +7,7 @@ import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { descriptorSetBase64 } from '@svcnet/api';
 
 // The same seeded generator as the churn tests, so a failing run replays from its seed.
-export { seededRandom } from '@svcnet/proxy-core';
+export { seededRandom } from '@svcnet/proxy-core/testing';
 
 const NASTY_STRINGS = [
   '',

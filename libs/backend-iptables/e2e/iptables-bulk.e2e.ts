@@ -8,7 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { ProcessNetExec } from '@svcnet/netexec';
 import type { ExecRequest, ExecResult, NetExec } from '@svcnet/netexec';
-import { buildEndpoints, buildService, endpointsOf, servicePortsOf } from '@svcnet/proxy-core';
+import { endpointsOf, servicePortsOf } from '@svcnet/proxy-core';
+import { buildEndpoints, buildService } from '@svcnet/proxy-core/testing';
 import type { EndpointInfo, NodeConfig, ProxyState, ServicePortInfo } from '@svcnet/proxy-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IptablesBackend, parseSave } from '../src/index.js';

@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ProcessNetExec } from '@svcnet/netexec';
-import { Proxier, buildEndpoints, buildService } from '@svcnet/proxy-core';
+import { Proxier } from '@svcnet/proxy-core';
+import { buildEndpoints, buildService } from '@svcnet/proxy-core/testing';
 import type { NodeConfig } from '@svcnet/proxy-core';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-import { buildEndpoints, buildService } from '@svcnet/proxy-core';
+import { buildEndpoints, buildService } from '@svcnet/proxy-core/testing';
 import { describe, expect, it } from 'vitest';
 import { ContentCheck } from './content-check.js';
 import { describePlan } from './plan.js';

@@ -1,5 +1,6 @@
 import { FakeNetExec } from '@svcnet/netexec';
-import { BackendApplyError, buildEndpoints, buildService } from '@svcnet/proxy-core';
+import { BackendApplyError } from '@svcnet/proxy-core';
+import { buildEndpoints, buildService } from '@svcnet/proxy-core/testing';
 import { describe, expect, it } from 'vitest';
 import { cleanupText, IptablesBackend } from './iptables-backend.js';
 import { JUMP_RULES } from './jump-rules.js';

@@ -1,4 +1,5 @@
-import { buildServicePort, type ServicePortInfo } from '@svcnet/proxy-core';
+import { type ServicePortInfo } from '@svcnet/proxy-core';
+import { buildServicePort } from '@svcnet/proxy-core/testing';
 import { describe, expect, it } from 'vitest';
 import { endpointChainName, invalidReason, quoteComment, serviceChainNames } from './names.js';
 

@@ -1,4 +1,4 @@
-import { buildEndpoints, buildService } from '@svcnet/proxy-core';
+import { buildEndpoints, buildService } from '@svcnet/proxy-core/testing';
 import type { NodeConfig } from '@svcnet/proxy-core';
 import { describe, expect, it } from 'vitest';
 import { endpointChainName } from './names.js';

@@ -1,4 +1,4 @@
-import { buildEndpoints, buildService } from '@svcnet/proxy-core';
+import { buildEndpoints, buildService } from '@svcnet/proxy-core/testing';
 import { describe, expect, it } from 'vitest';
 import { describePlan } from './plan.js';
 import { renderIptablesPlan } from './render.js';

@@ -1,4 +1,4 @@
-import { buildEndpoints, buildService } from '@svcnet/proxy-core';
+import { buildEndpoints, buildService } from '@svcnet/proxy-core/testing';
 import type { ProxyState, ServicePortInfo } from '@svcnet/proxy-core';
 import type { Endpoints, Service } from '@svcnet/model';
 import { describe, expect, it } from 'vitest';

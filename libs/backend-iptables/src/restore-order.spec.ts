@@ -1,6 +1,6 @@
 import { NetExecError } from '@svcnet/netexec';
 import type { NetExec } from '@svcnet/netexec';
-import { buildEndpoints, buildService } from '@svcnet/proxy-core';
+import { buildEndpoints, buildService } from '@svcnet/proxy-core/testing';
 import { describe, expect, it } from 'vitest';
 import { IptablesBackend } from './iptables-backend.js';
 import { JUMP_RULES, jumpInsertLine } from './jump-rules.js';

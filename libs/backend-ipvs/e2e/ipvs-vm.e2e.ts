@@ -5,7 +5,8 @@
  * pod namespaces. The cases mirror the shared per-mode data-plane table.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChurnModel, Proxier, buildEndpoints, buildService, seededRandom, type ProxyState, type ServicePortInfo, type EndpointInfo } from '@svcnet/proxy-core';
+import { Proxier, type ProxyState, type ServicePortInfo, type EndpointInfo } from '@svcnet/proxy-core';
+import { ChurnModel, buildEndpoints, buildService, seededRandom } from '@svcnet/proxy-core/testing';
 import { Registry } from 'prom-client';
 import { startIpvsVm, type IpvsVmHandle } from '@svcnet/testing';
 import { IpvsBackend, IpvsScheduler, type IpvsPlan } from '../src/index.js';

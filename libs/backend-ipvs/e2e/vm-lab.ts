@@ -3,7 +3,8 @@
  * (node IP 10.0.2.1), `h6-client` an outside client behind a veth, and
  * `h6-pod-<x>` pods running busybox httpd on :8080 that answer their own name.
  */
-import { buildEndpoint, type EndpointInfo, type NodeConfig } from '@svcnet/proxy-core';
+import { type EndpointInfo, type NodeConfig } from '@svcnet/proxy-core';
+import { buildEndpoint } from '@svcnet/proxy-core/testing';
 import type { NetExec } from '@svcnet/netexec';
 
 export const NODE_IP = '10.0.2.1';
@@ -73,7 +74,7 @@ export function tally(answers: readonly string[]): Record<string, number> {
 }
 
 /** proxy-core's service-port builder, under the name this lab's tests use. */
-export { buildServicePort as servicePort } from '@svcnet/proxy-core';
+export { buildServicePort as servicePort } from '@svcnet/proxy-core/testing';
 
 /** An endpoint on this node (the VM) unless `extra` says otherwise (a pod of the VM can pose as another node's). */
 export function endpoint(ip: string, port = 8080, extra: Partial<EndpointInfo> = {}): EndpointInfo {

@@ -1,4 +1,4 @@
-import { ChurnModel, seededRandom } from '@svcnet/proxy-core';
+import { ChurnModel, seededRandom } from '@svcnet/proxy-core/testing';
 import { describe, expect, it } from 'vitest';
 import { IpvsBackend } from './ipvs-backend.js';
 import type { IpvsPlan } from './plan.js';

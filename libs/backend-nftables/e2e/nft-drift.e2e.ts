@@ -12,7 +12,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessNetExec } from '@svcnet/netexec';
-import { Proxier, buildEndpoints, buildService } from '@svcnet/proxy-core';
+import { Proxier } from '@svcnet/proxy-core';
+import { buildEndpoints, buildService } from '@svcnet/proxy-core/testing';
 import type { NodeConfig } from '@svcnet/proxy-core';
 import { NetnsLab } from '@svcnet/testing';
 import { NftablesBackend, renderNftPlan, replaceScript, setsOf, type NftPlan } from '../src/index.js';

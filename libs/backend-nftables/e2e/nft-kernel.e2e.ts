@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessNetExec } from '@svcnet/netexec';
-import { ChurnModel, buildEndpoint, buildProxyState, buildServicePort, seededRandom } from '@svcnet/proxy-core';
+import { ChurnModel, buildEndpoint, buildProxyState, buildServicePort, seededRandom } from '@svcnet/proxy-core/testing';
 import type { EndpointInfo, NodeConfig, ServicePortInfo } from '@svcnet/proxy-core';
 import { NetnsLab } from '@svcnet/testing';
 import { NftablesBackend, renderNftPlan, replaceScript, setsOf, updateScript, type NftPlan } from '../src/index.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildEndpoint, buildProxyState, buildServicePort } from '@svcnet/proxy-core';
+import { buildEndpoint, buildProxyState, buildServicePort } from '@svcnet/proxy-core/testing';
 import type { NodeConfig } from '@svcnet/proxy-core';
 import { DriftTracker, type Probe } from './drift.js';
 import type { Digest } from './elements.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ExecRequest, ExecResult, NetExec } from '@svcnet/netexec';
-import { buildEndpoint, buildProxyState, buildServicePort } from '@svcnet/proxy-core';
+import { buildEndpoint, buildProxyState, buildServicePort } from '@svcnet/proxy-core/testing';
 import type { EndpointInfo, NodeConfig, ServicePortInfo } from '@svcnet/proxy-core';
 import { NftablesBackend } from './nftables-backend.js';
 import { renderNftPlan, type NftPlan } from './render.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildEndpoint, buildProxyState, buildServicePort, seededRandom, ChurnModel } from '@svcnet/proxy-core';
+import { buildEndpoint, buildProxyState, buildServicePort, seededRandom, ChurnModel } from '@svcnet/proxy-core/testing';
 import type { EndpointInfo, NodeConfig, ServicePortInfo } from '@svcnet/proxy-core';
 import { elementText } from './elements.js';
 import { chainsOf, elementsOf, setsOf, skippedOf } from './plan-views.js';

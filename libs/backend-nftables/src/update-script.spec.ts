@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildEndpoint, buildProxyState, buildServicePort } from '@svcnet/proxy-core';
+import { buildEndpoint, buildProxyState, buildServicePort } from '@svcnet/proxy-core/testing';
 import type { EndpointInfo, NodeConfig, ServicePortInfo } from '@svcnet/proxy-core';
 import { setsOf } from './plan-views.js';
 import { renderNftPlan, type NftPlan } from './render.js';

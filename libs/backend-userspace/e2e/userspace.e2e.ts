@@ -5,7 +5,8 @@
  * namespace itself). Needs root, iptables and socat.
  */
 import { build } from 'esbuild';
-import { buildServicePort, type EndpointInfo, type ServicePortInfo } from '@svcnet/proxy-core';
+import { type EndpointInfo, type ServicePortInfo } from '@svcnet/proxy-core';
+import { buildServicePort } from '@svcnet/proxy-core/testing';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,6 +1,7 @@
 import { FakeNetExec } from '@svcnet/netexec';
 import type { EndpointInfo, NodeConfig, ProxyState, ServicePortInfo } from '@svcnet/proxy-core';
-import { BackendApplyError, buildServicePort } from '@svcnet/proxy-core';
+import { BackendApplyError } from '@svcnet/proxy-core';
+import { buildServicePort } from '@svcnet/proxy-core/testing';
 import { connect, createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UserspaceBackend } from './backend.js';

@@ -1,4 +1,5 @@
-import { buildServicePort, type EndpointInfo, type ProxyState, type ServicePortInfo } from '@svcnet/proxy-core';
+import { type EndpointInfo, type ProxyState, type ServicePortInfo } from '@svcnet/proxy-core';
+import { buildServicePort } from '@svcnet/proxy-core/testing';
 import { describe, expect, it } from 'vitest';
 import { canonicalIPv4Cidr, renderUserspacePlan } from './plan.js';
 

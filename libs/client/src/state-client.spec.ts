@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '@svcnet/testing';
 import { ServerUnreachableError } from './errors.js';
 import { StateClient as GrpcStateApi } from './state-client.js';
-import { buildService } from '@svcnet/proxy-core';
+import { buildService } from '@svcnet/proxy-core/testing';
 
 const port = (p: { port: number }) => p;
 const service = (o: { name: string; spec: Record<string, unknown> }) => buildService({ name: o.name, ...o.spec });

@@ -1,4 +1,4 @@
-import { ChurnModel, seededRandom } from '@svcnet/proxy-core';
+import { ChurnModel, seededRandom } from '@svcnet/proxy-core/testing';
 import type { NodeConfig, ProxyBackend, ProxyState } from '@svcnet/proxy-core';
 
 /** One churn run: a seed, a length, and what else happens to the agent on the way. */

@@ -1,4 +1,4 @@
-import { buildEndpoint, buildServicePort } from '@svcnet/proxy-core';
+import { buildEndpoint, buildServicePort } from '@svcnet/proxy-core/testing';
 import { describe, expect, it } from 'vitest';
 import { serviceReachProblems } from './service-reach.js';
 import type { ReachTrace } from './service-reach.js';

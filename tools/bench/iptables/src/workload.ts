@@ -1,4 +1,4 @@
-import { buildEndpoints, buildService } from '@svcnet/proxy-core';
+import { buildEndpoints, buildService } from '@svcnet/proxy-core/testing';
 import type { Endpoints, Service } from '@svcnet/model';
 
 /** Service i: ClusterIP 10.96.x.y (port 80) with `perService` endpoints 10.x.y.z:8080 spread over 4 nodes. */
