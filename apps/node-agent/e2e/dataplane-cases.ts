@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serviceCodec } from '@svcnet/api';
-import type { Service } from '@svcnet/model';
 import { Cluster, type IptablesVariant, type ProxyModeName } from '@svcnet/cluster';
 import { seededRandom } from '@svcnet/proxy-core/testing';
 import {
@@ -41,28 +40,9 @@ import { LOAD_BALANCER_POOL, loadBalancerCases } from './load-balancer-cases.js'
 import { localhostCases } from './localhost-cases.js';
 import { serviceIpCases } from './service-ip-cases.js';
 import { terminatingCases } from './terminating-cases.js';
+import type { CaseContext, DataplaneCase } from './case-types.js';
 
-/** Everything a case can use; one cluster shared by every case of a suite. */
-export interface CaseContext {
-  cluster: Cluster;
-  mode: ProxyModeName;
-  inspector: ModeInspector;
-  syncPeriodMs: number;
-  /** The `web` service (pods web-1 on node1, web-2 on node2), created before the cases. */
-  web: Service;
-  externalIp: string;
-  podIp(name: string): string;
-  /** The mode keeps client addresses where kube-proxy does (false for userspace: the proxy dials from the node). */
-  preservesSource: boolean;
-}
-
-/** One row of the table. */
-export interface DataplaneCase {
-  name: string;
-  /** Generous per-case timeout (ms). */
-  timeoutMs?: number;
-  run(ctx: CaseContext): Promise<void>;
-}
+export type { CaseContext, DataplaneCase } from './case-types.js';
 
 /** Options of {@link runDataplaneSuite}. */
 export interface DataplaneSuiteOptions {

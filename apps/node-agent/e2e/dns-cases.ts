@@ -5,7 +5,7 @@
  * 1 s TTL (DNS_TTL_SECONDS) to keep these quick.
  */
 import { expect } from 'vitest';
-import type { CaseContext, DataplaneCase } from './dataplane-cases.js';
+import type { CaseContext, DataplaneCase } from './case-types.js';
 import { connectByName, createDnsService, dnsQuery } from './dns-probe.js';
 import { deleteService, eventually, SERVICE_PORT, sleep, TARGET_PORT, whoServer } from './harness.js';
 

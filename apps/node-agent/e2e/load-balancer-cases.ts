@@ -7,7 +7,7 @@
  * loadBalancerSourceRanges drop other sources.
  */
 import { expect } from 'vitest';
-import type { CaseContext, DataplaneCase } from './dataplane-cases.js';
+import type { CaseContext, DataplaneCase } from './case-types.js';
 import { createService, deleteService, eventually, nodePortOf, SERVICE_PORT } from './harness.js';
 import { expectDropped, reachExactly } from './policy-cases.js';
 

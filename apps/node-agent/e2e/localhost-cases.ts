@@ -9,7 +9,7 @@
  * included (as kube-proxy's userspace mode did).
  */
 import { expect } from 'vitest';
-import type { CaseContext, DataplaneCase } from './dataplane-cases.js';
+import type { CaseContext, DataplaneCase } from './case-types.js';
 import { createService, deleteService, nodePortOf } from './harness.js';
 import { expectRefused, reachExactly, restartAgentWith } from './policy-cases.js';
 

@@ -8,7 +8,7 @@
  * checks are left out (CaseContext.preservesSource).
  */
 import { expect } from 'vitest';
-import type { CaseContext, DataplaneCase } from './dataplane-cases.js';
+import type { CaseContext, DataplaneCase } from './case-types.js';
 import { createService, deleteService, eventually, nodePortOf, probeOnce, requests, podsSeen, summarize, SERVICE_PORT, waitReachable, type Reply } from './harness.js';
 
 /** External IPs the state service accepts in the data-plane suites (--service-external-ip-cidrs); the external client routes them via node1. */

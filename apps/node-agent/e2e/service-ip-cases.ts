@@ -8,7 +8,7 @@
  * "stopped" are told apart by real traffic from the node.
  */
 import { expect } from 'vitest';
-import type { CaseContext, DataplaneCase } from './dataplane-cases.js';
+import type { CaseContext, DataplaneCase } from './case-types.js';
 import { createService, deleteService, eventually, probeOnce, SERVICE_PORT, whoServer } from './harness.js';
 import { expectDropped, expectRefused, reach } from './policy-cases.js';
 

@@ -10,7 +10,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import type { CaseContext, DataplaneCase } from './dataplane-cases.js';
+import type { CaseContext, DataplaneCase } from './case-types.js';
 import { createService, deleteService, holdConnection, nodePortOf, SERVICE_PORT, TARGET_PORT, waitForFile, whoHoldServer } from './harness.js';
 import { expectRefused, reachExactly } from './policy-cases.js';
 

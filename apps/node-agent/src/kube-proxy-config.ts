@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { formatDuration } from '@svcnet/model';
-import type { AgentOptions } from './flags.js';
+import type { AgentOptions } from './options.js';
 
 export const KUBE_PROXY_API_VERSION = 'kubeproxy.config.k8s.io/v1alpha1';
 export const KUBE_PROXY_KIND = 'KubeProxyConfiguration';
