@@ -1,5 +1,6 @@
 import type { Endpoints, EndpointAddress, Protocol, Service, ServicePort, ServiceSpec } from '@svcnet/model';
-import type { EndpointInfo, ProxyState, ServicePortInfo } from './types.js';
+import type { EndpointInfo, NodeConfig, ProxyState, ServicePortInfo } from './types.js';
+import { endpointsOf, servicePortsOf } from './service-port-map.js';
 
 /** Options of `buildService`: anything not given takes Kubernetes' default. */
 export interface BuildServiceOptions extends Partial<Omit<ServiceSpec, 'ports'>> {
@@ -101,4 +102,22 @@ export function buildEndpoint(ip: string, port: number, extra: Partial<EndpointI
 /** A ProxyState from (service port, endpoints) pairs. */
 export function buildProxyState(entries: ReadonlyArray<readonly [ServicePortInfo, readonly EndpointInfo[]]>): ProxyState {
   return { services: new Map(entries.map(([s]) => [s.id, s])), endpoints: new Map(entries.map(([s, e]) => [s.id, e])) };
+}
+
+/** A node for backend tests: one IPv4 node IP, the pod network 10.244.0.0/16, node ports on every address. */
+export const TEST_NODE: NodeConfig = {
+  nodeName: 'n1',
+  nodeIPs: ['192.168.50.1'],
+  clusterCIDR: '10.244.0.0/16',
+  masqueradeAll: false,
+  nodePortAddresses: [],
+};
+
+/** A node's ProxyState from Services and Endpoints objects, as the change trackers build it. */
+export function proxyStateOf(services: readonly Service[], endpoints: readonly Endpoints[], nodeName = TEST_NODE.nodeName): ProxyState {
+  const svc = new Map<string, ServicePortInfo>();
+  const eps = new Map<string, readonly EndpointInfo[]>();
+  for (const s of services) for (const [k, v] of servicePortsOf(s)) svc.set(k, v);
+  for (const e of endpoints) for (const [k, v] of endpointsOf(e, nodeName)) eps.set(k, v);
+  return { services: svc, endpoints: eps };
 }

@@ -3,7 +3,7 @@
 export { FakeClock } from '../clock.js';
 export { FakeProxyBackend } from '../fake-backend.js';
 export type { FakePlan } from '../fake-backend.js';
-export { buildService, buildEndpoints, buildServicePort, buildEndpoint, buildProxyState } from '../builders.js';
+export { buildService, buildEndpoints, buildServicePort, buildEndpoint, buildProxyState, proxyStateOf, TEST_NODE } from '../builders.js';
 export type { BuildServiceOptions, BuildEndpointsOptions } from '../builders.js';
 export { ChurnModel, seededRandom } from '../churn.js';
 export type { ChurnOptions } from '../churn.js';
