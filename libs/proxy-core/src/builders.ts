@@ -104,13 +104,17 @@ export function buildProxyState(entries: ReadonlyArray<readonly [ServicePortInfo
   return { services: new Map(entries.map(([s]) => [s.id, s])), endpoints: new Map(entries.map(([s, e]) => [s.id, e])) };
 }
 
-/** A node for backend tests: one IPv4 node IP, the pod network 10.244.0.0/16, node ports on every address. */
+/**
+ * A node for backend tests: one IPv4 node IP, the pod network 10.244.0.0/16,
+ * node ports on every address, localhost node ports on (kube-proxy's defaults).
+ */
 export const TEST_NODE: NodeConfig = {
   nodeName: 'n1',
   nodeIPs: ['192.168.50.1'],
   clusterCIDR: '10.244.0.0/16',
   masqueradeAll: false,
   nodePortAddresses: [],
+  localhostNodePorts: true,
 };
 
 /** A node's ProxyState from Services and Endpoints objects, as the change trackers build it. */
