@@ -57,7 +57,7 @@ describe.skipIf(notRoot !== undefined)(`nftables drift with content, repaired by
     proxier.onSynced();
     // What a fresh full sync of the same state writes, for comparison.
     const ref = await lab.addNamespace('ref');
-    await lab.run(ref, 'nft', ['-f', '-'], { input: replaceScript(renderNftPlan(proxier.state(), config, true)) });
+    await lab.run(ref, 'nft', ['-f', '-'], { input: replaceScript(renderNftPlan({ state: proxier.state(), config, full: true })) });
     reference = normalizeListing((await lab.run(ref, 'nft', ['list', 'table', 'ip', 'svcnet'])).stdout);
     const deadline = Date.now() + 10_000;
     while (JSON.stringify(await listing()) !== JSON.stringify(reference)) {

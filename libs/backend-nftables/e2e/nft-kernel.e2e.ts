@@ -45,7 +45,7 @@ describe.skipIf(notRoot !== undefined)(`NftablesBackend in a network namespace${
   it('keeps affinity entries across syncs, drops a removed service, partial syncs = a full replace, cleans up', async () => {
     const web = sp('default/web:', '10.96.0.10', true);
     const old = sp('default/old:', '10.96.0.11');
-    const plan1 = renderNftPlan(state([[web, [ep('10.244.1.2'), ep('10.244.1.3')]], [old, [ep('10.244.1.4')]]]), config, true);
+    const plan1 = renderNftPlan({ state: state([[web, [ep('10.244.1.2'), ep('10.244.1.3')]], [old, [ep('10.244.1.4')]]]), config, full: true });
     await backend.apply(plan1);
     const affSet = [...setsOf(plan1).keys()].find((n) => n.startsWith('aff-'))!;
     expect(await nft('list', 'table', 'ip', 'svcnet')).toMatch(/10\.96\.0\.11 \. tcp \. 80 counter packets 0 bytes 0 comment "default\/old:" : goto cluster-tcp-1/);
@@ -54,7 +54,7 @@ describe.skipIf(notRoot !== undefined)(`NftablesBackend in a network namespace${
 
     const fresh = sp('default/new:', '10.96.0.12');
     const s2 = state([[web, [ep('10.244.1.2'), ep('10.244.1.3')]], [fresh, [ep('10.244.1.5')]]]);
-    const plan2 = renderNftPlan(s2, config, false, plan1, new Set(['default/old:', 'default/new:']));
+    const plan2 = renderNftPlan({ state: s2, config, full: false, lastApplied: plan1, changed: new Set(['default/old:', 'default/new:']) });
     await backend.apply(plan2);
     const table = await nft('list', 'table', 'ip', 'svcnet');
     expect(await nft('list', 'set', 'ip', 'svcnet', affSet)).toContain('10.9.9.9');
@@ -73,10 +73,10 @@ describe.skipIf(notRoot !== undefined)(`NftablesBackend in a network namespace${
     ];
     let last = plan2;
     for (const s of steps) {
-      const next = renderNftPlan(s, config, false, last, new Set(['default/web:', 'default/new:']));
+      const next = renderNftPlan({ state: s, config, full: false, lastApplied: last, changed: new Set(['default/web:', 'default/new:']) });
       expect(updateScript(last, next)).not.toContain('delete table');
       await backend.apply(next);
-      await lab.run(other, 'nft', ['-f', '-'], { input: replaceScript(renderNftPlan(s, config, true)) });
+      await lab.run(other, 'nft', ['-f', '-'], { input: replaceScript(renderNftPlan({ state: s, config, full: true })) });
       expect(normalizeListing(await nft('list', 'table', 'ip', 'svcnet'))).toEqual(normalizeListing((await lab.run(other, 'nft', ['list', 'table', 'ip', 'svcnet'])).stdout));
       expect(await backend.detectDrift(next)).toBe(false);
       last = next;
@@ -103,7 +103,7 @@ describe.skipIf(notRoot !== undefined)(`NftablesBackend in a network namespace${
       const plan = b.render({ state: s, config, full: false, changed, lastApplied: last });
       if (!plan.full) partial++;
       await b.apply(plan);
-      await lab.run(fresh, 'nft', ['-f', '-'], { input: replaceScript(renderNftPlan(s, config, true)) });
+      await lab.run(fresh, 'nft', ['-f', '-'], { input: replaceScript(renderNftPlan({ state: s, config, full: true })) });
       expect(await list(churned), `seed ${seed}, step ${step}, changed ${[...changed].join(' ')}`).toEqual(await list(fresh));
       // The digests the plan carries are what the kernel holds: no drift, and the check is one generation read.
       if (step % 10 === 9) expect(await b.detectDrift(plan), `seed ${seed}, step ${step}`).toBe(false);

@@ -9,14 +9,10 @@ import { chainsOf, setsOf } from './plan-views.js';
 import { renderNftPlan, type NftPlan } from './render.js';
 
 const config: NodeConfig = { nodeName: 'node1', nodeIPs: ['192.168.77.11'], clusterCIDR: '10.244.0.0/16', masqueradeAll: false, nodePortAddresses: [] };
-const plan = renderNftPlan(
-  buildProxyState([
+const plan = renderNftPlan({ state: buildProxyState([
     [buildServicePort({ name: 'a', clusterIP: '10.96.0.10', port: 80, nodePort: 30010 }), [buildEndpoint('10.244.1.2', 8080), buildEndpoint('10.244.1.3', 8080)]],
     [buildServicePort({ name: 'b', clusterIP: '10.96.0.11', port: 80, sessionAffinity: { kind: 'ClientIP', timeoutSeconds: 60 } }), [buildEndpoint('10.244.1.4', 8080)]],
-  ]),
-  config,
-  true,
-);
+  ]), config, full: true });
 
 /** A kernel as the probe sees it, holding `plan` exactly; tests edit it behind the tracker's back. */
 class ModelKernel {

@@ -2,6 +2,7 @@
 export { NftablesBackend } from './nftables-backend.js';
 export type { NftablesBackendParams } from './nftables-backend.js';
 export { renderNftPlan } from './render.js';
+export type { NftRenderInput } from './render.js';
 export { chainsOf, elementsOf, setsOf, skippedOf } from './plan-views.js';
 export type { NftPlan, PlanDelta } from './render.js';
 export { renderService } from './service-fragment.js';

@@ -10,7 +10,7 @@ const svc = (name: string, clusterIP: string, over: Partial<ServicePortInfo> = {
 const ep = (ip: string): EndpointInfo => buildEndpoint(ip, 8080, { isLocal: true, nodeName: 'node1' });
 type Entries = ReadonlyArray<readonly [ServicePortInfo, EndpointInfo[]]>;
 const render = (entries: Entries, last?: NftPlan, changed?: string[]) =>
-  renderNftPlan(buildProxyState(entries), config, last === undefined, last, changed ? new Set(changed) : undefined);
+  renderNftPlan({ state: buildProxyState(entries), config, full: last === undefined, lastApplied: last, changed: changed ? new Set(changed) : undefined });
 
 /**
  * nft and the netlink probe as a kernel would answer them: each `nft -f`

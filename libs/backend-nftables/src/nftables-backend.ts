@@ -56,7 +56,7 @@ export class NftablesBackend implements ProxyBackend<NftPlan> {
   }
 
   render(input: RenderInput<NftPlan>): NftPlan {
-    return renderNftPlan(input.state, input.config, input.full || !input.lastApplied, input.lastApplied, input.changed);
+    return renderNftPlan(input);
   }
 
   private run(file: string, args: string[], input?: string | Buffer, allowFailure = false) {

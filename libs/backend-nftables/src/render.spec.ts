@@ -37,17 +37,13 @@ describe('renderNftPlan', () => {
   const empty = sp({ id: 'default/empty:', clusterIP: '10.96.0.99', nodePort: 30099 });
   const aff = sp({ id: 'default/aff:', clusterIP: '10.96.0.20', sessionAffinity: { kind: 'ClientIP', timeoutSeconds: 600 } });
   const local = sp({ id: 'default/local:', clusterIP: '10.96.0.30', nodePort: 30030, externalPolicyLocal: true });
-  const plan = renderNftPlan(
-    state([
+  const plan = renderNftPlan({ state: state([
       [web, [ep('10.244.1.2', true), ep('10.244.2.2')]],
       [dns, [ep('10.244.2.3', false, 53)]],
       [empty, []],
       [aff, [ep('10.244.1.4', true)]],
       [local, [ep('10.244.1.5', true), ep('10.244.2.5')]],
-    ]),
-    config,
-    true,
-  );
+    ]), config, full: true });
   const lines = elementLines(plan);
 
   it.each([
@@ -97,7 +93,7 @@ describe('renderNftPlan', () => {
       'meta l4proto tcp dnat ip to th dport . numgen random mod 1 map @nodeport-local-endpoints-tcp',
     ]);
     // 1,000 more services of two endpoints each: not one chain more.
-    const many = renderNftPlan(state(Array.from({ length: 1000 }, (_, i) => [sp({ id: `bulk/s${i}:`, clusterIP: `10.97.${i >> 8}.${i & 255}` }), [ep('10.244.3.1'), ep('10.244.3.2')]] as const)), config, true);
+    const many = renderNftPlan({ state: state(Array.from({ length: 1000 }, (_, i) => [sp({ id: `bulk/s${i}:`, clusterIP: `10.97.${i >> 8}.${i & 255}` }), [ep('10.244.3.1'), ep('10.244.3.2')]] as const)), config, full: true });
     expect([...chainsOf(many).keys()].filter((c) => /^(cluster|nodeport|svc|ext)-/.test(c) && !c.endsWith('-check'))).toEqual(['cluster-tcp-2']);
     expect(many.digests['cluster-endpoints-tcp'].count).toBe(2000);
   });
@@ -160,33 +156,33 @@ describe('renderNftPlan', () => {
       not: /10\.244\.2\.6/,
     },
   ])('$name', ({ s, eps, want, not }) => {
-    const p = renderNftPlan(state([[s, eps]]), config, true);
+    const p = renderNftPlan({ state: state([[s, eps]]), config, full: true });
     const l = elementLines(p);
     for (const w of want) expect(l).toContain(w);
     expect(l.join('\n')).not.toMatch(not);
   });
 
   it('--masquerade-all: the cluster IP pick chains mark everything', () => {
-    const p = renderNftPlan(state([[web, [ep('10.244.1.2', true)]]]), { ...config, masqueradeAll: true }, true);
+    const p = renderNftPlan({ state: state([[web, [ep('10.244.1.2', true)]]]), config: { ...config, masqueradeAll: true }, full: true });
     expect(chainsOf(p).get('cluster-tcp-1')![0]).toBe('jump mark-for-masquerade');
   });
 
   it('tracks UDP destinations for conntrack cleanup and skips what it cannot program', () => {
     expect([...plan.fragments.values()].flatMap((f) => f.udp)).toEqual([{ origDst: '10.96.0.53', endpoints: ['10.244.2.3'] }]);
     const x = sp({ id: 'default/u:', protocol: 'UDP', port: 53, externalIPs: ['192.168.50.100'], nodePort: 30053, externalPolicyLocal: true, internalPolicyLocal: true });
-    const u = renderNftPlan(state([[x, [ep('10.244.1.3', true, 53), ep('10.244.2.3', false, 53)]]]), config, true);
+    const u = renderNftPlan({ state: state([[x, [ep('10.244.1.3', true, 53), ep('10.244.2.3', false, 53)]]]), config, full: true });
     expect([...u.fragments.values()].flatMap((f) => f.udp)).toEqual([
       { origDst: '10.96.0.10', endpoints: ['10.244.1.3'] },
       { origDst: '192.168.50.100', endpoints: ['10.244.1.3', '10.244.2.3'] },
       { origDst: '', origPortDst: 30053, endpoints: ['10.244.1.3', '10.244.2.3'] },
     ]);
-    const sctp = renderNftPlan(state([[sp({ id: 'default/s:', protocol: 'SCTP' }), []], [sp({ id: 'default/v6:', clusterIP: 'fd00::1' }), []]]), config, true);
+    const sctp = renderNftPlan({ state: state([[sp({ id: 'default/s:', protocol: 'SCTP' }), []], [sp({ id: 'default/v6:', clusterIP: 'fd00::1' }), []]]), config, full: true });
     expect(skippedOf(sctp).map((s) => s.id)).toEqual(['default/s:', 'default/v6:']);
     expect(elementLines(sctp)).toEqual([]);
   });
 
   it('restricts node ports to --nodeport-addresses', () => {
-    const p = renderNftPlan(state([[web, [ep('10.244.1.2', true)]]]), { ...config, nodePortAddresses: ['192.168.77.11/32', 'fd00::/64'] }, true);
+    const p = renderNftPlan({ state: state([[web, [ep('10.244.1.2', true)]]]), config: { ...config, nodePortAddresses: ['192.168.77.11/32', 'fd00::/64'] }, full: true });
     expect(setsOf(p).get('nodeport-ips')).toEqual({ type: 'ipv4_addr', flags: 'interval', elements: ['192.168.77.11/32'] });
     expect(chainsOf(p).get('services')![1]).toBe('fib daddr type local ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports');
   });
@@ -194,22 +190,22 @@ describe('renderNftPlan', () => {
   it('two services claiming one address: the cluster IP owner wins over an external IP, and takes over when the other goes', () => {
     const owner = sp({ id: 'default/owner:', clusterIP: '10.96.0.10' });
     const thief = sp({ id: 'default/thief:', clusterIP: '10.96.0.11', externalIPs: ['10.96.0.10'] });
-    const both = renderNftPlan(state([[owner, [ep('10.244.1.1')]], [thief, [ep('10.244.6.6'), ep('10.244.6.7')]]]), config, true);
+    const both = renderNftPlan({ state: state([[owner, [ep('10.244.1.1')]], [thief, [ep('10.244.6.6'), ep('10.244.6.7')]]]), config, full: true });
     expect(elementLines(both).filter((l) => l.includes(' 10.96.0.10 . ') && !l.startsWith('cluster-ips'))).toEqual([
       'cluster-endpoints-tcp: 10.96.0.10 . 80 . 0 comment "default/owner:" : 10.244.1.1 . 8080',
       'service-ips: 10.96.0.10 . tcp . 80 comment "default/owner:" : goto cluster-tcp-1',
     ]);
-    const ownerGone = renderNftPlan(state([[thief, [ep('10.244.6.6'), ep('10.244.6.7')]]]), config, false, both, new Set([owner.id]));
+    const ownerGone = renderNftPlan({ state: state([[thief, [ep('10.244.6.6'), ep('10.244.6.7')]]]), config, full: false, lastApplied: both, changed: new Set([owner.id]) });
     expect(elementLines(ownerGone).filter((l) => l.includes(' 10.96.0.10 . ')).length).toBe(3);
     expect(elementLines(ownerGone).filter((l) => l.startsWith('cluster-ips'))).toEqual(['cluster-ips: 10.96.0.11 comment "default/thief:"']);
-    expect(content(ownerGone)).toEqual(content(renderNftPlan(state([[thief, [ep('10.244.6.6'), ep('10.244.6.7')]]]), config, true)));
+    expect(content(ownerGone)).toEqual(content(renderNftPlan({ state: state([[thief, [ep('10.244.6.6'), ep('10.244.6.7')]]]), config, full: true })));
   });
 
   it('a partial render re-renders only the changed service ports and equals a full render', () => {
     const a = sp({ id: 'default/a:', clusterIP: '10.96.0.1', nodePort: 30001 });
     const b = sp({ id: 'default/b:', clusterIP: '10.96.0.2', sessionAffinity: { kind: 'ClientIP', timeoutSeconds: 60 } });
     const c = sp({ id: 'default/c:', clusterIP: '10.96.0.3', protocol: 'UDP', port: 53 });
-    const first = renderNftPlan(state([[a, [ep('10.244.1.2')]], [b, [ep('10.244.1.3')]], [c, []]]), config, true);
+    const first = renderNftPlan({ state: state([[a, [ep('10.244.1.2')]], [b, [ep('10.244.1.3')]], [c, []]]), config, full: true });
     const steps: Array<[Parameters<typeof state>[0], string[]]> = [
       [[[a, [ep('10.244.1.2'), ep('10.244.1.9', true)]], [b, [ep('10.244.1.3')]], [c, []]], ['default/a:']],
       [[[a, [ep('10.244.1.2'), ep('10.244.1.9', true)]], [b, []], [c, [ep('10.244.2.3', false, 53)]]], ['default/b:', 'default/c:']],
@@ -217,14 +213,14 @@ describe('renderNftPlan', () => {
     ];
     let last = first;
     for (const [entries, changed] of steps) {
-      const partial = renderNftPlan(state(entries), config, false, last, new Set(changed));
+      const partial = renderNftPlan({ state: state(entries), config, full: false, lastApplied: last, changed: new Set(changed) });
       expect(partial.full).toBe(false);
-      expect(content(partial)).toEqual(content(renderNftPlan(state(entries), config, true)));
+      expect(content(partial)).toEqual(content(renderNftPlan({ state: state(entries), config, full: true })));
       // Unchanged service ports: the very fragment of the last plan; the last plan itself untouched.
       for (const [id, f] of partial.fragments) expect(f === last.fragments.get(id)).toBe(!changed.includes(id));
       last = partial;
     }
-    expect(content(first)).toEqual(content(renderNftPlan(state([[a, [ep('10.244.1.2')]], [b, [ep('10.244.1.3')]], [c, []]]), config, true)));
+    expect(content(first)).toEqual(content(renderNftPlan({ state: state([[a, [ep('10.244.1.2')]], [b, [ep('10.244.1.3')]], [c, []]]), config, full: true })));
   });
 
   it('under seeded churn, a run of partial renders equals a full render at every step', () => {
@@ -233,8 +229,8 @@ describe('renderNftPlan', () => {
     for (let step = 0; step < 80; step++) {
       const changed = model.step();
       const s = model.state();
-      const partial = renderNftPlan(s, config, last === undefined, last, changed);
-      const full = renderNftPlan(s, config, true);
+      const partial = renderNftPlan({ state: s, config, full: last === undefined, lastApplied: last, changed });
+      const full = renderNftPlan({ state: s, config, full: true });
       expect(content(partial), `step ${step}`).toEqual(content(full));
       last = partial;
     }

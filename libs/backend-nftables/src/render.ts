@@ -6,7 +6,7 @@
  * (copy-on-write maps); the last plan is left as it was. Pure: state in,
  * plan out; the table text is produced on demand.
  */
-import type { NodeConfig, ProxyState } from '@svcnet/proxy-core';
+import type { NodeConfig, ProxyState, RenderInput } from '@svcnet/proxy-core';
 import { CowMap } from './cow-map.js';
 import { digestWith, emptyDigests, type Digest, type Digests } from './elements.js';
 import type { ElementMapName } from './layout.js';
@@ -122,19 +122,17 @@ function renderPartial(state: ProxyState, config: NodeConfig, last: NftPlan, cha
   return makePlan({ full: false, config, fragments, owners, picks, delta: { base: last.fragments, changes, claims } }, digests);
 }
 
+/** The proxier's RenderInput; `lastApplied` and `changed` may be left out for a full render. */
+export type NftRenderInput = Omit<RenderInput<NftPlan>, 'lastApplied' | 'changed'> & Partial<Pick<RenderInput<NftPlan>, 'lastApplied' | 'changed'>>;
+
 /**
  * Renders the table for one node. Given the last applied plan and the service
  * ports changed since (a partial sync), only those are rendered again (the
  * proxier's change tracker lists every service port whose service or
  * endpoints changed); the plan records the difference for the update script.
  */
-export function renderNftPlan(
-  state: ProxyState,
-  config: NodeConfig,
-  full: boolean,
-  lastApplied?: NftPlan,
-  changed?: ReadonlySet<string>,
-): NftPlan {
+export function renderNftPlan(input: NftRenderInput): NftPlan {
+  const { state, config, full, lastApplied, changed } = input;
   if (full || lastApplied === undefined || changed === undefined) return renderFull(state, config);
   return renderPartial(state, config, lastApplied, changed);
 }

@@ -51,7 +51,7 @@ const state = stateOf(
   ],
 );
 
-const plan = (config: Partial<NodeConfig> = {}) => renderNftPlan(state, { ...NODE, ...config }, true);
+const plan = (config: Partial<NodeConfig> = {}) => renderNftPlan({ state, config: { ...NODE, ...config }, full: true });
 
 const NODE_IP = '192.168.50.1';
 const OUTSIDE = '192.168.60.7';

@@ -9,9 +9,9 @@ const config: NodeConfig = { nodeName: 'node1', nodeIPs: ['192.168.77.11'], clus
 const svc = (name: string, clusterIP: string, over: Partial<ServicePortInfo> = {}): ServicePortInfo => buildServicePort({ name, clusterIP, port: 80, ...over });
 const ep = (ip: string): EndpointInfo => buildEndpoint(ip, 8080, { nodeName: 'node2' });
 type Entries = ReadonlyArray<readonly [ServicePortInfo, EndpointInfo[]]>;
-const full = (entries: Entries, c = config) => renderNftPlan(buildProxyState(entries), c, true);
+const full = (entries: Entries, c = config) => renderNftPlan({ state: buildProxyState(entries), config: c, full: true });
 /** The next plan as a partial sync renders it: only `changed` re-rendered. */
-const next = (last: NftPlan, entries: Entries, changed: string[]) => renderNftPlan(buildProxyState(entries), config, false, last, new Set(changed));
+const next = (last: NftPlan, entries: Entries, changed: string[]) => renderNftPlan({ state: buildProxyState(entries), config, full: false, lastApplied: last, changed: new Set(changed) });
 
 const a = svc('a', '10.96.0.10');
 const b = svc('b', '10.96.0.11');
@@ -129,7 +129,7 @@ describe('updateScript', () => {
   });
 
   it('another --nodeport-addresses (a node setting) falls back to a replace', () => {
-    const after = renderNftPlan(buildProxyState([[a, [ep('10.244.1.2')]]]), { ...config, nodePortAddresses: ['192.168.77.0/24'] }, false);
+    const after = renderNftPlan({ state: buildProxyState([[a, [ep('10.244.1.2')]]]), config: { ...config, nodePortAddresses: ['192.168.77.0/24'] }, full: false });
     expect(updateScript(base, after)).toMatch(/^add table ip svcnet\ndelete table ip svcnet\n/);
   });
 });

@@ -61,9 +61,9 @@ async function bench(count: number, perService: number, runs: number, changes: n
     let plan: NftPlan | undefined;
     const full = { render: [] as number[], text: [] as number[], cpu: [] as number[], ours: [] as number[], bare: [] as number[] };
     for (let r = 0; r < runs; r++) {
-      const [p, renderMs] = await timed(() => renderNftPlan(state, CONFIG, true));
+      const [p, renderMs] = await timed(() => renderNftPlan({ state, config: CONFIG, full: true }));
       const [text, textMs] = await timed(() => replaceScript(p));
-      full.cpu.push(cpu(() => renderNftPlan(state, CONFIG, true))[1] + cpu(() => replaceScript(p))[1]);
+      full.cpu.push(cpu(() => renderNftPlan({ state, config: CONFIG, full: true }))[1] + cpu(() => replaceScript(p))[1]);
       full.bare.push(await bareNft(bare, text));
       const [, applyMs] = await timed(() => backend.apply(p));
       full.render.push(renderMs);
@@ -88,7 +88,7 @@ async function bench(count: number, perService: number, runs: number, changes: n
       let bytes = 0;
       for (let i = 0; i < changes; i++) {
         const id = change(i);
-        const [next, renderMs] = await timed(() => renderNftPlan(state, CONFIG, false, plan, new Set([id])));
+        const [next, renderMs] = await timed(() => renderNftPlan({ state, config: CONFIG, full: false, lastApplied: plan, changed: new Set([id]) }));
         const script = updateScript(plan!, next);
         bytes = script.length;
         const [, applyMs] = await timed(() => backend.apply(next));
