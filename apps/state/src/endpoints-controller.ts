@@ -16,6 +16,8 @@ import { ENDPOINTS_CONTROLLER, MANAGED_BY_ANNOTATION } from './object-managers.j
 /** client-go's per-item exponential backoff, bounded (workqueue.DefaultControllerRateLimiter in spirit). */
 const RETRY_BASE_MS = 200;
 const RETRY_MAX_MS = 60_000;
+/** Conflicts in a row on one key after which the store itself is read instead of the informer. */
+const RACES_BEFORE_READ_THROUGH = 3;
 
 export interface EndpointsControllerParams {
   informers: StateInformers;
@@ -43,6 +45,8 @@ export class EndpointsController {
   private readonly queue = new Set<string>();
   private readonly podsByNamespace = new Map<string, Map<string, Pod>>();
   private readonly failures = new Map<string, number>();
+  /** Compare-and-set conflicts in a row per key (another replica's write, or a cache that is behind). */
+  private readonly races = new Map<string, number>();
   private readonly retryTimers = new Map<string, NodeJS.Timeout>();
   private readonly unlisten: (() => void)[] = [];
   private running = false;
@@ -143,8 +147,9 @@ export class EndpointsController {
       const [namespace, name] = item!.split('/') as [string, string];
       this.inFlight = item;
       try {
-        await this.sync(namespace, name);
+        await this.sync(namespace, name, (this.races.get(item!) ?? 0) >= RACES_BEFORE_READ_THROUGH);
         this.failures.delete(item!);
+        this.races.delete(item!);
       } catch (err) {
         this.retryLater(item!, err);
       } finally {
@@ -165,6 +170,7 @@ export class EndpointsController {
     const base = this.params.retryBaseMs ?? RETRY_BASE_MS;
     let delay: number;
     if (raced) {
+      this.races.set(item, (this.races.get(item) ?? 0) + 1);
       delay = Math.round(base / 2 + Math.random() * base);
       this.params.logger.debug({ service: item, retryInMs: delay, err: (err as Error).message }, 'endpoints written by another replica first; re-checking');
     } else {
@@ -183,12 +189,36 @@ export class EndpointsController {
     );
   }
 
+  /**
+   * What the store holds for these endpoints, read from the store itself: after
+   * repeated conflicts the informer's copy may be behind (a missed update would
+   * otherwise make every compare-and-set fail forever). A stale informer is
+   * listed again.
+   */
+  private async readThrough(namespace: string, name: string, cached: Endpoints | undefined): Promise<Endpoints | undefined> {
+    let fresh: Endpoints | undefined;
+    try {
+      fresh = await this.params.endpoints.get(namespace, name);
+    } catch (err) {
+      if (!(err instanceof SvcnetError && err.code === 'NOT_FOUND')) throw err;
+    }
+    if (fresh?.metadata.resourceVersion !== cached?.metadata.resourceVersion) {
+      this.params.logger.warn(
+        { service: `${namespace}/${name}`, informer: cached?.metadata.resourceVersion, store: fresh?.metadata.resourceVersion },
+        'endpoints informer behind the store; listing again',
+      );
+      this.informers.endpoints.resync();
+    }
+    return fresh;
+  }
+
   /** One service: compute, compare with what is stored, write only on a difference. */
-  private async sync(namespace: string, name: string): Promise<void> {
+  private async sync(namespace: string, name: string, fromStore = false): Promise<void> {
     const svc = this.informers.services.snapshot().get(objectKey('Service', namespace, name));
     const key = objectKey('Endpoints', namespace, name);
     const broken = this.informers.endpoints.broken().get(key);
-    const current = broken ? undefined : this.informers.endpoints.snapshot().get(key);
+    const cached = broken ? undefined : this.informers.endpoints.snapshot().get(key);
+    const current = fromStore && !broken ? await this.readThrough(namespace, name, cached) : cached;
     const store = this.params.endpoints;
     if (!svc || Object.keys(svc.spec.selector).length === 0) {
       // Service gone or no longer selecting: drop what the controller wrote, keep the user's.

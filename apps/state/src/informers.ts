@@ -73,6 +73,11 @@ export class Informer<T> {
     return this.watcher.start();
   }
 
+  /** Lists the kind again from the store (keys gone meanwhile are reported deleted). */
+  resync(): void {
+    this.watcher.resync();
+  }
+
   stop(): Promise<void> {
     return this.watcher.stop();
   }
