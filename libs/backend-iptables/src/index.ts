@@ -12,7 +12,7 @@ export { portProtoHash, serviceChainNames, endpointChainName, servicePortNameStr
 export type { ServiceChainNames } from './names.js';
 export { JUMP_RULES, jumpInsertLine } from './jump-rules.js';
 export type { JumpRule } from './jump-rules.js';
-export { parseSave, hasJump } from './save-parser.js';
+export { parseSave, hasJump, ruleTarget } from './save-parser.js';
 export type { SavedTable } from './save-parser.js';
 export { tracePacket } from './packet-tracer.js';
 export type { TracePacket, TraceOutcome, TraceResult } from './packet-tracer.js';

@@ -4,6 +4,7 @@
  * Rules are written in iptables-save's canonical form so that the kernel's
  * state can be compared with them line by line (drift detection).
  */
+import { parseSave, ruleTarget } from '@svcnet/backend-iptables';
 import type { NodeConfig } from '@svcnet/proxy-core';
 import type { IptablesRules } from './plan.js';
 
@@ -102,30 +103,26 @@ export interface IptablesView {
   jumpLines: Map<'nat' | 'filter', string[]>;
 }
 
-/** Parses `iptables-save` output (all tables). */
+/** Reads `iptables-save` output (all tables) through the iptables backend's parser: what is ours. */
 export function parseIptablesSave(text: string): IptablesView {
   const view: IptablesView = { rules: { nat: [], filter: [] }, chains: new Set(), jumps: new Set(), jumpLines: new Map([['nat', []], ['filter', []]]) };
-  let table: string | undefined;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('*')) table = line.slice(1).trim();
-    if (table !== 'nat' && table !== 'filter') continue;
+  const tables = parseSave(text);
+  for (const table of ['nat', 'filter'] as const) {
+    const saved = tables.get(table);
+    if (!saved) continue;
     const own = ownChains(table);
-    if (line.startsWith(':')) {
-      const chain = line.slice(1).split(' ')[0]!;
-      if (own.includes(chain)) view.chains.add(`${table}:${chain}`);
-      continue;
-    }
-    if (!line.startsWith('-A ')) continue;
-    const chain = line.split(' ')[1]!;
-    if (own.includes(chain)) {
-      view.rules[table].push(line);
-      continue;
-    }
-    const target = / -j (\S+)/.exec(line)?.[1];
-    if (target && own.includes(target)) {
-      view.jumpLines.get(table)!.push(line);
-      const rest = line.slice(`-A ${chain} `.length);
-      view.jumps.add(`${table}:${chain}:${rest}`);
+    for (const chain of saved.chains) if (own.includes(chain)) view.chains.add(`${table}:${chain}`);
+    for (const [chain, lines] of saved.rules) {
+      if (own.includes(chain)) {
+        view.rules[table].push(...lines);
+        continue;
+      }
+      for (const line of lines) {
+        const target = ruleTarget(line);
+        if (!target || !own.includes(target)) continue;
+        view.jumpLines.get(table)!.push(line);
+        view.jumps.add(`${table}:${chain}:${line.slice(`-A ${chain} `.length)}`);
+      }
     }
   }
   return view;

@@ -5,6 +5,7 @@
  * REJECT instead, so clients are refused at once (as in iptables mode) rather
  * than accepted and closed. Everything here is pure text.
  */
+import { parseSave } from '@svcnet/backend-iptables';
 import { localSocketId, type ProxyPlan } from './plan.js';
 
 /** The chains this backend owns (nat, plus one in filter). */
@@ -233,17 +234,18 @@ export interface OwnedLines {
 export function ownedLines(save: string): OwnedLines {
   const owned: OwnedLines = { chains: new Set(), jumps: [], rules: [] };
   const jumpKeys = new Set(PORTAL_JUMPS.map(lineKey));
-  let table = '';
-  for (const line of save.split('\n')) {
-    if (line.startsWith('*')) table = line.slice(1).trim();
-    if (table !== 'nat' && table !== 'filter') continue;
+  const tables = parseSave(save);
+  for (const table of ['nat', 'filter'] as const) {
+    const saved = tables.get(table);
+    if (!saved) continue;
     const chains: readonly string[] = PORTAL_CHAINS[table];
-    const decl = /^:(\S+) /.exec(line);
-    if (decl && chains.includes(decl[1]!)) owned.chains.add(`${table}:${decl[1]!}`);
-    const rule = /^-A (\S+) /.exec(line);
-    if (!rule) continue;
-    if (chains.includes(rule[1]!)) owned.rules.push({ table, line });
-    else if (jumpKeys.has(`${table} ${line}`)) owned.jumps.push({ table, line });
+    for (const chain of saved.chains) if (chains.includes(chain)) owned.chains.add(`${table}:${chain}`);
+    for (const [chain, lines] of saved.rules) {
+      for (const line of lines) {
+        if (chains.includes(chain)) owned.rules.push({ table, line });
+        else if (jumpKeys.has(`${table} ${line}`)) owned.jumps.push({ table, line });
+      }
+    }
   }
   return owned;
 }
