@@ -2,7 +2,7 @@ import type { Subscription } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import { nodeStatusCodec } from '@svcnet/api';
 import { NODES_BUCKET, nodeCondition, type NodeCondition, type NodeStatus } from '@svcnet/model';
-import { NODE_PROBE_SUBJECT, NODE_PROGRESS_WILDCARD, openFeed, type Feed, type NodeProgressReport, type StoreConnection } from '@svcnet/store';
+import { NODE_PROBE_SUBJECT, NODE_PROGRESS_WILDCARD, openFeed, type Feed, type NodeProbe, type NodeProgressReport, type StoreConnection } from '@svcnet/store';
 
 /** What the state service knows of one node. */
 export interface NodeView {
@@ -37,7 +37,7 @@ export class NodeDirectory {
   private readonly p: NodeDirectoryParams;
   private readonly records = new Map<string, { status: NodeStatus; heardAt: Date }>();
   private readonly progress = new Map<string, { revision: number; at: number }>();
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<(node?: string) => void>();
   private feed: Feed | undefined;
   private progressSub: Subscription | undefined;
   private stopped = true;
@@ -70,7 +70,7 @@ export class NodeDirectory {
           if (typeof r.programmedRevision !== 'number' || r.node !== node) return;
           const old = this.progress.get(node);
           this.progress.set(node, { revision: Math.max(old?.revision ?? 0, r.programmedRevision), at: this.now() });
-          this.changed();
+          this.changed(node);
         } catch {
           // Not a progress answer: ignore.
         }
@@ -88,15 +88,30 @@ export class NodeDirectory {
     this.progressSub?.unsubscribe();
   }
 
-  /** Called after every change (a record or a progress answer). Returns the function that removes it. */
-  listen(fn: () => void): () => void {
+  /**
+   * Called after every change: with the node's name for a record or a
+   * progress answer, with none after a relist. Returns the function that
+   * removes it.
+   */
+  listen(fn: (node?: string) => void): () => void {
     this.listeners.add(fn);
     return () => void this.listeners.delete(fn);
   }
 
-  /** Asks every agent for its progress; each answers at once and again once it has programmed `revision`. */
-  probe(revision: number): void {
-    this.p.connection.nc.publish(NODE_PROBE_SUBJECT, new TextEncoder().encode(JSON.stringify({ revision })));
+  /**
+   * Asks every agent for its progress: each answers once it has programmed
+   * `revision` (at once if it already has). With `everyone`, every agent
+   * also answers at once wherever it is (a fresh LAG for a listing).
+   */
+  probe(revision: number, options: { everyone?: boolean } = {}): void {
+    const probe: NodeProbe = options.everyone ? { revision } : { revision, whenProgrammed: true };
+    this.p.connection.nc.publish(NODE_PROBE_SUBJECT, new TextEncoder().encode(JSON.stringify(probe)));
+  }
+
+  /** One node with its condition judged now, or undefined when unknown or expired. */
+  node(name: string): NodeView | undefined {
+    const r = this.records.get(name);
+    return r ? this.view(name, r, this.now()) : undefined;
   }
 
   /** Every known node, by name, with its condition judged now. */
@@ -104,24 +119,29 @@ export class NodeDirectory {
     const now = this.now();
     const out: NodeView[] = [];
     for (const [name, r] of this.records) {
-      if (now - r.heardAt.getTime() > this.p.recordTtlMs) continue;
-      const answer = this.progress.get(name);
-      out.push({
-        name,
-        status: r.status,
-        heardAt: r.heardAt,
-        programmedRevision: Math.max(r.status.programmedRevision, answer?.revision ?? 0),
-        answeredAt: answer?.at,
-        condition: nodeCondition({ heartbeatIntervalMs: r.status.heartbeatIntervalMs, heardAt: r.heardAt, now: new Date(now) }),
-      });
+      const v = this.view(name, r, now);
+      if (v) out.push(v);
     }
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
-  private changed(): void {
+  private view(name: string, r: { status: NodeStatus; heardAt: Date }, now: number): NodeView | undefined {
+    if (now - r.heardAt.getTime() > this.p.recordTtlMs) return undefined;
+    const answer = this.progress.get(name);
+    return {
+      name,
+      status: r.status,
+      heardAt: r.heardAt,
+      programmedRevision: Math.max(r.status.programmedRevision, answer?.revision ?? 0),
+      answeredAt: answer?.at,
+      condition: nodeCondition({ heartbeatIntervalMs: r.status.heartbeatIntervalMs, heardAt: r.heardAt, now: new Date(now) }),
+    };
+  }
+
+  private changed(node?: string): void {
     for (const fn of this.listeners) {
       try {
-        fn();
+        fn(node);
       } catch (err) {
         this.p.logger.error({ err }, 'node directory listener threw');
       }
@@ -159,7 +179,7 @@ export class NodeDirectory {
               this.p.logger.warn({ err, node: e.key }, 'undecodable node record; ignored');
             }
           }
-          if (!listing) this.changed();
+          if (!listing) this.changed(e.key);
         },
         onCaughtUp: () => {
           if (gen !== this.generation) return;

@@ -69,14 +69,18 @@ export function nodeHandlers(p: NodeEdgeParams): NodeHandlers {
     const revision = await head();
     if (refreshMs > 0) {
       const since = Date.now();
-      const answered = (): boolean =>
-        p.directory
-          .nodes()
-          .every((n) => n.condition !== NodeCondition.Ready || n.programmedRevision >= revision || (n.answeredAt ?? 0) >= since);
-      if (!answered()) {
+      const quiet = (n: NodeView | undefined): boolean =>
+        n !== undefined && n.condition === NodeCondition.Ready && n.programmedRevision < revision && (n.answeredAt ?? 0) < since;
+      const unanswered = (): Set<string> => new Set(p.directory.nodes().filter(quiet).map((n) => n.name));
+      let waiting = unanswered();
+      if (waiting.size > 0) {
         await new Promise<void>((resolve) => {
-          const unlisten = p.directory.listen(() => {
-            if (answered()) finish();
+          // Only the node that answered is looked at: a thousand answers stay a thousand small steps.
+          const unlisten = p.directory.listen((name) => {
+            if (name === undefined) waiting = unanswered();
+            else if (quiet(p.directory.node(name))) waiting.add(name);
+            else waiting.delete(name);
+            if (waiting.size === 0) finish();
           });
           const timer = setTimeout(() => finish(), Math.min(refreshMs, MAX_REFRESH_MS));
           const finish = (): void => {
@@ -84,7 +88,7 @@ export function nodeHandlers(p: NodeEdgeParams): NodeHandlers {
             unlisten();
             resolve();
           };
-          p.directory.probe(revision);
+          p.directory.probe(revision, { everyone: true });
         });
       }
     }

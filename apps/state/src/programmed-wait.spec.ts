@@ -27,10 +27,15 @@ describe('judgeProgrammed', () => {
 /** A fleet in memory: nodes answer probes by advancing when the test says so. */
 function fakeFleet(initial: JudgedNode[]) {
   const nodes = new Map(initial.map((n) => [n.name, { ...n }]));
-  const listeners = new Set<() => void>();
+  const listeners = new Set<(node?: string) => void>();
   const probes: number[] = [];
+  let fullReads = 0;
   const source: ProgressSource = {
-    nodes: () => [...nodes.values()],
+    nodes: () => {
+      fullReads++;
+      return [...nodes.values()];
+    },
+    node: (name) => nodes.get(name),
     listen: (fn) => {
       listeners.add(fn);
       return () => void listeners.delete(fn);
@@ -41,8 +46,19 @@ function fakeFleet(initial: JudgedNode[]) {
     source,
     probes,
     listeners,
-    report(name: string, revision: number) {
-      nodes.get(name)!.programmedRevision = revision;
+    get fullReads() {
+      return fullReads;
+    },
+    report(name: string, revision: number, condition: 'Ready' | 'NotReady' = 'Ready') {
+      const n = nodes.get(name) ?? { name, programmedRevision: 0, condition };
+      nodes.set(name, { ...n, programmedRevision: revision, condition });
+      for (const fn of listeners) fn(name);
+    },
+    forget(name: string) {
+      nodes.delete(name);
+      for (const fn of listeners) fn(name);
+    },
+    relist() {
       for (const fn of listeners) fn();
     },
   };
@@ -84,5 +100,41 @@ describe('waitProgrammed', () => {
     const wait = waitProgrammed({ source: f.source, revision: 1, timeoutMs: 60_000, signal: ac.signal });
     ac.abort();
     expect((await wait).programmed).toBe(false);
+  });
+
+  it('looks only at the node that answered: a thousand answers do not re-read the fleet a thousand times', async () => {
+    const f = fakeFleet(Array.from({ length: 1_000 }, (_, i) => node(`n-${i}`, 1)));
+    const wait = waitProgrammed({ source: f.source, revision: 5, timeoutMs: 10_000 });
+    for (let i = 0; i < 1_000; i++) f.report(`n-${i}`, 5);
+    const j = await wait;
+    expect(j.programmed).toBe(true);
+    // The first judgement, the one when the last node was in, the answer.
+    expect(f.fullReads).toBeLessThanOrEqual(3);
+  });
+
+  it('waits for a Ready node that appears behind during the wait, not for one that goes NotReady or is forgotten', async () => {
+    const f = fakeFleet([node('a', 1), node('b', 1), node('c', 1)]);
+    let resolved = false;
+    const wait = waitProgrammed({ source: f.source, revision: 3, timeoutMs: 10_000 }).then((j) => ((resolved = true), j));
+    f.report('a', 3);
+    f.report('late', 2);
+    f.report('b', 1, 'NotReady');
+    f.forget('c');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(resolved).toBe(false);
+    f.report('late', 3);
+    const j = await wait;
+    expect(j).toMatchObject({ programmed: true, pendingNodes: [] });
+    expect(j.programmedNodes.map((n) => n.name).sort()).toEqual(['a', 'late']);
+    expect(j.notReadyNodes.map((n) => n.name)).toEqual(['b']);
+  });
+
+  it('judges the whole fleet again after a relist', async () => {
+    const f = fakeFleet([node('a', 1)]);
+    const wait = waitProgrammed({ source: f.source, revision: 2, timeoutMs: 10_000 });
+    // Changed without a per-node event (as after a relist of the bucket), then announced.
+    f.source.node('a')!.programmedRevision = 2;
+    f.relist();
+    expect((await wait).programmed).toBe(true);
   });
 });

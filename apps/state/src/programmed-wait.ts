@@ -40,7 +40,10 @@ export function judgeProgrammed(nodes: readonly JudgedNode[], revision: number):
 /** What {@link waitProgrammed} watches: the nodes, their changes, and a way to ask them for progress. */
 export interface ProgressSource {
   nodes(): JudgedNode[];
-  listen(fn: () => void): () => void;
+  /** One node as of now, or undefined when it is not (or no longer) known. */
+  node(name: string): JudgedNode | undefined;
+  /** Called with the node that changed, or with no name when any may have (a relist). */
+  listen(fn: (node?: string) => void): () => void;
   probe(revision: number): void;
 }
 
@@ -54,11 +57,19 @@ export interface WaitProgrammedParams {
   signal?: AbortSignal;
 }
 
+/** Whether the wait is still held up by this node. */
+function holdsUp(n: JudgedNode | undefined, revision: number): boolean {
+  return n !== undefined && n.condition === NodeCondition.Ready && n.programmedRevision < revision;
+}
+
 /**
  * Waits until every Ready node has programmed `revision`, or the timeout.
- * Agents are probed once at the start (they answer at once and again when
- * they get there) and again every `reprobeMs`; each answer or record change
- * re-judges, so the wait ends as soon as the last node reports.
+ * Agents are probed once at the start (each answers when it gets there, or
+ * at once if it already has) and again every `reprobeMs`. The wait keeps the
+ * set of nodes still behind and looks only at the node that changed, so one
+ * answer costs the same with ten nodes or a thousand; the whole fleet is
+ * judged again on every re-probe (a node that stops reporting turns NotReady
+ * by its age alone, with no event).
  */
 export function waitProgrammed(p: WaitProgrammedParams): Promise<ProgrammedJudgement> {
   const judge = (): ProgrammedJudgement => judgeProgrammed(p.source.nodes(), p.revision);
@@ -66,6 +77,7 @@ export function waitProgrammed(p: WaitProgrammedParams): Promise<ProgrammedJudge
   if (first.programmed) return Promise.resolve(first);
   return new Promise((resolve) => {
     let done = false;
+    let pending = new Set(first.pendingNodes.map((n) => n.name));
     const finish = (): void => {
       if (done) return;
       done = true;
@@ -75,11 +87,22 @@ export function waitProgrammed(p: WaitProgrammedParams): Promise<ProgrammedJudge
       p.signal?.removeEventListener('abort', finish);
       resolve(judge());
     };
-    const unlisten = p.source.listen(() => {
-      if (judge().programmed) finish();
+    const rejudge = (): void => {
+      const j = judge();
+      if (j.programmed) finish();
+      else pending = new Set(j.pendingNodes.map((n) => n.name));
+    };
+    const unlisten = p.source.listen((name) => {
+      if (name === undefined) return rejudge();
+      if (holdsUp(p.source.node(name), p.revision)) pending.add(name);
+      else pending.delete(name);
+      if (pending.size === 0) rejudge();
     });
     const timer = setTimeout(finish, Math.max(0, p.timeoutMs));
-    const reprobe = setInterval(() => p.source.probe(p.revision), p.reprobeMs ?? 1_000);
+    const reprobe = setInterval(() => {
+      rejudge();
+      if (!done) p.source.probe(p.revision);
+    }, p.reprobeMs ?? 1_000);
     p.signal?.addEventListener('abort', finish);
     p.source.probe(p.revision);
   });

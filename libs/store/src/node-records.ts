@@ -8,9 +8,11 @@ import type { StoreConnection } from './connection.js';
 
 /**
  * Progress probes: the state service publishes `{ "revision": R }` here when
- * someone waits for R; every agent answers on its own progress subject at
- * once, and again as soon as it has programmed R. Without waiters nobody
- * publishes: the cost is paid per wait, not per sync.
+ * someone waits for R; every agent answers on its own progress subject as
+ * soon as it has programmed R (at once if it already has). Without
+ * `whenProgrammed` an agent also answers at once wherever it is (a listing
+ * wants every node's lag). Without waiters nobody publishes: the cost is paid
+ * per wait, not per sync.
  */
 export const NODE_PROBE_SUBJECT = 'svcnet.nodes.probe';
 
@@ -25,7 +27,12 @@ export const NODE_PROGRESS_WILDCARD = 'svcnet.nodes.progress.>';
 /** A probe and an answer, on the wire (JSON). */
 export interface NodeProbe {
   revision: number;
+  /** Answer only once `revision` is programmed (no answer at once from a node still behind). */
+  whenProgrammed?: boolean;
 }
+
+/** Revisions waited for at once, per agent: beyond that the lowest is dropped (answered at the next one reached, or on a re-probe). */
+const MAX_WANTED = 64;
 export interface NodeProgressReport {
   node: string;
   programmedRevision: number;
@@ -67,8 +74,8 @@ export class NodeStatusPublisher {
   private writing: Promise<void> | undefined;
   private again = false;
   private stopped = true;
-  /** Highest revision a prober waits for that we have not programmed yet. */
-  private wanted = 0;
+  /** Revisions probers wait for that we have not programmed yet, ascending. */
+  private wanted: number[] = [];
   private programmed = 0;
   private registeredAt: Date | undefined;
   private failing = false;
@@ -93,7 +100,7 @@ export class NodeStatusPublisher {
         if (err) return;
         try {
           const probe = JSON.parse(dec.decode(m.data)) as NodeProbe;
-          if (typeof probe.revision === 'number') this.onProbe(probe.revision);
+          if (typeof probe.revision === 'number') this.onProbe(probe.revision, probe.whenProgrammed === true);
         } catch {
           // Not a probe: ignore.
         }
@@ -113,8 +120,9 @@ export class NodeStatusPublisher {
   noteProgrammed(revision: number): void {
     if (revision <= this.programmed) return;
     this.programmed = revision;
-    if (this.wanted > 0 && revision >= this.wanted) {
-      this.wanted = 0;
+    // One answer covers every waited-for revision reached by this sync.
+    if (this.wanted.length > 0 && this.wanted[0]! <= revision) {
+      this.wanted = this.wanted.filter((w) => w > revision);
       this.publishProgress();
     }
   }
@@ -139,9 +147,15 @@ export class NodeStatusPublisher {
     });
   }
 
-  private onProbe(revision: number): void {
-    this.publishProgress();
-    if (revision > this.programmed) this.wanted = Math.max(this.wanted, revision);
+  private onProbe(revision: number, whenProgrammed: boolean): void {
+    const behind = revision > this.programmed;
+    if (!behind || !whenProgrammed) this.publishProgress();
+    if (!behind || this.wanted.includes(revision)) return;
+    // Each waited-for revision is answered when reached, not only the highest: a wait for an
+    // older change must not last until a newer one is programmed everywhere.
+    this.wanted.push(revision);
+    this.wanted.sort((a, b) => a - b);
+    if (this.wanted.length > MAX_WANTED) this.wanted.splice(0, this.wanted.length - MAX_WANTED);
   }
 
   private publishProgress(): void {
